@@ -1,0 +1,235 @@
+//! The raw ABI: plain exports for wasmtime, Fastly Compute and any host that is not JavaScript.
+//!
+//! The contract is written up for host authors in `edge/ABI.md`; in short:
+//!
+//! * the module imports nothing;
+//! * the host asks the guest for buffers (`edgeseg_alloc`), writes its message, calls an entry
+//!   point, and frees what it allocated (`edgeseg_dealloc`);
+//! * every entry point that answers returns one `u64`, `len << 32 | ptr`, naming a guest buffer
+//!   holding a postcard `Result<T, AbiError>`; the host reads it and frees it with
+//!   `edgeseg_dealloc(ptr, len)`. `0` means the guest could not allocate the answer.
+//!
+//! Message encoding and decoding live in plain functions ([`load_message`], [`decide_message`])
+//! so native tests exercise exactly what the exports run.
+
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind};
+use crate::request::Request;
+use crate::Decision;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change to the exports or messages.
+pub const ABI_VERSION: u32 = 1;
+
+/// An error as it crosses the ABI: a stable code (see [`ErrorKind::code`]) and a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbiError {
+    pub code: u16,
+    pub message: String,
+}
+
+impl AbiError {
+    /// The kind, when the code is one this build knows.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        ErrorKind::from_code(self.code)
+    }
+}
+
+impl From<&Error> for AbiError {
+    fn from(e: &Error) -> AbiError {
+        AbiError { code: e.kind().code(), message: e.to_string() }
+    }
+}
+
+/// What `edgeseg_load` answers on success: the handle and what a host needs to label reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadInfo<'a> {
+    pub handle: u32,
+    pub snapshot_id: &'a str,
+    pub version: u64,
+    #[serde(borrow)]
+    pub tiers: Vec<&'a str>,
+    #[serde(borrow)]
+    pub segments: Vec<&'a str>,
+    #[serde(borrow)]
+    pub purposes: Vec<&'a str>,
+}
+
+/// The answer to `edgeseg_load`.
+pub type LoadResult<'a> = Result<LoadInfo<'a>, AbiError>;
+/// The answer to `edgeseg_decide`.
+pub type DecideResult<'a> = Result<Decision<'a>, AbiError>;
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own plain structs into a Vec cannot fail short of OOM; if it ever did, the
+    // host gets an empty message and reports it as undecodable rather than the guest trapping.
+    postcard::to_allocvec(value).unwrap_or_default()
+}
+
+/// Encodes the answer to a load: `Ok(LoadInfo)` for `handle`, or the error.
+pub fn load_message(result: Result<(&Engine, u32), &Error>) -> Vec<u8> {
+    let answer: LoadResult<'_> = match result {
+        Ok((engine, handle)) => {
+            let s = engine.snapshot();
+            Ok(LoadInfo {
+                handle,
+                snapshot_id: &s.id,
+                version: s.version,
+                tiers: s.tiers.iter().map(|t| t.name.as_str()).collect(),
+                segments: s.segments.iter().map(|t| t.name.as_str()).collect(),
+                purposes: s.purposes.iter().map(|t| t.name.as_str()).collect(),
+            })
+        }
+        Err(e) => Err(AbiError::from(e)),
+    };
+    encode(&answer)
+}
+
+/// Decodes a postcard [`Request`] and encodes the decision (or the decode error).
+pub fn decide_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
+    let answer: DecideResult<'_> = match postcard::from_bytes::<Request<'_>>(request) {
+        Ok(req) => Ok(engine.decide(&req)),
+        Err(e) => Err(AbiError {
+            code: ErrorKind::Request.code(),
+            message: alloc::format!("request undecodable: {e}"),
+        }),
+    };
+    encode(&answer)
+}
+
+/// Encodes an error answer (unknown handle, out of memory…).
+pub fn error_message(kind: ErrorKind, message: &str) -> Vec<u8> {
+    let answer: Result<(), AbiError> = Err(AbiError { code: kind.code(), message: message.to_string() });
+    encode(&answer)
+}
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod exports {
+    //! The exports themselves. Single-threaded wasm only: no two calls ever run at once, which is
+    //! what makes the handle table below sound.
+
+    use super::*;
+    use alloc::alloc::{Layout, alloc, dealloc};
+    use alloc::boxed::Box;
+    use core::cell::RefCell;
+
+    struct Engines(RefCell<Vec<Option<Engine>>>);
+    // SAFETY: compiled only for wasm32 without the `atomics` feature, i.e. without threads; the
+    // table is never touched from two places at once.
+    unsafe impl Sync for Engines {}
+    static ENGINES: Engines = Engines(RefCell::new(Vec::new()));
+
+    /// Hands `message` to the host as `len << 32 | ptr`; the host frees it with `edgeseg_dealloc`.
+    fn hand_over(message: Vec<u8>) -> u64 {
+        if message.is_empty() {
+            return 0;
+        }
+        let len = message.len() as u64;
+        let ptr = Box::into_raw(message.into_boxed_slice()) as *mut u8 as usize as u64;
+        (len << 32) | ptr
+    }
+
+    /// # Safety
+    /// `(ptr, len)` must be a buffer the host obtained from `edgeseg_alloc` (or `len == 0`).
+    unsafe fn input<'a>(ptr: u32, len: u32) -> &'a [u8] {
+        if len == 0 || ptr == 0 {
+            return &[];
+        }
+        // SAFETY: per the contract above, the host wrote `len` bytes at `ptr` in our memory.
+        unsafe { core::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }
+    }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn edgeseg_abi_version() -> u32 {
+        ABI_VERSION
+    }
+
+    /// Allocates `len` bytes for the host to write a message into. Returns 0 on failure (or for 0).
+    #[unsafe(no_mangle)]
+    pub extern "C" fn edgeseg_alloc(len: u32) -> u32 {
+        let Ok(layout) = Layout::from_size_align(len as usize, 1) else { return 0 };
+        if layout.size() == 0 {
+            return 0;
+        }
+        // SAFETY: the layout has non-zero size.
+        unsafe { alloc(layout) as usize as u32 }
+    }
+
+    /// Frees a buffer from `edgeseg_alloc` or an answer. `ptr == 0` or `len == 0` is a no-op.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must come from `edgeseg_alloc(len)` or from an answer, and be freed once.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_dealloc(ptr: u32, len: u32) {
+        if ptr == 0 || len == 0 {
+            return;
+        }
+        if let Ok(layout) = Layout::from_size_align(len as usize, 1) {
+            // SAFETY: per the contract, the block was allocated with exactly this layout (answers
+            // are boxed byte slices, whose layout is `(len, 1)` too).
+            unsafe { dealloc(ptr as usize as *mut u8, layout) }
+        }
+    }
+
+    /// Loads snapshot bytes. Answers a postcard `LoadResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the snapshot.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_load(ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let bytes = unsafe { input(ptr, len) };
+        let engine = match Engine::load(bytes) {
+            Ok(engine) => engine,
+            Err(e) => return hand_over(load_message(Err(&e))),
+        };
+        let Ok(mut table) = ENGINES.0.try_borrow_mut() else {
+            return hand_over(error_message(ErrorKind::Handle, "engine table busy"));
+        };
+        let slot = match table.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                table.push(None);
+                table.len() - 1
+            }
+        };
+        let handle = slot as u32 + 1;
+        let Some(cell) = table.get_mut(slot) else {
+            return hand_over(error_message(ErrorKind::Handle, "engine table corrupt"));
+        };
+        let engine = cell.insert(engine);
+        hand_over(load_message(Ok((engine, handle))))
+    }
+
+    /// Decides one postcard `Request` with the engine behind `handle`. Answers a `DecideResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the request.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_decide(handle: u32, ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let request = unsafe { input(ptr, len) };
+        let Ok(table) = ENGINES.0.try_borrow() else {
+            return hand_over(error_message(ErrorKind::Handle, "engine table busy"));
+        };
+        match handle.checked_sub(1).and_then(|i| table.get(i as usize)).and_then(Option::as_ref) {
+            Some(engine) => hand_over(decide_message(engine, request)),
+            None => hand_over(error_message(ErrorKind::Handle, "no engine with this handle")),
+        }
+    }
+
+    /// Drops the engine behind `handle`. Returns 1 if there was one, 0 otherwise.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn edgeseg_free(handle: u32) -> u32 {
+        let Ok(mut table) = ENGINES.0.try_borrow_mut() else { return 0 };
+        match handle.checked_sub(1).and_then(|i| table.get_mut(i as usize)) {
+            Some(cell) if cell.is_some() => {
+                *cell = None;
+                1
+            }
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Errors with kinds: callers branch on [`ErrorKind`], people read the message.
+
+use alloc::string::String;
+use core::fmt;
+
+/// What went wrong, coarsely enough to act on. Stable numeric codes cross the raw ABI.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Fewer bytes than the header or the announced payload length.
+    Truncated,
+    /// The first eight bytes are not `EDGESEG\0`.
+    BadMagic,
+    /// A format version this build does not read.
+    UnsupportedVersion,
+    /// Header flags this build does not understand (e.g. a signature it cannot verify).
+    UnsupportedFlags,
+    /// Trailing bytes after the announced payload.
+    LengthMismatch,
+    /// The payload checksum does not match the header.
+    ChecksumMismatch,
+    /// The payload is not valid postcard for the snapshot schema.
+    Payload,
+    /// The payload decoded but breaks an invariant (index out of range, unsorted set, bad filter…).
+    Invalid,
+    /// A request (or another ABI message) could not be decoded.
+    Request,
+    /// An unknown engine handle was passed through the ABI.
+    Handle,
+    /// The guest could not allocate memory for a message.
+    OutOfMemory,
+}
+
+impl ErrorKind {
+    /// Stable code used across the raw ABI (see `edge/ABI.md`).
+    pub const fn code(self) -> u16 {
+        match self {
+            ErrorKind::Truncated => 1,
+            ErrorKind::BadMagic => 2,
+            ErrorKind::UnsupportedVersion => 3,
+            ErrorKind::UnsupportedFlags => 4,
+            ErrorKind::LengthMismatch => 5,
+            ErrorKind::ChecksumMismatch => 6,
+            ErrorKind::Payload => 7,
+            ErrorKind::Invalid => 8,
+            ErrorKind::Request => 9,
+            ErrorKind::Handle => 10,
+            ErrorKind::OutOfMemory => 11,
+        }
+    }
+
+    /// Inverse of [`ErrorKind::code`]; `None` for codes from a newer module.
+    pub const fn from_code(code: u16) -> Option<ErrorKind> {
+        Some(match code {
+            1 => ErrorKind::Truncated,
+            2 => ErrorKind::BadMagic,
+            3 => ErrorKind::UnsupportedVersion,
+            4 => ErrorKind::UnsupportedFlags,
+            5 => ErrorKind::LengthMismatch,
+            6 => ErrorKind::ChecksumMismatch,
+            7 => ErrorKind::Payload,
+            8 => ErrorKind::Invalid,
+            9 => ErrorKind::Request,
+            10 => ErrorKind::Handle,
+            11 => ErrorKind::OutOfMemory,
+            _ => return None,
+        })
+    }
+
+    const fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Truncated => "snapshot truncated",
+            ErrorKind::BadMagic => "not an edgeseg snapshot (bad magic)",
+            ErrorKind::UnsupportedVersion => "unsupported snapshot format version",
+            ErrorKind::UnsupportedFlags => "unsupported snapshot flags",
+            ErrorKind::LengthMismatch => "snapshot length mismatch",
+            ErrorKind::ChecksumMismatch => "snapshot checksum mismatch",
+            ErrorKind::Payload => "snapshot payload undecodable",
+            ErrorKind::Invalid => "snapshot invalid",
+            ErrorKind::Request => "request undecodable",
+            ErrorKind::Handle => "unknown engine handle",
+            ErrorKind::OutOfMemory => "out of memory",
+        }
+    }
+}
+
+/// An error from decoding or validating untrusted input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    detail: String,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, detail: impl Into<String>) -> Error {
+        Error { kind, detail: detail.into() }
+    }
+
+    /// The kind, for programs.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The specific reason, for people.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            f.write_str(self.kind.label())
+        } else {
+            write!(f, "{}: {}", self.kind.label(), self.detail)
+        }
+    }
+}
+
+impl core::error::Error for Error {}

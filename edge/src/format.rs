@@ -1,0 +1,179 @@
+//! The snapshot container: a fixed header that announces what follows, then a postcard payload.
+//!
+//! ```text
+//! offset size  field
+//!      0    8  magic            "EDGESEG\0"
+//!      8    2  format version   u16 LE (this build reads FORMAT_VERSION only)
+//!     10    2  flags            u16 LE (none defined yet; unknown bits are refused)
+//!     12    4  payload length   u32 LE
+//!     16    4  payload checksum CRC-32C (Castagnoli) of the payload bytes, u32 LE
+//!     20    …  payload          postcard `SnapshotPayload` (see `snapshot`)
+//! ```
+//!
+//! The header is checked before a single payload byte is interpreted: a truncated download, a
+//! flipped bit or a file of another kind is refused with its own [`ErrorKind`]. Old snapshot files
+//! are committed under `snapshots/data/compat/` with the command that made them, and a test keeps
+//! reading them.
+
+use crate::error::{Error, ErrorKind};
+use alloc::format;
+use alloc::vec::Vec;
+
+/// The eight bytes every snapshot starts with.
+pub const MAGIC: [u8; 8] = *b"EDGESEG\0";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Size of the fixed header in bytes.
+pub const HEADER_LEN: usize = 20;
+/// Flags this build understands (none yet).
+pub const KNOWN_FLAGS: u16 = 0;
+
+/// The decoded fixed header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub version: u16,
+    pub flags: u16,
+    pub payload_len: u32,
+    pub checksum: u32,
+}
+
+/// Splits `bytes` into a checked header and the payload it announces.
+pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
+    let Some((head, payload)) = bytes.split_at_checked(HEADER_LEN) else {
+        return Err(Error::new(
+            ErrorKind::Truncated,
+            format!("{} bytes, the header alone is {HEADER_LEN}", bytes.len()),
+        ));
+    };
+    if head.get(..8) != Some(&MAGIC[..]) {
+        return Err(Error::new(ErrorKind::BadMagic, ""));
+    }
+    let header = Header {
+        version: u16::from_le_bytes(take(head, 8)),
+        flags: u16::from_le_bytes(take(head, 10)),
+        payload_len: u32::from_le_bytes(take(head, 12)),
+        checksum: u32::from_le_bytes(take(head, 16)),
+    };
+    if header.version != FORMAT_VERSION {
+        return Err(Error::new(
+            ErrorKind::UnsupportedVersion,
+            format!("version {}, this build reads {FORMAT_VERSION}", header.version),
+        ));
+    }
+    if header.flags & !KNOWN_FLAGS != 0 {
+        return Err(Error::new(ErrorKind::UnsupportedFlags, format!("flags {:#06x}", header.flags)));
+    }
+    let announced = header.payload_len as usize;
+    if payload.len() < announced {
+        return Err(Error::new(
+            ErrorKind::Truncated,
+            format!("payload is {} bytes, header announces {announced}", payload.len()),
+        ));
+    }
+    if payload.len() > announced {
+        return Err(Error::new(
+            ErrorKind::LengthMismatch,
+            format!("{} bytes after the announced payload", payload.len() - announced),
+        ));
+    }
+    let actual = crc32c(payload);
+    if actual != header.checksum {
+        return Err(Error::new(
+            ErrorKind::ChecksumMismatch,
+            format!("header says {:#010x}, payload hashes to {actual:#010x}", header.checksum),
+        ));
+    }
+    Ok((header, payload))
+}
+
+/// Wraps a payload in a header. Used by the builder and by tests that forge snapshots.
+pub fn wrap(payload: &[u8]) -> Result<Vec<u8>, Error> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| Error::new(ErrorKind::Invalid, "payload larger than 4 GiB"))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc32c(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    Ok(out)
+}
+
+fn take<const N: usize>(head: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(src) = head.get(at..at + N) {
+        out.copy_from_slice(src);
+    }
+    out
+}
+
+/// CRC-32C (Castagnoli, reflected, polynomial 0x82F63B78), table-driven.
+///
+/// Written here rather than pulled in: twenty lines, no_std, and the check value below pins it.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        let idx = ((crc ^ u32::from(b)) & 0xff) as usize;
+        crc = (crc >> 8) ^ CRC32C_TABLE.get(idx).copied().unwrap_or(0);
+    }
+    !crc
+}
+
+const CRC32C_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_check_value() {
+        // The standard check value for CRC-32C (RFC 3720 appendix, "123456789").
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+    }
+
+    #[test]
+    fn wrap_then_split_round_trips() {
+        let bytes = wrap(b"hello").unwrap();
+        let (h, p) = split(&bytes).unwrap();
+        assert_eq!(p, b"hello");
+        assert_eq!(h.payload_len, 5);
+    }
+
+    #[test]
+    fn each_corruption_has_its_kind() {
+        let good = wrap(b"payload").unwrap();
+        assert_eq!(split(&good[..10]).unwrap_err().kind(), ErrorKind::Truncated);
+        assert_eq!(split(&good[..good.len() - 1]).unwrap_err().kind(), ErrorKind::Truncated);
+        let mut long = good.clone();
+        long.push(0);
+        assert_eq!(split(&long).unwrap_err().kind(), ErrorKind::LengthMismatch);
+        let mut magic = good.clone();
+        magic[0] = b'X';
+        assert_eq!(split(&magic).unwrap_err().kind(), ErrorKind::BadMagic);
+        let mut version = good.clone();
+        version[8] = 9;
+        assert_eq!(split(&version).unwrap_err().kind(), ErrorKind::UnsupportedVersion);
+        let mut flags = good.clone();
+        flags[10] = 1;
+        assert_eq!(split(&flags).unwrap_err().kind(), ErrorKind::UnsupportedFlags);
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 0x10;
+        assert_eq!(split(&flipped).unwrap_err().kind(), ErrorKind::ChecksumMismatch);
+    }
+}

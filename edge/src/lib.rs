@@ -1,0 +1,46 @@
+//! # edgeseg — the edge segmentation engine
+//!
+//! This crate is the part of edgeseg that runs on every request, inside a WebAssembly module on a
+//! CDN edge worker, in a browser, or natively in the replay host. It does one thing: given a
+//! [`Snapshot`] (built offline by `edgeseg-snapshots`) and a [`Request`], produce a [`Decision`] —
+//! which tier the request belongs to, which segments it matched, and the headers to add.
+//!
+//! ## Why it is shaped this way
+//!
+//! * **Pure.** The core does no IO, reads no clock and draws no randomness. Time comes in the
+//!   request (`now_ms`); the fingerprint key and filter seeds come in the snapshot. The same
+//!   snapshot and the same requests give the same decisions on x86_64 and on wasm32, which is what
+//!   lets CI replay real traffic and trust the result at the edge.
+//! * **`#![no_std]` + alloc.** Only the `bloom` module links std (the `bloomfilter` crate needs it);
+//!   with the `bloom` feature off, the crate builds for targets that have no std at all.
+//! * **No JSON at the edge.** Rules are parsed, checked and compiled to a small IR by the builder;
+//!   this crate only walks IR ([`rule`]). The snapshot is postcard behind a checksummed header
+//!   ([`format`]).
+//! * **Never panics on input.** Every byte of a snapshot and a request is untrusted: decoding
+//!   validates everything that evaluation later relies on, and evaluation itself only uses checked
+//!   access, so a bad input is a typed [`Error`], never a trap across the wasm boundary.
+//! * **Customer ids never ship.** Membership sets hold keyed 64-bit fingerprints ([`fingerprint`]).
+//!
+//! Two thin skins sit on top: [`abi`] (raw exports, feature `abi`) and, later, a wasm-bindgen skin.
+#![no_std]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::panic))]
+
+extern crate alloc;
+
+#[cfg(feature = "abi")]
+pub mod abi;
+mod decision;
+mod engine;
+mod error;
+pub mod fingerprint;
+pub mod format;
+pub mod membership;
+mod request;
+pub mod rule;
+pub mod snapshot;
+
+pub use decision::{Decision, Header};
+pub use engine::Engine;
+pub use error::{Error, ErrorKind};
+pub use request::{AttrValue, Request};
+pub use snapshot::Snapshot;

@@ -1,0 +1,306 @@
+//! Membership sets: which fingerprints belong to a segment (or consented to a purpose).
+//!
+//! Two encodings for now, chosen per set by the builder:
+//!
+//! * [`MembershipData::Exact`] — strictly ascending fingerprints, 8 bytes little-endian each,
+//!   probed in place by binary search. No false positives: required wherever membership grants a
+//!   privilege (a tier, a quota) or records consent.
+//! * [`MembershipData::Bloom`] — a serialised `bloomfilter::Bloom<u64>` (45-byte header: version,
+//!   bitmap length, hash count, 32-byte seed; then the bitmap). Compact, has false positives,
+//!   accepts inserts: meant for audiences and deltas. Probed with `u64` keys only, which hash the
+//!   same on every little-endian platform (`[u8]` keys would not).
+//!
+//! Everything is validated at load: an exact set that is not strictly ascending, or a bloom header
+//! with a zero-length bitmap (which makes `bloomfilter` divide by zero) or an absurd hash count,
+//! is an [`ErrorKind::Invalid`] snapshot, not a trap at probe time.
+
+use crate::error::{Error, ErrorKind};
+use alloc::format;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// The encoding name, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Encoding {
+    Exact,
+    Bloom,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Exact => "exact",
+            Encoding::Bloom => "bloom",
+        }
+    }
+}
+
+/// A membership set as it travels in the snapshot payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipData {
+    /// Strictly ascending u64 fingerprints, little-endian, concatenated.
+    Exact(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// `bloomfilter::Bloom::<u64>::to_bytes()`.
+    Bloom(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// Largest hash count accepted from a snapshot: beyond this a filter is broken or hostile (each
+/// probe would cost that many SipHash rounds).
+pub const MAX_BLOOM_HASHES: u32 = 32;
+const BLOOM_HEADER_LEN: usize = 1 + 8 + 4 + 32;
+
+impl MembershipData {
+    /// Builds an exact set from fingerprints in any order, duplicates allowed.
+    pub fn exact(mut fingerprints: Vec<u64>) -> MembershipData {
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        let mut bytes = Vec::with_capacity(fingerprints.len() * 8);
+        for fp in fingerprints {
+            bytes.extend_from_slice(&fp.to_le_bytes());
+        }
+        MembershipData::Exact(bytes)
+    }
+
+    /// Builds a bloom filter for `fingerprints` at false-positive rate `fp_rate` with `seed`.
+    ///
+    /// The seed must come from a real random source (or a test's fixed value); a seed whose two
+    /// 16-byte halves are equal measurably degrades the filter and is refused.
+    #[cfg(feature = "bloom")]
+    pub fn bloom(fingerprints: &[u64], fp_rate: f64, seed: &[u8; 32]) -> Result<MembershipData, Error> {
+        if seed[..16] == seed[16..] {
+            return Err(Error::new(ErrorKind::Invalid, "bloom seed halves are equal"));
+        }
+        if !(fp_rate > 0.0 && fp_rate < 1.0) {
+            return Err(Error::new(ErrorKind::Invalid, format!("bloom fp rate {fp_rate} not in (0, 1)")));
+        }
+        let items = fingerprints.len().max(1);
+        let mut bloom = bloomfilter::Bloom::<u64>::new_for_fp_rate_with_seed(items, fp_rate, seed)
+            .map_err(|e| Error::new(ErrorKind::Invalid, e))?;
+        for fp in fingerprints {
+            bloom.set(fp);
+        }
+        Ok(MembershipData::Bloom(bloom.to_bytes()))
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            MembershipData::Exact(_) => Encoding::Exact,
+            MembershipData::Bloom(_) => Encoding::Bloom,
+        }
+    }
+
+    /// Encoded size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            MembershipData::Exact(b) | MembershipData::Bloom(b) => b.len(),
+        }
+    }
+}
+
+/// A validated, probe-ready membership set.
+#[derive(Debug)]
+pub enum MembershipSet {
+    Exact(ExactSet),
+    #[cfg(feature = "bloom")]
+    Bloom(BloomSet),
+}
+
+impl MembershipSet {
+    /// Validates `data` and makes it probe-ready. `what` names the set in errors.
+    pub fn load(data: MembershipData, what: &str) -> Result<MembershipSet, Error> {
+        match data {
+            MembershipData::Exact(bytes) => ExactSet::new(bytes, what).map(MembershipSet::Exact),
+            #[cfg(feature = "bloom")]
+            MembershipData::Bloom(bytes) => BloomSet::new(&bytes, what).map(MembershipSet::Bloom),
+            #[cfg(not(feature = "bloom"))]
+            MembershipData::Bloom(_) => Err(Error::new(
+                ErrorKind::Invalid,
+                format!("{what}: bloom encoding not compiled into this build"),
+            )),
+        }
+    }
+
+    /// Is `fingerprint` in the set? (Bloom: maybe.)
+    pub fn contains(&self, fingerprint: u64) -> bool {
+        match self {
+            MembershipSet::Exact(s) => s.contains(fingerprint),
+            #[cfg(feature = "bloom")]
+            MembershipSet::Bloom(s) => s.contains(fingerprint),
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            MembershipSet::Exact(_) => Encoding::Exact,
+            #[cfg(feature = "bloom")]
+            MembershipSet::Bloom(_) => Encoding::Bloom,
+        }
+    }
+
+    /// Exact sets know their size; bloom filters do not.
+    pub fn exact_len(&self) -> Option<usize> {
+        match self {
+            MembershipSet::Exact(s) => Some(s.len()),
+            #[cfg(feature = "bloom")]
+            MembershipSet::Bloom(_) => None,
+        }
+    }
+}
+
+/// Sorted fingerprints, probed in place.
+#[derive(Debug)]
+pub struct ExactSet {
+    bytes: Vec<u8>,
+}
+
+impl ExactSet {
+    fn new(bytes: Vec<u8>, what: &str) -> Result<ExactSet, Error> {
+        if bytes.len() % 8 != 0 {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("{what}: exact set is {} bytes, not a multiple of 8", bytes.len()),
+            ));
+        }
+        let set = ExactSet { bytes };
+        let mut prev: Option<u64> = None;
+        for i in 0..set.len() {
+            let fp = set.get(i);
+            if prev.is_some_and(|p| p >= fp) {
+                return Err(Error::new(
+                    ErrorKind::Invalid,
+                    format!("{what}: exact set not strictly ascending at entry {i}"),
+                ));
+            }
+            prev = Some(fp);
+        }
+        Ok(set)
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len() / 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        let mut word = [0u8; 8];
+        if let Some(src) = self.bytes.get(i * 8..i * 8 + 8) {
+            word.copy_from_slice(src);
+        }
+        u64::from_le_bytes(word)
+    }
+
+    pub fn contains(&self, fingerprint: u64) -> bool {
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).cmp(&fingerprint) {
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+}
+
+/// A validated bloom filter.
+#[cfg(feature = "bloom")]
+pub struct BloomSet {
+    bloom: bloomfilter::Bloom<u64>,
+}
+
+#[cfg(feature = "bloom")]
+impl core::fmt::Debug for BloomSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BloomSet")
+            .field("bits", &self.bloom.len())
+            .field("hashes", &self.bloom.number_of_hash_functions())
+            .finish()
+    }
+}
+
+#[cfg(feature = "bloom")]
+impl BloomSet {
+    fn new(bytes: &[u8], what: &str) -> Result<BloomSet, Error> {
+        let invalid = |why: &str| Error::new(ErrorKind::Invalid, format!("{what}: bloom filter {why}"));
+        let (Some(&version), Some(len), Some(k)) = (
+            bytes.first(),
+            bytes.get(1..9).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_le_bytes),
+            bytes.get(9..13).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_le_bytes),
+        ) else {
+            return Err(invalid("header truncated"));
+        };
+        if version != 1 {
+            return Err(invalid("header version is not 1"));
+        }
+        if len == 0 || len != (bytes.len() - BLOOM_HEADER_LEN) as u64 {
+            return Err(invalid("bitmap length disagrees with its header or is zero"));
+        }
+        if k == 0 || k > MAX_BLOOM_HASHES {
+            return Err(invalid("hash count outside 1..=32"));
+        }
+        let bloom = bloomfilter::Bloom::<u64>::from_slice(bytes).map_err(invalid)?;
+        Ok(BloomSet { bloom })
+    }
+
+    pub fn contains(&self, fingerprint: u64) -> bool {
+        self.bloom.check(&fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_probes_and_rejects_unsorted() {
+        let data = MembershipData::exact(alloc::vec![5, 1, 9, 5, u64::MAX]);
+        let set = MembershipSet::load(data, "t").unwrap();
+        for fp in [1, 5, 9, u64::MAX] {
+            assert!(set.contains(fp), "{fp}");
+        }
+        for fp in [0, 2, 6, 10, u64::MAX - 1] {
+            assert!(!set.contains(fp), "{fp}");
+        }
+        assert_eq!(set.exact_len(), Some(4));
+        let mut unsorted = Vec::new();
+        unsorted.extend_from_slice(&9u64.to_le_bytes());
+        unsorted.extend_from_slice(&1u64.to_le_bytes());
+        let err = MembershipSet::load(MembershipData::Exact(unsorted), "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        let err = MembershipSet::load(MembershipData::Exact(alloc::vec![0; 7]), "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+    }
+
+    #[cfg(feature = "bloom")]
+    #[test]
+    fn bloom_probes_and_refuses_hostile_headers() {
+        let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let fps: Vec<u64> = (0..1000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let data = MembershipData::bloom(&fps, 0.01, &seed).unwrap();
+        let MembershipData::Bloom(bytes) = data.clone() else { unreachable!() };
+        let set = MembershipSet::load(data, "t").unwrap();
+        assert!(fps.iter().all(|&fp| set.contains(fp)));
+        let false_pos = (1_000_000..1_010_000u64).filter(|&fp| set.contains(fp)).count();
+        assert!(false_pos < 300, "{false_pos} false positives in 10000 at a 1% target");
+
+        // Zero-length bitmap: bloomfilter would divide by zero on probe.
+        let mut zero = bytes[..BLOOM_HEADER_LEN].to_vec();
+        zero[1..9].copy_from_slice(&0u64.to_le_bytes());
+        assert_eq!(MembershipSet::load(MembershipData::Bloom(zero), "t").unwrap_err().kind(), ErrorKind::Invalid);
+        // Absurd hash count: a probe would spin for billions of rounds.
+        let mut many = bytes.clone();
+        many[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(MembershipSet::load(MembershipData::Bloom(many), "t").unwrap_err().kind(), ErrorKind::Invalid);
+        // Truncated header.
+        assert_eq!(
+            MembershipSet::load(MembershipData::Bloom(bytes[..5].to_vec()), "t").unwrap_err().kind(),
+            ErrorKind::Invalid
+        );
+        // Equal seed halves are refused at build.
+        assert!(MembershipData::bloom(&fps, 0.01, &[7; 32]).is_err());
+    }
+}

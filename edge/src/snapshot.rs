@@ -1,0 +1,254 @@
+//! The snapshot payload schema and its validated, probe-ready form.
+//!
+//! [`SnapshotPayload`] is what the builder writes (postcard, behind the [`crate::format`] header).
+//! [`Snapshot::decode`] checks the header, decodes the payload and validates every cross-reference
+//! and every membership set, so that [`crate::Engine::decide`] can trust what it walks.
+
+use crate::error::{Error, ErrorKind};
+use crate::fingerprint::FingerprintKey;
+use crate::format;
+use crate::membership::{Encoding, MembershipData, MembershipSet};
+use crate::rule::Rule;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Most purposes a snapshot may declare (the consent mask is a u64).
+pub const MAX_PURPOSES: usize = 64;
+/// Most tiers a snapshot may declare. The builder enforces a lower, configurable cap (default 5).
+pub const MAX_TIERS: usize = 16;
+/// Most segments a snapshot may declare.
+pub const MAX_SEGMENTS: usize = 4096;
+
+/// Where the customer id of a request is found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentitySource {
+    /// A request header (name matched case-insensitively).
+    Header(String),
+    /// A cookie (name matched exactly).
+    Cookie(String),
+}
+
+/// A purpose a segment may serve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Purpose {
+    pub name: String,
+    /// `false` for `contract`: paid tiers that carry an SLA need no consent.
+    pub requires_consent: bool,
+    /// Fingerprints of members who consented to this purpose (always `exact`: consent has no false
+    /// positives). `None` when `requires_consent` is false.
+    pub consented: Option<MembershipData>,
+}
+
+/// A tier. Tiers are listed highest precedence first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tier {
+    pub name: String,
+}
+
+/// A segment definition as compiled by the builder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub name: String,
+    /// Index into `tiers`: matching this segment puts the request in (at least) that tier.
+    pub tier: Option<u16>,
+    /// Index into `purposes`.
+    pub purpose: u16,
+    /// Higher first. The builder stores segments sorted by precedence, then name.
+    pub precedence: i32,
+    /// A request rule; `None` matches every request.
+    pub rule: Option<Rule>,
+    /// Members; `None` means the segment is defined by its rule alone.
+    pub membership: Option<MembershipData>,
+    /// Members counted by the builder after consent filtering (for reports; bloom sets cannot say).
+    pub members: u64,
+}
+
+/// The postcard payload of a snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotPayload {
+    pub id: String,
+    /// Monotonic per snapshot lineage.
+    pub version: u64,
+    pub created_ms: u64,
+    pub expires_ms: Option<u64>,
+    pub fingerprint_key: FingerprintKey,
+    /// Tried in order; the first non-empty value is the customer id.
+    pub identity: Vec<IdentitySource>,
+    pub purposes: Vec<Purpose>,
+    pub tiers: Vec<Tier>,
+    /// Index into `tiers` for requests that match no tier-carrying segment.
+    pub default_tier: u16,
+    pub segments: Vec<Segment>,
+}
+
+impl SnapshotPayload {
+    /// Encodes the payload and wraps it in the header.
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let payload = postcard::to_allocvec(self)
+            .map_err(|e| Error::new(ErrorKind::Payload, format!("encode: {e}")))?;
+        format::wrap(&payload)
+    }
+}
+
+/// A validated segment.
+#[derive(Debug)]
+pub struct SegmentView {
+    pub name: String,
+    pub tier: Option<u16>,
+    pub purpose: u16,
+    pub precedence: i32,
+    pub rule: Option<Rule>,
+    pub membership: Option<MembershipSet>,
+    pub members: u64,
+    /// Encoded size of the membership set in the snapshot.
+    pub membership_bytes: usize,
+}
+
+/// A validated purpose.
+#[derive(Debug)]
+pub struct PurposeView {
+    pub name: String,
+    pub requires_consent: bool,
+    pub consented: Option<MembershipSet>,
+    pub consented_bytes: usize,
+}
+
+/// A decoded, validated snapshot.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub id: String,
+    pub version: u64,
+    pub created_ms: u64,
+    pub expires_ms: Option<u64>,
+    pub(crate) fingerprint_key: FingerprintKey,
+    pub identity: Vec<IdentitySource>,
+    pub purposes: Vec<PurposeView>,
+    pub tiers: Vec<Tier>,
+    pub default_tier: u16,
+    pub segments: Vec<SegmentView>,
+    /// Total size of the snapshot bytes, header included.
+    pub byte_len: usize,
+}
+
+/// Names end up in headers and baggage: keep them to a safe, low-cardinality alphabet.
+fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::Invalid, format!("{what} name {name:?} is not [a-z0-9_.-]{{1,64}}")))
+    }
+}
+
+impl Snapshot {
+    /// Checks the header, decodes and validates the payload.
+    pub fn decode(bytes: &[u8]) -> Result<Snapshot, Error> {
+        let (_header, payload) = format::split(bytes)?;
+        let p: SnapshotPayload = postcard::from_bytes(payload)
+            .map_err(|e| Error::new(ErrorKind::Payload, format!("{e}")))?;
+        Snapshot::validate(p, bytes.len())
+    }
+
+    fn validate(p: SnapshotPayload, byte_len: usize) -> Result<Snapshot, Error> {
+        let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
+        if p.purposes.is_empty() || p.purposes.len() > MAX_PURPOSES {
+            return invalid(format!("{} purposes, expected 1..={MAX_PURPOSES}", p.purposes.len()));
+        }
+        if p.tiers.is_empty() || p.tiers.len() > MAX_TIERS {
+            return invalid(format!("{} tiers, expected 1..={MAX_TIERS}", p.tiers.len()));
+        }
+        if usize::from(p.default_tier) >= p.tiers.len() {
+            return invalid(format!("default tier {} of {} tiers", p.default_tier, p.tiers.len()));
+        }
+        if p.segments.len() > MAX_SEGMENTS {
+            return invalid(format!("{} segments, limit {MAX_SEGMENTS}", p.segments.len()));
+        }
+        for t in &p.tiers {
+            check_name("tier", &t.name)?;
+        }
+        let mut purposes = Vec::with_capacity(p.purposes.len());
+        for pu in p.purposes {
+            check_name("purpose", &pu.name)?;
+            let consented_bytes = pu.consented.as_ref().map_or(0, MembershipData::byte_len);
+            let consented = match (pu.requires_consent, pu.consented) {
+                (true, Some(data)) if data.encoding() == Encoding::Exact => {
+                    Some(MembershipSet::load(data, &format!("purpose {}", pu.name))?)
+                }
+                (true, Some(_)) => return invalid(format!("purpose {}: consent set must be exact", pu.name)),
+                (true, None) => return invalid(format!("purpose {}: needs consent but has no consent set", pu.name)),
+                (false, Some(_)) => return invalid(format!("purpose {}: consent set on a contract purpose", pu.name)),
+                (false, None) => None,
+            };
+            purposes.push(PurposeView { name: pu.name, requires_consent: pu.requires_consent, consented, consented_bytes });
+        }
+        let seg_count = p.segments.len();
+        let mut segments = Vec::with_capacity(seg_count);
+        let mut prev: Option<(i32, String)> = None;
+        for s in p.segments {
+            check_name("segment", &s.name)?;
+            if let Some(t) = s.tier
+                && usize::from(t) >= p.tiers.len()
+            {
+                return invalid(format!("segment {}: tier {t} of {}", s.name, p.tiers.len()));
+            }
+            if usize::from(s.purpose) >= purposes.len() {
+                return invalid(format!("segment {}: purpose {} of {}", s.name, s.purpose, purposes.len()));
+            }
+            // Stored order is the evaluation and reporting order: precedence descending, then
+            // name ascending, names unique. Checked so that decisions are deterministic.
+            if let Some((pp, pn)) = &prev
+                && (*pp < s.precedence || (*pp == s.precedence && *pn >= s.name))
+            {
+                return invalid(format!("segment {} out of order or duplicated", s.name));
+            }
+            prev = Some((s.precedence, s.name.clone()));
+            if let Some(rule) = &s.rule {
+                rule.validate(seg_count)
+                    .map_err(|e| Error::new(e.kind(), format!("segment {}: {}", s.name, e.detail())))?;
+            }
+            let membership_bytes = s.membership.as_ref().map_or(0, MembershipData::byte_len);
+            let membership = match s.membership {
+                Some(data) => Some(MembershipSet::load(data, &format!("segment {}", s.name))?),
+                None => None,
+            };
+            segments.push(SegmentView {
+                name: s.name,
+                tier: s.tier,
+                purpose: s.purpose,
+                precedence: s.precedence,
+                rule: s.rule,
+                membership,
+                members: s.members,
+                membership_bytes,
+            });
+        }
+        for id in &p.identity {
+            let (IdentitySource::Header(n) | IdentitySource::Cookie(n)) = id;
+            if n.is_empty() || n.len() > 256 {
+                return invalid("identity source name empty or over 256 bytes".into());
+            }
+        }
+        Ok(Snapshot {
+            id: p.id,
+            version: p.version,
+            created_ms: p.created_ms,
+            expires_ms: p.expires_ms,
+            fingerprint_key: p.fingerprint_key,
+            identity: p.identity,
+            purposes,
+            tiers: p.tiers,
+            default_tier: p.default_tier,
+            segments,
+            byte_len,
+        })
+    }
+
+    /// The fingerprint of a customer id under this snapshot's key.
+    pub fn fingerprint(&self, id: &str) -> u64 {
+        self.fingerprint_key.fingerprint(id)
+    }
+}
