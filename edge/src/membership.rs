@@ -47,6 +47,7 @@ pub enum MembershipData {
 /// Largest hash count accepted from a snapshot: beyond this a filter is broken or hostile (each
 /// probe would cost that many SipHash rounds).
 pub const MAX_BLOOM_HASHES: u32 = 32;
+#[cfg(feature = "bloom")]
 const BLOOM_HEADER_LEN: usize = 1 + 8 + 4 + 32;
 
 impl MembershipData {

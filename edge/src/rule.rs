@@ -435,7 +435,7 @@ fn write_js_number(n: f64, out: &mut String) {
         out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
     } else if n == 0.0 {
         out.push('0');
-    } else if n.fract() == 0.0 && n.abs() < 1e21 {
+    } else if n.abs() < 1e21 && (n as i128) as f64 == n {
         let _ = write!(out, "{}", n as i128);
     } else {
         let _ = write!(out, "{n}");
