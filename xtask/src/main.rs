@@ -1,1 +1,39 @@
-fn main() {}
+//! `cargo xtask`: build orchestration for edgeseg.
+//!
+//! * `cargo xtask build` — the raw-ABI wasm module at `target/wasm/edgeseg.wasm` (config: `wasm-pack.toml`)
+//! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
+//! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
+//!
+//! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
+
+mod config;
+mod tasks;
+mod wasm;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build") => tasks::build(&args[1..]).map(|_| ()),
+        Some("demo") => tasks::demo(&args[1..]),
+        Some("test") => tasks::test(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <build|demo|test> [--release]\n\n{}", USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "\
+  build   build the raw-ABI module into target/wasm/edgeseg.wasm and print its size
+  demo    generate sample data, build a snapshot, replay sample traffic in wasmtime, print the report
+          (--release: build the host optimised; --members N --requests N to resize)
+  test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo";

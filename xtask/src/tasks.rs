@@ -1,0 +1,198 @@
+//! The xtask commands.
+
+use crate::config;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("$ {}", show(cmd));
+    let status = cmd.status().map_err(|e| format!("{}: {e}", show(cmd)))?;
+    if status.success() { Ok(()) } else { Err(format!("failed ({status}): {}", show(cmd))) }
+}
+
+fn output(cmd: &mut Command) -> Result<String, String> {
+    eprintln!("$ {}", show(cmd));
+    let out = cmd.output().map_err(|e| format!("{}: {e}", show(cmd)))?;
+    if !out.status.success() {
+        return Err(format!("failed ({}): {}\n{}", out.status, show(cmd), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn step(name: &str) {
+    eprintln!("\n==> {name}");
+}
+
+/// Builds the raw-ABI module as `wasm-pack.toml` says and copies it to its `out` path.
+pub fn build(_args: &[String]) -> Result<PathBuf, String> {
+    let cfg = config::load(&root())?.raw;
+    run(cargo().args(["build", "--locked", "-p", &cfg.package, "--lib", "--target", &cfg.target])
+        .args(["--profile", &cfg.profile, "--no-default-features", "--features", &cfg.features.join(",")]))?;
+    let built = target_dir()
+        .join(&cfg.target)
+        .join(&cfg.profile)
+        .join(format!("{}.wasm", cfg.package.replace('-', "_")));
+    let out = root().join(&cfg.out);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::copy(&built, &out).map_err(|e| format!("copy {} -> {}: {e}", built.display(), out.display()))?;
+    let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let gz = gzip_len(&out);
+    let gz_text = gz.map_or("gzip size unknown (no gzip)".to_string(), |g| format!("{g} bytes gzip -9"));
+    eprintln!("{}: {} bytes raw, {gz_text} (budget {} gzip)", cfg.out, bytes.len(), cfg.budget_gzip_bytes);
+    if gz.is_some_and(|g| g > cfg.budget_gzip_bytes) {
+        eprintln!("warning: {} is over its gzip budget", cfg.out);
+    }
+    Ok(out)
+}
+
+fn gzip_len(path: &Path) -> Option<u64> {
+    let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+struct DemoArgs {
+    release: bool,
+    members: String,
+    requests: String,
+}
+
+fn demo_args(args: &[String]) -> Result<DemoArgs, String> {
+    let mut d = DemoArgs { release: false, members: "100000".into(), requests: "50000".into() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--release" => d.release = true,
+            "--members" => d.members = it.next().ok_or("--members needs a number")?.clone(),
+            "--requests" => d.requests = it.next().ok_or("--requests needs a number")?.clone(),
+            other => return Err(format!("demo: unknown argument {other}")),
+        }
+    }
+    Ok(d)
+}
+
+/// Sample data → snapshot → replay in wasmtime → per-tier report.
+pub fn demo(args: &[String]) -> Result<(), String> {
+    let d = demo_args(args)?;
+    let module = build(&[])?;
+    let mut host = cargo();
+    host.args(["build", "--locked", "-p", "edgeseg-host", "--bin", "edgeseg"]);
+    if d.release {
+        host.arg("--release");
+    }
+    run(&mut host)?;
+    let bin = target_dir().join(if d.release { "release" } else { "debug" }).join("edgeseg");
+    let dir = target_dir().join("demo");
+    let edgeseg = || {
+        let mut c = Command::new(&bin);
+        c.current_dir(root());
+        c
+    };
+    let snapshot = dir.join("demo.snapshot");
+    step("sample data (deterministic, seed 42)");
+    run(edgeseg().args(["sample", "--seed", "42", "--members", &d.members, "--requests", &d.requests]).arg("--out-dir").arg(&dir))?;
+    step("build the snapshot");
+    run(edgeseg()
+        .args(["build", "--definitions", "snapshots/data/demo.json"])
+        .arg("--members")
+        .arg(dir.join("members.csv"))
+        .arg("--out")
+        .arg(&snapshot))?;
+    step("inspect the snapshot");
+    run(edgeseg().arg("inspect").arg(&snapshot))?;
+    step("replay the sample traffic through the wasm module in wasmtime");
+    run(edgeseg()
+        .arg("replay")
+        .arg("--module")
+        .arg(&module)
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--traffic")
+        .arg(dir.join("traffic.jsonl")))?;
+    Ok(())
+}
+
+/// Everything CI runs. Installs what it needs first: a fresh machine has only rustup, cargo, Node, git.
+pub fn test(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("test: unknown argument {a}"));
+    }
+    let started = Instant::now();
+    let cfg = config::load(&root())?.raw;
+
+    step("rustup targets (wasm32 for the module, a no-std target for the core)");
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown", "thumbv7em-none-eabihf"]))?;
+    run(Command::new("rustup").args(["component", "add", "clippy", "rustfmt"]))?;
+
+    step("raw-ABI module");
+    let module = build(&[])?;
+
+    step("guard: the raw build's dependency tree has no JS glue");
+    let tree = output(cargo()
+        .args(["tree", "--locked", "-p", &cfg.package, "--target", &cfg.target, "-e", "normal,build"])
+        .args(["--no-default-features", "--features", &cfg.features.join(","), "--prefix", "none"]))?;
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if cfg.forbidden_crates.iter().any(|f| f == name) {
+            return Err(format!("the raw build depends on {name}:\n{tree}"));
+        }
+    }
+    eprintln!("ok: none of {:?}", cfg.forbidden_crates);
+
+    step("guard: the module's imports");
+    let wasm = std::fs::read(&module).map_err(|e| format!("{}: {e}", module.display()))?;
+    let imports = crate::wasm::imports(&wasm)?;
+    let unexpected: Vec<&String> = imports.iter().filter(|i| !cfg.allowed_imports.contains(i)).collect();
+    if !unexpected.is_empty() {
+        return Err(format!("{} imports {unexpected:?}; allowed: {:?}", module.display(), cfg.allowed_imports));
+    }
+    eprintln!("ok: {} import(s)", imports.len());
+
+    step("no_std: the core without `bloom` builds for a target that has no std");
+    run(cargo()
+        .args(["rustc", "--locked", "-p", "edgeseg", "--lib", "--crate-type", "rlib", "--no-default-features"])
+        .args(["--target", "thumbv7em-none-eabihf", "--", "-D", "warnings"]))?;
+
+    step("rustfmt");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+
+    step("clippy (native workspace, and the edge for wasm32)");
+    run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo()
+        .args(["clippy", "--locked", "-p", "edgeseg", "--target", &cfg.target, "--no-default-features"])
+        .args(["--features", &cfg.features.join(","), "--", "-D", "warnings"]))?;
+
+    step("tests: unit, spec (native + wasmtime), CLI, goldens");
+    run(cargo().args(["test", "--locked", "--workspace"]).env("EDGESEG_WASM", &module))?;
+
+    step("the README's demo, end to end (smaller data)");
+    demo(&["--members".into(), "20000".into(), "--requests".into(), "5000".into()])?;
+
+    eprintln!("\nxtask test: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
