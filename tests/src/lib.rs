@@ -1,1 +1,30 @@
-//! placeholder
+//! Shared harness for edgeseg's cross-crate tests (the test binary is `tests/suite/main.rs`).
+//!
+//! * [`spec`] — the one spec-data format (definitions + members + requests + expected decisions),
+//!   run natively and through wasmtime with identical results.
+//! * [`golden`] — committed expected outputs, rewritten with `EDGESEG_BLESS=1`, diffed on failure.
+
+pub mod golden;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+
+/// The raw-ABI module built for the tests by `build.rs` (or given by `EDGESEG_WASM`).
+pub fn wasm_module() -> &'static Path {
+    Path::new(env!("EDGESEG_TEST_WASM"))
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// A fresh, empty scratch directory under `target/test-scratch/<name>`.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = root().join("target").join("test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    dir
+}
