@@ -12,10 +12,10 @@
 //! Message encoding and decoding live in plain functions ([`load_message`], [`decide_message`])
 //! so native tests exercise exactly what the exports run.
 
+use crate::Decision;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
-use crate::Decision;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -91,10 +91,9 @@ pub fn load_message(result: Result<(&Engine, u32), &Error>) -> Vec<u8> {
 pub fn decide_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
     let answer: DecideResult<'_> = match postcard::from_bytes::<Request<'_>>(request) {
         Ok(req) => Ok(engine.decide(&req)),
-        Err(e) => Err(AbiError {
-            code: ErrorKind::Request.code(),
-            message: alloc::format!("request undecodable: {e}"),
-        }),
+        Err(e) => {
+            Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") })
+        }
     };
     encode(&answer)
 }

@@ -52,8 +52,8 @@ impl Engine {
 
         let mut consent = 0u64;
         for (i, p) in snap.purposes.iter().enumerate() {
-            let granted = !p.requires_consent
-                || matches!((fingerprint, &p.consented), (Some(fp), Some(set)) if set.contains(fp));
+            let granted =
+                !p.requires_consent || matches!((fingerprint, &p.consented), (Some(fp), Some(set)) if set.contains(fp));
             if granted {
                 consent |= 1 << i;
             }

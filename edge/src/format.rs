@@ -88,8 +88,7 @@ pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
 
 /// Wraps a payload in a header. Used by the builder and by tests that forge snapshots.
 pub fn wrap(payload: &[u8]) -> Result<Vec<u8>, Error> {
-    let len = u32::try_from(payload.len())
-        .map_err(|_| Error::new(ErrorKind::Invalid, "payload larger than 4 GiB"))?;
+    let len = u32::try_from(payload.len()).map_err(|_| Error::new(ErrorKind::Invalid, "payload larger than 4 GiB"))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());

@@ -114,10 +114,9 @@ impl MembershipSet {
             #[cfg(feature = "bloom")]
             MembershipData::Bloom(bytes) => BloomSet::new(&bytes, what).map(MembershipSet::Bloom),
             #[cfg(not(feature = "bloom"))]
-            MembershipData::Bloom(_) => Err(Error::new(
-                ErrorKind::Invalid,
-                format!("{what}: bloom encoding not compiled into this build"),
-            )),
+            MembershipData::Bloom(_) => {
+                Err(Error::new(ErrorKind::Invalid, format!("{what}: bloom encoding not compiled into this build")))
+            }
         }
     }
 

@@ -42,17 +42,15 @@ impl<'a> Request<'a> {
     /// The cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any `cookie`
     /// header; surrounding double quotes are removed from the value.
     pub fn cookie(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-            .flat_map(|&(_, v)| v.split(';'))
-            .find_map(|pair| {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")).flat_map(|&(_, v)| v.split(';')).find_map(
+            |pair| {
                 let (k, v) = pair.split_once('=')?;
                 (k.trim() == name).then(|| {
                     let v = v.trim();
                     v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
                 })
-            })
+            },
+        )
     }
 
     /// The attribute named `name`.
@@ -69,11 +67,7 @@ mod tests {
     #[test]
     fn headers_and_cookies() {
         let r = Request {
-            headers: vec![
-                ("Cookie", "a=1; uid=\"u-7\""),
-                ("X-Customer-Id", "c-9"),
-                ("cookie", "b=2;c=x=y"),
-            ],
+            headers: vec![("Cookie", "a=1; uid=\"u-7\""), ("X-Customer-Id", "c-9"), ("cookie", "b=2;c=x=y")],
             ..Request::default()
         };
         assert_eq!(r.header("x-customer-id"), Some("c-9"));

@@ -75,13 +75,22 @@ pub enum CompareOp {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Node {
     Literal(Literal),
-    Var { slot: Slot, default: Option<u32> },
+    Var {
+        slot: Slot,
+        default: Option<u32>,
+    },
     /// An array whose elements are not all constant.
     Array(Vec<u32>),
     /// Two operands, or three for the "between" forms of `<` and `<=`.
-    Compare { op: CompareOp, args: Vec<u32> },
+    Compare {
+        op: CompareOp,
+        args: Vec<u32>,
+    },
     /// Array membership (strict equality) or substring.
-    In { needle: u32, haystack: u32 },
+    In {
+        needle: u32,
+        haystack: u32,
+    },
     And(Vec<u32>),
     Or(Vec<u32>),
     Not(u32),
@@ -557,7 +566,13 @@ mod tests {
         };
         rule.validate(2).unwrap();
         assert_eq!(rule.evaluate(&NoEnv), s("one"));
-        let only_else = Rule { nodes: vec![Node::Literal(Literal::Null), Node::Var { slot: Slot::Path, default: Some(0) }, Node::If(vec![1])] };
+        let only_else = Rule {
+            nodes: vec![
+                Node::Literal(Literal::Null),
+                Node::Var { slot: Slot::Path, default: Some(0) },
+                Node::If(vec![1]),
+            ],
+        };
         assert_eq!(only_else.evaluate(&NoEnv), Value::Null);
     }
 
@@ -567,7 +582,8 @@ mod tests {
         assert_eq!(fwd.validate(0).unwrap_err().kind(), ErrorKind::Invalid);
         let selfref = Rule { nodes: vec![Node::Not(0)] };
         assert!(selfref.validate(0).is_err());
-        let arity = Rule { nodes: vec![Node::Literal(Literal::Null), Node::Compare { op: CompareOp::Eq, args: vec![0] }] };
+        let arity =
+            Rule { nodes: vec![Node::Literal(Literal::Null), Node::Compare { op: CompareOp::Eq, args: vec![0] }] };
         assert!(arity.validate(0).is_err());
         let between_gt = Rule {
             nodes: vec![Node::Literal(Literal::Null), Node::Compare { op: CompareOp::Gt, args: vec![0, 0, 0] }],

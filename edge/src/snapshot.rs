@@ -86,8 +86,8 @@ pub struct SnapshotPayload {
 impl SnapshotPayload {
     /// Encodes the payload and wraps it in the header.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let payload = postcard::to_allocvec(self)
-            .map_err(|e| Error::new(ErrorKind::Payload, format!("encode: {e}")))?;
+        let payload =
+            postcard::to_allocvec(self).map_err(|e| Error::new(ErrorKind::Payload, format!("encode: {e}")))?;
         format::wrap(&payload)
     }
 }
@@ -148,8 +148,8 @@ impl Snapshot {
     /// Checks the header, decodes and validates the payload.
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, Error> {
         let (_header, payload) = format::split(bytes)?;
-        let p: SnapshotPayload = postcard::from_bytes(payload)
-            .map_err(|e| Error::new(ErrorKind::Payload, format!("{e}")))?;
+        let p: SnapshotPayload =
+            postcard::from_bytes(payload).map_err(|e| Error::new(ErrorKind::Payload, format!("{e}")))?;
         Snapshot::validate(p, bytes.len())
     }
 
@@ -183,7 +183,12 @@ impl Snapshot {
                 (false, Some(_)) => return invalid(format!("purpose {}: consent set on a contract purpose", pu.name)),
                 (false, None) => None,
             };
-            purposes.push(PurposeView { name: pu.name, requires_consent: pu.requires_consent, consented, consented_bytes });
+            purposes.push(PurposeView {
+                name: pu.name,
+                requires_consent: pu.requires_consent,
+                consented,
+                consented_bytes,
+            });
         }
         let seg_count = p.segments.len();
         let mut segments = Vec::with_capacity(seg_count);

@@ -50,12 +50,15 @@ fn step(name: &str) {
 /// Builds the raw-ABI module as `wasm-pack.toml` says and copies it to its `out` path.
 pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     let cfg = config::load(&root())?.raw;
-    run(cargo().args(["build", "--locked", "-p", &cfg.package, "--lib", "--target", &cfg.target])
-        .args(["--profile", &cfg.profile, "--no-default-features", "--features", &cfg.features.join(",")]))?;
-    let built = target_dir()
-        .join(&cfg.target)
-        .join(&cfg.profile)
-        .join(format!("{}.wasm", cfg.package.replace('-', "_")));
+    run(cargo().args(["build", "--locked", "-p", &cfg.package, "--lib", "--target", &cfg.target]).args([
+        "--profile",
+        &cfg.profile,
+        "--no-default-features",
+        "--features",
+        &cfg.features.join(","),
+    ]))?;
+    let built =
+        target_dir().join(&cfg.target).join(&cfg.profile).join(format!("{}.wasm", cfg.package.replace('-', "_")));
     let out = root().join(&cfg.out);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -115,7 +118,10 @@ pub fn demo(args: &[String]) -> Result<(), String> {
     };
     let snapshot = dir.join("demo.snapshot");
     step("sample data (deterministic, seed 42)");
-    run(edgeseg().args(["sample", "--seed", "42", "--members", &d.members, "--requests", &d.requests]).arg("--out-dir").arg(&dir))?;
+    run(edgeseg()
+        .args(["sample", "--seed", "42", "--members", &d.members, "--requests", &d.requests])
+        .arg("--out-dir")
+        .arg(&dir))?;
     step("build the snapshot");
     run(edgeseg()
         .args(["build", "--definitions", "snapshots/data/demo.json"])
@@ -153,9 +159,12 @@ pub fn test(args: &[String]) -> Result<(), String> {
     let module = build(&[])?;
 
     step("guard: the raw build's dependency tree has no JS glue");
-    let tree = output(cargo()
-        .args(["tree", "--locked", "-p", &cfg.package, "--target", &cfg.target, "-e", "normal,build"])
-        .args(["--no-default-features", "--features", &cfg.features.join(","), "--prefix", "none"]))?;
+    let tree =
+        output(
+            cargo()
+                .args(["tree", "--locked", "-p", &cfg.package, "--target", &cfg.target, "-e", "normal,build"])
+                .args(["--no-default-features", "--features", &cfg.features.join(","), "--prefix", "none"]),
+        )?;
     for line in tree.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
         if cfg.forbidden_crates.iter().any(|f| f == name) {
