@@ -1,0 +1,331 @@
+//! JSON Logic → rule IR.
+//!
+//! The edge never sees JSON: it walks [`edgeseg::rule::Rule`], a flat list of nodes in which every
+//! child comes before its parent and the root is last. This module is the only place that reads
+//! JSON Logic, so it is also where every mistake in a rule is caught, with the path to it:
+//! `segments[3].rule.and[1]: unknown operator "foo"`.
+//!
+//! Three things happen on the way down:
+//!
+//! * **Variables resolve to slots** once, here: `headers.User-Agent` becomes
+//!   `Slot::Header("user-agent")`, so the edge does no string splitting per request. Which paths
+//!   exist depends on the [`Mode`]: a request rule sees the request, a profile rule sees a
+//!   member's attributes (and is evaluated by the builder, never shipped).
+//! * **Constants fold.** A node whose operands are all constant is evaluated now, with the edge's
+//!   own evaluator (so folding cannot disagree with the edge), and replaced by its value.
+//! * **Limits hold.** Depth and size are bounded by [`MAX_DEPTH`] and [`MAX_NODES`], the same caps
+//!   the edge validates, so a rule that compiles also loads.
+//!
+//! The operator set is the subset of JSON Logic the IR has nodes for (`var`, comparisons, `in`,
+//! `and`/`or`/`!`/`!!`, `if`) plus edgeseg's `in_segment`; anything else is refused by name.
+
+use crate::error::{BuildError, BuildErrorKind};
+use edgeseg::rule::{CompareOp, Env, Literal, MAX_DEPTH, MAX_NODES, Node, Rule, Slot, Value};
+use std::collections::HashMap;
+
+/// What a rule's variables refer to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Evaluated at the edge over a request: `method`, `headers.<name>`, …
+    Request,
+    /// Evaluated by the builder over one member's attributes: any path names an attribute.
+    Profile,
+}
+
+const REQUEST_ROOTS: &str =
+    "method, host, path, country, now, now_ms, headers.<name>, cookies.<name>, attributes.<name>";
+
+/// Compiles one JSON Logic rule. `segments` holds segment names by their final index in the
+/// snapshot (what `in_segment` compiles to); `at` is the rule's field path, prefixed to errors.
+///
+/// This checks that `in_segment` names a known segment; the builder additionally checks that the
+/// segment has members (see [`compile_with`]).
+pub fn compile_rule(json: &serde_json::Value, mode: Mode, segments: &[&str], at: &str) -> Result<Rule, BuildError> {
+    compile_with(json, mode, segments, &|_| true, at)
+}
+
+/// [`compile_rule`], with `has_members(index)` saying which segments `in_segment` may name: a
+/// segment without a membership set has nothing to probe.
+pub fn compile_with(
+    json: &serde_json::Value,
+    mode: Mode,
+    segments: &[&str],
+    has_members: &dyn Fn(usize) -> bool,
+    at: &str,
+) -> Result<Rule, BuildError> {
+    let mut c = Compiler { mode, segments, has_members, nodes: Vec::new(), literals: HashMap::new() };
+    let root = c.expr(json, at, 1)?;
+    // The root must be the last node; a constant root is the whole rule.
+    if let Operand::Const(lit) = root {
+        c.push(Node::Literal(lit), at)?;
+    }
+    let rule = Rule { nodes: c.nodes };
+    rule.validate(segments.len())
+        .map_err(|e| BuildError::new(BuildErrorKind::Limit, e.detail().to_string()).with_field(at))?;
+    Ok(rule)
+}
+
+/// A compiled operand: still a constant (foldable) or already a node.
+enum Operand {
+    Const(Literal),
+    Node(u32),
+}
+
+struct Compiler<'s> {
+    mode: Mode,
+    segments: &'s [&'s str],
+    has_members: &'s dyn Fn(usize) -> bool,
+    nodes: Vec<Node>,
+    /// Emitted literal nodes by their debug form, so a constant used twice is stored once.
+    literals: HashMap<String, u32>,
+}
+
+fn rule_error(at: &str, message: impl Into<String>) -> BuildError {
+    BuildError::new(BuildErrorKind::Rule, message).with_field(at)
+}
+
+impl Compiler<'_> {
+    fn push(&mut self, node: Node, at: &str) -> Result<u32, BuildError> {
+        if self.nodes.len() >= MAX_NODES {
+            return Err(BuildError::new(BuildErrorKind::Limit, format!("rule has more than {MAX_NODES} nodes"))
+                .with_field(at));
+        }
+        let index = self.nodes.len() as u32;
+        self.nodes.push(node);
+        Ok(index)
+    }
+
+    /// Turns an operand into a node index, emitting (or reusing) a literal node for constants.
+    fn node(&mut self, op: Operand, at: &str) -> Result<u32, BuildError> {
+        match op {
+            Operand::Node(i) => Ok(i),
+            Operand::Const(lit) => {
+                let key = format!("{lit:?}");
+                if let Some(&i) = self.literals.get(&key) {
+                    return Ok(i);
+                }
+                let i = self.push(Node::Literal(lit), at)?;
+                self.literals.insert(key, i);
+                Ok(i)
+            }
+        }
+    }
+
+    fn expr(&mut self, json: &serde_json::Value, at: &str, depth: usize) -> Result<Operand, BuildError> {
+        use serde_json::Value as J;
+        if depth > MAX_DEPTH {
+            return Err(BuildError::new(BuildErrorKind::Limit, format!("rule nested deeper than {MAX_DEPTH}"))
+                .with_field(at));
+        }
+        match json {
+            J::Null => Ok(Operand::Const(Literal::Null)),
+            J::Bool(b) => Ok(Operand::Const(Literal::Bool(*b))),
+            J::Number(n) => match n.as_f64() {
+                Some(x) if x.is_finite() => Ok(Operand::Const(Literal::Number(x))),
+                _ => Err(rule_error(at, format!("number {n} is out of range"))),
+            },
+            J::String(s) => Ok(Operand::Const(Literal::String(s.clone()))),
+            J::Array(items) => {
+                let mut ops = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    ops.push(self.expr(item, &format!("{at}[{i}]"), depth + 1)?);
+                }
+                self.combine(ops, at, Node::Array)
+            }
+            J::Object(map) => {
+                let mut entries = map.iter();
+                match (entries.next(), entries.next()) {
+                    (Some((op, args)), None) => self.operator(op, args, at, depth),
+                    (None, _) => Err(rule_error(at, "empty object: expected an operator like {\"==\": [a, b]}")),
+                    (Some(_), Some(_)) => {
+                        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                        Err(rule_error(at, format!("an operator object has exactly one key, found {}: {}", keys.len(), keys.join(", "))))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compiles `{op: args}` standing at `at`.
+    fn operator(&mut self, op: &str, args: &serde_json::Value, at: &str, depth: usize) -> Result<Operand, BuildError> {
+        // JSON Logic lets a single argument go unwrapped: {"!": x} is {"!": [x]}.
+        let (list, wrapped): (Vec<&serde_json::Value>, bool) = match args {
+            serde_json::Value::Array(items) => (items.iter().collect(), true),
+            other => (vec![other], false),
+        };
+        let arg_at = |i: usize| if wrapped { format!("{at}.{op}[{i}]") } else { format!("{at}.{op}") };
+        let arity = |ok: bool, want: &str| {
+            if ok { Ok(()) } else { Err(rule_error(at, format!("`{op}` takes {want}, got {}", list.len()))) }
+        };
+        let cmp = match op {
+            "==" => Some(CompareOp::Eq),
+            "!=" => Some(CompareOp::Ne),
+            "===" => Some(CompareOp::StrictEq),
+            "!==" => Some(CompareOp::StrictNe),
+            "<" => Some(CompareOp::Lt),
+            "<=" => Some(CompareOp::Le),
+            ">" => Some(CompareOp::Gt),
+            ">=" => Some(CompareOp::Ge),
+            _ => None,
+        };
+        match op {
+            "var" => return self.var(&list, at, &arg_at, depth),
+            "in_segment" => return self.in_segment(&list, at),
+            _ => {}
+        }
+        if let Some(c) = cmp {
+            let between = matches!(c, CompareOp::Lt | CompareOp::Le);
+            arity(list.len() == 2 || (between && list.len() == 3), if between { "2 or 3 arguments" } else { "2 arguments" })?;
+        } else {
+            match op {
+                "in" => arity(list.len() == 2, "2 arguments")?,
+                "and" | "or" | "if" => arity(!list.is_empty(), "at least 1 argument")?,
+                "!" | "!!" => arity(list.len() == 1, "1 argument")?,
+                _ => return Err(rule_error(at, format!("unknown operator {op:?}"))),
+            }
+        }
+        let mut ops = Vec::with_capacity(list.len());
+        for (i, arg) in list.iter().enumerate() {
+            ops.push(self.expr(arg, &arg_at(i), depth + 1)?);
+        }
+        match (op, cmp) {
+            (_, Some(c)) => self.combine(ops, at, |args| Node::Compare { op: c, args }),
+            ("in", None) => self.combine(ops, at, |a| Node::In { needle: a[0], haystack: a[1] }),
+            ("and", None) => self.combine(ops, at, Node::And),
+            ("or", None) => self.combine(ops, at, Node::Or),
+            ("if", None) => self.combine(ops, at, Node::If),
+            ("!", None) => self.combine(ops, at, |a| Node::Not(a[0])),
+            _ => self.combine(ops, at, |a| Node::Truthy(a[0])),
+        }
+    }
+
+    /// Emits `make(children)`, or — when every child is constant — evaluates it now and returns
+    /// the value. Arrays of constants become `Literal::Array` without evaluation.
+    fn combine(&mut self, ops: Vec<Operand>, at: &str, make: impl FnOnce(Vec<u32>) -> Node) -> Result<Operand, BuildError> {
+        if ops.iter().all(|o| matches!(o, Operand::Const(_))) {
+            let lits: Vec<Literal> = ops.into_iter().filter_map(|o| match o {
+                Operand::Const(l) => Some(l),
+                Operand::Node(_) => None,
+            }).collect();
+            let n = lits.len() as u32;
+            let node = make((0..n).collect());
+            if let Node::Array(_) = node {
+                return Ok(Operand::Const(Literal::Array(lits)));
+            }
+            let mut nodes: Vec<Node> = lits.into_iter().map(Node::Literal).collect();
+            nodes.push(node);
+            return Ok(Operand::Const(fold(&Rule { nodes })));
+        }
+        let mut children = Vec::with_capacity(ops.len());
+        for o in ops {
+            children.push(self.node(o, at)?);
+        }
+        self.push(make(children), at).map(Operand::Node)
+    }
+
+    fn var(
+        &mut self,
+        list: &[&serde_json::Value],
+        at: &str,
+        arg_at: &dyn Fn(usize) -> String,
+        depth: usize,
+    ) -> Result<Operand, BuildError> {
+        let (path, default) = match list {
+            [path] => (*path, None),
+            [path, default] => (*path, Some(*default)),
+            _ => return Err(rule_error(at, format!("`var` takes a path and an optional default, got {} arguments", list.len()))),
+        };
+        let Some(path) = path.as_str() else {
+            return Err(rule_error(&arg_at(0), "`var` path must be a string (array indices and computed paths are not supported)"));
+        };
+        let slot = self.slot(path, &arg_at(0))?;
+        let default = match default {
+            Some(d) => {
+                let op = self.expr(d, &arg_at(1), depth + 1)?;
+                Some(self.node(op, at)?)
+            }
+            None => None,
+        };
+        self.push(Node::Var { slot, default }, at).map(Operand::Node)
+    }
+
+    fn slot(&self, path: &str, at: &str) -> Result<Slot, BuildError> {
+        let named = |prefix: &str| path.strip_prefix(prefix).filter(|n| !n.is_empty());
+        match self.mode {
+            Mode::Profile => {
+                let name = path.strip_prefix("attributes.").unwrap_or(path);
+                if name.is_empty() {
+                    return Err(rule_error(at, "empty `var` path: name a member attribute"));
+                }
+                Ok(Slot::Attribute(name.to_string()))
+            }
+            Mode::Request => Ok(match path {
+                "method" => Slot::Method,
+                "host" => Slot::Host,
+                "path" => Slot::Path,
+                "country" => Slot::Country,
+                "now" => Slot::Now,
+                "now_ms" => Slot::NowMs,
+                _ => {
+                    if let Some(h) = named("headers.") {
+                        Slot::Header(h.to_ascii_lowercase())
+                    } else if let Some(c) = named("cookies.") {
+                        Slot::Cookie(c.to_string())
+                    } else if let Some(a) = named("attributes.") {
+                        Slot::Attribute(a.to_string())
+                    } else {
+                        return Err(rule_error(at, format!("unknown variable {path:?}: request rules read {REQUEST_ROOTS}")));
+                    }
+                }
+            }),
+        }
+    }
+
+    fn in_segment(&mut self, list: &[&serde_json::Value], at: &str) -> Result<Operand, BuildError> {
+        if self.mode == Mode::Profile {
+            return Err(rule_error(at, "`in_segment` works in request rules only: profile rules run before memberships exist"));
+        }
+        let [name] = list else {
+            return Err(rule_error(at, format!("`in_segment` takes 1 segment name, got {} arguments", list.len())));
+        };
+        let Some(name) = name.as_str() else {
+            return Err(rule_error(at, "`in_segment` takes a segment name (a string)"));
+        };
+        let Some(index) = self.segments.iter().position(|s| *s == name) else {
+            return Err(rule_error(at, format!("`in_segment`: unknown segment {name:?}")));
+        };
+        if !(self.has_members)(index) {
+            return Err(rule_error(at, format!("`in_segment`: segment {name:?} has no `members` to probe")));
+        }
+        let index = u16::try_from(index).map_err(|_| rule_error(at, "segment index does not fit in u16"))?;
+        self.push(Node::InSegment(index), at).map(Operand::Node)
+    }
+}
+
+/// Evaluates a rule with no inputs (all its leaves are literals) to a literal.
+fn fold(rule: &Rule) -> Literal {
+    to_literal(&rule.evaluate(&NoInputs))
+}
+
+fn to_literal(v: &Value<'_>) -> Literal {
+    match v {
+        Value::Null => Literal::Null,
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::Number(n) => Literal::Number(*n),
+        Value::Str(s) => Literal::String((*s).to_string()),
+        Value::Literals(items) => Literal::Array(items.to_vec()),
+        Value::Array(items) => Literal::Array(items.iter().map(to_literal).collect()),
+    }
+}
+
+/// The environment of constant folding: folded nodes read nothing.
+struct NoInputs;
+
+impl<'a> Env<'a> for NoInputs {
+    fn slot(&self, _: &'a Slot) -> Value<'a> {
+        Value::Null
+    }
+    fn in_segment(&self, _: u16) -> bool {
+        false
+    }
+}

@@ -1,0 +1,321 @@
+//! Segment definitions: the hand-written JSON file that says which tiers, purposes and segments a
+//! snapshot has (format and a full example in `snapshots/README.md`).
+//!
+//! Loading happens in two steps, each with its own kind of location:
+//!
+//! 1. **Schema** — serde with `deny_unknown_fields` everywhere, so a misspelt key is an error
+//!    rather than a silently ignored setting. serde_json reports these at `file:line:column`.
+//! 2. **Meaning** — [`Definitions::validate`]: names, uniqueness, references between sections,
+//!    encodings, limits. These report a field path (`segments[2].tier`), which points at the
+//!    right place as well as a line would and survives reformatting.
+//!
+//! Rules inside segments stay `serde_json::Value` here; [`crate::compile`] turns them into IR once
+//! the final segment order (which `in_segment` indices refer to) is known.
+
+use crate::error::{BuildError, BuildErrorKind};
+use edgeseg::snapshot::{MAX_PURPOSES, MAX_SEGMENTS, MAX_TIERS};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// The purpose that needs no consent: contractual service (a paid tier's SLA).
+pub const CONTRACT: &str = "contract";
+/// Default cap on the number of tiers (DESIGN.md recommends 3–5; more dilutes what a tier means).
+pub const DEFAULT_MAX_TIERS: usize = 5;
+/// Default target false-positive rate of a bloom-encoded segment.
+pub const DEFAULT_FP_RATE: f64 = 0.01;
+
+/// A definitions file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definitions {
+    /// Snapshot lineage id, e.g. `"demo"`.
+    pub id: String,
+    /// Snapshot version; when absent the builder uses its creation time in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Lifetime of a snapshot: `expires_ms = created_ms + 1000 * expires_in_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+    /// Where the edge finds the customer id, tried in order.
+    pub identity: Vec<IdentityDef>,
+    /// Purpose names; `contract` needs no consent, every other purpose does.
+    pub purposes: Vec<String>,
+    /// Tier names, highest precedence first.
+    pub tiers: Vec<String>,
+    /// The tier of requests that match no tier segment; default: the last tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_tier: Option<String>,
+    /// Cap on `tiers.len()`; default [`DEFAULT_MAX_TIERS`], at most the edge's own limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tiers: Option<usize>,
+    pub segments: Vec<SegmentDef>,
+}
+
+/// One identity source: `{"cookie": "edgeseg_uid"}` or `{"header": "x-customer-id"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum IdentityDef {
+    Cookie(String),
+    Header(String),
+}
+
+/// One segment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentDef {
+    pub name: String,
+    /// Matching this segment grants (at least) this tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    pub purpose: String,
+    /// Higher wins; ties are broken by name.
+    #[serde(default)]
+    pub precedence: i32,
+    /// A request rule (JSON Logic), evaluated at the edge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<serde_json::Value>,
+    /// Which members belong, materialised by the builder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<MembersDef>,
+}
+
+/// How a segment's members are selected and encoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersDef {
+    /// A profile rule over member attributes (JSON Logic).
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub where_: Option<serde_json::Value>,
+    /// `true`: every member (who consented to the segment's purpose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<EncodingDef>,
+    /// Target false-positive rate for `bloom`; default [`DEFAULT_FP_RATE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp_rate: Option<f64>,
+}
+
+/// Membership encodings the builder can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingDef {
+    Exact,
+    Bloom,
+}
+
+impl Definitions {
+    /// Parses and validates definitions from JSON text. Errors carry line and column (schema) or
+    /// a field path (meaning), but no file: see [`Definitions::load`].
+    pub fn from_json(text: &str) -> Result<Definitions, BuildError> {
+        let defs: Definitions = serde_json::from_str(text).map_err(|e| {
+            let mut err = BuildError::new(BuildErrorKind::Definitions, json_message(&e));
+            if e.line() > 0 {
+                err = err.with_line(e.line() as u64).with_column(e.column() as u64);
+            }
+            err
+        })?;
+        defs.validate()?;
+        Ok(defs)
+    }
+
+    /// Reads, parses and validates a definitions file; errors name the file.
+    pub fn load(path: &Path) -> Result<Definitions, BuildError> {
+        let text = std::fs::read_to_string(path).map_err(|e| BuildError::io(path, &e))?;
+        Definitions::from_json(&text).map_err(|e| e.in_file(path))
+    }
+
+    /// The tier used when a request matches no tier segment.
+    pub fn default_tier_index(&self) -> usize {
+        match &self.default_tier {
+            Some(name) => self.tiers.iter().position(|t| t == name).unwrap_or(0),
+            None => self.tiers.len().saturating_sub(1),
+        }
+    }
+
+    /// Checks everything serde cannot: names, uniqueness, references, encodings, limits. The
+    /// builder calls it again, so hand-constructed definitions get the same checks.
+    pub fn validate(&self) -> Result<(), BuildError> {
+        let defs = |field: String, msg: String| Err(def_error(field, msg));
+        let limit = |field: &str, msg: String| {
+            Err(BuildError::new(BuildErrorKind::Limit, msg).with_field(field.to_string()))
+        };
+
+        if self.id.is_empty() || self.id.len() > 256 {
+            return defs("id".into(), "must be 1 to 256 bytes".into());
+        }
+        for (i, src) in self.identity.iter().enumerate() {
+            let (IdentityDef::Cookie(n) | IdentityDef::Header(n)) = src;
+            if n.is_empty() || n.len() > 256 {
+                return defs(format!("identity[{i}]"), "name must be 1 to 256 bytes".into());
+            }
+        }
+        if self.identity.is_empty() && self.segments.iter().any(|s| s.members.is_some()) {
+            return defs("identity".into(), "segments have members but no identity source is declared".into());
+        }
+
+        if self.purposes.is_empty() {
+            return defs("purposes".into(), "at least one purpose is required".into());
+        }
+        if self.purposes.len() > MAX_PURPOSES {
+            return limit("purposes", format!("{} purposes, the edge allows {MAX_PURPOSES}", self.purposes.len()));
+        }
+        unique_names("purposes", &self.purposes)?;
+
+        let max_tiers = self.max_tiers.unwrap_or(DEFAULT_MAX_TIERS);
+        if max_tiers > MAX_TIERS {
+            return limit("max_tiers", format!("{max_tiers} is above the edge's hard cap of {MAX_TIERS}"));
+        }
+        if self.tiers.is_empty() {
+            return defs("tiers".into(), "at least one tier is required".into());
+        }
+        if self.tiers.len() > max_tiers {
+            return limit("tiers", format!("{} tiers, max_tiers is {max_tiers}", self.tiers.len()));
+        }
+        unique_names("tiers", &self.tiers)?;
+        if let Some(d) = &self.default_tier
+            && !self.tiers.contains(d)
+        {
+            return defs("default_tier".into(), format!("unknown tier {d:?}"));
+        }
+
+        if self.segments.len() > MAX_SEGMENTS {
+            return limit("segments", format!("{} segments, the edge allows {MAX_SEGMENTS}", self.segments.len()));
+        }
+        let mut seen = HashSet::new();
+        for (i, s) in self.segments.iter().enumerate() {
+            let at = format!("segments[{i}]");
+            check_name(&format!("{at}.name"), &s.name)?;
+            if !seen.insert(s.name.as_str()) {
+                return defs(format!("{at}.name"), format!("duplicate segment name {:?}", s.name));
+            }
+            if let Some(t) = &s.tier
+                && !self.tiers.contains(t)
+            {
+                return defs(format!("{at}.tier"), format!("unknown tier {t:?} (declared: {})", self.tiers.join(", ")));
+            }
+            if !self.purposes.contains(&s.purpose) {
+                return defs(
+                    format!("{at}.purpose"),
+                    format!("unknown purpose {:?} (declared: {})", s.purpose, self.purposes.join(", ")),
+                );
+            }
+            if s.rule.is_none() && s.members.is_none() {
+                return defs(at, "a segment needs a `rule`, `members`, or both".into());
+            }
+            if let Some(m) = &s.members {
+                m.validate(&format!("{at}.members"), s.tier.is_some())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MembersDef {
+    /// The encoding after defaults: `exact` unless `bloom` was asked for.
+    pub fn encoding(&self) -> EncodingDef {
+        self.encoding.unwrap_or(EncodingDef::Exact)
+    }
+
+    fn validate(&self, at: &str, has_tier: bool) -> Result<(), BuildError> {
+        match (&self.where_, self.all) {
+            (Some(_), None) | (None, Some(true)) => {}
+            (Some(_), Some(_)) => {
+                return Err(def_error(at.into(), "use either `where` or `\"all\": true`, not both".into()));
+            }
+            (None, Some(false)) => {
+                return Err(def_error(format!("{at}.all"), "`all` may only be true; drop `members` instead".into()));
+            }
+            (None, None) => {
+                return Err(def_error(at.into(), "needs `where` (a profile rule) or `\"all\": true`".into()));
+            }
+        }
+        // Privilege-granting segments must have no false positives: a bloom hit would hand a
+        // stranger a paid tier.
+        if has_tier && self.encoding() == EncodingDef::Bloom {
+            return Err(def_error(
+                format!("{at}.encoding"),
+                "a segment with a tier grants a privilege and must be `exact`, not `bloom`".into(),
+            ));
+        }
+        if let Some(rate) = self.fp_rate {
+            if self.encoding() != EncodingDef::Bloom {
+                return Err(def_error(format!("{at}.fp_rate"), "only a `bloom` encoding has a false-positive rate".into()));
+            }
+            if !(rate > 0.0 && rate < 0.5) {
+                return Err(def_error(format!("{at}.fp_rate"), format!("{rate} is not in (0, 0.5)")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The target false-positive rate for `bloom`.
+    pub fn fp_rate(&self) -> f64 {
+        self.fp_rate.unwrap_or(DEFAULT_FP_RATE)
+    }
+}
+
+fn def_error(field: String, message: String) -> BuildError {
+    BuildError::new(BuildErrorKind::Definitions, message).with_field(field)
+}
+
+/// Names end up in response headers and W3C baggage; the edge re-checks the same alphabet.
+pub(crate) fn check_name(field: &str, name: &str) -> Result<(), BuildError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(def_error(field.into(), format!("name {name:?} is not [a-z0-9_.-]{{1,64}}")))
+    }
+}
+
+fn unique_names(section: &str, names: &[String]) -> Result<(), BuildError> {
+    let mut seen = HashSet::new();
+    for (i, n) in names.iter().enumerate() {
+        check_name(&format!("{section}[{i}]"), n)?;
+        if !seen.insert(n.as_str()) {
+            return Err(def_error(format!("{section}[{i}]"), format!("duplicate name {n:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// serde_json appends " at line L column C" to its messages; the location is reported separately.
+fn json_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    match full.rfind(" at line ") {
+        Some(i) if e.line() > 0 => full[..i].to_string(),
+        _ => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"id": "t", "identity": [{"cookie": "uid"}], "purposes": ["contract"],
+        "tiers": ["gold", "basic"], "segments": [{"name": "g", "tier": "gold", "purpose": "contract",
+        "members": {"all": true}}]}"#;
+
+    #[test]
+    fn minimal_parses_with_defaults() {
+        let d = Definitions::from_json(MINIMAL).unwrap();
+        assert_eq!(d.default_tier_index(), 1);
+        assert_eq!(d.segments[0].precedence, 0);
+        assert_eq!(d.segments[0].members.as_ref().unwrap().encoding(), EncodingDef::Exact);
+    }
+
+    #[test]
+    fn unknown_field_has_line_and_column() {
+        let text = MINIMAL.replace("\"tiers\"", "\"teirs\"");
+        let e = Definitions::from_json(&text).unwrap_err();
+        assert_eq!(e.kind(), BuildErrorKind::Definitions);
+        assert_eq!(e.line(), Some(2));
+        assert!(e.column().is_some());
+        assert!(e.message().contains("unknown field `teirs`"), "{e}");
+        assert!(!e.message().contains(" at line "), "{e}");
+    }
+}
