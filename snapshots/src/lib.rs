@@ -1,1 +1,39 @@
-//! placeholder
+//! # edgeseg-snapshots — from segment definitions and member files to snapshot bytes
+//!
+//! The edge ([`edgeseg`]) is deliberately small: it walks rule IR and probes fingerprint sets.
+//! Everything that needs JSON, files, clocks, randomness or member data happens here, once, at
+//! build time:
+//!
+//! * [`definitions`] — the hand-written JSON that declares tiers, purposes and segments, checked
+//!   with errors that point at `file:line:column` or a field path like `segments[2].tier`;
+//! * [`members`] — streaming CSV/JSONL readers with line numbers;
+//! * [`compile`] — JSON Logic to the edge's IR, constant-folded, variables resolved to slots;
+//! * [`build()`] — consent filtering, profile rules evaluated with the edge's own evaluator,
+//!   keyed fingerprints, exact/bloom sets, a snapshot the edge's decoder has already accepted;
+//! * [`inspect()`] — what is in a snapshot, without ever showing an id or the key;
+//! * [`sample`] — deterministic demo members, traffic and definitions.
+//!
+//! Two promises hold for every snapshot built here: **no raw customer id and no profile
+//! attribute is ever written** (only SipHash fingerprints under a per-build key), and **a member
+//! is in a segment only if the segment's purpose is `contract` or the member consented to it**.
+//!
+//! Native only: this crate reads files and the system clock, which the edge never may.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "in tests a failed unwrap is a failed test"))]
+
+pub mod build;
+pub mod compile;
+pub mod definitions;
+mod error;
+pub mod inspect;
+pub mod members;
+mod plan;
+mod prng;
+pub mod sample;
+mod summary;
+
+pub use build::{BuildOptions, Built, build, build_files};
+pub use definitions::Definitions;
+pub use error::{BuildError, BuildErrorKind};
+pub use inspect::{Inspection, inspect};
+pub use members::Member;
+pub use summary::{BuildSummary, PurposeSummary, SegmentSummary};

@@ -1,0 +1,360 @@
+//! The pipeline: definitions + members → snapshot bytes.
+//!
+//! ```text
+//! Definitions ──► Plan (validate, order, compile rules) ──┐
+//! members ──► per member: check id, resolve consents,     ├─► membership sets ─► payload ─► bytes
+//!             fingerprint, evaluate profile rules ────────┘        │                        │
+//!                                                                   └── decode self-check ◄──┘
+//! ```
+//!
+//! Memory is proportional to the output, not the input: a member is dropped as soon as its
+//! fingerprint has been filed under the sets it belongs to. Profile attributes are only ever
+//! evaluated here, so they never reach the edge; neither do ids, only keyed fingerprints.
+//!
+//! Keys: a real build draws the 128-bit fingerprint key and each bloom seed from the OS
+//! (`getrandom`), so fingerprints from two builds cannot be linked. With [`BuildOptions::seed`]
+//! they are derived from the seed instead, which makes the bytes reproducible for tests and
+//! goldens — and makes the fingerprints guessable by anyone who knows the seed, so never ship one.
+
+use crate::definitions::{Definitions, EncodingDef};
+use crate::error::{BuildError, BuildErrorKind};
+use crate::members::{self, Member};
+use crate::plan::{Plan, Selection};
+use crate::prng::{SplitMix64, mix};
+use crate::summary::{BuildSummary, PurposeSummary, SegmentSummary};
+use edgeseg::Snapshot;
+use edgeseg::fingerprint::FingerprintKey;
+use edgeseg::membership::MembershipData;
+use edgeseg::rule::{Env, Literal, Slot, Value};
+use edgeseg::snapshot::{Purpose, Segment, SnapshotPayload, Tier};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The edge refuses to fingerprint longer ids (`edgeseg`'s engine `MAX_ID_LEN`): a member with a
+/// longer id could never be matched, so the builder refuses it.
+const MAX_ID_LEN: usize = 512;
+/// Random non-member fingerprints probed per bloom segment to measure its false-positive rate.
+const FP_PROBES: u64 = 100_000;
+
+/// Knobs of one build. `Default` is a real build: now, random keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Snapshot version; default: the definitions' `version`, else `created_ms`.
+    pub version: Option<u64>,
+    /// Creation time in ms since the epoch; default: the system clock.
+    pub created_ms: Option<u64>,
+    /// `Some`: derive the fingerprint key and bloom seeds from this seed (reproducible bytes, for
+    /// tests and goldens only). `None`: draw them from the OS.
+    pub seed: Option<u64>,
+}
+
+/// A built snapshot and what went into it.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub bytes: Vec<u8>,
+    pub summary: BuildSummary,
+}
+
+/// Builds from a definitions file and a member file (`.csv` or `.jsonl`, by extension).
+pub fn build_files(definitions: &Path, members: &Path, opts: &BuildOptions) -> Result<Built, BuildError> {
+    let defs = Definitions::load(definitions)?;
+    let plan = Plan::new(&defs).map_err(|e| e.in_file(definitions))?;
+    let reader = members::open(members)?;
+    run(&plan, reader, opts).map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
+}
+
+/// Builds from parsed definitions and any source of members.
+pub fn build(
+    defs: &Definitions,
+    members: impl IntoIterator<Item = Result<Member, BuildError>>,
+    opts: &BuildOptions,
+) -> Result<Built, BuildError> {
+    run(&Plan::new(defs)?, members, opts)
+}
+
+/// Where key material comes from: the OS, or a stream derived from a seed.
+struct KeySource(Option<SplitMix64>);
+
+impl KeySource {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), BuildError> {
+        match &mut self.0 {
+            Some(prng) => {
+                prng.fill(out);
+                Ok(())
+            }
+            None => getrandom::fill(out)
+                .map_err(|e| BuildError::new(BuildErrorKind::Encode, format!("no randomness for keys: {e}"))),
+        }
+    }
+
+    /// A bloom seed whose two halves differ (equal halves degrade the filter; see DESIGN.md).
+    fn bloom_seed(&mut self) -> Result<[u8; 32], BuildError> {
+        let mut seed = [0u8; 32];
+        for _ in 0..8 {
+            self.fill(&mut seed)?;
+            if seed[..16] != seed[16..] {
+                return Ok(seed);
+            }
+        }
+        Err(BuildError::new(BuildErrorKind::Encode, "the random source keeps returning equal seed halves"))
+    }
+}
+
+/// Everything collected from the members.
+struct Tally {
+    members_read: u64,
+    /// Fingerprints of consenting members, by purpose (empty for `contract`).
+    consented: Vec<Vec<u64>>,
+    /// Fingerprints by segment (empty for rule-only segments).
+    fingerprints: Vec<Vec<u64>>,
+    /// Members that matched a segment's selection but had not consented to its purpose.
+    excluded: Vec<u64>,
+}
+
+fn run(
+    plan: &Plan,
+    members: impl IntoIterator<Item = Result<Member, BuildError>>,
+    opts: &BuildOptions,
+) -> Result<Built, BuildError> {
+    let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
+    let mut key = [0u8; 16];
+    keys.fill(&mut key)?;
+    let key = FingerprintKey(key);
+    let tally = ingest(plan, &key, members)?;
+
+    let created_ms = match opts.created_ms {
+        Some(ms) => ms,
+        None => now_ms()?,
+    };
+    let expires_ms = match plan.expires_in_s {
+        Some(s) => Some(s.checked_mul(1000).and_then(|ms| ms.checked_add(created_ms)).ok_or_else(|| {
+            BuildError::new(BuildErrorKind::Limit, "created_ms + expires_in_s overflows").with_field("expires_in_s")
+        })?),
+        None => None,
+    };
+
+    let purposes = plan
+        .purposes
+        .iter()
+        .zip(&tally.consented)
+        .map(|(p, fps)| Purpose {
+            name: p.name.clone(),
+            requires_consent: p.requires_consent,
+            consented: p.requires_consent.then(|| MembershipData::exact(fps.clone())),
+        })
+        .collect();
+    let mut segments = Vec::with_capacity(plan.segments.len());
+    let mut fp_targets = Vec::with_capacity(plan.segments.len());
+    for (seg, fps) in plan.segments.iter().zip(&tally.fingerprints) {
+        let membership = match &seg.selection {
+            Some((_, EncodingDef::Exact)) => Some(MembershipData::exact(fps.clone())),
+            Some((_, EncodingDef::Bloom)) => Some(
+                MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?).map_err(|e| {
+                    BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(format!("segment {}", seg.name))
+                })?,
+            ),
+            None => None,
+        };
+        fp_targets.push(matches!(seg.selection, Some((_, EncodingDef::Bloom))).then_some(seg.fp_rate));
+        segments.push(Segment {
+            name: seg.name.clone(),
+            tier: seg.tier,
+            purpose: seg.purpose,
+            precedence: seg.precedence,
+            rule: seg.rule.clone(),
+            membership,
+            members: fps.len() as u64,
+        });
+    }
+    let payload = SnapshotPayload {
+        id: plan.id.clone(),
+        version: opts.version.or(plan.version).unwrap_or(created_ms),
+        created_ms,
+        expires_ms,
+        fingerprint_key: key,
+        identity: plan.identity.clone(),
+        purposes,
+        tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
+        default_tier: plan.default_tier,
+        segments,
+    };
+    let bytes = payload
+        .encode()
+        .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
+    // Decode once with the edge's own validation: a snapshot the edge would refuse never leaves.
+    let snapshot = Snapshot::decode(&bytes)
+        .map_err(|e| BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}")))?;
+
+    let mut probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
+    let summary_segments = plan
+        .segments
+        .iter()
+        .zip(&snapshot.segments)
+        .zip(tally.fingerprints)
+        .zip(fp_targets)
+        .enumerate()
+        .map(|(i, (((seg, view), mut fps), target))| {
+            let measured = target.map(|_| {
+                fps.sort_unstable();
+                measure_fp_rate(&mut probe, &fps, |fp| view.membership.as_ref().is_some_and(|m| m.contains(fp)))
+            });
+            SegmentSummary {
+                name: seg.name.clone(),
+                tier: seg.tier.and_then(|t| plan.tiers.get(usize::from(t))).cloned(),
+                purpose: plan.purposes.get(usize::from(seg.purpose)).map_or_else(String::new, |p| p.name.clone()),
+                precedence: seg.precedence,
+                encoding: view.membership.as_ref().map(|m| m.encoding().as_str().to_string()),
+                members: view.members,
+                excluded_no_consent: tally.excluded.get(i).copied().unwrap_or(0),
+                bytes: view.membership_bytes,
+                rule_nodes: seg.rule.as_ref().map_or(0, |r| r.nodes.len()),
+                target_fp_rate: target,
+                measured_fp_rate: measured,
+            }
+        })
+        .collect();
+    let summary_purposes = snapshot
+        .purposes
+        .iter()
+        .map(|p| PurposeSummary {
+            name: p.name.clone(),
+            requires_consent: p.requires_consent,
+            consented: p.consented.as_ref().and_then(|s| s.exact_len()).unwrap_or(0) as u64,
+            bytes: p.consented_bytes,
+        })
+        .collect();
+    let summary = BuildSummary {
+        snapshot_id: snapshot.id.clone(),
+        version: snapshot.version,
+        members_read: tally.members_read,
+        bytes: bytes.len(),
+        segments: summary_segments,
+        purposes: summary_purposes,
+    };
+    Ok(Built { bytes, summary })
+}
+
+fn now_ms() -> Result<u64, BuildError> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is before 1970; pass created_ms"))?;
+    u64::try_from(since.as_millis()).map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is absurd"))
+}
+
+/// Probes random fingerprints that are not members (`members` sorted) and returns the hit rate.
+fn measure_fp_rate(prng: &mut SplitMix64, members: &[u64], contains: impl Fn(u64) -> bool) -> f64 {
+    let (mut probes, mut hits) = (0u64, 0u64);
+    while probes < FP_PROBES {
+        let fp = prng.next_u64();
+        if members.binary_search(&fp).is_ok() {
+            continue;
+        }
+        probes += 1;
+        hits += u64::from(contains(fp));
+    }
+    hits as f64 / probes as f64
+}
+
+/// Profile rules see one member's attributes and nothing else.
+struct MemberEnv<'m> {
+    attributes: &'m [(String, Literal)],
+}
+
+impl<'a> Env<'a> for MemberEnv<'a> {
+    fn slot(&self, slot: &'a Slot) -> Value<'a> {
+        match slot {
+            Slot::Attribute(name) => {
+                self.attributes.iter().find(|(n, _)| n == name).map_or(Value::Null, |(_, v)| Value::from(v))
+            }
+            _ => Value::Null,
+        }
+    }
+    fn in_segment(&self, _: u16) -> bool {
+        false
+    }
+}
+
+fn ingest(
+    plan: &Plan,
+    key: &FingerprintKey,
+    members: impl IntoIterator<Item = Result<Member, BuildError>>,
+) -> Result<Tally, BuildError> {
+    let purpose_index: HashMap<&str, usize> = plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let declared = || plan.purposes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    let mut tally = Tally {
+        members_read: 0,
+        consented: vec![Vec::new(); plan.purposes.len()],
+        fingerprints: vec![Vec::new(); plan.segments.len()],
+        excluded: vec![0; plan.segments.len()],
+    };
+    // (fingerprint, line or record number): sorted at the end to find duplicate ids. 16 bytes a
+    // member and no id strings kept; two distinct ids whose keyed 64-bit fingerprints collide
+    // (odds ~n²/2⁶⁵) are reported as duplicates too — the edge could not tell them apart either.
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let mut lines_known = true;
+    for member in members {
+        let m = member?;
+        tally.members_read += 1;
+        let position = m.line.unwrap_or(tally.members_read);
+        lines_known &= m.line.is_some();
+        let err = |msg: String, field: &str| {
+            let e = BuildError::new(BuildErrorKind::Members, msg).with_field(field);
+            match m.line {
+                Some(l) => e.with_line(l),
+                None => e,
+            }
+        };
+        if m.id.is_empty() || m.id.len() > MAX_ID_LEN {
+            return Err(err(format!("id must be 1 to {MAX_ID_LEN} bytes (the edge ignores longer ones)"), "id"));
+        }
+        if m.id.trim() != m.id {
+            return Err(err("id has leading or trailing whitespace; the edge trims ids, so it could never match".into(), "id"));
+        }
+        let mut granted = 0u64;
+        for c in &m.consents {
+            match purpose_index.get(c.as_str()) {
+                Some(&i) => granted |= 1 << i,
+                None => return Err(err(format!("unknown purpose {c:?} (declared: {})", declared()), "consents")),
+            }
+        }
+        for (i, p) in plan.purposes.iter().enumerate() {
+            if !p.requires_consent {
+                granted |= 1 << i;
+            }
+        }
+        let fp = key.fingerprint(&m.id);
+        seen.push((fp, position));
+        for (i, p) in plan.purposes.iter().enumerate() {
+            if p.requires_consent && granted & (1 << i) != 0 {
+                tally.consented[i].push(fp);
+            }
+        }
+        let env = MemberEnv { attributes: &m.attributes };
+        for (i, seg) in plan.segments.iter().enumerate() {
+            let Some((selection, _)) = &seg.selection else { continue };
+            let selected = match selection {
+                Selection::All => true,
+                Selection::Where(rule) => rule.matches(&env),
+            };
+            if !selected {
+                continue;
+            }
+            if granted & (1 << seg.purpose) != 0 {
+                tally.fingerprints[i].push(fp);
+            } else {
+                tally.excluded[i] += 1;
+            }
+        }
+    }
+    seen.sort_unstable();
+    if let Some(pair) = seen.windows(2).find(|w| w[0].0 == w[1].0) {
+        let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
+        return Err(if lines_known {
+            BuildError::new(BuildErrorKind::Members, format!("duplicate id (also at line {a})")).with_line(b)
+        } else {
+            BuildError::new(BuildErrorKind::Members, format!("duplicate id (members #{a} and #{b})"))
+        }
+        .with_field("id"));
+    }
+    Ok(tally)
+}

@@ -1,0 +1,232 @@
+//! A description of snapshot bytes, for people (`Display`) and for scripts (`Serialize`).
+//!
+//! Inspection goes through the edge's own decoder ([`edgeseg::Snapshot::decode`]), so a snapshot
+//! that inspects cleanly is one the edge will load, and a broken one fails with the edge's error.
+//! What it shows is safe to paste into a ticket: sizes, counts, names and times. It never shows a
+//! fingerprint, the fingerprint key (the decoder does not even expose it) or anything derived
+//! from an id.
+
+use crate::summary::{bits_per_member, size};
+use edgeseg::format;
+use edgeseg::snapshot::IdentitySource;
+use edgeseg::{Error, Snapshot};
+use serde::Serialize;
+use std::fmt;
+
+/// Everything [`inspect`] found out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Inspection {
+    /// Size of the snapshot, header included.
+    pub total_bytes: usize,
+    pub header: HeaderInfo,
+    pub snapshot_id: String,
+    pub version: u64,
+    pub created_ms: u64,
+    /// `created_ms` as ISO-8601 UTC.
+    pub created: String,
+    pub expires_ms: Option<u64>,
+    pub expires: Option<String>,
+    /// Where the edge looks for the customer id, in order.
+    pub identity: Vec<IdentityInfo>,
+    pub purposes: Vec<PurposeInfo>,
+    /// Highest precedence first.
+    pub tiers: Vec<String>,
+    pub default_tier: String,
+    /// In evaluation order.
+    pub segments: Vec<SegmentInfo>,
+}
+
+/// The fixed header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeaderInfo {
+    pub format_version: u16,
+    pub flags: u16,
+    pub payload_len: u32,
+    /// CRC-32C of the payload, as `0x` and eight hex digits.
+    pub checksum: String,
+}
+
+/// One identity source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IdentityInfo {
+    /// `"cookie"` or `"header"`.
+    pub source: String,
+    pub name: String,
+}
+
+/// One purpose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PurposeInfo {
+    pub name: String,
+    pub requires_consent: bool,
+    /// Members in the (exact) consent set; `None` for purposes without one.
+    pub consented: Option<u64>,
+    pub bytes: usize,
+}
+
+/// One segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SegmentInfo {
+    pub name: String,
+    pub tier: Option<String>,
+    pub purpose: String,
+    pub precedence: i32,
+    /// `"exact"`, `"bloom"`, or `None` for a rule-only segment.
+    pub encoding: Option<String>,
+    /// As counted by the builder (a bloom filter cannot count itself).
+    pub members: u64,
+    pub membership_bytes: usize,
+    pub bits_per_member: Option<f64>,
+    pub rule_nodes: usize,
+}
+
+/// Decodes and describes snapshot bytes.
+pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
+    let (header, _) = format::split(bytes)?;
+    let snap = Snapshot::decode(bytes)?;
+    let tier_name = |t: u16| snap.tiers.get(usize::from(t)).map_or_else(|| format!("#{t}"), |t| t.name.clone());
+    Ok(Inspection {
+        total_bytes: bytes.len(),
+        header: HeaderInfo {
+            format_version: header.version,
+            flags: header.flags,
+            payload_len: header.payload_len,
+            checksum: format!("{:#010x}", header.checksum),
+        },
+        snapshot_id: snap.id.clone(),
+        version: snap.version,
+        created_ms: snap.created_ms,
+        created: iso8601(snap.created_ms),
+        expires_ms: snap.expires_ms,
+        expires: snap.expires_ms.map(iso8601),
+        identity: snap
+            .identity
+            .iter()
+            .map(|s| match s {
+                IdentitySource::Cookie(n) => IdentityInfo { source: "cookie".into(), name: n.clone() },
+                IdentitySource::Header(n) => IdentityInfo { source: "header".into(), name: n.clone() },
+            })
+            .collect(),
+        purposes: snap
+            .purposes
+            .iter()
+            .map(|p| PurposeInfo {
+                name: p.name.clone(),
+                requires_consent: p.requires_consent,
+                consented: p.consented.as_ref().and_then(|s| s.exact_len()).map(|n| n as u64),
+                bytes: p.consented_bytes,
+            })
+            .collect(),
+        tiers: snap.tiers.iter().map(|t| t.name.clone()).collect(),
+        default_tier: tier_name(snap.default_tier),
+        segments: snap
+            .segments
+            .iter()
+            .map(|s| SegmentInfo {
+                name: s.name.clone(),
+                tier: s.tier.map(tier_name),
+                purpose: snap.purposes.get(usize::from(s.purpose)).map_or_else(String::new, |p| p.name.clone()),
+                precedence: s.precedence,
+                encoding: s.membership.as_ref().map(|m| m.encoding().as_str().to_string()),
+                members: s.members,
+                membership_bytes: s.membership_bytes,
+                bits_per_member: (s.membership.is_some() && s.members > 0)
+                    .then(|| s.membership_bytes as f64 * 8.0 / s.members as f64),
+                rule_nodes: s.rule.as_ref().map_or(0, |r| r.nodes.len()),
+            })
+            .collect(),
+    })
+}
+
+/// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`, by Howard Hinnant's `civil_from_days`
+/// (no date crate for one conversion; the epoch and leap-year cases are tested).
+pub fn iso8601(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let rem = ms % 86_400_000;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+impl fmt::Display for Inspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.header;
+        writeln!(f, "snapshot {} version {}", self.snapshot_id, self.version)?;
+        writeln!(f, "  size      {} ({} bytes)", size(self.total_bytes), self.total_bytes)?;
+        writeln!(
+            f,
+            "  header    format v{}, flags {:#06x}, payload {} bytes, crc32c {}",
+            h.format_version, h.flags, h.payload_len, h.checksum
+        )?;
+        writeln!(f, "  created   {} ({} ms)", self.created, self.created_ms)?;
+        match (&self.expires, self.expires_ms) {
+            (Some(iso), Some(ms)) => writeln!(f, "  expires   {iso} ({ms} ms)")?,
+            _ => writeln!(f, "  expires   never")?,
+        }
+        let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {}", i.source, i.name)).collect();
+        writeln!(f, "  identity  {}", if ids.is_empty() { "none".into() } else { ids.join(", then ") })?;
+        writeln!(f, "  tiers     {} (default {})", self.tiers.join(" > "), self.default_tier)?;
+        writeln!(f)?;
+        writeln!(f, "{:<24} {:<8} {:>10} {:>10}", "purpose", "consent", "consented", "bytes")?;
+        for p in &self.purposes {
+            writeln!(
+                f,
+                "{:<24} {:<8} {:>10} {:>10}",
+                p.name,
+                if p.requires_consent { "required" } else { "no" },
+                p.consented.map_or_else(|| "-".into(), |n| n.to_string()),
+                if p.consented.is_some() { size(p.bytes) } else { "-".into() },
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>5}",
+            "segment", "tier", "purpose", "prec", "encoding", "members", "bytes", "bits/mbr", "rule"
+        )?;
+        for s in &self.segments {
+            let has_set = s.encoding.is_some();
+            writeln!(
+                f,
+                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>5}",
+                s.name,
+                s.tier.as_deref().unwrap_or("-"),
+                s.purpose,
+                s.precedence,
+                s.encoding.as_deref().unwrap_or("rule"),
+                if has_set { s.members.to_string() } else { "-".into() },
+                if has_set { size(s.membership_bytes) } else { "-".into() },
+                if has_set { bits_per_member(s.membership_bytes, s.members) } else { "-".into() },
+                if s.rule_nodes == 0 { "-".into() } else { s.rule_nodes.to_string() },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_known_instants() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(1_763_719_200_123), "2025-11-21T10:00:00.123Z");
+        assert_eq!(iso8601(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+        assert_eq!(iso8601(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
+    }
+}

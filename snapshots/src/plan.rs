@@ -1,0 +1,139 @@
+//! From validated definitions to a build plan: indices resolved, segments in their final order,
+//! every rule compiled.
+//!
+//! Everything that can be wrong with the definitions is found here, before the first member is
+//! read: a ten-million-row member file should not be streamed only to fail on a typo in a rule.
+
+use crate::compile::{Mode, compile_with};
+use crate::definitions::{CONTRACT, Definitions, EncodingDef, IdentityDef};
+use crate::error::{BuildError, BuildErrorKind};
+use edgeseg::rule::Rule;
+use edgeseg::snapshot::IdentitySource;
+
+/// A purpose, in definitions order (its index is its consent-mask bit).
+#[derive(Debug)]
+pub(crate) struct PlanPurpose {
+    pub name: String,
+    pub requires_consent: bool,
+}
+
+/// Which members a segment holds.
+#[derive(Debug)]
+pub(crate) enum Selection {
+    All,
+    Where(Rule),
+}
+
+/// A segment, with everything resolved to indices.
+#[derive(Debug)]
+pub(crate) struct PlanSegment {
+    pub name: String,
+    pub tier: Option<u16>,
+    pub purpose: u16,
+    pub precedence: i32,
+    pub rule: Option<Rule>,
+    /// `Some` for segments with `members`.
+    pub selection: Option<(Selection, EncodingDef)>,
+    pub fp_rate: f64,
+}
+
+/// The resolved definitions.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub id: String,
+    pub version: Option<u64>,
+    pub expires_in_s: Option<u64>,
+    pub identity: Vec<IdentitySource>,
+    pub purposes: Vec<PlanPurpose>,
+    pub tiers: Vec<String>,
+    pub default_tier: u16,
+    /// Final order: precedence descending, then name ascending (the order the edge requires).
+    pub segments: Vec<PlanSegment>,
+}
+
+fn index(i: usize, what: &str) -> Result<u16, BuildError> {
+    u16::try_from(i).map_err(|_| BuildError::new(BuildErrorKind::Limit, format!("{what} index {i} does not fit in u16")))
+}
+
+impl Plan {
+    pub(crate) fn new(defs: &Definitions) -> Result<Plan, BuildError> {
+        defs.validate()?;
+        let purposes: Vec<PlanPurpose> = defs
+            .purposes
+            .iter()
+            .map(|p| PlanPurpose { name: p.clone(), requires_consent: p != CONTRACT })
+            .collect();
+
+        // Definition indices in final order. Field paths in errors keep the definition index,
+        // which is what the author sees in the file.
+        let mut order: Vec<usize> = (0..defs.segments.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (sa, sb) = (&defs.segments[a], &defs.segments[b]);
+            sb.precedence.cmp(&sa.precedence).then_with(|| sa.name.cmp(&sb.name))
+        });
+        let names: Vec<&str> = order.iter().map(|&i| defs.segments[i].name.as_str()).collect();
+        let has_members = |final_index: usize| {
+            order.get(final_index).is_some_and(|&i| defs.segments[i].members.is_some())
+        };
+
+        let mut segments = Vec::with_capacity(order.len());
+        for &i in &order {
+            let s = &defs.segments[i];
+            let at = format!("segments[{i}]");
+            let rule = match &s.rule {
+                Some(json) => Some(compile_with(json, Mode::Request, &names, &has_members, &format!("{at}.rule"))?),
+                None => None,
+            };
+            let (selection, fp_rate) = match &s.members {
+                Some(m) => {
+                    let sel = match &m.where_ {
+                        Some(json) => Selection::Where(compile_with(
+                            json,
+                            Mode::Profile,
+                            &names,
+                            &has_members,
+                            &format!("{at}.members.where"),
+                        )?),
+                        None => Selection::All,
+                    };
+                    (Some((sel, m.encoding())), m.fp_rate())
+                }
+                None => (None, 0.0),
+            };
+            // `validate` guarantees the lookups below succeed.
+            let tier = match &s.tier {
+                Some(t) => Some(index(defs.tiers.iter().position(|x| x == t).unwrap_or(0), "tier")?),
+                None => None,
+            };
+            let purpose = index(defs.purposes.iter().position(|p| *p == s.purpose).unwrap_or(0), "purpose")?;
+            segments.push(PlanSegment {
+                name: s.name.clone(),
+                tier,
+                purpose,
+                precedence: s.precedence,
+                rule,
+                selection,
+                fp_rate,
+            });
+        }
+
+        let identity = defs
+            .identity
+            .iter()
+            .map(|d| match d {
+                IdentityDef::Cookie(n) => IdentitySource::Cookie(n.clone()),
+                IdentityDef::Header(n) => IdentitySource::Header(n.clone()),
+            })
+            .collect();
+        Ok(Plan {
+            id: defs.id.clone(),
+            version: defs.version,
+            expires_in_s: defs.expires_in_s,
+            identity,
+            purposes,
+            tiers: defs.tiers.clone(),
+            default_tier: index(defs.default_tier_index(), "tier")?,
+            segments,
+        })
+    }
+}

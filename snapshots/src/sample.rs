@@ -1,0 +1,258 @@
+//! Deterministic demo data: a member file, traffic that refers to it, and demo definitions.
+//!
+//! Everything is a pure function of `(seed, index)`: member `i`'s profile is drawn from its own
+//! SplitMix64 stream, so the traffic generator can recompute a member's plan and country (for
+//! realistic latency and geography) without reading the member file, and the output is
+//! byte-identical on every machine and every run. No clock is read: timestamps start at
+//! [`TRAFFIC_EPOCH_MS`].
+//!
+//! The shapes are chosen to make the demo segments non-trivial: ~5% premium and ~20% standard
+//! plans, weighted countries, engagement and lifetime value that depend on the plan, and consents
+//! that correlate (marketing is likelier with personalisation), so consent filtering visibly
+//! removes members from segments.
+
+use crate::prng::{SplitMix64, mix};
+use serde::Serialize;
+use std::io::Write;
+
+/// The bundled demo definitions (`snapshots/data/demo.json`).
+pub const DEMO_DEFINITIONS: &str = include_str!("../data/demo.json");
+
+/// Traffic timestamps start here: 2025-11-21T10:00:00Z.
+pub const TRAFFIC_EPOCH_MS: u64 = 1_763_719_200_000;
+/// Traffic spans about this long.
+const TRAFFIC_SPAN_MS: f64 = 3_600_000.0;
+
+const COUNTRIES: [(&str, u32); 9] =
+    [("US", 25), ("DE", 22), ("FR", 12), ("GB", 12), ("JP", 7), ("NL", 6), ("BR", 6), ("ES", 5), ("IT", 5)];
+
+/// The member id of index `i` (1-based): `u0000001`.
+pub fn member_id(i: u64) -> String {
+    format!("u{i:07}")
+}
+
+/// A member's generated profile.
+struct Profile {
+    plan: &'static str,
+    country: &'static str,
+    engagement: u32,
+    ltv: f64,
+    personalisation: bool,
+    marketing: bool,
+    analytics: bool,
+    mobile: bool,
+}
+
+fn pick_country(rng: &mut SplitMix64) -> &'static str {
+    let total: u32 = COUNTRIES.iter().map(|(_, w)| w).sum();
+    let mut r = rng.below(u64::from(total)) as u32;
+    for (c, w) in COUNTRIES {
+        if r < w {
+            return c;
+        }
+        r -= w;
+    }
+    "US"
+}
+
+fn profile(seed: u64, i: u64) -> Profile {
+    let mut rng = SplitMix64::new(mix(mix(seed) ^ i));
+    let u = rng.next_f64();
+    let (plan, engagement_mean, ltv_median, ltv_sigma) = if u < 0.05 {
+        ("premium", 65.0, 900.0, 0.5)
+    } else if u < 0.25 {
+        ("standard", 50.0, 250.0, 0.6)
+    } else {
+        ("free", 35.0, 30.0, 0.9)
+    };
+    let country = pick_country(&mut rng);
+    let engagement = (engagement_mean + 22.0 * rng.normal()).round().clamp(0.0, 100.0) as u32;
+    let ltv = (f64::ln(ltv_median) + ltv_sigma * rng.normal()).exp();
+    let personalisation = rng.chance(0.65);
+    let marketing = rng.chance(if personalisation { 0.5 } else { 0.21 });
+    let analytics = rng.chance(0.70);
+    let mobile = rng.chance(0.55);
+    Profile { plan, country, engagement, ltv: (ltv * 100.0).round() / 100.0, personalisation, marketing, analytics, mobile }
+}
+
+/// Writes `count` members as CSV: `id,plan,country,engagement,ltv,consents`.
+pub fn write_members(out: &mut impl Write, count: u64, seed: u64) -> std::io::Result<()> {
+    writeln!(out, "id,plan,country,engagement,ltv,consents")?;
+    for i in 1..=count {
+        let p = profile(seed, i);
+        let consents: Vec<&str> = [("personalisation", p.personalisation), ("marketing", p.marketing), ("analytics", p.analytics)]
+            .into_iter()
+            .filter_map(|(name, yes)| yes.then_some(name))
+            .collect();
+        writeln!(out, "{},{},{},{},{:.2},{}", member_id(i), p.plan, p.country, p.engagement, p.ltv, consents.join(";"))?;
+    }
+    Ok(())
+}
+
+/// One traffic record (field order as in the format documentation).
+#[derive(Serialize)]
+struct TrafficRecord<'a> {
+    now_ms: u64,
+    method: &'a str,
+    host: &'a str,
+    path: String,
+    headers: serde_json::Map<String, serde_json::Value>,
+    country: &'a str,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    status: u16,
+    latency_ms: f64,
+}
+
+const UA_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+const UA_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+const UA_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+const UA_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+const SEARCH_TERMS: [&str; 8] = ["shoes", "jacket", "lamp", "headphones", "coffee", "desk", "sale", "gift"];
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Writes `requests` traffic records (JSONL) for a population of `members` (ids as in
+/// [`write_members`]; pass the same `seed` so plans and countries line up).
+///
+/// About 75% of requests are identified (mostly by the `edgeseg_uid` cookie, some by the
+/// `x-customer-id` header), 5% carry ids outside the population, 20% are anonymous. Members are
+/// drawn with a heavy skew (rank ∝ u³ over a fixed permutation), so frequent visitors repeat.
+pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u64) -> std::io::Result<()> {
+    let mut rng = SplitMix64::new(mix(seed ^ 0x0074_7261_6666_6963));
+    // A stride coprime to the population turns ranks into a fixed permutation of member indices,
+    // so the heavy users are spread over the id space rather than being u0000001, u0000002, …
+    let mut stride = if members > 0 { mix(seed) % members } else { 1 };
+    while members > 0 && gcd(stride.max(1), members) != 1 {
+        stride += 1;
+    }
+    let step = 2.0 * TRAFFIC_SPAN_MS / requests.max(1) as f64;
+    let mut t = 0.0f64;
+    for _ in 0..requests {
+        t += rng.next_f64() * step;
+        let kind = rng.next_f64();
+        let (id, profile) = if kind < 0.75 && members > 0 {
+            let rank = (members as f64 * rng.next_f64().powi(3)) as u64;
+            let index = ((u128::from(rank) * u128::from(stride.max(1))) % u128::from(members)) as u64 + 1;
+            (Some(member_id(index)), Some(profile(seed, index)))
+        } else if kind < 0.80 {
+            (Some(member_id(members + 1 + rng.below(members.max(1000)))), None)
+        } else {
+            (None, None)
+        };
+
+        let mobile = profile.as_ref().map_or_else(|| rng.chance(0.55), |p| p.mobile);
+        let ua = match (mobile, rng.chance(0.5)) {
+            (true, true) => UA_IPHONE,
+            (true, false) => UA_ANDROID,
+            (false, true) => UA_WINDOWS,
+            (false, false) => UA_MAC,
+        };
+        let country = match &profile {
+            Some(p) if rng.chance(0.9) => p.country,
+            _ => pick_country(&mut rng),
+        };
+        let (path, method) = request_line(&mut rng);
+
+        let mut headers = serde_json::Map::new();
+        let theme = if rng.chance(0.3) { "; theme=dark" } else { "" };
+        match &id {
+            Some(id) if profile.is_some() && rng.chance(0.15) => {
+                headers.insert("x-customer-id".into(), id.clone().into());
+            }
+            Some(id) => {
+                headers.insert("cookie".into(), format!("edgeseg_uid={id}{theme}").into());
+            }
+            None if !theme.is_empty() => {
+                headers.insert("cookie".into(), "theme=dark".into());
+            }
+            None => {}
+        }
+        headers.insert("user-agent".into(), ua.into());
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("device".into(), if mobile { "mobile" } else { "desktop" }.into());
+
+        let plan = profile.as_ref().map(|p| p.plan);
+        let status = if rng.chance(0.006) {
+            if rng.chance(0.7) { 503 } else { 500 }
+        } else if path.starts_with("/p/") && rng.chance(0.02) {
+            404
+        } else {
+            200
+        };
+        let median = match plan {
+            Some("premium") => 45.0,
+            Some("standard") => 70.0,
+            Some(_) => 95.0,
+            None => 110.0,
+        };
+        let slow = if status >= 500 { 4.0 } else { 1.0 };
+        let latency = (f64::ln(median * slow) + 0.45 * rng.normal()).exp();
+        let record = TrafficRecord {
+            now_ms: TRAFFIC_EPOCH_MS + t as u64,
+            method,
+            host: "shop.example",
+            path,
+            headers,
+            country,
+            attributes,
+            status,
+            latency_ms: (latency * 10.0).round() / 10.0,
+        };
+        serde_json::to_writer(&mut *out, &record)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn request_line(rng: &mut SplitMix64) -> (String, &'static str) {
+    let r = rng.next_f64();
+    let path = if r < 0.15 {
+        "/".to_string()
+    } else if r < 0.60 {
+        format!("/p/{}", 1 + rng.below(5000))
+    } else if r < 0.75 {
+        format!("/search?q={}", SEARCH_TERMS[rng.below(SEARCH_TERMS.len() as u64) as usize])
+    } else if r < 0.85 {
+        "/cart".to_string()
+    } else if r < 0.92 {
+        if rng.chance(0.6) { "/checkout".to_string() } else { "/checkout/payment".to_string() }
+    } else {
+        "/account".to_string()
+    };
+    let method = match path.as_str() {
+        "/cart" if rng.chance(0.4) => "POST",
+        p if p.starts_with("/checkout") && rng.chance(0.5) => "POST",
+        _ if rng.chance(0.01) => "HEAD",
+        _ => "GET",
+    };
+    (path, method)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_shape() {
+        let mut out = Vec::new();
+        write_members(&mut out, 20_000, 42).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 20_000);
+        assert_eq!(rows[0][0], "u0000001");
+        let share = |f: &dyn Fn(&Vec<&str>) -> bool| rows.iter().filter(|r| f(r)).count() as f64 / rows.len() as f64;
+        let premium = share(&|r| r[1] == "premium");
+        let standard = share(&|r| r[1] == "standard");
+        assert!((0.04..0.06).contains(&premium), "{premium}");
+        assert!((0.18..0.22).contains(&standard), "{standard}");
+        let pers = share(&|r| r[5].contains("personalisation"));
+        let mkt = share(&|r| r[5].contains("marketing"));
+        let ana = share(&|r| r[5].contains("analytics"));
+        assert!((0.62..0.68).contains(&pers), "{pers}");
+        assert!((0.37..0.43).contains(&mkt), "{mkt}");
+        assert!((0.67..0.73).contains(&ana), "{ana}");
+        assert!(rows.iter().all(|r| r[3].parse::<u32>().is_ok_and(|e| e <= 100)));
+    }
+}

@@ -1,0 +1,125 @@
+//! What a build produced, for the person who ran it (`Display`, a table) and for scripts and CI
+//! (`Serialize`). Counts and sizes only: no id, no fingerprint, no key.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The outcome of one build.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BuildSummary {
+    pub snapshot_id: String,
+    pub version: u64,
+    pub members_read: u64,
+    /// Total snapshot size, header included.
+    pub bytes: usize,
+    /// In snapshot order (precedence descending, then name).
+    pub segments: Vec<SegmentSummary>,
+    /// In definitions order.
+    pub purposes: Vec<PurposeSummary>,
+}
+
+/// One segment of a build.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SegmentSummary {
+    pub name: String,
+    pub tier: Option<String>,
+    pub purpose: String,
+    pub precedence: i32,
+    /// `"exact"`, `"bloom"`, or `None` for a rule-only segment.
+    pub encoding: Option<String>,
+    /// Members written (after consent filtering).
+    pub members: u64,
+    /// Members the selection matched but who had not consented to the segment's purpose.
+    pub excluded_no_consent: u64,
+    /// Size of the membership set.
+    pub bytes: usize,
+    /// Nodes in the request rule (0 when there is none).
+    pub rule_nodes: usize,
+    /// The bloom filter's target false-positive rate.
+    pub target_fp_rate: Option<f64>,
+    /// The bloom filter's false-positive rate measured on 100 000 random non-member fingerprints.
+    pub measured_fp_rate: Option<f64>,
+}
+
+/// One purpose of a build.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PurposeSummary {
+    pub name: String,
+    pub requires_consent: bool,
+    /// Members in the consent set (0 for `contract`, which has none).
+    pub consented: u64,
+    /// Size of the consent set.
+    pub bytes: usize,
+}
+
+/// Human-readable size: bytes below 10 kB, else kB/MB with one decimal.
+pub(crate) fn size(bytes: usize) -> String {
+    let b = bytes as f64;
+    if bytes < 10_000 {
+        format!("{bytes} B")
+    } else if bytes < 10_000_000 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{:.1} MB", b / 1e6)
+    }
+}
+
+/// Bits per member of a set, or `-` when it has no members.
+pub(crate) fn bits_per_member(bytes: usize, members: u64) -> String {
+    if members == 0 { "-".into() } else { format!("{:.1}", bytes as f64 * 8.0 / members as f64) }
+}
+
+impl fmt::Display for BuildSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "snapshot {} version {}: {} ({} bytes) from {} members",
+            self.snapshot_id,
+            self.version,
+            size(self.bytes),
+            self.bytes,
+            self.members_read
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>10} {:>8} {:>5} {:>15}",
+            "segment", "tier", "purpose", "prec", "encoding", "members", "no-cnsnt", "bytes", "bits/mbr", "rule", "fp target/meas"
+        )?;
+        for s in &self.segments {
+            let fp = match (s.target_fp_rate, s.measured_fp_rate) {
+                (Some(t), Some(m)) => format!("{:.2}%/{:.2}%", t * 100.0, m * 100.0),
+                _ => "-".into(),
+            };
+            let has_set = s.encoding.is_some();
+            writeln!(
+                f,
+                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>10} {:>8} {:>5} {:>15}",
+                s.name,
+                s.tier.as_deref().unwrap_or("-"),
+                s.purpose,
+                s.precedence,
+                s.encoding.as_deref().unwrap_or("rule"),
+                if has_set { s.members.to_string() } else { "-".into() },
+                if has_set { s.excluded_no_consent.to_string() } else { "-".into() },
+                if has_set { size(s.bytes) } else { "-".into() },
+                if has_set { bits_per_member(s.bytes, s.members) } else { "-".into() },
+                if s.rule_nodes == 0 { "-".into() } else { s.rule_nodes.to_string() },
+                fp,
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(f, "{:<24} {:<8} {:>10} {:>10}", "purpose", "consent", "consented", "bytes")?;
+        for p in &self.purposes {
+            writeln!(
+                f,
+                "{:<24} {:<8} {:>10} {:>10}",
+                p.name,
+                if p.requires_consent { "required" } else { "no" },
+                if p.requires_consent { p.consented.to_string() } else { "-".into() },
+                if p.requires_consent { size(p.bytes) } else { "-".into() },
+            )?;
+        }
+        Ok(())
+    }
+}
