@@ -148,11 +148,11 @@ fn run(
     for (seg, fps) in plan.segments.iter().zip(&tally.fingerprints) {
         let membership = match &seg.selection {
             Some((_, EncodingDef::Exact)) => Some(MembershipData::exact(fps.clone())),
-            Some((_, EncodingDef::Bloom)) => Some(
-                MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?).map_err(|e| {
+            Some((_, EncodingDef::Bloom)) => {
+                Some(MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?).map_err(|e| {
                     BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(format!("segment {}", seg.name))
-                })?,
-            ),
+                })?)
+            }
             None => None,
         };
         fp_targets.push(matches!(seg.selection, Some((_, EncodingDef::Bloom))).then_some(seg.fp_rate));
@@ -178,12 +178,11 @@ fn run(
         default_tier: plan.default_tier,
         segments,
     };
-    let bytes = payload
-        .encode()
-        .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
+    let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
     // Decode once with the edge's own validation: a snapshot the edge would refuse never leaves.
-    let snapshot = Snapshot::decode(&bytes)
-        .map_err(|e| BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}")))?;
+    let snapshot = Snapshot::decode(&bytes).map_err(|e| {
+        BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
+    })?;
 
     let mut probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
     let summary_segments = plan
@@ -279,7 +278,8 @@ fn ingest(
     key: &FingerprintKey,
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
 ) -> Result<Tally, BuildError> {
-    let purpose_index: HashMap<&str, usize> = plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let purpose_index: HashMap<&str, usize> =
+        plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
     let declared = || plan.purposes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
     let mut tally = Tally {
         members_read: 0,
@@ -308,7 +308,10 @@ fn ingest(
             return Err(err(format!("id must be 1 to {MAX_ID_LEN} bytes (the edge ignores longer ones)"), "id"));
         }
         if m.id.trim() != m.id {
-            return Err(err("id has leading or trailing whitespace; the edge trims ids, so it could never match".into(), "id"));
+            return Err(err(
+                "id has leading or trailing whitespace; the edge trims ids, so it could never match".into(),
+                "id",
+            ));
         }
         let mut granted = 0u64;
         for c in &m.consents {

@@ -87,8 +87,9 @@ fn rule_error(at: &str, message: impl Into<String>) -> BuildError {
 impl Compiler<'_> {
     fn push(&mut self, node: Node, at: &str) -> Result<u32, BuildError> {
         if self.nodes.len() >= MAX_NODES {
-            return Err(BuildError::new(BuildErrorKind::Limit, format!("rule has more than {MAX_NODES} nodes"))
-                .with_field(at));
+            return Err(
+                BuildError::new(BuildErrorKind::Limit, format!("rule has more than {MAX_NODES} nodes")).with_field(at)
+            );
         }
         let index = self.nodes.len() as u32;
         self.nodes.push(node);
@@ -114,8 +115,9 @@ impl Compiler<'_> {
     fn expr(&mut self, json: &serde_json::Value, at: &str, depth: usize) -> Result<Operand, BuildError> {
         use serde_json::Value as J;
         if depth > MAX_DEPTH {
-            return Err(BuildError::new(BuildErrorKind::Limit, format!("rule nested deeper than {MAX_DEPTH}"))
-                .with_field(at));
+            return Err(
+                BuildError::new(BuildErrorKind::Limit, format!("rule nested deeper than {MAX_DEPTH}")).with_field(at)
+            );
         }
         match json {
             J::Null => Ok(Operand::Const(Literal::Null)),
@@ -139,7 +141,14 @@ impl Compiler<'_> {
                     (None, _) => Err(rule_error(at, "empty object: expected an operator like {\"==\": [a, b]}")),
                     (Some(_), Some(_)) => {
                         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                        Err(rule_error(at, format!("an operator object has exactly one key, found {}: {}", keys.len(), keys.join(", "))))
+                        Err(rule_error(
+                            at,
+                            format!(
+                                "an operator object has exactly one key, found {}: {}",
+                                keys.len(),
+                                keys.join(", ")
+                            ),
+                        ))
                     }
                 }
             }
@@ -175,7 +184,10 @@ impl Compiler<'_> {
         }
         if let Some(c) = cmp {
             let between = matches!(c, CompareOp::Lt | CompareOp::Le);
-            arity(list.len() == 2 || (between && list.len() == 3), if between { "2 or 3 arguments" } else { "2 arguments" })?;
+            arity(
+                list.len() == 2 || (between && list.len() == 3),
+                if between { "2 or 3 arguments" } else { "2 arguments" },
+            )?;
         } else {
             match op {
                 "in" => arity(list.len() == 2, "2 arguments")?,
@@ -201,12 +213,20 @@ impl Compiler<'_> {
 
     /// Emits `make(children)`, or — when every child is constant — evaluates it now and returns
     /// the value. Arrays of constants become `Literal::Array` without evaluation.
-    fn combine(&mut self, ops: Vec<Operand>, at: &str, make: impl FnOnce(Vec<u32>) -> Node) -> Result<Operand, BuildError> {
+    fn combine(
+        &mut self,
+        ops: Vec<Operand>,
+        at: &str,
+        make: impl FnOnce(Vec<u32>) -> Node,
+    ) -> Result<Operand, BuildError> {
         if ops.iter().all(|o| matches!(o, Operand::Const(_))) {
-            let lits: Vec<Literal> = ops.into_iter().filter_map(|o| match o {
-                Operand::Const(l) => Some(l),
-                Operand::Node(_) => None,
-            }).collect();
+            let lits: Vec<Literal> = ops
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Const(l) => Some(l),
+                    Operand::Node(_) => None,
+                })
+                .collect();
             let n = lits.len() as u32;
             let node = make((0..n).collect());
             if let Node::Array(_) = node {
@@ -233,10 +253,18 @@ impl Compiler<'_> {
         let (path, default) = match list {
             [path] => (*path, None),
             [path, default] => (*path, Some(*default)),
-            _ => return Err(rule_error(at, format!("`var` takes a path and an optional default, got {} arguments", list.len()))),
+            _ => {
+                return Err(rule_error(
+                    at,
+                    format!("`var` takes a path and an optional default, got {} arguments", list.len()),
+                ));
+            }
         };
         let Some(path) = path.as_str() else {
-            return Err(rule_error(&arg_at(0), "`var` path must be a string (array indices and computed paths are not supported)"));
+            return Err(rule_error(
+                &arg_at(0),
+                "`var` path must be a string (array indices and computed paths are not supported)",
+            ));
         };
         let slot = self.slot(path, &arg_at(0))?;
         let default = match default {
@@ -274,7 +302,10 @@ impl Compiler<'_> {
                     } else if let Some(a) = named("attributes.") {
                         Slot::Attribute(a.to_string())
                     } else {
-                        return Err(rule_error(at, format!("unknown variable {path:?}: request rules read {REQUEST_ROOTS}")));
+                        return Err(rule_error(
+                            at,
+                            format!("unknown variable {path:?}: request rules read {REQUEST_ROOTS}"),
+                        ));
                     }
                 }
             }),
@@ -283,7 +314,10 @@ impl Compiler<'_> {
 
     fn in_segment(&mut self, list: &[&serde_json::Value], at: &str) -> Result<Operand, BuildError> {
         if self.mode == Mode::Profile {
-            return Err(rule_error(at, "`in_segment` works in request rules only: profile rules run before memberships exist"));
+            return Err(rule_error(
+                at,
+                "`in_segment` works in request rules only: profile rules run before memberships exist",
+            ));
         }
         let [name] = list else {
             return Err(rule_error(at, format!("`in_segment` takes 1 segment name, got {} arguments", list.len())));

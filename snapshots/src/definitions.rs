@@ -138,9 +138,8 @@ impl Definitions {
     /// builder calls it again, so hand-constructed definitions get the same checks.
     pub fn validate(&self) -> Result<(), BuildError> {
         let defs = |field: String, msg: String| Err(def_error(field, msg));
-        let limit = |field: &str, msg: String| {
-            Err(BuildError::new(BuildErrorKind::Limit, msg).with_field(field.to_string()))
-        };
+        let limit =
+            |field: &str, msg: String| Err(BuildError::new(BuildErrorKind::Limit, msg).with_field(field.to_string()));
 
         if self.id.is_empty() || self.id.len() > 256 {
             return defs("id".into(), "must be 1 to 256 bytes".into());
@@ -241,7 +240,10 @@ impl MembersDef {
         }
         if let Some(rate) = self.fp_rate {
             if self.encoding() != EncodingDef::Bloom {
-                return Err(def_error(format!("{at}.fp_rate"), "only a `bloom` encoding has a false-positive rate".into()));
+                return Err(def_error(
+                    format!("{at}.fp_rate"),
+                    "only a `bloom` encoding has a false-positive rate".into(),
+                ));
             }
             if !(rate > 0.0 && rate < 0.5) {
                 return Err(def_error(format!("{at}.fp_rate"), format!("{rate} is not in (0, 0.5)")));
@@ -265,11 +267,7 @@ pub(crate) fn check_name(field: &str, name: &str) -> Result<(), BuildError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(def_error(field.into(), format!("name {name:?} is not [a-z0-9_.-]{{1,64}}")))
-    }
+    if ok { Ok(()) } else { Err(def_error(field.into(), format!("name {name:?} is not [a-z0-9_.-]{{1,64}}"))) }
 }
 
 fn unique_names(section: &str, names: &[String]) -> Result<(), BuildError> {

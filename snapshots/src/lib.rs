@@ -18,7 +18,10 @@
 //! is in a segment only if the segment's purpose is `contract` or the member consented to it**.
 //!
 //! Native only: this crate reads files and the system clock, which the edge never may.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, reason = "in tests a failed unwrap is a failed test"))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, reason = "in tests a failed unwrap is a failed test")
+)]
 
 pub mod build;
 pub mod compile;

@@ -111,13 +111,18 @@ impl<R: Read> CsvMembers<R> {
     /// Reads CSV from `reader`; `file` only names the source in errors.
     pub fn new(reader: R, file: Option<&Path>) -> CsvMembers<R> {
         let reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(reader);
-        CsvMembers { reader, file: file.map(Path::to_path_buf), columns: None, record: csv::StringRecord::new(), done: false }
+        CsvMembers {
+            reader,
+            file: file.map(Path::to_path_buf),
+            columns: None,
+            record: csv::StringRecord::new(),
+            done: false,
+        }
     }
 
     fn err(&self, line: u64, message: impl Into<String>) -> BuildError {
         members_error(self.file.as_deref(), line, message)
     }
-
 
     fn columns(&mut self) -> Result<(), BuildError> {
         let headers = self.reader.headers().map_err(|e| csv_err(self.file.as_deref(), &e))?.clone();
@@ -232,12 +237,21 @@ impl<R: BufRead> JsonlMembers<R> {
             self.buf.clear();
             self.line += 1;
             let n = self.reader.read_line(&mut self.buf).map_err(|e| {
-                let kind = if e.kind() == std::io::ErrorKind::InvalidData { BuildErrorKind::Members } else { BuildErrorKind::Io };
+                let kind = if e.kind() == std::io::ErrorKind::InvalidData {
+                    BuildErrorKind::Members
+                } else {
+                    BuildErrorKind::Io
+                };
                 BuildError::new(kind, e.to_string()).with_line(self.line)
             });
             let n = match n {
                 Ok(n) => n,
-                Err(e) => return Err(match &self.file { Some(f) => e.with_file(f), None => e }),
+                Err(e) => {
+                    return Err(match &self.file {
+                        Some(f) => e.with_file(f),
+                        None => e,
+                    });
+                }
             };
             if n == 0 {
                 return Ok(None);
@@ -261,7 +275,11 @@ impl<R: BufRead> JsonlMembers<R> {
                 serde_json::Value::Bool(b) => Literal::Bool(b),
                 serde_json::Value::Number(n) => match n.as_f64() {
                     Some(x) if x.is_finite() => Literal::Number(x),
-                    _ => return Err(self.err(format!("number {n} is out of range")).with_field(format!("attributes.{name}"))),
+                    _ => {
+                        return Err(self
+                            .err(format!("number {n} is out of range"))
+                            .with_field(format!("attributes.{name}")));
+                    }
                 },
                 serde_json::Value::String(s) => Literal::String(s),
                 serde_json::Value::Array(_) | serde_json::Value::Object(_) => {

@@ -52,17 +52,15 @@ pub(crate) struct Plan {
 }
 
 fn index(i: usize, what: &str) -> Result<u16, BuildError> {
-    u16::try_from(i).map_err(|_| BuildError::new(BuildErrorKind::Limit, format!("{what} index {i} does not fit in u16")))
+    u16::try_from(i)
+        .map_err(|_| BuildError::new(BuildErrorKind::Limit, format!("{what} index {i} does not fit in u16")))
 }
 
 impl Plan {
     pub(crate) fn new(defs: &Definitions) -> Result<Plan, BuildError> {
         defs.validate()?;
-        let purposes: Vec<PlanPurpose> = defs
-            .purposes
-            .iter()
-            .map(|p| PlanPurpose { name: p.clone(), requires_consent: p != CONTRACT })
-            .collect();
+        let purposes: Vec<PlanPurpose> =
+            defs.purposes.iter().map(|p| PlanPurpose { name: p.clone(), requires_consent: p != CONTRACT }).collect();
 
         // Definition indices in final order. Field paths in errors keep the definition index,
         // which is what the author sees in the file.
@@ -72,9 +70,8 @@ impl Plan {
             sb.precedence.cmp(&sa.precedence).then_with(|| sa.name.cmp(&sb.name))
         });
         let names: Vec<&str> = order.iter().map(|&i| defs.segments[i].name.as_str()).collect();
-        let has_members = |final_index: usize| {
-            order.get(final_index).is_some_and(|&i| defs.segments[i].members.is_some())
-        };
+        let has_members =
+            |final_index: usize| order.get(final_index).is_some_and(|&i| defs.segments[i].members.is_some());
 
         let mut segments = Vec::with_capacity(order.len());
         for &i in &order {

@@ -72,7 +72,16 @@ fn profile(seed: u64, i: u64) -> Profile {
     let marketing = rng.chance(if personalisation { 0.5 } else { 0.21 });
     let analytics = rng.chance(0.70);
     let mobile = rng.chance(0.55);
-    Profile { plan, country, engagement, ltv: (ltv * 100.0).round() / 100.0, personalisation, marketing, analytics, mobile }
+    Profile {
+        plan,
+        country,
+        engagement,
+        ltv: (ltv * 100.0).round() / 100.0,
+        personalisation,
+        marketing,
+        analytics,
+        mobile,
+    }
 }
 
 /// Writes `count` members as CSV: `id,plan,country,engagement,ltv,consents`.
@@ -80,11 +89,21 @@ pub fn write_members(out: &mut impl Write, count: u64, seed: u64) -> std::io::Re
     writeln!(out, "id,plan,country,engagement,ltv,consents")?;
     for i in 1..=count {
         let p = profile(seed, i);
-        let consents: Vec<&str> = [("personalisation", p.personalisation), ("marketing", p.marketing), ("analytics", p.analytics)]
-            .into_iter()
-            .filter_map(|(name, yes)| yes.then_some(name))
-            .collect();
-        writeln!(out, "{},{},{},{},{:.2},{}", member_id(i), p.plan, p.country, p.engagement, p.ltv, consents.join(";"))?;
+        let consents: Vec<&str> =
+            [("personalisation", p.personalisation), ("marketing", p.marketing), ("analytics", p.analytics)]
+                .into_iter()
+                .filter_map(|(name, yes)| yes.then_some(name))
+                .collect();
+        writeln!(
+            out,
+            "{},{},{},{},{:.2},{}",
+            member_id(i),
+            p.plan,
+            p.country,
+            p.engagement,
+            p.ltv,
+            consents.join(";")
+        )?;
     }
     Ok(())
 }
@@ -104,8 +123,10 @@ struct TrafficRecord<'a> {
 }
 
 const UA_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-const UA_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
-const UA_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+const UA_ANDROID: &str =
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+const UA_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 const UA_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 const SEARCH_TERMS: [&str; 8] = ["shoes", "jacket", "lamp", "headphones", "coffee", "desk", "sale", "gift"];
 

@@ -84,7 +84,17 @@ impl fmt::Display for BuildSummary {
         writeln!(
             f,
             "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>10} {:>8} {:>5} {:>15}",
-            "segment", "tier", "purpose", "prec", "encoding", "members", "no-cnsnt", "bytes", "bits/mbr", "rule", "fp target/meas"
+            "segment",
+            "tier",
+            "purpose",
+            "prec",
+            "encoding",
+            "members",
+            "no-cnsnt",
+            "bytes",
+            "bits/mbr",
+            "rule",
+            "fp target/meas"
         )?;
         for s in &self.segments {
             let fp = match (s.target_fp_rate, s.measured_fp_rate) {
