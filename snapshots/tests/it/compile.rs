@@ -1,0 +1,217 @@
+//! JSON Logic → IR: every operator, folding, slots, and errors that say where.
+
+use edgeseg::rule::{CompareOp, Literal, MAX_DEPTH, Node, Rule, Slot};
+use edgeseg_snapshots::BuildErrorKind;
+use edgeseg_snapshots::compile::{Mode, compile_rule};
+use serde_json::{Value, json};
+
+const SEGS: &[&str] = &["premium", "churn"];
+
+fn req(v: Value) -> Rule {
+    compile_rule(&v, Mode::Request, SEGS, "rule").unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+fn err(v: Value, mode: Mode) -> edgeseg_snapshots::BuildError {
+    compile_rule(&v, mode, SEGS, "segments[3].rule").unwrap_err()
+}
+
+fn lit_s(s: &str) -> Node {
+    Node::Literal(Literal::String(s.into()))
+}
+
+fn var(slot: Slot) -> Node {
+    Node::Var { slot, default: None }
+}
+
+#[test]
+fn var_resolves_request_slots() {
+    for (path, slot) in [
+        ("method", Slot::Method),
+        ("host", Slot::Host),
+        ("path", Slot::Path),
+        ("country", Slot::Country),
+        ("now", Slot::Now),
+        ("now_ms", Slot::NowMs),
+        ("headers.User-Agent", Slot::Header("user-agent".into())),
+        ("cookies.Beta", Slot::Cookie("Beta".into())),
+        ("attributes.device", Slot::Attribute("device".into())),
+    ] {
+        assert_eq!(req(json!({"var": path})).nodes, vec![var(slot.clone())], "{path}");
+        assert_eq!(req(json!({"var": [path]})).nodes, vec![var(slot)], "[{path}]");
+    }
+    let with_default = req(json!({"var": ["headers.x-lang", "en"]}));
+    assert_eq!(
+        with_default.nodes,
+        vec![lit_s("en"), Node::Var { slot: Slot::Header("x-lang".into()), default: Some(0) }]
+    );
+}
+
+#[test]
+fn var_in_profile_mode_names_attributes() {
+    for path in ["plan", "attributes.plan"] {
+        let r = compile_rule(&json!({"var": path}), Mode::Profile, &[], "w").unwrap();
+        assert_eq!(r.nodes, vec![var(Slot::Attribute("plan".into()))]);
+    }
+    // A request root is just another attribute name in a profile.
+    let r = compile_rule(&json!({"var": "country"}), Mode::Profile, &[], "w").unwrap();
+    assert_eq!(r.nodes, vec![var(Slot::Attribute("country".into()))]);
+}
+
+#[test]
+fn comparisons() {
+    for (op, cop) in [
+        ("==", CompareOp::Eq),
+        ("!=", CompareOp::Ne),
+        ("===", CompareOp::StrictEq),
+        ("!==", CompareOp::StrictNe),
+        ("<", CompareOp::Lt),
+        ("<=", CompareOp::Le),
+        (">", CompareOp::Gt),
+        (">=", CompareOp::Ge),
+    ] {
+        let r = req(json!({op: [{"var": "path"}, "/x"]}));
+        assert_eq!(r.nodes, vec![var(Slot::Path), lit_s("/x"), Node::Compare { op: cop, args: vec![0, 1] }], "{op}");
+    }
+    // Between forms.
+    for (op, cop) in [("<", CompareOp::Lt), ("<=", CompareOp::Le)] {
+        // Constants are emitted when their parent is, after the dynamic operands compiled before.
+        let r = req(json!({op: [1, {"var": "now"}, 5]}));
+        assert_eq!(
+            r.nodes,
+            vec![
+                var(Slot::Now),
+                Node::Literal(Literal::Number(1.0)),
+                Node::Literal(Literal::Number(5.0)),
+                Node::Compare { op: cop, args: vec![1, 0, 2] }
+            ]
+        );
+    }
+    let e = err(json!({">": [1, {"var": "now"}, 5]}), Mode::Request);
+    assert_eq!(e.kind(), BuildErrorKind::Rule);
+    assert!(e.message().contains("`>` takes 2 arguments, got 3"), "{e}");
+    assert!(err(json!({"==": [1]}), Mode::Request).message().contains("got 1"));
+}
+
+#[test]
+fn in_and_or_not_truthy_if() {
+    let r = req(json!({"in": ["Mobile", {"var": "headers.user-agent"}]}));
+    assert_eq!(
+        r.nodes,
+        vec![var(Slot::Header("user-agent".into())), lit_s("Mobile"), Node::In { needle: 1, haystack: 0 }]
+    );
+    let r = req(json!({"in": [{"var": "country"}, ["DE", "FR"]]}));
+    assert_eq!(
+        r.nodes,
+        vec![
+            var(Slot::Country),
+            Node::Literal(Literal::Array(vec![Literal::String("DE".into()), Literal::String("FR".into())])),
+            Node::In { needle: 0, haystack: 1 }
+        ]
+    );
+    let r = req(json!({"and": [{"var": "path"}, {"var": "host"}]}));
+    assert_eq!(r.nodes, vec![var(Slot::Path), var(Slot::Host), Node::And(vec![0, 1])]);
+    let r = req(json!({"or": [{"var": "path"}, {"var": "host"}]}));
+    assert_eq!(r.nodes.last(), Some(&Node::Or(vec![0, 1])));
+    // `!` and `!!` take their operand wrapped or bare.
+    for v in [json!({"!": [{"var": "path"}]}), json!({"!": {"var": "path"}})] {
+        assert_eq!(req(v).nodes, vec![var(Slot::Path), Node::Not(0)]);
+    }
+    for v in [json!({"!!": [{"var": "path"}]}), json!({"!!": {"var": "path"}})] {
+        assert_eq!(req(v).nodes, vec![var(Slot::Path), Node::Truthy(0)]);
+    }
+    // `!` of a one-element array literal must be written wrapped: [[x]].
+    assert_eq!(req(json!({"!": [[]]})).nodes, vec![Node::Literal(Literal::Bool(true))]);
+    let r = req(json!({"if": [{"var": "path"}, "a", {"var": "host"}, "b", "c"]}));
+    assert_eq!(
+        r.nodes,
+        vec![var(Slot::Path), var(Slot::Host), lit_s("a"), lit_s("b"), lit_s("c"), Node::If(vec![0, 2, 1, 3, 4])]
+    );
+    assert!(err(json!({"and": []}), Mode::Request).message().contains("at least 1"));
+    assert!(err(json!({"!": [1, 2]}), Mode::Request).message().contains("`!` takes 1 argument"));
+}
+
+#[test]
+fn in_segment_resolves_names_to_final_indices() {
+    assert_eq!(req(json!({"in_segment": "churn"})).nodes, vec![Node::InSegment(1)]);
+    assert_eq!(req(json!({"in_segment": ["premium"]})).nodes, vec![Node::InSegment(0)]);
+    let e = err(json!({"in_segment": "gold"}), Mode::Request);
+    assert_eq!((e.kind(), e.field()), (BuildErrorKind::Rule, Some("segments[3].rule")));
+    assert!(e.message().contains("unknown segment \"gold\""), "{e}");
+    let e = err(json!({"in_segment": "premium"}), Mode::Profile);
+    assert!(e.message().contains("request rules only"), "{e}");
+}
+
+#[test]
+fn constants_fold_with_edge_semantics() {
+    let folded = |v: Value| req(v).nodes;
+    assert_eq!(folded(json!({"==": [1, "1"]})), vec![Node::Literal(Literal::Bool(true))]);
+    assert_eq!(folded(json!({"===": [1, "1"]})), vec![Node::Literal(Literal::Bool(false))]);
+    assert_eq!(folded(json!({"!": {"<": [1, 2]}})), vec![Node::Literal(Literal::Bool(false))]);
+    assert_eq!(folded(json!({"in": ["b", ["a", "b"]]})), vec![Node::Literal(Literal::Bool(true))]);
+    assert_eq!(folded(json!({"or": [0, "", "x"]})), vec![lit_s("x")]);
+    assert_eq!(folded(json!({"if": [false, 1, 2]})), vec![Node::Literal(Literal::Number(2.0))]);
+    assert_eq!(
+        folded(json!(["a", {"==": [1, 1]}])),
+        vec![Node::Literal(Literal::Array(vec![Literal::String("a".into()), Literal::Bool(true)]))]
+    );
+    // A constant subtree inside a dynamic rule folds too; the dynamic part stays.
+    let r = req(json!({"and": [{"var": "path"}, {"<": [1, 2, 3]}]}));
+    assert_eq!(r.nodes, vec![var(Slot::Path), Node::Literal(Literal::Bool(true)), Node::And(vec![0, 1])]);
+    // An array with a dynamic element stays an array node.
+    let r = req(json!({"in": ["x", ["a", {"var": "path"}]]}));
+    assert_eq!(
+        r.nodes,
+        vec![var(Slot::Path), lit_s("a"), Node::Array(vec![1, 0]), lit_s("x"), Node::In { needle: 3, haystack: 2 }]
+    );
+}
+
+#[test]
+fn identical_literals_are_stored_once() {
+    let r = req(json!({"or": [{"==": [{"var": "country"}, "DE"]}, {"==": [{"var": "cookies.c"}, "DE"]}]}));
+    let de = r.nodes.iter().filter(|n| **n == lit_s("DE")).count();
+    assert_eq!(de, 1, "{:?}", r.nodes);
+    r.validate(0).unwrap();
+}
+
+#[test]
+fn unknown_operator_names_it_and_where_it_stands() {
+    let e = err(json!({"and": [{"var": "path"}, {"foo": [1]}]}), Mode::Request);
+    assert_eq!(e.kind(), BuildErrorKind::Rule);
+    assert_eq!(e.field(), Some("segments[3].rule.and[1]"));
+    assert_eq!(e.to_string(), "field `segments[3].rule.and[1]`: unknown operator \"foo\"");
+    let e = err(json!({"!": {"if": [true, {"cat": ["a"]}]}}), Mode::Request);
+    assert_eq!(e.field(), Some("segments[3].rule.!.if[1]"));
+}
+
+#[test]
+fn malformed_rules_are_refused() {
+    let e = err(json!({"==": [1, 2], "!=": [1, 2]}), Mode::Request);
+    assert!(e.message().contains("exactly one key"), "{e}");
+    assert!(err(json!({}), Mode::Request).message().contains("empty object"));
+    let e = err(json!({"var": "user.plan"}), Mode::Request);
+    assert_eq!(e.field(), Some("segments[3].rule.var"));
+    assert!(e.message().contains("unknown variable \"user.plan\"") && e.message().contains("headers.<name>"), "{e}");
+    assert!(err(json!({"var": "headers."}), Mode::Request).message().contains("unknown variable"));
+    assert!(err(json!({"var": 0}), Mode::Request).message().contains("must be a string"));
+    assert!(err(json!({"var": ""}), Mode::Profile).message().contains("empty"));
+    assert!(err(json!({"var": ["a", 1, 2]}), Mode::Profile).message().contains("optional default"));
+}
+
+#[test]
+fn depth_and_size_limits_are_limit_errors() {
+    let mut deep = json!({"var": "path"});
+    for _ in 0..MAX_DEPTH {
+        deep = json!({"!": deep});
+    }
+    let e = err(deep, Mode::Request);
+    assert_eq!(e.kind(), BuildErrorKind::Limit, "{e}");
+    let mut ok = json!({"var": "path"});
+    for _ in 1..MAX_DEPTH {
+        ok = json!({"!": ok});
+    }
+    assert_eq!(req(ok).nodes.len(), MAX_DEPTH);
+
+    let wide: Vec<Value> = (0..5000).map(|i| json!({"==": [{"var": "path"}, format!("/{i}")]})).collect();
+    let e = err(json!({"or": wide}), Mode::Request);
+    assert_eq!(e.kind(), BuildErrorKind::Limit, "{e}");
+}

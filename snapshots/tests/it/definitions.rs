@@ -1,0 +1,146 @@
+//! Definitions: every refusal points at a field path, a line, or both.
+
+use crate::{build_jsonl, scratch, seeded};
+use edgeseg_snapshots::definitions::{Definitions, IdentityDef};
+use edgeseg_snapshots::{BuildErrorKind, sample};
+use serde_json::{Value, json};
+
+fn base() -> Value {
+    json!({
+        "id": "t",
+        "identity": [{"cookie": "uid"}, {"header": "x-customer-id"}],
+        "purposes": ["contract", "personalisation"],
+        "tiers": ["premium", "standard", "free"],
+        "segments": [
+            {"name": "premium", "tier": "premium", "purpose": "contract", "precedence": 100,
+             "members": {"where": {"==": [{"var": "plan"}, "premium"]}}},
+            {"name": "reco", "purpose": "personalisation", "members": {"all": true}},
+            {"name": "mobile", "purpose": "contract", "rule": {"==": [{"var": "attributes.device"}, "mobile"]}}
+        ]
+    })
+}
+
+fn refuse(v: Value) -> edgeseg_snapshots::BuildError {
+    match Definitions::from_json(&v.to_string()) {
+        Ok(_) => panic!("accepted: {v}"),
+        Err(e) => e,
+    }
+}
+
+fn with(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut v = base();
+    edit(&mut v);
+    v
+}
+
+#[test]
+fn the_base_and_the_demo_are_valid() {
+    let d = Definitions::from_json(&base().to_string()).unwrap();
+    assert_eq!(d.identity[1], IdentityDef::Header("x-customer-id".into()));
+    assert_eq!(d.default_tier_index(), 2);
+    let demo = Definitions::from_json(sample::DEMO_DEFINITIONS).unwrap();
+    assert_eq!(demo.tiers, ["premium", "standard", "free"]);
+}
+
+#[test]
+fn semantic_errors_carry_field_paths() {
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (with(|v| v["segments"][2]["tier"] = json!("gold")), "segments[2].tier", "unknown tier \"gold\""),
+        (with(|v| v["segments"][1]["purpose"] = json!("ads")), "segments[1].purpose", "unknown purpose \"ads\""),
+        (with(|v| v["segments"][1]["name"] = json!("premium")), "segments[1].name", "duplicate segment name"),
+        (with(|v| v["segments"][0]["name"] = json!("Premium")), "segments[0].name", "[a-z0-9_.-]"),
+        (with(|v| v["tiers"][1] = json!("premium")), "tiers[1]", "duplicate name"),
+        (with(|v| v["purposes"][1] = json!("Ads!")), "purposes[1]", "is not"),
+        (with(|v| v["default_tier"] = json!("gold")), "default_tier", "unknown tier"),
+        (
+            with(|v| v["segments"][0]["members"]["encoding"] = json!("bloom")),
+            "segments[0].members.encoding",
+            "must be `exact`",
+        ),
+        (
+            with(|v| v["segments"][1]["members"]["fp_rate"] = json!(0.01)),
+            "segments[1].members.fp_rate",
+            "only a `bloom`",
+        ),
+        (
+            with(|v| v["segments"][1]["members"] = json!({"encoding": "bloom", "fp_rate": 1.5, "all": true})),
+            "segments[1].members.fp_rate",
+            "not in (0, 0.5)",
+        ),
+        (with(|v| v["segments"][1]["members"] = json!({"all": false})), "segments[1].members.all", "only be true"),
+        (with(|v| v["segments"][1]["members"] = json!({})), "segments[1].members", "needs `where`"),
+        (with(|v| v["segments"][2]["rule"] = Value::Null), "segments[2]", "needs a `rule`, `members`, or both"),
+        (with(|v| v["identity"] = json!([])), "identity", "no identity source"),
+        (with(|v| v["purposes"] = json!([])), "purposes", "at least one"),
+    ];
+    for (defs, field, msg) in cases {
+        let e = refuse(defs);
+        assert_eq!(e.kind(), BuildErrorKind::Definitions, "{e}");
+        assert_eq!(e.field(), Some(field), "{e}");
+        assert!(e.message().contains(msg), "{e} does not contain {msg:?}");
+    }
+}
+
+#[test]
+fn tier_caps_are_limits() {
+    let six = with(|v| v["tiers"] = json!(["a", "b", "c", "d", "e", "f"]));
+    let six = {
+        let mut s = six;
+        s["segments"][0]["tier"] = json!("a");
+        s
+    };
+    let e = refuse(six.clone());
+    assert_eq!((e.kind(), e.field()), (BuildErrorKind::Limit, Some("tiers")));
+    let mut raised = six;
+    raised["max_tiers"] = json!(6);
+    Definitions::from_json(&raised.to_string()).unwrap();
+    raised["max_tiers"] = json!(17);
+    assert_eq!(refuse(raised).field(), Some("max_tiers"));
+}
+
+#[test]
+fn schema_errors_carry_line_and_column() {
+    let text = "{\n  \"id\": \"t\",\n  \"identity\": [],\n  \"purposes\": [\"contract\"],\n  \"tiers\": [\"a\"],\n  \"segmnts\": []\n}";
+    let e = Definitions::from_json(text).unwrap_err();
+    assert_eq!((e.kind(), e.line()), (BuildErrorKind::Definitions, Some(6)));
+    assert!(e.message().contains("unknown field `segmnts`"), "{e}");
+    // Unknown fields are refused at every level, not just the top.
+    let e = refuse(with(|v| v["segments"][0]["members"]["wher"] = json!(true)));
+    assert!(e.message().contains("unknown field `wher`"), "{e}");
+    let e = Definitions::from_json("{\"id\": \"t\",").unwrap_err();
+    assert_eq!(e.line(), Some(1));
+}
+
+#[test]
+fn load_names_the_file() {
+    let dir = scratch("definitions-load");
+    let path = dir.join("bad.json");
+    std::fs::write(&path, "{\n  \"id\": 5\n}\n").unwrap();
+    let e = Definitions::load(&path).unwrap_err();
+    assert_eq!(e.file(), Some(path.as_path()));
+    assert_eq!(e.line(), Some(2));
+    assert!(e.to_string().starts_with(&format!("{}:2:", path.display())), "{e}");
+
+    let missing = dir.join("missing.json");
+    let e = Definitions::load(&missing).unwrap_err();
+    assert_eq!((e.kind(), e.file()), (BuildErrorKind::Io, Some(missing.as_path())));
+}
+
+#[test]
+fn rule_errors_point_into_the_definitions() {
+    let defs = with(|v| {
+        v["segments"][2]["rule"] = json!({"and": [true, {"foo": 1}]});
+    });
+    let e = build_jsonl(&defs.to_string(), "", &seeded(1)).unwrap_err();
+    assert_eq!(e.kind(), BuildErrorKind::Rule);
+    assert_eq!(e.field(), Some("segments[2].rule.and[1]"));
+    // in_segment may only name a segment that has members.
+    let defs = with(|v| v["segments"][1]["rule"] = json!({"in_segment": "mobile"}));
+    let e = build_jsonl(&defs.to_string(), "", &seeded(1)).unwrap_err();
+    assert!(e.message().contains("segment \"mobile\" has no `members`"), "{e}");
+    assert_eq!(e.field(), Some("segments[1].rule"));
+    // Profile rules are compiled in profile mode: no in_segment there.
+    let defs = with(|v| v["segments"][1]["members"] = json!({"where": {"in_segment": "premium"}}));
+    let e = build_jsonl(&defs.to_string(), "", &seeded(1)).unwrap_err();
+    assert_eq!(e.field(), Some("segments[1].members.where"));
+}
