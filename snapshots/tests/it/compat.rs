@@ -1,18 +1,21 @@
 //! Committed old snapshots keep loading and keep deciding as they did.
 //!
 //! `snapshots/data/compat/` holds snapshot files built by earlier versions of the builder, each
-//! with the decisions it produced for a few requests. A change to the format, the fingerprint
-//! hash or the rule IR that breaks an already-deployed snapshot fails here. To add a file for a
-//! new format version (never to "fix" an old one):
+//! next to the decisions it produced for a set of requests (`<name>.decisions.json`). A change to
+//! the format, the fingerprint hash or the rule IR that would break an already-deployed snapshot
+//! fails here. Files are only ever added, never regenerated:
 //!
 //! ```text
 //! EDGESEG_BLESS=1 cargo test -p edgeseg-snapshots --test it compat
 //! ```
+//!
+//! writes `v<FORMAT_VERSION>-demo.*` if it does not exist yet (see `data/compat/README.md`).
 
 use crate::{decide, demo_build, request, seeded};
 use edgeseg::Engine;
+use edgeseg::format::FORMAT_VERSION;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Case {
@@ -26,8 +29,7 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join("compat")
 }
 
-const NAME: &str = "v1-demo";
-
+/// The requests every compat file is checked against: 200 sample members, half at checkout.
 fn cases_for(engine: &Engine) -> Vec<Case> {
     (1..=200)
         .map(|i| {
@@ -40,26 +42,46 @@ fn cases_for(engine: &Engine) -> Vec<Case> {
         .collect()
 }
 
-#[test]
-fn committed_snapshots_still_load_and_decide_the_same() {
-    let snap_path = dir().join(format!("{NAME}.snapshot"));
-    let cases_path = dir().join(format!("{NAME}.decisions.json"));
-    if std::env::var_os("EDGESEG_BLESS").is_some_and(|v| v == "1") {
-        // Built exactly like this: demo definitions, 1000 sample members (seed 42), seed 42.
-        let built = demo_build(1000, 42, &seeded(42));
-        let engine = Engine::load(&built.bytes).unwrap();
-        std::fs::create_dir_all(dir()).unwrap();
-        std::fs::write(&snap_path, &built.bytes).unwrap();
-        let lines: Vec<String> = cases_for(&engine).iter().map(|c| serde_json::to_string(c).unwrap()).collect();
-        std::fs::write(&cases_path, format!("[\n{}\n]\n", lines.join(",\n"))).unwrap();
+fn bless_current_version() {
+    let snap_path = dir().join(format!("v{FORMAT_VERSION}-demo.snapshot"));
+    if snap_path.exists() {
+        return;
     }
-    let bytes = std::fs::read(&snap_path).unwrap_or_else(|e| panic!("{}: {e}", snap_path.display()));
-    let engine = Engine::load(&bytes).unwrap();
-    let expected: Vec<Case> = serde_json::from_str(&std::fs::read_to_string(&cases_path).unwrap()).unwrap();
-    assert_eq!(cases_for(&engine), expected);
-    // The file exercises what matters: every tier and some audience segments.
+    // Demo definitions, 1000 sample members (seed 42), keys from seed 42, created 2025-11-21T04:40Z.
+    let built = demo_build(1000, 42, &seeded(42));
+    let engine = Engine::load(&built.bytes).unwrap();
+    let lines: Vec<String> = cases_for(&engine).iter().map(|c| serde_json::to_string(c).unwrap()).collect();
+    std::fs::write(&snap_path, &built.bytes).unwrap();
+    std::fs::write(snap_path.with_extension("decisions.json"), format!("[\n{}\n]\n", lines.join(",\n"))).unwrap();
+}
+
+fn check(snap_path: &Path) {
+    let bytes = std::fs::read(snap_path).unwrap();
+    let engine = Engine::load(&bytes).unwrap_or_else(|e| panic!("{}: {e}", snap_path.display()));
+    let cases_path = snap_path.with_extension("decisions.json");
+    let text = std::fs::read_to_string(&cases_path).unwrap_or_else(|e| panic!("{}: {e}", cases_path.display()));
+    let expected: Vec<Case> = serde_json::from_str(&text).unwrap();
+    assert_eq!(cases_for(&engine), expected, "{}", snap_path.display());
+    // Each file exercises what matters: every tier and an in_segment rule.
     for tier in ["premium", "standard", "free"] {
-        assert!(expected.iter().any(|c| c.tier == tier), "no {tier} case");
+        assert!(expected.iter().any(|c| c.tier == tier), "{}: no {tier} case", snap_path.display());
     }
     assert!(expected.iter().any(|c| c.segments.iter().any(|s| s == "high-value-checkout")));
+}
+
+#[test]
+fn committed_snapshots_still_load_and_decide_the_same() {
+    if std::env::var_os("EDGESEG_BLESS").is_some_and(|v| v == "1") {
+        bless_current_version();
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "snapshot"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no compat snapshots in {}", dir().display());
+    for f in &files {
+        check(f);
+    }
 }
