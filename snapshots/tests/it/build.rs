@@ -231,3 +231,30 @@ fn summary_display_is_a_table() {
     let json = serde_json::to_value(&built.summary).unwrap();
     assert_eq!(json["segments"][0]["name"], "premium");
 }
+
+/// The demo at full size (under a second even in a debug build). For the table and timings:
+/// `cargo test --release -p edgeseg-snapshots --test it -- --nocapture demo_at_100k`.
+#[test]
+fn demo_at_100k_members() {
+    let dir = scratch("demo-100k");
+    let (defs, csv) = (dir.join("demo.json"), dir.join("members.csv"));
+    std::fs::write(&defs, sample::DEMO_DEFINITIONS).unwrap();
+    let t = std::time::Instant::now();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+    sample::write_members(&mut out, 100_000, 42).unwrap();
+    drop(out);
+    let generated = t.elapsed();
+    let t = std::time::Instant::now();
+    let built =
+        build_files(&defs, &csv, &BuildOptions { created_ms: Some(1_763_700_000_000), ..Default::default() }).unwrap();
+    let elapsed = t.elapsed();
+    println!("{}", built.summary);
+    println!("sample members: {generated:.2?}; build (read, filter, encode, self-check, fp probes): {elapsed:.2?}");
+    assert_eq!(built.summary.members_read, 100_000);
+    let premium = seg(&built.summary.segments, "premium");
+    assert!((4000..6000).contains(&premium.members), "{}", premium.members);
+    // Consent filtering visibly removes members from every consent-gated membership segment.
+    for name in ["high-value", "churn-risk"] {
+        assert!(seg(&built.summary.segments, name).excluded_no_consent > 1000, "{name}");
+    }
+}
