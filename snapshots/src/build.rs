@@ -120,7 +120,7 @@ fn run(
     let mut key = [0u8; 16];
     keys.fill(&mut key)?;
     let key = FingerprintKey(key);
-    let tally = ingest(plan, &key, members)?;
+    let mut tally = ingest(plan, &key, members)?;
 
     let created_ms = match opts.created_ms {
         Some(ms) => ms,
@@ -136,18 +136,20 @@ fn run(
     let purposes = plan
         .purposes
         .iter()
-        .zip(&tally.consented)
+        .zip(std::mem::take(&mut tally.consented))
         .map(|(p, fps)| Purpose {
             name: p.name.clone(),
             requires_consent: p.requires_consent,
-            consented: p.requires_consent.then(|| MembershipData::exact(fps.clone())),
+            consented: p.requires_consent.then(|| MembershipData::exact(fps)),
         })
         .collect();
     let mut segments = Vec::with_capacity(plan.segments.len());
     let mut fp_targets = Vec::with_capacity(plan.segments.len());
-    for (seg, fps) in plan.segments.iter().zip(&tally.fingerprints) {
+    for (seg, fps) in plan.segments.iter().zip(&mut tally.fingerprints) {
+        let members = fps.len() as u64;
         let membership = match &seg.selection {
-            Some((_, EncodingDef::Exact)) => Some(MembershipData::exact(fps.clone())),
+            // Exact sets take the fingerprints; bloom segments keep theirs for the probe below.
+            Some((_, EncodingDef::Exact)) => Some(MembershipData::exact(std::mem::take(fps))),
             Some((_, EncodingDef::Bloom)) => {
                 Some(MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?).map_err(|e| {
                     BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(format!("segment {}", seg.name))
@@ -163,7 +165,7 @@ fn run(
             precedence: seg.precedence,
             rule: seg.rule.clone(),
             membership,
-            members: fps.len() as u64,
+            members,
         });
     }
     let payload = SnapshotPayload {
