@@ -144,3 +144,21 @@ fn rule_errors_point_into_the_definitions() {
     let e = build_jsonl(&defs.to_string(), "", &seeded(1)).unwrap_err();
     assert_eq!(e.field(), Some("segments[1].members.where"));
 }
+
+#[test]
+fn the_readme_example_is_valid_and_builds() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("## Definitions\n\n```json\n").unwrap() + "## Definitions\n\n```json\n".len();
+    let len = readme[start..].find("\n```").unwrap();
+    let example = &readme[start..start + len];
+    let defs = Definitions::from_json(example).unwrap_or_else(|e| panic!("README example: {e}"));
+    assert_eq!(defs.segments.len(), 8);
+    let built = crate::build_jsonl(
+        example,
+        "{\"id\": \"u1\", \"consents\": [\"personalisation\"], \"attributes\": {\"engagement\": 70}}\n",
+        &seeded(1),
+    )
+    .unwrap();
+    let engaged = built.summary.segments.iter().find(|s| s.name == "engaged-mobile").unwrap();
+    assert_eq!((engaged.members, engaged.rule_nodes), (1, 3));
+}
