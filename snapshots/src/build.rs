@@ -132,9 +132,32 @@ fn run(
         })?),
         None => None,
     };
+    let payload = SnapshotPayload {
+        id: plan.id.clone(),
+        version: opts.version.or(plan.version).unwrap_or(created_ms),
+        created_ms,
+        expires_ms,
+        fingerprint_key: key,
+        identity: plan.identity.clone(),
+        purposes: purposes(plan, &mut tally),
+        tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
+        default_tier: plan.default_tier,
+        segments: segments(plan, &mut tally, &mut keys)?,
+    };
+    let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
+    drop(payload);
+    // Decode once with the edge's own validation: a snapshot the edge would refuse never leaves.
+    let snapshot = Snapshot::decode(&bytes).map_err(|e| {
+        BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
+    })?;
+    let probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
+    let summary = summarise(plan, &snapshot, tally, probe, bytes.len());
+    Ok(Built { bytes, summary })
+}
 
-    let purposes = plan
-        .purposes
+/// The purposes table; consent sets take the collected fingerprints.
+fn purposes(plan: &Plan, tally: &mut Tally) -> Vec<Purpose> {
+    plan.purposes
         .iter()
         .zip(std::mem::take(&mut tally.consented))
         .map(|(p, fps)| Purpose {
@@ -142,13 +165,16 @@ fn run(
             requires_consent: p.requires_consent,
             consented: p.requires_consent.then(|| MembershipData::exact(fps)),
         })
-        .collect();
-    let mut segments = Vec::with_capacity(plan.segments.len());
-    let mut fp_targets = Vec::with_capacity(plan.segments.len());
+        .collect()
+}
+
+/// The segments in snapshot order. Exact sets take their fingerprints; bloom segments keep theirs
+/// for the false-positive probe in [`summarise`].
+fn segments(plan: &Plan, tally: &mut Tally, keys: &mut KeySource) -> Result<Vec<Segment>, BuildError> {
+    let mut out = Vec::with_capacity(plan.segments.len());
     for (seg, fps) in plan.segments.iter().zip(&mut tally.fingerprints) {
         let members = fps.len() as u64;
         let membership = match &seg.selection {
-            // Exact sets take the fingerprints; bloom segments keep theirs for the probe below.
             Some((_, EncodingDef::Exact)) => Some(MembershipData::exact(std::mem::take(fps))),
             Some((_, EncodingDef::Bloom)) => {
                 Some(MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?).map_err(|e| {
@@ -157,8 +183,7 @@ fn run(
             }
             None => None,
         };
-        fp_targets.push(matches!(seg.selection, Some((_, EncodingDef::Bloom))).then_some(seg.fp_rate));
-        segments.push(Segment {
+        out.push(Segment {
             name: seg.name.clone(),
             tier: seg.tier,
             purpose: seg.purpose,
@@ -168,33 +193,20 @@ fn run(
             members,
         });
     }
-    let payload = SnapshotPayload {
-        id: plan.id.clone(),
-        version: opts.version.or(plan.version).unwrap_or(created_ms),
-        created_ms,
-        expires_ms,
-        fingerprint_key: key,
-        identity: plan.identity.clone(),
-        purposes,
-        tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
-        default_tier: plan.default_tier,
-        segments,
-    };
-    let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
-    // Decode once with the edge's own validation: a snapshot the edge would refuse never leaves.
-    let snapshot = Snapshot::decode(&bytes).map_err(|e| {
-        BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
-    })?;
+    Ok(out)
+}
 
-    let mut probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
-    let summary_segments = plan
+/// The build summary, read back from the decoded snapshot (so it reports what was written), plus
+/// what only the builder knows: consent exclusions and measured false-positive rates.
+fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix64, bytes: usize) -> BuildSummary {
+    let segments = plan
         .segments
         .iter()
         .zip(&snapshot.segments)
         .zip(tally.fingerprints)
-        .zip(fp_targets)
-        .enumerate()
-        .map(|(i, (((seg, view), mut fps), target))| {
+        .zip(tally.excluded)
+        .map(|(((seg, view), mut fps), excluded)| {
+            let target = matches!(seg.selection, Some((_, EncodingDef::Bloom))).then_some(seg.fp_rate);
             let measured = target.map(|_| {
                 fps.sort_unstable();
                 measure_fp_rate(&mut probe, &fps, |fp| view.membership.as_ref().is_some_and(|m| m.contains(fp)))
@@ -206,7 +218,7 @@ fn run(
                 precedence: seg.precedence,
                 encoding: view.membership.as_ref().map(|m| m.encoding().as_str().to_string()),
                 members: view.members,
-                excluded_no_consent: tally.excluded.get(i).copied().unwrap_or(0),
+                excluded_no_consent: excluded,
                 bytes: view.membership_bytes,
                 rule_nodes: seg.rule.as_ref().map_or(0, |r| r.nodes.len()),
                 target_fp_rate: target,
@@ -214,7 +226,7 @@ fn run(
             }
         })
         .collect();
-    let summary_purposes = snapshot
+    let purposes = snapshot
         .purposes
         .iter()
         .map(|p| PurposeSummary {
@@ -224,15 +236,14 @@ fn run(
             bytes: p.consented_bytes,
         })
         .collect();
-    let summary = BuildSummary {
+    BuildSummary {
         snapshot_id: snapshot.id.clone(),
         version: snapshot.version,
         members_read: tally.members_read,
-        bytes: bytes.len(),
-        segments: summary_segments,
-        purposes: summary_purposes,
-    };
-    Ok(Built { bytes, summary })
+        bytes,
+        segments,
+        purposes,
+    }
 }
 
 fn now_ms() -> Result<u64, BuildError> {
