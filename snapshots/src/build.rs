@@ -21,7 +21,7 @@ use crate::error::{BuildError, BuildErrorKind};
 use crate::members::{self, Member};
 use crate::plan::{Plan, Selection};
 use crate::prng::{SplitMix64, mix};
-use crate::summary::{BuildSummary, PurposeSummary, SegmentSummary};
+pub use crate::summary::{BuildSummary, PurposeSummary, SegmentSummary};
 use edgeseg::Snapshot;
 use edgeseg::fingerprint::FingerprintKey;
 use edgeseg::membership::MembershipData;
