@@ -155,7 +155,7 @@ pub struct ExactSet {
 
 impl ExactSet {
     fn new(bytes: Vec<u8>, what: &str) -> Result<ExactSet, Error> {
-        if bytes.len() % 8 != 0 {
+        if !bytes.len().is_multiple_of(8) {
             return Err(Error::new(
                 ErrorKind::Invalid,
                 format!("{what}: exact set is {} bytes, not a multiple of 8", bytes.len()),
