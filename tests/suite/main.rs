@@ -1,4 +1,5 @@
 //! edgeseg's cross-crate test suite: one binary, a module per topic.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: a panic is the failure report")]
 
 mod abi;
 mod compat;
