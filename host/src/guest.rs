@@ -1,0 +1,356 @@
+//! The wasmtime embedding of the raw ABI (`edge/ABI.md`): the reference host.
+//!
+//! A [`Guest`] owns one compiled module and one live instance of it. Three concerns shape it:
+//!
+//! * **The guest is untrusted.** Every pointer it hands back is bounds-checked against its memory
+//!   before the host reads a byte; memory is capped with [`wasmtime::StoreLimits`], CPU per call
+//!   with fuel. A misbehaving module produces a [`GuestError`], never a host panic.
+//! * **A trap must not take the service down.** When a call traps, the instance (and its whole
+//!   store) is thrown away, a fresh one is made from the [`InstancePre`] — cheap, since the
+//!   module is already compiled and linked — and the last snapshot that loaded is loaded again.
+//!   The caller gets [`GuestError::Trap`] for the call that died; the next call just works.
+//! * **The last good snapshot keeps serving.** A load that fails leaves the previous engine in
+//!   place; only a successful load frees the old handle. That is the hot-swap rule of the edge.
+//!
+//! Calls follow the ABI to the letter: allocate the input in the guest, write it, call, free the
+//! input, read the packed `len << 32 | ptr` answer, copy it out, free it. The request buffer is
+//! kept between decide calls (the ABI allows reuse) so the hot path costs one allocation fewer.
+
+mod error;
+mod instance;
+mod owned;
+
+pub use error::GuestError;
+pub use owned::{LoadedSnapshot, OwnedDecision};
+
+use anyhow::{Context, bail};
+use edgeseg::abi::ABI_VERSION;
+use edgeseg::{Decision, Request};
+use instance::{Live, StoreState, check_interface, instantiate, load_into, trap, wt};
+use owned::decode_decide_answer;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module};
+
+/// Default fuel per guest call: about 50 million wasm operations, orders of magnitude above a
+/// decision (tens of thousands) yet a hard stop for a runaway rule long before a human notices.
+pub const DEFAULT_FUEL_PER_CALL: u64 = 50_000_000;
+/// Default cap on the guest's linear memory.
+pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 << 20;
+/// Fuel granted to a snapshot load (and the free of the snapshot it replaces) per snapshot byte,
+/// on top of [`LOAD_FUEL_BASE`]. Loads are bounded by the snapshot's size, not by the per-request
+/// budget: a budget tuned for decisions must not leave the guest unable to re-load its snapshot
+/// after a trap. Measured: about 38 units per byte for exact sets (8 MB snapshot: 303 M units);
+/// 1 000 per byte leaves 25x headroom and still stops a runaway load.
+const LOAD_FUEL_PER_BYTE: u64 = 1_000;
+const LOAD_FUEL_BASE: u64 = DEFAULT_FUEL_PER_CALL;
+
+/// Resource limits for a [`Guest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestConfig {
+    /// Fuel for each decide call; `None` turns fuel metering off altogether (slightly faster, but
+    /// a looping guest would then hang the host).
+    pub fuel_per_call: Option<u64>,
+    /// Most bytes the guest's linear memory may grow to.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for GuestConfig {
+    fn default() -> GuestConfig {
+        GuestConfig { fuel_per_call: Some(DEFAULT_FUEL_PER_CALL), max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES }
+    }
+}
+
+/// The snapshot currently serving, with its bytes kept for re-loading after a trap.
+struct Current {
+    info: LoadedSnapshot,
+    bytes: Vec<u8>,
+}
+
+/// The edgeseg module running under wasmtime, with at most one snapshot serving.
+pub struct Guest {
+    engine: Engine,
+    module: Module,
+    /// The module's bytes, kept to compile it again should a sibling need other fuel metering.
+    wasm: Arc<[u8]>,
+    pre: InstancePre<StoreState>,
+    /// `None` only when re-instantiation after a trap failed; retried on the next call.
+    live: Option<Live>,
+    config: GuestConfig,
+    /// Whether the engine meters fuel (fixed at creation: it changes the compiled code).
+    metered: bool,
+    current: Option<Current>,
+    module_path: Option<PathBuf>,
+    request_buf: Vec<u8>,
+    answer_buf: Vec<u8>,
+    last_call: Duration,
+    traps: u64,
+}
+
+impl fmt::Debug for Guest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guest")
+            .field("module_path", &self.module_path)
+            .field("module_size", &self.wasm.len())
+            .field("config", &self.config)
+            .field("snapshot", &self.current.as_ref().map(|c| &c.info))
+            .field("live", &self.live.is_some())
+            .field("traps", &self.traps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guest {
+    /// Reads, compiles and instantiates the module at `path`.
+    pub fn from_file(path: &Path, config: GuestConfig) -> anyhow::Result<Guest> {
+        let wasm = std::fs::read(path).with_context(|| format!("reading wasm module {}", path.display()))?;
+        let mut guest =
+            Guest::from_bytes(&wasm, config).with_context(|| format!("loading wasm module {}", path.display()))?;
+        guest.module_path = Some(path.to_path_buf());
+        Ok(guest)
+    }
+
+    /// Compiles and instantiates `wasm`.
+    ///
+    /// Validates the module's imports are empty (error naming any import) and its exports match
+    /// the ABI, checks `edgeseg_abi_version() == edgeseg::abi::ABI_VERSION`.
+    pub fn from_bytes(wasm: &[u8], config: GuestConfig) -> anyhow::Result<Guest> {
+        let mut wasm_config = Config::new();
+        let metered = config.fuel_per_call.is_some();
+        wasm_config.consume_fuel(metered);
+        let engine = wt(Engine::new(&wasm_config))?;
+        let module = wt(Module::new(&engine, wasm)).context("compiling the module")?;
+        check_interface(&module)?;
+        let pre = wt(Linker::new(&engine).instantiate_pre(&module))?;
+        let mut live = instantiate(&engine, &pre, &config, metered)?;
+        live.arm(config.fuel_per_call);
+        let version = wt(live.version())?;
+        if version != ABI_VERSION {
+            bail!("module speaks edgeseg ABI version {version}, this host speaks {ABI_VERSION}");
+        }
+        Ok(Guest {
+            engine,
+            module,
+            wasm: Arc::from(wasm),
+            pre,
+            live: Some(live),
+            config,
+            metered,
+            current: None,
+            module_path: None,
+            request_buf: Vec::new(),
+            answer_buf: Vec::new(),
+            last_call: Duration::ZERO,
+            traps: 0,
+        })
+    }
+
+    /// A new guest of the same module under `config`: its own store, limits and snapshot slot
+    /// (no snapshot loaded). The compiled code is shared — compiling is by far the most
+    /// expensive step of making a guest — unless `config` switches fuel metering on or off, which
+    /// changes the code and compiles the module again. For side-by-side replays (`diff`) and
+    /// test suites that need many fresh guests.
+    pub fn sibling(&self, config: GuestConfig) -> anyhow::Result<Guest> {
+        if config.fuel_per_call.is_some() != self.metered {
+            let mut guest = Guest::from_bytes(&self.wasm, config)?;
+            guest.module_path.clone_from(&self.module_path);
+            return Ok(guest);
+        }
+        let live = instantiate(&self.engine, &self.pre, &config, self.metered)?;
+        Ok(Guest {
+            engine: self.engine.clone(),
+            module: self.module.clone(),
+            wasm: Arc::clone(&self.wasm),
+            pre: self.pre.clone(),
+            live: Some(live),
+            config,
+            metered: self.metered,
+            current: None,
+            module_path: self.module_path.clone(),
+            request_buf: Vec::new(),
+            answer_buf: Vec::new(),
+            last_call: Duration::ZERO,
+            traps: 0,
+        })
+    }
+
+    /// `"module::name"` of every import of the module (an edgeseg module has none).
+    pub fn imports(&self) -> Vec<String> {
+        self.module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect()
+    }
+
+    /// The path the module was read from, if it came from a file.
+    pub fn module_path(&self) -> Option<&Path> {
+        self.module_path.as_deref()
+    }
+
+    /// Size of the module in bytes.
+    pub fn module_size(&self) -> usize {
+        self.wasm.len()
+    }
+
+    /// The limits this guest runs under.
+    pub fn config(&self) -> &GuestConfig {
+        &self.config
+    }
+
+    /// Changes the fuel budget of later calls. Fuel metering is compiled into the module when the
+    /// guest is created, so a guest created with `fuel_per_call: None` cannot start metering:
+    /// asking for `Some` then is a [`GuestError::Host`]. `None` on a metered guest means "as
+    /// good as unlimited" (`u64::MAX` per call).
+    pub fn set_fuel_per_call(&mut self, fuel: Option<u64>) -> Result<(), GuestError> {
+        let metered = self.metered;
+        if fuel.is_some() && !metered {
+            return Err(GuestError::Host("this guest was created without fuel metering".into()));
+        }
+        self.config.fuel_per_call = if metered { Some(fuel.unwrap_or(u64::MAX)) } else { None };
+        Ok(())
+    }
+
+    /// The snapshot currently serving.
+    pub fn snapshot(&self) -> Option<&LoadedSnapshot> {
+        self.current.as_ref().map(|c| &c.info)
+    }
+
+    /// The bytes of the snapshot currently serving (the host decodes them natively for facts the
+    /// ABI does not carry, e.g. the identity sources).
+    pub fn snapshot_bytes(&self) -> Option<&[u8]> {
+        self.current.as_ref().map(|c| c.bytes.as_slice())
+    }
+
+    /// Wall time of the last `edgeseg_decide` wasm call alone (no encoding, copying or decoding).
+    pub fn last_call_duration(&self) -> Duration {
+        self.last_call
+    }
+
+    /// How many calls trapped since this guest was created.
+    pub fn traps(&self) -> u64 {
+        self.traps
+    }
+
+    /// Loads `snapshot` into the guest. On success the new snapshot serves and the previous
+    /// handle is freed; on failure the previous snapshot keeps serving.
+    pub fn load_snapshot(&mut self, snapshot: &[u8]) -> Result<LoadedSnapshot, GuestError> {
+        let loaded = self.with_recovery(|g| {
+            let fuel = g.load_fuel(snapshot.len());
+            let Guest { live, answer_buf, .. } = g;
+            let live = live.as_mut().ok_or_else(unavailable)?;
+            load_into(live, snapshot, fuel, answer_buf)
+        })?;
+        let previous = self.current.replace(Current { info: loaded.clone(), bytes: snapshot.to_vec() });
+        if let Some(previous) = previous {
+            // Freeing is part of the swap: it runs on the load's budget, not a decision's.
+            let fuel = self.load_fuel(snapshot.len());
+            // A failed free only leaks guest memory; the new snapshot serves either way.
+            let _ = self.with_recovery(|g| {
+                let live = g.live_mut()?;
+                live.arm(fuel);
+                live.exports.free.call(&mut live.store, previous.info.handle).map_err(trap)
+            });
+        }
+        Ok(loaded)
+    }
+
+    /// Decides one postcard-encoded [`Request`] with the serving snapshot and returns the raw
+    /// answer bytes: a postcard `Result<Decision, AbiError>` (see [`OwnedDecision::from_answer`]).
+    pub fn decide_raw(&mut self, request_postcard: &[u8]) -> Result<Vec<u8>, GuestError> {
+        let handle = self.current.as_ref().map(|c| c.info.handle).ok_or(GuestError::NoSnapshot)?;
+        self.decide_raw_with(handle, request_postcard)
+    }
+
+    /// [`Guest::decide_raw`] against an explicit engine handle, serving snapshot or not: raw ABI
+    /// access for conformance tests and tools.
+    pub fn decide_raw_with(&mut self, handle: u32, request_postcard: &[u8]) -> Result<Vec<u8>, GuestError> {
+        self.call_decide(handle, request_postcard)?;
+        Ok(self.answer_buf.clone())
+    }
+
+    /// Decides one request with the serving snapshot.
+    pub fn decide(&mut self, request: &Request<'_>) -> Result<OwnedDecision, GuestError> {
+        self.decide_with(request, |d| OwnedDecision::from(d))
+    }
+
+    /// Decides one request and hands the borrowed decision to `f` — no owned copy of names, for
+    /// hot loops such as replay.
+    pub fn decide_with<T>(
+        &mut self,
+        request: &Request<'_>,
+        f: impl FnOnce(&Decision<'_>) -> T,
+    ) -> Result<T, GuestError> {
+        let handle = self.current.as_ref().map(|c| c.info.handle).ok_or(GuestError::NoSnapshot)?;
+        let mut buf = std::mem::take(&mut self.request_buf);
+        buf.clear();
+        let buf =
+            postcard::to_extend(request, buf).map_err(|e| GuestError::Host(format!("encoding the request: {e}")))?;
+        let called = self.call_decide(handle, &buf);
+        self.request_buf = buf;
+        called?;
+        match decode_decide_answer(&self.answer_buf)? {
+            Ok(decision) => Ok(f(&decision)),
+            Err(e) => Err(GuestError::from(e)),
+        }
+    }
+
+    /// Runs one decide call, leaving the answer in `self.answer_buf`.
+    fn call_decide(&mut self, handle: u32, request: &[u8]) -> Result<(), GuestError> {
+        self.with_recovery(|g| {
+            let fuel = g.config.fuel_per_call;
+            let Guest { live, answer_buf, last_call, .. } = g;
+            let live = live.as_mut().ok_or_else(unavailable)?;
+            let (ptr, len) = live.request_buffer(request, fuel)?;
+            live.arm(fuel);
+            let started = Instant::now();
+            let packed = live.exports.decide.call(&mut live.store, (handle, ptr, len));
+            *last_call = started.elapsed();
+            live.take_answer(packed.map_err(trap)?, fuel, answer_buf)
+        })
+    }
+
+    fn load_fuel(&self, len: usize) -> Option<u64> {
+        self.config.fuel_per_call.map(|per_call| {
+            let by_size = (len as u64).saturating_mul(LOAD_FUEL_PER_BYTE).saturating_add(LOAD_FUEL_BASE);
+            by_size.max(per_call)
+        })
+    }
+
+    fn live_mut(&mut self) -> Result<&mut Live, GuestError> {
+        self.live.as_mut().ok_or_else(unavailable)
+    }
+
+    /// Runs `f`; if it trapped, replaces the instance and re-loads the serving snapshot.
+    fn with_recovery<T>(&mut self, f: impl FnOnce(&mut Guest) -> Result<T, GuestError>) -> Result<T, GuestError> {
+        if self.live.is_none() {
+            self.recover().map_err(|e| GuestError::Host(format!("guest unavailable: {e}")))?;
+        }
+        match f(self) {
+            Err(GuestError::Trap(message)) => {
+                self.traps += 1;
+                match self.recover() {
+                    Ok(()) => Err(GuestError::Trap(message)),
+                    Err(e) => Err(GuestError::Trap(format!("{message}; re-instantiation failed: {e}"))),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// A fresh store and instance; the serving snapshot (if any) loaded into it.
+    fn recover(&mut self) -> Result<(), GuestError> {
+        self.live = None;
+        let mut live = instantiate(&self.engine, &self.pre, &self.config, self.metered)
+            .map_err(|e| GuestError::Host(format!("{e:#}")))?;
+        let fuel = self.current.as_ref().and_then(|c| self.load_fuel(c.bytes.len()));
+        if let Some(current) = &mut self.current {
+            let info = load_into(&mut live, &current.bytes, fuel, &mut self.answer_buf)?;
+            current.info.handle = info.handle;
+        }
+        self.live = Some(live);
+        Ok(())
+    }
+}
+
+fn unavailable() -> GuestError {
+    GuestError::Host("the guest instance is unavailable".into())
+}

@@ -1,0 +1,239 @@
+//! One guest instance and the ABI's calling convention (`edge/ABI.md`), step by step.
+//!
+//! Everything here distrusts the guest: lengths must fit the 32-bit ABI, answers must lie inside
+//! the guest's memory, a zero pointer is the guest saying it is out of memory. A failed wasm call
+//! becomes [`GuestError::Trap`]; deciding what to do about it (re-instantiate) is the caller's
+//! business, in `guest.rs`.
+
+use super::{GuestConfig, GuestError, LoadedSnapshot};
+use anyhow::{Context, bail};
+use edgeseg::abi::{AbiError, LoadInfo};
+use wasmtime::{
+    Engine, ExternType, Instance, InstancePre, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
+
+/// What each store carries: its memory limiter.
+pub(super) struct StoreState {
+    limits: StoreLimits,
+}
+
+/// The ABI exports, typed once per instance.
+pub(super) struct Exports {
+    pub(super) memory: Memory,
+    pub(super) alloc: TypedFunc<u32, u32>,
+    pub(super) dealloc: TypedFunc<(u32, u32), ()>,
+    pub(super) load: TypedFunc<(u32, u32), u64>,
+    pub(super) decide: TypedFunc<(u32, u32, u32), u64>,
+    pub(super) free: TypedFunc<u32, u32>,
+}
+
+/// The exports the ABI requires, with their signatures as wasmtime prints them.
+const EXPECTED_EXPORTS: [(&str, &str); 6] = [
+    ("edgeseg_abi_version", "() -> (i32)"),
+    ("edgeseg_alloc", "(i32) -> (i32)"),
+    ("edgeseg_dealloc", "(i32, i32) -> ()"),
+    ("edgeseg_load", "(i32, i32) -> (i64)"),
+    ("edgeseg_decide", "(i32, i32, i32) -> (i64)"),
+    ("edgeseg_free", "(i32) -> (i32)"),
+];
+
+/// One instance and its store. Replaced wholesale after a trap.
+pub(super) struct Live {
+    pub(super) store: Store<StoreState>,
+    pub(super) instance: Instance,
+    pub(super) exports: Exports,
+    /// A guest buffer `(ptr, capacity)` kept for request messages.
+    pub(super) input: Option<(u32, u32)>,
+}
+
+pub(super) fn wt<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
+    r.map_err(anyhow::Error::from)
+}
+
+/// Classifies a failed wasm call. Every failure of a call into this import-free module is a trap
+/// of some kind (fuel, memory, `unreachable` from an abort); the message keeps wasmtime's words.
+pub(super) fn trap(e: wasmtime::Error) -> GuestError {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(t) => GuestError::Trap(format!("{t}")),
+        None => GuestError::Trap(format!("{e:#}")),
+    }
+}
+
+/// Refuses a module with imports or without the ABI's exports before anything runs.
+pub(super) fn check_interface(module: &Module) -> anyhow::Result<()> {
+    let imports: Vec<String> = module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect();
+    if !imports.is_empty() {
+        bail!("the module imports {} (an edgeseg module imports nothing)", imports.join(", "));
+    }
+    match module.get_export("memory") {
+        Some(ExternType::Memory(_)) => {}
+        _ => bail!("the module does not export its memory as `memory`"),
+    }
+    for (name, expected) in EXPECTED_EXPORTS {
+        let Some(ExternType::Func(ty)) = module.get_export(name) else {
+            bail!("the module does not export the function `{name}`");
+        };
+        let list = |types: Vec<String>| types.join(", ");
+        let actual = format!(
+            "({}) -> ({})",
+            list(ty.params().map(|t| t.to_string()).collect()),
+            list(ty.results().map(|t| t.to_string()).collect())
+        );
+        if actual != expected {
+            bail!("export `{name}` has signature {actual}, the ABI says {expected}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn instantiate(
+    engine: &Engine,
+    pre: &InstancePre<StoreState>,
+    config: &GuestConfig,
+    metered: bool,
+) -> anyhow::Result<Live> {
+    let limits = StoreLimitsBuilder::new().memory_size(config.max_memory_bytes).instances(1).build();
+    let mut store = Store::new(engine, StoreState { limits });
+    store.limiter(|state| &mut state.limits);
+    if metered {
+        wt(store.set_fuel(config.fuel_per_call.unwrap_or(u64::MAX)))?;
+    }
+    let instance = wt(pre.instantiate(&mut store)).context("instantiating the module")?;
+    let exports = Exports::get(&instance, &mut store)?;
+    Ok(Live { store, instance, exports, input: None })
+}
+
+impl Exports {
+    fn get(instance: &Instance, store: &mut Store<StoreState>) -> anyhow::Result<Exports> {
+        let memory = instance.get_memory(&mut *store, "memory").context("export `memory`")?;
+        Ok(Exports {
+            memory,
+            alloc: wt(instance.get_typed_func(&mut *store, "edgeseg_alloc"))?,
+            dealloc: wt(instance.get_typed_func(&mut *store, "edgeseg_dealloc"))?,
+            load: wt(instance.get_typed_func(&mut *store, "edgeseg_load"))?,
+            decide: wt(instance.get_typed_func(&mut *store, "edgeseg_decide"))?,
+            free: wt(instance.get_typed_func(&mut *store, "edgeseg_free"))?,
+        })
+    }
+}
+
+/// Loads snapshot `bytes` into `live`, following the calling convention.
+pub(super) fn load_into(
+    live: &mut Live,
+    bytes: &[u8],
+    fuel: Option<u64>,
+    answer: &mut Vec<u8>,
+) -> Result<LoadedSnapshot, GuestError> {
+    let (ptr, len) = live.write_fresh(bytes, fuel)?;
+    live.arm(fuel);
+    let packed = live.exports.load.call(&mut live.store, (ptr, len));
+    live.dealloc(ptr, len, fuel)?;
+    live.take_answer(packed.map_err(trap)?, fuel, answer)?;
+    let decoded: Result<LoadInfo<'_>, AbiError> = postcard::from_bytes(answer)
+        .map_err(|e| GuestError::Host(format!("undecodable load answer ({} bytes): {e}", answer.len())))?;
+    match decoded {
+        Ok(info) => Ok(LoadedSnapshot::from(&info)),
+        Err(e) => Err(GuestError::from(e)),
+    }
+}
+
+impl Live {
+    /// Refills the fuel tank before a call (a no-op when metering is off).
+    pub(super) fn arm(&mut self, fuel: Option<u64>) {
+        if let Some(fuel) = fuel {
+            // Fails only when metering is off, which `fuel: Some` rules out.
+            let _ = self.store.set_fuel(fuel);
+        }
+    }
+
+    /// Calls `edgeseg_abi_version` (looked up here: it runs once per guest, not worth a field).
+    pub(super) fn version(&mut self) -> wasmtime::Result<u32> {
+        let f = self.instance.get_typed_func::<(), u32>(&mut self.store, "edgeseg_abi_version")?;
+        f.call(&mut self.store, ())
+    }
+
+    fn len_u32(bytes: &[u8]) -> Result<u32, GuestError> {
+        u32::try_from(bytes.len())
+            .map_err(|_| GuestError::Host(format!("{} bytes do not fit the 32-bit ABI", bytes.len())))
+    }
+
+    /// Allocates a guest buffer for `bytes` and writes them. `(0, 0)` for empty input, which the
+    /// ABI reads as an empty message.
+    fn write_fresh(&mut self, bytes: &[u8], fuel: Option<u64>) -> Result<(u32, u32), GuestError> {
+        let len = Live::len_u32(bytes)?;
+        if len == 0 {
+            return Ok((0, 0));
+        }
+        self.arm(fuel);
+        let ptr = self.exports.alloc.call(&mut self.store, len).map_err(trap)?;
+        if ptr == 0 {
+            return Err(GuestError::out_of_memory("the input buffer"));
+        }
+        self.write(ptr, bytes)?;
+        Ok((ptr, len))
+    }
+
+    /// Writes `request` into the kept request buffer, growing it when too small. Returns the
+    /// `(ptr, len)` to pass; the buffer itself stays allocated for the next call.
+    pub(super) fn request_buffer(&mut self, request: &[u8], fuel: Option<u64>) -> Result<(u32, u32), GuestError> {
+        let len = Live::len_u32(request)?;
+        if len == 0 {
+            return Ok((0, 0));
+        }
+        let ptr = match self.input {
+            Some((ptr, cap)) if cap >= len => ptr,
+            other => {
+                if let Some((ptr, cap)) = other {
+                    self.input = None;
+                    self.dealloc(ptr, cap, fuel)?;
+                }
+                let cap = len.max(1024).checked_next_power_of_two().unwrap_or(len);
+                self.arm(fuel);
+                let ptr = self.exports.alloc.call(&mut self.store, cap).map_err(trap)?;
+                if ptr == 0 {
+                    return Err(GuestError::out_of_memory("the request buffer"));
+                }
+                self.input = Some((ptr, cap));
+                ptr
+            }
+        };
+        self.write(ptr, request)?;
+        Ok((ptr, len))
+    }
+
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), GuestError> {
+        self.exports
+            .memory
+            .write(&mut self.store, ptr as usize, bytes)
+            .map_err(|_| GuestError::Host(format!("guest buffer {ptr:#x}+{} lies outside its memory", bytes.len())))
+    }
+
+    fn dealloc(&mut self, ptr: u32, len: u32, fuel: Option<u64>) -> Result<(), GuestError> {
+        if ptr == 0 {
+            return Ok(());
+        }
+        self.arm(fuel);
+        self.exports.dealloc.call(&mut self.store, (ptr, len)).map_err(trap)
+    }
+
+    /// Copies the answer named by `packed` into `out` and frees it in the guest. The pointer and
+    /// length come from the guest and are checked against its memory before anything is read.
+    pub(super) fn take_answer(&mut self, packed: u64, fuel: Option<u64>, out: &mut Vec<u8>) -> Result<(), GuestError> {
+        if packed == 0 {
+            return Err(GuestError::out_of_memory("its answer"));
+        }
+        let ptr = (packed & 0xffff_ffff) as u32;
+        let len = (packed >> 32) as u32;
+        let data = self.exports.memory.data(&self.store);
+        let range = (ptr as usize)..(ptr as usize).saturating_add(len as usize);
+        let Some(bytes) = data.get(range) else {
+            return Err(GuestError::Host(format!(
+                "guest answer {ptr:#x}+{len} lies outside its {} bytes of memory",
+                data.len()
+            )));
+        };
+        out.clear();
+        out.extend_from_slice(bytes);
+        self.dealloc(ptr, len, fuel)
+    }
+}

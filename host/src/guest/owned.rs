@@ -1,0 +1,82 @@
+//! Owned copies of what the guest answers.
+//!
+//! The ABI's Rust types borrow from the answer buffer (zero-copy decoding inside the guest and in
+//! the replay loop). Callers that keep results around — tests comparing native and wasm
+//! decisions, reports naming tiers — need owned values; these are they.
+
+use super::GuestError;
+use edgeseg::Decision;
+use edgeseg::abi::{DecideResult, LoadInfo};
+use serde::Serialize;
+
+/// A snapshot the guest accepted, as `edgeseg_load` described it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoadedSnapshot {
+    /// The guest's engine handle (changes when the guest is re-instantiated after a trap).
+    pub handle: u32,
+    pub snapshot_id: String,
+    pub version: u64,
+    /// Tier names, highest precedence first.
+    pub tiers: Vec<String>,
+    /// Segment names in evaluation order.
+    pub segments: Vec<String>,
+    pub purposes: Vec<String>,
+}
+
+impl From<&LoadInfo<'_>> for LoadedSnapshot {
+    fn from(info: &LoadInfo<'_>) -> LoadedSnapshot {
+        let owned = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect();
+        LoadedSnapshot {
+            handle: info.handle,
+            snapshot_id: info.snapshot_id.to_owned(),
+            version: info.version,
+            tiers: owned(&info.tiers),
+            segments: owned(&info.segments),
+            purposes: owned(&info.purposes),
+        }
+    }
+}
+
+/// An owned [`edgeseg::Decision`], comparable across the native engine and the guest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnedDecision {
+    pub snapshot_version: u64,
+    pub tier: String,
+    pub tier_index: u16,
+    pub segments: Vec<String>,
+    pub identified: bool,
+    pub consent: u64,
+    /// `(name, value)` in the order the engine emitted them.
+    pub headers: Vec<(String, String)>,
+}
+
+impl From<&Decision<'_>> for OwnedDecision {
+    fn from(d: &Decision<'_>) -> OwnedDecision {
+        OwnedDecision {
+            snapshot_version: d.snapshot_version,
+            tier: d.tier.to_owned(),
+            tier_index: d.tier_index,
+            segments: d.segments.iter().map(|s| (*s).to_owned()).collect(),
+            identified: d.identified,
+            consent: d.consent,
+            headers: d.headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
+        }
+    }
+}
+
+impl OwnedDecision {
+    /// Decodes a raw `edgeseg_decide` answer (postcard `Result<Decision, AbiError>`), as returned
+    /// by [`crate::guest::Guest::decide_raw`].
+    pub fn from_answer(answer: &[u8]) -> Result<OwnedDecision, GuestError> {
+        match decode_decide_answer(answer)? {
+            Ok(decision) => Ok(OwnedDecision::from(&decision)),
+            Err(e) => Err(GuestError::from(e)),
+        }
+    }
+}
+
+/// Decodes a decide answer, borrowing from `answer`; a decode failure is a host error.
+pub(crate) fn decode_decide_answer(answer: &[u8]) -> Result<DecideResult<'_>, GuestError> {
+    postcard::from_bytes(answer)
+        .map_err(|e| GuestError::Host(format!("undecodable decide answer ({} bytes): {e}", answer.len())))
+}
