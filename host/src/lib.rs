@@ -5,5 +5,7 @@
 //!
 //! * [`guest`] — the wasmtime embedding of the raw ABI (`edge/ABI.md`): limits, trap recovery,
 //!   snapshot hot swap.
+//! * [`traffic`] — the streaming reader of edgeseg's JSONL request log.
 
 pub mod guest;
+pub mod traffic;

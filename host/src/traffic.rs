@@ -1,0 +1,352 @@
+//! The reader of edgeseg's own request log: JSON Lines, one request per line.
+//!
+//! ```json
+//! {"now_ms": 1763719200123, "method": "GET", "host": "shop.example", "path": "/p/123",
+//!  "headers": {"cookie": "edgeseg_uid=u0004711", "user-agent": "Mozilla/5.0"},
+//!  "country": "DE", "attributes": {"device": "mobile"}, "status": 200, "latency_ms": 84.5}
+//! ```
+//!
+//! `now_ms`, `method` and `path` are required; `host` defaults to `""`; everything else is
+//! optional and unknown fields are ignored (logs grow fields; old readers must keep working).
+//! `headers` is an object or an array of `[name, value]` pairs — the array form keeps duplicate
+//! headers (two `cookie` lines), which an object cannot. Attribute values are JSON scalars.
+//!
+//! Logs are big and come from production, so the reader streams and never trusts a line: each
+//! line is read with a length cap (an endless line without a newline cannot exhaust memory), a
+//! bad line is an error *for that line* carrying its number, and the next call carries on with
+//! the following line. Only an IO error ends the stream.
+
+use edgeseg::{AttrValue, Request};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use std::io::{self, BufRead};
+
+/// Default cap on one log line: 1 MiB, far above any real request yet bounded.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// An attribute value, owned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attr {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+}
+
+impl Attr {
+    /// The borrowed form the engine takes.
+    pub fn as_value(&self) -> AttrValue<'_> {
+        match self {
+            Attr::Null => AttrValue::Null,
+            Attr::Bool(b) => AttrValue::Bool(*b),
+            Attr::Number(n) => AttrValue::Number(*n),
+            Attr::String(s) => AttrValue::String(s),
+        }
+    }
+}
+
+/// One logged request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficRecord {
+    /// 1-based line number in the log.
+    pub line: u64,
+    pub now_ms: u64,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    /// `(name, value)` in log order, duplicates kept.
+    pub headers: Vec<(String, String)>,
+    pub country: Option<String>,
+    pub attributes: Vec<(String, Attr)>,
+    /// The origin's response status, when the log has it.
+    pub status: Option<u16>,
+    /// The origin's response latency, when the log has it.
+    pub latency_ms: Option<f64>,
+}
+
+impl TrafficRecord {
+    /// The request as the engine sees it, borrowing from this record.
+    pub fn request(&self) -> Request<'_> {
+        Request {
+            method: &self.method,
+            host: &self.host,
+            path: &self.path,
+            headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+            country: self.country.as_deref(),
+            now_ms: self.now_ms,
+            attributes: self.attributes.iter().map(|(n, v)| (n.as_str(), v.as_value())).collect(),
+        }
+    }
+
+    /// Parses one log line (without its newline). `line` only labels the result.
+    pub fn parse(json: &[u8], line: u64) -> Result<TrafficRecord, TrafficError> {
+        let raw: RawRecord = serde_json::from_slice(json)
+            .map_err(|e| TrafficError { line, reason: TrafficErrorReason::Json(e.to_string()) })?;
+        Ok(TrafficRecord {
+            line,
+            now_ms: raw.now_ms,
+            method: raw.method,
+            host: raw.host.unwrap_or_default(),
+            path: raw.path,
+            headers: raw.headers.map(|h| h.0).unwrap_or_default(),
+            country: raw.country,
+            attributes: raw.attributes.map(|a| a.0).unwrap_or_default(),
+            status: raw.status,
+            latency_ms: raw.latency_ms,
+        })
+    }
+}
+
+/// Why a line could not be read.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrafficErrorReason {
+    /// The underlying reader failed; the stream ends here.
+    Io(String),
+    /// The line is longer than the reader's cap; it was skipped without being buffered.
+    TooLong { limit: usize },
+    /// The line is not a valid record (bad JSON, missing or mistyped field).
+    Json(String),
+}
+
+/// A log line that could not be read, with its 1-based line number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrafficError {
+    pub line: u64,
+    pub reason: TrafficErrorReason,
+}
+
+impl TrafficError {
+    /// Whether the stream is over (an IO error) rather than one line being bad.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self.reason, TrafficErrorReason::Io(_))
+    }
+}
+
+impl fmt::Display for TrafficError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            TrafficErrorReason::Io(e) => write!(f, "line {}: read error: {e}", self.line),
+            TrafficErrorReason::TooLong { limit } => {
+                write!(f, "line {}: longer than {limit} bytes, skipped", self.line)
+            }
+            TrafficErrorReason::Json(e) => write!(f, "line {}: {e}", self.line),
+        }
+    }
+}
+
+impl std::error::Error for TrafficError {}
+
+/// Streams [`TrafficRecord`]s from a JSONL log; blank lines are skipped.
+#[derive(Debug)]
+pub struct TrafficReader<R> {
+    reader: R,
+    max_line: usize,
+    line: u64,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> TrafficReader<R> {
+    pub fn new(reader: R) -> TrafficReader<R> {
+        TrafficReader { reader, max_line: DEFAULT_MAX_LINE_BYTES, line: 0, buf: Vec::new(), done: false }
+    }
+
+    /// Sets the longest line accepted, in bytes (newline excluded).
+    pub fn with_max_line_bytes(mut self, max: usize) -> TrafficReader<R> {
+        self.max_line = max;
+        self
+    }
+
+    /// Reads the next line into `self.buf` (without `\n` or `\r\n`). `Ok(None)` at end of input;
+    /// `Ok(Some(false))` for a line over the cap, which has been consumed but not kept.
+    fn next_line(&mut self) -> io::Result<Option<bool>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                // End of input: a last line without a newline still counts.
+                break;
+            }
+            any = true;
+            let (chunk, used, ended) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (available.split_at(i).0, i + 1, true),
+                None => (available, available.len(), false),
+            };
+            if !too_long {
+                // Allow one byte over the cap for a `\r` that belongs to the line ending.
+                if self.buf.len() + chunk.len() > self.max_line.saturating_add(1) {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(chunk);
+                }
+            }
+            self.reader.consume(used);
+            if ended {
+                break;
+            }
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        if self.buf.len() > self.max_line {
+            too_long = true;
+        }
+        Ok(Some(!too_long))
+    }
+}
+
+impl<R: BufRead> Iterator for TrafficReader<R> {
+    type Item = Result<TrafficRecord, TrafficError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let kept = match self.next_line() {
+                Ok(Some(kept)) => kept,
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    let line = self.line + 1;
+                    return Some(Err(TrafficError { line, reason: TrafficErrorReason::Io(e.to_string()) }));
+                }
+            };
+            self.line += 1;
+            if !kept {
+                let reason = TrafficErrorReason::TooLong { limit: self.max_line };
+                return Some(Err(TrafficError { line: self.line, reason }));
+            }
+            if self.buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(TrafficRecord::parse(&self.buf, self.line));
+        }
+        None
+    }
+}
+
+/// The wire shape of a record; converted into [`TrafficRecord`].
+#[derive(Deserialize)]
+struct RawRecord {
+    now_ms: u64,
+    method: String,
+    #[serde(default)]
+    host: Option<String>,
+    path: String,
+    #[serde(default)]
+    headers: Option<Headers>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    attributes: Option<Attributes>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    latency_ms: Option<f64>,
+}
+
+/// Headers as an object (in document order) or as `[[name, value], …]`.
+struct Headers(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Headers, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Headers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of header strings or an array of [name, value] pairs")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = map.next_entry::<String, String>()? {
+                    out.push(pair);
+                }
+                Ok(Headers(out))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Headers, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = seq.next_element::<(String, String)>()? {
+                    out.push(pair);
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Attributes as an object of scalars, in document order.
+struct Attributes(Vec<(String, Attr)>);
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Attributes, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Attributes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of scalar attribute values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes, A::Error> {
+                let mut out = Vec::new();
+                while let Some(pair) = map.next_entry::<String, Attr>()? {
+                    out.push(pair);
+                }
+                Ok(Attributes(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Attr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Attr, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Attr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("null, a boolean, a number or a string")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Attr, E> {
+                Ok(Attr::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Attr, E> {
+                Ok(Attr::Null)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Attr, E> {
+                Ok(Attr::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Attr, E> {
+                Ok(Attr::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Attr, E> {
+                Ok(Attr::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Attr, E> {
+                Ok(Attr::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Attr, E> {
+                Ok(Attr::String(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Attr, E> {
+                Ok(Attr::String(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;
