@@ -6,6 +6,8 @@
 //! * [`guest`] — the wasmtime embedding of the raw ABI (`edge/ABI.md`): limits, trap recovery,
 //!   snapshot hot swap.
 //! * [`traffic`] — the streaming reader of edgeseg's JSONL request log.
+//! * [`replay`] — feeds traffic through a guest and aggregates the per-tier [`replay::Report`].
 
 pub mod guest;
+pub mod replay;
 pub mod traffic;

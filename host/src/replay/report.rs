@@ -1,0 +1,192 @@
+//! The replay report: JSON for machines (`--json`), a fixed-layout table for people.
+//!
+//! Everything that changes from run to run or build to build — wall time, throughput, latency,
+//! the module's path and size — is kept apart ([`Report::timings`], [`TierReport::latency`],
+//! [`Report::module`]) so that golden tests can drop it ([`Report::to_text`] with
+//! `include_timings = false`, or [`Report::strip_timings`] before serialising) and compare the
+//! rest byte for byte. Numbers are printed with fixed precision; order follows the snapshot.
+
+use super::percentile;
+use serde::Serialize;
+use std::fmt::{self, Write};
+
+/// What a replay found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub snapshot_id: String,
+    pub snapshot_version: u64,
+    /// The module that decided, when known.
+    pub module: Option<ModuleInfo>,
+    /// Well-formed log records replayed.
+    pub requests: u64,
+    /// Requests the guest decided (requests minus guest errors and traps).
+    pub decided: u64,
+    /// Decided requests that carried a customer id.
+    pub identified: u64,
+    /// `identified` as a percentage of `decided`.
+    pub identified_share_pct: f64,
+    /// Malformed log lines skipped (with `skip_malformed`).
+    pub malformed_skipped: u64,
+    /// Requests whose call trapped (the guest recovered each time).
+    pub guest_traps: u64,
+    /// Requests the guest answered with an error.
+    pub guest_errors: u64,
+    /// Wall time, throughput and overall latency; `None` once stripped.
+    pub timings: Option<Timings>,
+    /// Every tier of the snapshot, highest precedence first, with or without requests.
+    pub tiers: Vec<TierReport>,
+    /// Every segment of the snapshot, in evaluation order.
+    pub segments: Vec<SegmentReport>,
+}
+
+/// Which module decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModuleInfo {
+    pub path: Option<String>,
+    pub bytes: u64,
+}
+
+/// Run-dependent numbers for the whole replay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timings {
+    /// From the first record read to the last decision, reading and parsing included.
+    pub wall_ms: f64,
+    /// `decided / wall time`.
+    pub decisions_per_sec: f64,
+    pub latency: Option<Latency>,
+}
+
+/// Decision latency: the `edgeseg_decide` wasm call alone, exact nearest-rank percentiles over
+/// every sample.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Latency {
+    pub samples: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+impl Latency {
+    /// Sorts `samples_ns` in place and takes the percentiles; `None` without samples.
+    pub fn from_samples(samples_ns: &mut [u64]) -> Option<Latency> {
+        samples_ns.sort_unstable();
+        let us = |q| percentile(samples_ns, q).map(|ns| ns as f64 / 1000.0);
+        Some(Latency { samples: samples_ns.len() as u64, p50_us: us(0.50)?, p99_us: us(0.99)? })
+    }
+}
+
+/// One tier's share of the traffic.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TierReport {
+    /// The tier's name.
+    pub tier: String,
+    pub requests: u64,
+    /// Percentage of decided requests.
+    pub share_pct: f64,
+    /// Distinct customer ids among this tier's identified requests; `None` when the host could
+    /// not read the snapshot's identity sources.
+    pub distinct_users: Option<u64>,
+    /// Segments matched, summed over the tier's requests.
+    pub segments_matched: u64,
+    pub segments_per_request: f64,
+    /// `None` for a tier without requests, and once stripped.
+    pub latency: Option<Latency>,
+}
+
+/// One segment's reach.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SegmentReport {
+    /// The segment's name.
+    pub segment: String,
+    /// Decided requests that matched this segment.
+    pub requests: u64,
+    /// Percentage of decided requests.
+    pub share_pct: f64,
+}
+
+impl Report {
+    /// Drops everything that varies between runs or builds (timings, latency, module), leaving
+    /// a report that is a pure function of snapshot and traffic.
+    pub fn strip_timings(&mut self) {
+        self.timings = None;
+        self.module = None;
+        for tier in &mut self.tiers {
+            tier.latency = None;
+        }
+    }
+
+    /// The text report. With `include_timings = false`, the lines and columns that vary between
+    /// runs or builds (module, wall time, throughput, latency) are left out and the rest is
+    /// deterministic.
+    pub fn to_text(&self, include_timings: bool) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_text(&mut out, include_timings);
+        out
+    }
+
+    fn write_text(&self, out: &mut String, timings: bool) -> fmt::Result {
+        writeln!(out, "snapshot           {} v{}", self.snapshot_id, self.snapshot_version)?;
+        if timings && let Some(m) = &self.module {
+            let path = m.path.as_deref().unwrap_or("(in memory)");
+            writeln!(out, "module             {path} ({} bytes)", m.bytes)?;
+        }
+        writeln!(out, "requests           {}", self.requests)?;
+        writeln!(out, "decided            {}", self.decided)?;
+        writeln!(out, "identified         {} ({:.2}% of decided)", self.identified, self.identified_share_pct)?;
+        writeln!(out, "malformed skipped  {}", self.malformed_skipped)?;
+        writeln!(out, "guest traps        {}", self.guest_traps)?;
+        writeln!(out, "guest errors       {}", self.guest_errors)?;
+        if timings && let Some(t) = &self.timings {
+            writeln!(out, "wall time          {:.1} ms", t.wall_ms)?;
+            writeln!(out, "throughput         {:.0} decisions/s", t.decisions_per_sec)?;
+            if let Some(l) = &t.latency {
+                writeln!(
+                    out,
+                    "decide latency     p50 {:.2} µs, p99 {:.2} µs ({} calls, exact nearest-rank)",
+                    l.p50_us, l.p99_us, l.samples
+                )?;
+            }
+        }
+
+        let width = self.tiers.iter().map(|t| t.tier.len()).chain([4]).max().unwrap_or(4);
+        writeln!(out)?;
+        write!(
+            out,
+            "{:<width$}  {:>9}  {:>7}  {:>7}  {:>9}  {:>7}",
+            "tier", "requests", "share", "users", "segments", "seg/req"
+        )?;
+        if timings {
+            write!(out, "  {:>9}  {:>9}", "p50 µs", "p99 µs")?;
+        }
+        writeln!(out)?;
+        for t in &self.tiers {
+            let users = t.distinct_users.map_or_else(|| "n/a".to_owned(), |u| u.to_string());
+            write!(
+                out,
+                "{:<width$}  {:>9}  {:>6.2}%  {:>7}  {:>9}  {:>7.2}",
+                t.tier, t.requests, t.share_pct, users, t.segments_matched, t.segments_per_request
+            )?;
+            if timings {
+                match &t.latency {
+                    Some(l) => write!(out, "  {:>9.2}  {:>9.2}", l.p50_us, l.p99_us)?,
+                    None => write!(out, "  {:>9}  {:>9}", "-", "-")?,
+                }
+            }
+            writeln!(out)?;
+        }
+
+        let width = self.segments.iter().map(|s| s.segment.len()).chain([7]).max().unwrap_or(7);
+        writeln!(out)?;
+        writeln!(out, "{:<width$}  {:>9}  {:>7}", "segment", "requests", "share")?;
+        for s in &self.segments {
+            writeln!(out, "{:<width$}  {:>9}  {:>6.2}%", s.segment, s.requests, s.share_pct)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text(true))
+    }
+}
