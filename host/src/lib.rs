@@ -1,13 +1,18 @@
 //! # edgeseg-host — the native side of edgeseg
 //!
-//! Runs the very `edgeseg.wasm` module the CDN edges run, under wasmtime, so that what the host
-//! reports is what the edge will do, down to the ABI and the memory and fuel limits.
+//! Runs the very `edgeseg.wasm` module the CDN edges run, under wasmtime, against recorded
+//! traffic, and reports what the snapshot would do: which tier each request lands in, how many
+//! users each tier serves, how long a decision takes inside the module. Running the real module
+//! rather than the native crate is the point: what the report says is what the edge will do,
+//! down to the ABI and the memory and fuel limits.
 //!
 //! * [`guest`] — the wasmtime embedding of the raw ABI (`edge/ABI.md`): limits, trap recovery,
 //!   snapshot hot swap.
 //! * [`traffic`] — the streaming reader of edgeseg's JSONL request log.
 //! * [`replay`] — feeds traffic through a guest and aggregates the per-tier [`replay::Report`].
+//! * [`cli`] — the `edgeseg` command line.
 
+pub mod cli;
 pub mod guest;
 pub mod replay;
 pub mod traffic;

@@ -1,0 +1,137 @@
+//! The `edgeseg` command line.
+//!
+//! [`run`] does all the work against any writer so tests drive the CLI in-process; [`main`] is
+//! the thin process wrapper (exit codes, error chain on stderr). One enum variant and one
+//! function per subcommand: `build`, `inspect` and `sample` (wrapping `edgeseg-snapshots`) slot
+//! in next to `replay` without touching anything else.
+
+use crate::guest::{Guest, GuestConfig};
+use crate::replay::{ReplayOptions, replay};
+use crate::traffic::TrafficReader;
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Where the module is looked for when neither `--module` nor `EDGESEG_WASM` says otherwise
+/// (`cargo xtask` copies the size-optimised build there).
+pub const DEFAULT_MODULE: &str = "target/wasm/edgeseg.wasm";
+/// Environment variable naming the module, below `--module` in precedence.
+pub const MODULE_ENV: &str = "EDGESEG_WASM";
+
+/// edgeseg: segment CDN traffic at the edge with a WebAssembly engine and prebuilt snapshots.
+#[derive(Debug, Parser)]
+#[command(name = "edgeseg", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay a JSONL request log through the wasm module and report per tier.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Snapshot file (as built by `edgeseg build`).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: PathBuf,
+    /// Request log, one JSON object per line; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub traffic: PathBuf,
+    /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
+    #[arg(long, value_name = "FILE")]
+    pub module: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Count and skip malformed log lines instead of stopping at the first.
+    #[arg(long)]
+    pub skip_malformed: bool,
+    /// Fuel (wasm operations) per guest call; 0 turns metering off.
+    #[arg(long, value_name = "N", default_value_t = crate::guest::DEFAULT_FUEL_PER_CALL)]
+    pub fuel: u64,
+    /// Longest log line accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::traffic::DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
+}
+
+/// Parses `args` (program name first, as `std::env::args_os` gives them) and runs the command,
+/// writing its output to `out`. `--help` and `--version` are written to `out` and succeed;
+/// argument errors come back as a [`clap::Error`] inside the `anyhow::Error`.
+pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            write!(out, "{}", e.render())?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match cli.command {
+        Command::Replay(args) => run_replay(&args, out),
+    }
+}
+
+/// The process entry point: runs [`run`] on the real arguments and stdout; errors go to stderr
+/// with their whole cause chain, and the exit code is non-zero (2 for usage errors, 1 otherwise).
+pub fn main() -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result = run(std::env::args_os(), &mut out).and_then(|()| out.flush().map_err(Into::into));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(usage) = e.downcast_ref::<clap::Error>() {
+                eprint!("{}", usage.render());
+                return ExitCode::from(2);
+            }
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn module_path(flag: Option<&PathBuf>) -> PathBuf {
+    flag.cloned()
+        .or_else(|| std::env::var_os(MODULE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))
+}
+
+fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let module = module_path(args.module.as_ref());
+    let config = GuestConfig { fuel_per_call: (args.fuel > 0).then_some(args.fuel), ..GuestConfig::default() };
+    let mut guest = Guest::from_file(&module, config)?;
+    let snapshot =
+        std::fs::read(&args.snapshot).with_context(|| format!("reading snapshot {}", args.snapshot.display()))?;
+    guest.load_snapshot(&snapshot).with_context(|| format!("loading snapshot {}", args.snapshot.display()))?;
+
+    let opts = ReplayOptions { skip_malformed: args.skip_malformed };
+    let traffic_name = args.traffic.display().to_string();
+    let report = if args.traffic.as_os_str() == "-" {
+        let reader = TrafficReader::new(io::stdin().lock()).with_max_line_bytes(args.max_line_bytes);
+        replay(&mut guest, reader, &opts)
+    } else {
+        let file = File::open(&args.traffic).with_context(|| format!("opening traffic {traffic_name}"))?;
+        let reader =
+            TrafficReader::new(BufReader::with_capacity(256 << 10, file)).with_max_line_bytes(args.max_line_bytes);
+        replay(&mut guest, reader, &opts)
+    }
+    .with_context(|| format!("replaying {traffic_name}"))?;
+
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", report.to_text(true))?;
+    }
+    Ok(())
+}
