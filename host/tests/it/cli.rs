@@ -1,0 +1,118 @@
+//! The `edgeseg` CLI, run in-process.
+
+use crate::replay::TRAFFIC;
+use crate::support::{snapshot, wasm_path, workspace};
+use edgeseg_host::cli;
+use std::path::PathBuf;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = workspace().join("target").join("test-scratch").join(format!("host-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn edgeseg(args: &[&str]) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    let argv = std::iter::once("edgeseg").chain(args.iter().copied()).map(Into::into);
+    cli::run(argv, &mut out)?;
+    Ok(String::from_utf8(out)?)
+}
+
+struct Files {
+    snapshot: String,
+    traffic: String,
+    module: String,
+}
+
+fn files(name: &str) -> Files {
+    let dir = scratch(name);
+    let snap = dir.join("fixture.snapshot");
+    let traffic = dir.join("traffic.jsonl");
+    std::fs::write(&snap, snapshot(7)).unwrap();
+    std::fs::write(&traffic, TRAFFIC).unwrap();
+    let s = |p: PathBuf| p.to_str().unwrap().to_owned();
+    Files { snapshot: s(snap), traffic: s(traffic), module: s(wasm_path().to_path_buf()) }
+}
+
+#[test]
+fn replay_prints_the_text_report() {
+    let f = files("text");
+    let out = edgeseg(&[
+        "replay",
+        "--snapshot",
+        &f.snapshot,
+        "--traffic",
+        &f.traffic,
+        "--module",
+        &f.module,
+        "--skip-malformed",
+    ])
+    .unwrap();
+    assert!(out.starts_with("snapshot           fixture v7\nmodule             "), "{out}");
+    assert!(out.contains(&format!("module             {} (", f.module)), "{out}");
+    assert!(out.contains("throughput") && out.contains("decide latency"), "{out}");
+    assert!(out.contains("premium          3   37.50%        2          8     2.67"), "{out}");
+}
+
+#[test]
+fn replay_prints_json() {
+    let f = files("json");
+    let out = edgeseg(&[
+        "replay",
+        "--snapshot",
+        &f.snapshot,
+        "--traffic",
+        &f.traffic,
+        "--module",
+        &f.module,
+        "--skip-malformed",
+        "--json",
+        "--fuel",
+        "0",
+    ])
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["requests"], 8);
+    assert_eq!(json["malformed_skipped"], 1);
+    let tiers: Vec<(&str, u64)> = json["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tier"].as_str().unwrap(), t["requests"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(tiers, [("premium", 3), ("plus", 2), ("free", 3)]);
+    assert_eq!(json["module"]["path"], f.module.as_str());
+}
+
+#[test]
+fn errors_carry_their_context() {
+    let f = files("errors");
+    let e =
+        edgeseg(&["replay", "--snapshot", &f.snapshot, "--traffic", &f.traffic, "--module", &f.module]).unwrap_err();
+    let chain = format!("{e:#}");
+    assert!(chain.contains("replaying") && chain.contains("line 8"), "{chain}");
+
+    let e = edgeseg(&["replay", "--snapshot", &f.traffic, "--traffic", &f.traffic, "--module", &f.module]).unwrap_err();
+    let chain = format!("{e:#}");
+    assert!(chain.contains("loading snapshot") && chain.contains("BadMagic"), "{chain}");
+
+    let missing = format!("{}.missing", f.module);
+    let e = edgeseg(&["replay", "--snapshot", &f.snapshot, "--traffic", &f.traffic, "--module", &missing]).unwrap_err();
+    assert!(format!("{e:#}").contains(&missing), "{e:#}");
+
+    let e = edgeseg(&["replay", "--snapshot", &f.snapshot, "--traffic", "/nonexistent/t.jsonl", "--module", &f.module])
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("/nonexistent/t.jsonl"), "{e:#}");
+}
+
+#[test]
+fn usage_errors_are_clap_errors_and_help_goes_to_out() {
+    let e = edgeseg(&["replay", "--snapshot", "s"]).unwrap_err();
+    assert!(e.downcast_ref::<clap::Error>().is_some(), "{e:#}");
+    let e = edgeseg(&["frobnicate"]).unwrap_err();
+    assert!(e.downcast_ref::<clap::Error>().is_some(), "{e:#}");
+    let help = edgeseg(&["replay", "--help"]).unwrap();
+    assert!(help.contains("--skip-malformed") && help.contains("EDGESEG_WASM"), "{help}");
+    assert!(edgeseg(&["--version"]).unwrap().starts_with("edgeseg "));
+}

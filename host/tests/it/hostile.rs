@@ -1,0 +1,117 @@
+//! Modules that break the ABI on purpose: the host refuses them or reports a typed error, and
+//! never panics, hangs or reads outside guest memory.
+
+use crate::wasm::{fake_edgeseg, grow_or_trap, i32_const, i64_const, module, spin};
+use edgeseg::ErrorKind;
+use edgeseg_host::guest::{Guest, GuestConfig, GuestError};
+
+fn load_error(wasm: &[u8]) -> String {
+    match Guest::from_bytes(wasm, GuestConfig::default()) {
+        Ok(_) => panic!("the module should have been refused"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+fn fake(load: Vec<u8>, decide: Vec<u8>) -> Guest {
+    let wasm = module(&[], &fake_edgeseg(1, load, decide), true);
+    Guest::from_bytes(&wasm, GuestConfig::default()).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+#[test]
+fn the_fake_module_itself_is_accepted() {
+    let guest = fake(i64_const(0), i64_const(0));
+    assert!(guest.imports().is_empty());
+}
+
+#[test]
+fn imports_are_refused_by_name() {
+    let wasm =
+        module(&[("env", "clock"), ("wbg", "__wbindgen_throw")], &fake_edgeseg(1, i64_const(0), i64_const(0)), true);
+    let e = load_error(&wasm);
+    assert!(e.contains("env::clock") && e.contains("wbg::__wbindgen_throw"), "{e}");
+}
+
+#[test]
+fn missing_or_mistyped_exports_are_refused() {
+    let mut funcs = fake_edgeseg(1, i64_const(0), i64_const(0));
+    funcs.retain(|f| f.name != "edgeseg_free");
+    let e = load_error(&module(&[], &funcs, true));
+    assert!(e.contains("edgeseg_free"), "{e}");
+
+    let e = load_error(&module(&[], &fake_edgeseg(1, i64_const(0), i64_const(0)), false));
+    assert!(e.contains("memory"), "{e}");
+
+    let mut funcs = fake_edgeseg(1, i64_const(0), i32_const(0));
+    funcs[4].results = vec![crate::wasm::I32];
+    let e = load_error(&module(&[], &funcs, true));
+    assert!(e.contains("edgeseg_decide") && e.contains("(i32, i32, i32) -> (i32)"), "{e}");
+}
+
+#[test]
+fn another_abi_version_is_refused() {
+    let e = load_error(&module(&[], &fake_edgeseg(2, i64_const(0), i64_const(0)), true));
+    assert!(e.contains("ABI version 2"), "{e}");
+}
+
+#[test]
+fn answers_outside_guest_memory_are_host_errors() {
+    for packed in [(16i64 << 32) | 0xFFFF_FFF0, (0x7FFF_FFFFi64 << 32) | 16, (1i64 << 32) | 65_536] {
+        let mut guest = fake(i64_const(packed), i64_const(packed));
+        match guest.decide_raw_with(1, b"request") {
+            Err(GuestError::Host(m)) => assert!(m.contains("outside"), "{m}"),
+            other => panic!("{packed:#x}: {other:?}"),
+        }
+        assert!(matches!(guest.load_snapshot(b"snapshot"), Err(GuestError::Host(_))));
+        assert!(guest.snapshot().is_none());
+    }
+    // The last byte of memory is still inside.
+    let mut guest = fake(i64_const(0), i64_const((1i64 << 32) | 65_535));
+    assert_eq!(guest.decide_raw_with(1, b"r").map(|a| a.len()), Ok(1));
+}
+
+#[test]
+fn a_null_answer_or_failed_alloc_is_out_of_memory() {
+    let mut guest = fake(i64_const(0), i64_const(0));
+    let e = guest.decide_raw_with(1, b"request").unwrap_err();
+    assert_eq!(e.kind(), Some(ErrorKind::OutOfMemory), "{e}");
+
+    let mut funcs = fake_edgeseg(1, i64_const(0), i64_const((1i64 << 32) | 8));
+    funcs[1].body = i32_const(0);
+    let mut guest = Guest::from_bytes(&module(&[], &funcs, true), GuestConfig::default()).unwrap();
+    let e = guest.decide_raw_with(1, b"request").unwrap_err();
+    assert_eq!(e.kind(), Some(ErrorKind::OutOfMemory), "{e}");
+    // An empty input needs no buffer: the call goes through.
+    assert_eq!(guest.decide_raw_with(1, b"").map(|a| a.len()), Ok(1));
+}
+
+#[test]
+fn a_spinning_guest_runs_out_of_fuel_every_time() {
+    let mut decide = spin();
+    decide.extend(i64_const(0));
+    let wasm = module(&[], &fake_edgeseg(1, i64_const(0), decide), true);
+    let mut guest =
+        Guest::from_bytes(&wasm, GuestConfig { fuel_per_call: Some(100_000), ..GuestConfig::default() }).unwrap();
+    for round in 1..=3 {
+        match guest.decide_raw_with(1, b"x") {
+            Err(GuestError::Trap(m)) => assert!(m.contains("fuel"), "{m}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert_eq!(guest.traps(), round);
+    }
+}
+
+#[test]
+fn memory_growth_stops_at_the_configured_cap() {
+    let mut decide = grow_or_trap(32); // 2 MiB more
+    decide.extend(i64_const((1i64 << 32) | 8));
+    let wasm = module(&[], &fake_edgeseg(1, i64_const(0), decide), true);
+
+    let capped = GuestConfig { max_memory_bytes: 1 << 20, ..GuestConfig::default() };
+    let mut guest = Guest::from_bytes(&wasm, capped).unwrap();
+    assert!(matches!(guest.decide_raw_with(1, b"x"), Err(GuestError::Trap(_))));
+    // Re-instantiated with one page again: the next call traps the same way, not worse.
+    assert!(matches!(guest.decide_raw_with(1, b"x"), Err(GuestError::Trap(_))));
+
+    let mut roomy = Guest::from_bytes(&wasm, GuestConfig::default()).unwrap();
+    assert_eq!(roomy.decide_raw_with(1, b"x").map(|a| a.len()), Ok(1));
+}
