@@ -2,10 +2,13 @@
 //!
 //! [`run`] does all the work against any writer so tests drive the CLI in-process; [`main`] is
 //! the thin process wrapper (exit codes, error chain on stderr). One enum variant and one
-//! function per subcommand: `build`, `inspect` and `sample` (wrapping `edgeseg-snapshots`) slot
-//! in next to `replay` without touching anything else.
+//! function per subcommand; `sample`, `build` and `inspect` wrap `edgeseg-snapshots`
+//! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module.
+
+mod snapshot_cmds;
 
 use crate::guest::{Guest, GuestConfig};
+pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
 use crate::replay::{ReplayOptions, replay};
 use crate::traffic::TrafficReader;
 use anyhow::Context;
@@ -32,6 +35,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write deterministic sample members (CSV) and traffic (JSONL) for demos and tests.
+    Sample(SampleArgs),
+    /// Build a snapshot from segment definitions and a member file.
+    Build(BuildArgs),
+    /// Describe a snapshot: header, tiers, purposes, segments and sizes (never an id).
+    Inspect(InspectArgs),
     /// Replay a JSONL request log through the wasm module and report per tier.
     Replay(ReplayArgs),
 }
@@ -74,6 +83,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> any
         Err(e) => return Err(e.into()),
     };
     match cli.command {
+        Command::Sample(args) => snapshot_cmds::run_sample(&args, out),
+        Command::Build(args) => snapshot_cmds::run_build(&args, out),
+        Command::Inspect(args) => snapshot_cmds::run_inspect(&args, out),
         Command::Replay(args) => run_replay(&args, out),
     }
 }
@@ -134,4 +146,17 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         write!(out, "{}", report.to_text(true))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap checks duplicate flags and the like only when a subcommand is first parsed; check
+        // them all up front.
+        Cli::command().debug_assert();
+    }
 }

@@ -48,12 +48,12 @@ pub fn diff(expected: &str, actual: &str) -> String {
             ops.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
             ops.push(('-', a[i]));
             i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
         }
     }
     let near_change = |k: usize| {
@@ -81,9 +81,10 @@ pub fn diff(expected: &str, actual: &str) -> String {
 mod tests {
     #[test]
     fn diff_marks_changes_only() {
-        let d = super::diff("a\nb\nc\nd\ne\nf\ng\n", "a\nb\nC\nd\ne\nf\ng\nh\n");
-        assert!(d.contains("-c\n+C\n"), "{d}");
+        let d = super::diff("0\na\nb\nc\nd\ne\nf\ng\n", "0\na\nb\nC\nd\ne\nf\ng\nh\n");
+        assert!(d.contains(" a\n b\n-c\n+C\n d\n e\n"), "{d}");
         assert!(d.contains("+h\n"), "{d}");
-        assert!(!d.contains(" a\n"), "context is limited to two lines: {d}");
+        assert!(!d.contains(" 0\n"), "context is limited to two lines: {d}");
+        assert!(d.contains("@@\n"), "a gap is marked: {d}");
     }
 }

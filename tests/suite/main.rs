@@ -2,7 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: a panic is the failure report")]
 
 mod abi;
-mod compat;
 mod demo;
 mod privacy;
 mod spec;
