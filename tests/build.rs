@@ -35,7 +35,9 @@ fn main() {
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => fail(&format!("building the guest module failed ({s}); is the wasm32-unknown-unknown target installed? (`rustup target add wasm32-unknown-unknown`)")),
+        Ok(s) => fail(&format!(
+            "building the guest module failed ({s}); is the wasm32-unknown-unknown target installed? (`rustup target add wasm32-unknown-unknown`)"
+        )),
         Err(e) => fail(&format!("could not run cargo to build the guest module: {e}")),
     }
     let module = target_dir.join("wasm32-unknown-unknown").join("wasm").join("edgeseg.wasm");

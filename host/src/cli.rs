@@ -8,11 +8,11 @@
 mod snapshot_cmds;
 
 use crate::guest::{Guest, GuestConfig};
-pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
 use crate::replay::{ReplayOptions, replay};
 use crate::traffic::TrafficReader;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufReader, Write};

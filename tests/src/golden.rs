@@ -25,9 +25,8 @@ pub fn assert_golden(path: &str, actual: &str) {
 }
 
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("cannot read golden {} ({e}); create it with EDGESEG_BLESS=1", path.display())
-    })
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read golden {} ({e}); create it with EDGESEG_BLESS=1", path.display()))
 }
 
 /// A unified-style line diff (`-` expected, `+` actual) with two lines of context.

@@ -71,11 +71,8 @@ pub fn build_snapshot(spec: &SpecFile, scratch: &Path) -> Vec<u8> {
     let write = |p: &Path, s: String| std::fs::write(p, s).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     write(&defs, spec.definitions.to_string());
     write(&members, spec.members.iter().map(|m| format!("{m}\n")).collect());
-    let opts = edgeseg_snapshots::BuildOptions {
-        seed: Some(7),
-        created_ms: Some(1_763_700_000_000),
-        ..Default::default()
-    };
+    let opts =
+        edgeseg_snapshots::BuildOptions { seed: Some(7), created_ms: Some(1_763_700_000_000), ..Default::default() };
     match edgeseg_snapshots::build_files(&defs, &members, &opts) {
         Ok(built) => built.bytes,
         Err(e) => panic!("building the spec snapshot: {e}"),

@@ -24,7 +24,15 @@ fn the_module_imports_nothing() {
     let module = wasmtime::Module::from_file(&engine, wasm_module()).unwrap();
     let imports: Vec<String> = module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect();
     assert!(imports.is_empty(), "raw module imports {imports:?}");
-    for export in ["memory", "edgeseg_abi_version", "edgeseg_alloc", "edgeseg_dealloc", "edgeseg_load", "edgeseg_decide", "edgeseg_free"] {
+    for export in [
+        "memory",
+        "edgeseg_abi_version",
+        "edgeseg_alloc",
+        "edgeseg_dealloc",
+        "edgeseg_load",
+        "edgeseg_decide",
+        "edgeseg_free",
+    ] {
         assert!(module.get_export(export).is_some(), "missing export {export}");
     }
     let guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
@@ -98,7 +106,8 @@ fn mutated_snapshots_and_garbage_requests_never_trap() {
         let garbage: Vec<u8> = (0..splitmix(&mut state) % 64).map(|_| splitmix(&mut state) as u8).collect();
         match guest.decide_raw(&garbage) {
             Ok(answer) => {
-                let decoded: Result<Result<edgeseg::Decision<'_>, edgeseg::abi::AbiError>, _> = postcard::from_bytes(&answer);
+                let decoded: Result<Result<edgeseg::Decision<'_>, edgeseg::abi::AbiError>, _> =
+                    postcard::from_bytes(&answer);
                 assert!(decoded.is_ok(), "the answer to garbage must itself be well-formed");
             }
             Err(other) => panic!("garbage request must be answered, not {other:?}"),

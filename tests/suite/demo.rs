@@ -30,8 +30,17 @@ fn demo_pipeline_matches_goldens() {
     let traffic = dir.join("traffic.jsonl");
     edgeseg(&["sample", "--seed", "42", "--members", "3000", "--requests", "2000", "--out-dir", s(&dir)]);
     edgeseg(&[
-        "build", "--definitions", s(&defs), "--members", s(&dir.join("members.csv")), "--out", s(&snapshot),
-        "--seed", "42", "--created-ms", "1763700000000",
+        "build",
+        "--definitions",
+        s(&defs),
+        "--members",
+        s(&dir.join("members.csv")),
+        "--out",
+        s(&snapshot),
+        "--seed",
+        "42",
+        "--created-ms",
+        "1763700000000",
     ]);
     assert_golden("tests/golden/demo-inspect.txt", &edgeseg(&["inspect", s(&snapshot)]));
 
@@ -43,7 +52,14 @@ fn demo_pipeline_matches_goldens() {
 
     // The CLI's --json report agrees with the library's and accounts for every request.
     let json: serde_json::Value = serde_json::from_str(&edgeseg(&[
-        "replay", "--module", s(wasm_module()), "--snapshot", s(&snapshot), "--traffic", s(&traffic), "--json",
+        "replay",
+        "--module",
+        s(wasm_module()),
+        "--snapshot",
+        s(&snapshot),
+        "--traffic",
+        s(&traffic),
+        "--json",
     ]))
     .unwrap();
     let tiers = json["tiers"].as_array().expect("tiers array");
