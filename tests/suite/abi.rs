@@ -86,7 +86,7 @@ fn mutated_snapshots_and_garbage_requests_never_trap() {
     let good = tiers_snapshot();
     let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
     guest.load_snapshot(&good).unwrap();
-    let mut state = 0xED6E_5E6u64;
+    let mut state = 0x0ED6_E5E6u64;
     let mut refused = 0;
     for _ in 0..300 {
         let mut bytes = good.clone();
