@@ -17,6 +17,8 @@ pub struct Raw {
     pub profile: String,
     pub features: Vec<String>,
     pub out: String,
+    pub binaryen: String,
+    pub wasm_opt: Vec<String>,
     pub budget_gzip_bytes: u64,
     pub allowed_imports: Vec<String>,
     pub forbidden_crates: Vec<String>,

@@ -63,7 +63,9 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::copy(&built, &out).map_err(|e| format!("copy {} -> {}: {e}", built.display(), out.display()))?;
+    let before = std::fs::metadata(&built).map_err(|e| format!("{}: {e}", built.display()))?.len();
+    run(Command::new(wasm_opt(&cfg.binaryen)?).args(&cfg.wasm_opt).arg(&built).arg("-o").arg(&out))?;
+    eprintln!("wasm-opt: {before} -> {} bytes", std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0));
     let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let gz = gzip_len(&out);
     let gz_text = gz.map_or("gzip size unknown (no gzip)".to_string(), |g| format!("{g} bytes gzip -9"));
@@ -72,6 +74,26 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
         eprintln!("warning: {} is over its gzip budget", cfg.out);
     }
     Ok(out)
+}
+
+/// The pinned `wasm-opt` from npm `binaryen`, installed into `target/tools` on first use (npm is a
+/// package registry, the one network source allowed). Refuses any other version.
+fn wasm_opt(version: &str) -> Result<PathBuf, String> {
+    let tools = target_dir().join("tools").join(format!("binaryen-{version}"));
+    let bin = tools.join("node_modules").join(".bin").join("wasm-opt");
+    if !bin.is_file() {
+        std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+            .arg(&tools)
+            .arg(format!("binaryen@{version}")))?;
+    }
+    let reported = output(Command::new(&bin).arg("--version"))?;
+    let major = version.split('.').next().unwrap_or(version);
+    if !reported.contains(&format!("version {major}")) {
+        return Err(format!("{} reports {reported:?}, wasm-pack.toml pins binaryen {version}", bin.display()));
+    }
+    Ok(bin)
 }
 
 fn gzip_len(path: &Path) -> Option<u64> {
