@@ -45,8 +45,9 @@ pub enum ReplayError {
 impl fmt::Display for ReplayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReplayError::Traffic(e) => write!(f, "traffic {e}"),
-            ReplayError::Guest(e) => write!(f, "replay stopped: {e}"),
+            // The cause is reported by `source()`; repeating it here would print it twice in chains.
+            ReplayError::Traffic(_) => f.write_str("malformed traffic (use --skip-malformed to count and skip)"),
+            ReplayError::Guest(_) => f.write_str("replay stopped: the guest cannot decide"),
         }
     }
 }

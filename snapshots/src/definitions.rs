@@ -37,7 +37,9 @@ pub struct Definitions {
     /// Lifetime of a snapshot: `expires_ms = created_ms + 1000 * expires_in_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_s: Option<u64>,
-    /// Where the edge finds the customer id, tried in order.
+    /// Where the edge finds the customer id, tried in order. May be omitted when no segment has
+    /// members (rule-only definitions).
+    #[serde(default)]
     pub identity: Vec<IdentityDef>,
     /// Purpose names; `contract` needs no consent, every other purpose does.
     pub purposes: Vec<String>,
@@ -304,6 +306,18 @@ mod tests {
         assert_eq!(d.default_tier_index(), 1);
         assert_eq!(d.segments[0].precedence, 0);
         assert_eq!(d.segments[0].members.as_ref().unwrap().encoding(), EncodingDef::Exact);
+    }
+
+    #[test]
+    fn identity_may_be_omitted_only_without_members() {
+        let rule_only = r#"{"id": "t", "purposes": ["contract"], "tiers": ["all"], "segments":
+            [{"name": "p", "purpose": "contract", "rule": {"==": [{"var": "path"}, "/"]}}]}"#;
+        let d = Definitions::from_json(rule_only).unwrap();
+        assert!(d.identity.is_empty());
+        d.validate().unwrap();
+        let with_members = MINIMAL.replace(r#""identity": [{"cookie": "uid"}], "#, "");
+        let e = Definitions::from_json(&with_members).and_then(|d| d.validate()).unwrap_err();
+        assert_eq!(e.field(), Some("identity"), "{e}");
     }
 
     #[test]
