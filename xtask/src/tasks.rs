@@ -221,6 +221,12 @@ pub fn test(args: &[String]) -> Result<(), String> {
     step("tests: unit, spec (native + wasmtime), CLI, goldens");
     run(cargo().args(["test", "--locked", "--workspace"]).env("EDGESEG_WASM", &module))?;
 
+    step("examples run (host/examples)");
+    run(cargo()
+        .args(["run", "--locked", "-q", "-p", "edgeseg-host", "--example", "replay_synthetic", "--"])
+        .arg(&module)
+        .arg("2000"))?;
+
     step("the README's demo, end to end (smaller data)");
     demo(&["--members".into(), "20000".into(), "--requests".into(), "5000".into()])?;
 
