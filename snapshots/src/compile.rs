@@ -16,11 +16,25 @@
 //! * **Limits hold.** Depth and size are bounded by [`MAX_DEPTH`] and [`MAX_NODES`], the same caps
 //!   the edge validates, so a rule that compiles also loads.
 //!
-//! The operator set is the subset of JSON Logic the IR has nodes for (`var`, comparisons, `in`,
-//! `and`/`or`/`!`/`!!`, `if`) plus edgeseg's `in_segment`; anything else is refused by name.
+//! The operator set is JSON Logic's (jsonlogic.com's operations page, with json-logic-js's
+//! semantics), flagd's `starts_with` `ends_with` `sem_ver` `fractional`, and edgeseg's
+//! `in_segment`; anything else is refused by name. Where edgeseg is narrower:
+//!
+//! * `var` outside an iteration body takes a constant string path naming a request slot; inside a
+//!   body (`map` `filter` `reduce` `all` `some` `none`) it reads the current element, as in
+//!   json-logic-js, and compiles to `ScopeVar`.
+//! * `missing`/`missing_some` keys are constant strings (resolved like `var`), and are refused
+//!   inside iteration bodies. A key is missing when its value is null or "".
+//! * Arity is checked at build time where json-logic-js would silently ignore extra operands
+//!   (`-` takes 1–2, `/` `%` 2, `substr` 2–3, `log` 1, `*` at least 1).
+//! * `fractional` needs an explicit bucketing key as its first operand: flagd's default (the flag
+//!   key followed by the targeting key) has no equivalent wired in yet; write e.g.
+//!   `{"cat": ["my-segment", {"var": "cookies.uid"}]}`.
 
 use crate::error::{BuildError, BuildErrorKind};
-use edgeseg::rule::{CompareOp, Env, Literal, MAX_DEPTH, MAX_NODES, Node, Rule, Slot, Value};
+use edgeseg::rule::{
+    ArithOp, CompareOp, Env, IterOp, Literal, MAX_DEPTH, MAX_NODES, MissingKey, Node, Rule, Slot, Value,
+};
 use std::collections::HashMap;
 
 /// What a rule's variables refer to.
@@ -53,7 +67,7 @@ pub fn compile_with(
     has_members: &dyn Fn(usize) -> bool,
     at: &str,
 ) -> Result<Rule, BuildError> {
-    let mut c = Compiler { mode, segments, has_members, nodes: Vec::new(), literals: HashMap::new() };
+    let mut c = Compiler { mode, segments, has_members, nodes: Vec::new(), scopes: 0, literals: HashMap::new() };
     let root = c.expr(json, at, 1)?;
     // The root must be the last node; a constant root is the whole rule.
     if let Operand::Const(lit) = root {
@@ -76,6 +90,9 @@ struct Compiler<'s> {
     segments: &'s [&'s str],
     has_members: &'s dyn Fn(usize) -> bool,
     nodes: Vec<Node>,
+    /// How many iteration bodies enclose the expression being compiled: inside one, `var` reads
+    /// the current element.
+    scopes: usize,
     /// Emitted literal nodes by their debug form, so a constant used twice is stored once.
     literals: HashMap<String, u32>,
 }
@@ -163,8 +180,9 @@ impl Compiler<'_> {
             other => (vec![other], false),
         };
         let arg_at = |i: usize| if wrapped { format!("{at}.{op}[{i}]") } else { format!("{at}.{op}") };
+        let n = list.len();
         let arity = |ok: bool, want: &str| {
-            if ok { Ok(()) } else { Err(rule_error(at, format!("`{op}` takes {want}, got {}", list.len()))) }
+            if ok { Ok(()) } else { Err(rule_error(at, format!("`{op}` takes {want}, got {n}"))) }
         };
         let cmp = match op {
             "==" => Some(CompareOp::Eq),
@@ -177,38 +195,219 @@ impl Compiler<'_> {
             ">=" => Some(CompareOp::Ge),
             _ => None,
         };
+        let arith = match op {
+            "+" => Some(ArithOp::Add),
+            "-" => Some(ArithOp::Sub),
+            "*" => Some(ArithOp::Mul),
+            "/" => Some(ArithOp::Div),
+            "%" => Some(ArithOp::Mod),
+            "max" => Some(ArithOp::Max),
+            "min" => Some(ArithOp::Min),
+            _ => None,
+        };
+        let iter = match op {
+            "map" => Some(IterOp::Map),
+            "filter" => Some(IterOp::Filter),
+            "all" => Some(IterOp::All),
+            "some" => Some(IterOp::Some),
+            "none" => Some(IterOp::None),
+            _ => None,
+        };
         match op {
             "var" => return self.var(&list, at, &arg_at, depth),
             "in_segment" => return self.in_segment(&list, at),
+            "missing" | "missing_some" => return self.missing(op, &list, at, &arg_at, depth),
             _ => {}
+        }
+        if let Some(iop) = iter {
+            arity(n == 2, "2 arguments (an array and a body)")?;
+            return self.iterate(&list, &arg_at, at, depth, |a| Node::Iterate { op: iop, array: a[0], body: a[1] });
+        }
+        if op == "reduce" {
+            arity(n == 2 || n == 3, "2 or 3 arguments (an array, a body and an initial value)")?;
+            return self.iterate(&list, &arg_at, at, depth, |a| Node::Reduce {
+                array: a[0],
+                body: a[1],
+                initial: a.get(2).copied(),
+            });
         }
         if let Some(c) = cmp {
             let between = matches!(c, CompareOp::Lt | CompareOp::Le);
-            arity(
-                list.len() == 2 || (between && list.len() == 3),
-                if between { "2 or 3 arguments" } else { "2 arguments" },
-            )?;
+            arity(n == 2 || (between && n == 3), if between { "2 or 3 arguments" } else { "2 arguments" })?;
+        } else if let Some(a) = arith {
+            match a {
+                ArithOp::Add | ArithOp::Max | ArithOp::Min => {}
+                ArithOp::Mul => arity(n >= 1, "at least 1 argument")?,
+                ArithOp::Sub => arity(n == 1 || n == 2, "1 or 2 arguments")?,
+                ArithOp::Div | ArithOp::Mod => arity(n == 2, "2 arguments")?,
+            }
         } else {
             match op {
-                "in" => arity(list.len() == 2, "2 arguments")?,
-                "and" | "or" | "if" => arity(!list.is_empty(), "at least 1 argument")?,
-                "!" | "!!" => arity(list.len() == 1, "1 argument")?,
+                "in" | "starts_with" | "ends_with" => arity(n == 2, "2 arguments")?,
+                "and" | "or" | "if" => arity(n >= 1, "at least 1 argument")?,
+                "!" | "!!" | "log" => arity(n == 1, "1 argument")?,
+                "cat" | "merge" => {}
+                "substr" => arity(n == 2 || n == 3, "2 or 3 arguments")?,
+                "sem_ver" => arity(n == 3, "3 arguments (version, operator, version)")?,
+                "fractional" => {
+                    arity(n >= 2, "a bucketing key and at least 1 variant")?;
+                    if list.first().is_some_and(|k| k.is_array()) {
+                        return Err(rule_error(
+                            &arg_at(0),
+                            "`fractional` needs an explicit bucketing key first in edgeseg, e.g. \
+                             {\"cat\": [\"<segment>\", {\"var\": \"cookies.uid\"}]} (flagd's default key, \
+                             flag key + targeting key, does not exist here)",
+                        ));
+                    }
+                }
                 _ => return Err(rule_error(at, format!("unknown operator {op:?}"))),
             }
         }
-        let mut ops = Vec::with_capacity(list.len());
+        let mut ops = Vec::with_capacity(n);
         for (i, arg) in list.iter().enumerate() {
             ops.push(self.expr(arg, &arg_at(i), depth + 1)?);
         }
-        match (op, cmp) {
-            (_, Some(c)) => self.combine(ops, at, |args| Node::Compare { op: c, args }),
-            ("in", None) => self.combine(ops, at, |a| Node::In { needle: a[0], haystack: a[1] }),
-            ("and", None) => self.combine(ops, at, Node::And),
-            ("or", None) => self.combine(ops, at, Node::Or),
-            ("if", None) => self.combine(ops, at, Node::If),
-            ("!", None) => self.combine(ops, at, |a| Node::Not(a[0])),
-            _ => self.combine(ops, at, |a| Node::Truthy(a[0])),
+        if let Some(c) = cmp {
+            return self.combine(ops, at, |args| Node::Compare { op: c, args });
         }
+        if let Some(a) = arith {
+            return self.combine(ops, at, |args| Node::Arith { op: a, args });
+        }
+        match op {
+            "in" => self.combine(ops, at, |a| Node::In { needle: a[0], haystack: a[1] }),
+            "and" => self.combine(ops, at, Node::And),
+            "or" => self.combine(ops, at, Node::Or),
+            "if" => self.combine(ops, at, Node::If),
+            "!" => self.combine(ops, at, |a| Node::Not(a[0])),
+            "!!" => self.combine(ops, at, |a| Node::Truthy(a[0])),
+            // `log` is the identity (there is no console at the edge).
+            "log" => ops.pop().ok_or_else(|| rule_error(at, "`log` takes 1 argument")),
+            "cat" => self.combine(ops, at, Node::Cat),
+            "merge" => self.combine(ops, at, Node::Merge),
+            "substr" => self.combine(ops, at, Node::Substr),
+            "starts_with" => self.combine(ops, at, |a| Node::Affix { suffix: false, text: a[0], affix: a[1] }),
+            "ends_with" => self.combine(ops, at, |a| Node::Affix { suffix: true, text: a[0], affix: a[1] }),
+            "sem_ver" => self.combine(ops, at, |a| Node::SemVer { left: a[0], op: a[1], right: a[2] }),
+            _ => self.combine(ops, at, |a| Node::Fractional { key: a[0], variants: a[1..].to_vec() }),
+        }
+    }
+
+    /// Compiles an iteration operator: the array (and `reduce`'s initial value) in the current
+    /// scope, the body (second argument) in the element's scope.
+    fn iterate(
+        &mut self,
+        list: &[&serde_json::Value],
+        arg_at: &dyn Fn(usize) -> String,
+        at: &str,
+        depth: usize,
+        make: impl FnOnce(Vec<u32>) -> Node,
+    ) -> Result<Operand, BuildError> {
+        let mut ops = Vec::with_capacity(list.len());
+        let mut body_from = self.nodes.len();
+        for (i, arg) in list.iter().enumerate() {
+            if i == 1 {
+                body_from = self.nodes.len();
+                self.scopes += 1;
+                let body = self.expr(arg, &arg_at(i), depth + 1);
+                self.scopes -= 1;
+                ops.push(body?);
+            } else {
+                ops.push(self.expr(arg, &arg_at(i), depth + 1)?);
+            }
+        }
+        // A body that reads only its element (no request input) over constant operands folds too:
+        // evaluate it now, then drop the body's nodes.
+        let others_const = ops.iter().enumerate().all(|(i, o)| i == 1 || matches!(o, Operand::Const(_)));
+        let body_pure = self.nodes.get(body_from..).is_some_and(|body| {
+            body.iter().all(|n| {
+                !matches!(n, Node::Var { .. } | Node::InSegment(_) | Node::Missing(_) | Node::MissingSome { .. })
+            })
+        });
+        if others_const && body_pure && matches!(ops.get(1), Some(Operand::Node(_))) {
+            let mut nodes = self.nodes.clone();
+            let mut children = Vec::with_capacity(ops.len());
+            for o in &ops {
+                children.push(match o {
+                    Operand::Node(i) => *i,
+                    Operand::Const(lit) => {
+                        nodes.push(Node::Literal(lit.clone()));
+                        (nodes.len() - 1) as u32
+                    }
+                });
+            }
+            nodes.push(make(children));
+            let value = fold(&Rule { nodes });
+            self.nodes.truncate(body_from);
+            self.literals.retain(|_, i| (*i as usize) < body_from);
+            return Ok(Operand::Const(value));
+        }
+        self.combine(ops, at, make)
+    }
+
+    /// `missing` / `missing_some`: the keys must be constant strings, each resolved like a `var`.
+    fn missing(
+        &mut self,
+        op: &str,
+        list: &[&serde_json::Value],
+        at: &str,
+        arg_at: &dyn Fn(usize) -> String,
+        depth: usize,
+    ) -> Result<Operand, BuildError> {
+        if self.scopes > 0 {
+            return Err(rule_error(at, format!("`{op}` inside an iteration body is not supported")));
+        }
+        let some = op == "missing_some";
+        if some && list.len() != 2 {
+            return Err(rule_error(
+                at,
+                format!("`missing_some` takes 2 arguments (a count and an array of keys), got {}", list.len()),
+            ));
+        }
+        let mut need = None;
+        let mut keys_json: Vec<(String, &serde_json::Value)> = Vec::new();
+        for (i, arg) in list.iter().enumerate() {
+            if some && i == 0 {
+                let op = self.expr(arg, &arg_at(0), depth + 1)?;
+                need = Some(self.node(op, at)?);
+                continue;
+            }
+            keys_json.push((arg_at(i), arg));
+        }
+        // A first (or `missing_some`'s second) argument that is an array holds the keys.
+        let mut names: Vec<(String, String)> = Vec::new();
+        let mut push_key = |where_: String, v: &serde_json::Value| match v.as_str() {
+            Some(s) => {
+                names.push((where_, s.to_string()));
+                Ok(())
+            }
+            None => Err(rule_error(&where_, format!("`{op}` keys must be constant strings, found {v}"))),
+        };
+        match keys_json.as_slice() {
+            [(where_, serde_json::Value::Array(items))] => {
+                for (j, item) in items.iter().enumerate() {
+                    push_key(format!("{where_}[{j}]"), item)?;
+                }
+            }
+            _ if some => {
+                return Err(rule_error(at, "`missing_some` takes its keys as an array"));
+            }
+            _ => {
+                for (where_, v) in &keys_json {
+                    push_key(where_.clone(), v)?;
+                }
+            }
+        }
+        let mut keys = Vec::with_capacity(names.len());
+        for (where_, name) in names {
+            let slot = self.slot(&name, &where_)?;
+            let var = self.push(Node::Var { slot, default: None }, at)?;
+            keys.push(MissingKey { name, var });
+        }
+        let node = match need {
+            Some(need) => Node::MissingSome { need, keys },
+            None => Node::Missing(keys),
+        };
+        self.push(node, at).map(Operand::Node)
     }
 
     /// Emits `make(children)`, or — when every child is constant — evaluates it now and returns
@@ -260,6 +459,9 @@ impl Compiler<'_> {
                 ));
             }
         };
+        if self.scopes > 0 {
+            return self.scope_var(path, default, at, arg_at, depth);
+        }
         let Some(path) = path.as_str() else {
             return Err(rule_error(
                 &arg_at(0),
@@ -275,6 +477,34 @@ impl Compiler<'_> {
             None => None,
         };
         self.push(Node::Var { slot, default }, at).map(Operand::Node)
+    }
+
+    /// `var` inside an iteration body: a path into the current element (json-logic-js's `data`).
+    fn scope_var(
+        &mut self,
+        path: &serde_json::Value,
+        default: Option<&serde_json::Value>,
+        at: &str,
+        arg_at: &dyn Fn(usize) -> String,
+        depth: usize,
+    ) -> Result<Operand, BuildError> {
+        use serde_json::Value as J;
+        let path: Vec<String> = match path {
+            J::Null => Vec::new(),
+            J::Array(items) if items.is_empty() => Vec::new(),
+            J::String(s) if s.is_empty() => Vec::new(),
+            J::String(s) => s.split('.').map(str::to_string).collect(),
+            J::Number(n) => n.to_string().split('.').map(str::to_string).collect(),
+            _ => return Err(rule_error(&arg_at(0), "`var` path must be a string or a number")),
+        };
+        let default = match default {
+            Some(d) => {
+                let op = self.expr(d, &arg_at(1), depth + 1)?;
+                Some(self.node(op, at)?)
+            }
+            None => None,
+        };
+        self.push(Node::ScopeVar { path, default }, at).map(Operand::Node)
     }
 
     fn slot(&self, path: &str, at: &str) -> Result<Slot, BuildError> {
@@ -347,6 +577,7 @@ fn to_literal(v: &Value<'_>) -> Literal {
         Value::Bool(b) => Literal::Bool(*b),
         Value::Number(n) => Literal::Number(*n),
         Value::Str(s) => Literal::String((*s).to_string()),
+        Value::String(s) => Literal::String(s.clone()),
         Value::Literals(items) => Literal::Array(items.to_vec()),
         Value::Array(items) => Literal::Array(items.iter().map(to_literal).collect()),
     }

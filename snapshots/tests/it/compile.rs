@@ -179,7 +179,7 @@ fn unknown_operator_names_it_and_where_it_stands() {
     assert_eq!(e.kind(), BuildErrorKind::Rule);
     assert_eq!(e.field(), Some("segments[3].rule.and[1]"));
     assert_eq!(e.to_string(), "field `segments[3].rule.and[1]`: unknown operator \"foo\"");
-    let e = err(json!({"!": {"if": [true, {"cat": ["a"]}]}}), Mode::Request);
+    let e = err(json!({"!": {"if": [true, {"concat": ["a"]}]}}), Mode::Request);
     assert_eq!(e.field(), Some("segments[3].rule.!.if[1]"));
 }
 
@@ -214,4 +214,141 @@ fn depth_and_size_limits_are_limit_errors() {
     let wide: Vec<Value> = (0..5000).map(|i| json!({"==": [{"var": "path"}, format!("/{i}")]})).collect();
     let e = err(json!({"or": wide}), Mode::Request);
     assert_eq!(e.kind(), BuildErrorKind::Limit, "{e}");
+}
+
+#[test]
+fn arithmetic_and_string_operators_compile_and_fold() {
+    use edgeseg::rule::ArithOp;
+    let num = |x: f64| Node::Literal(Literal::Number(x));
+    let folded = |v: Value| req(v).nodes;
+    assert_eq!(folded(json!({"+": [1, "2", 3]})), vec![num(6.0)]);
+    assert_eq!(folded(json!({"+": "3.5"})), vec![num(3.5)]);
+    assert_eq!(folded(json!({"-": 2})), vec![num(-2.0)]);
+    assert_eq!(folded(json!({"*": [2, 2.5]})), vec![num(5.0)]);
+    assert_eq!(folded(json!({"%": [7, 3]})), vec![num(1.0)]);
+    assert_eq!(folded(json!({"max": [1, 5, 3]})), vec![num(5.0)]);
+    assert_eq!(folded(json!({"min": []})), vec![num(f64::INFINITY)]);
+    assert_eq!(folded(json!({"/": [1, 0]})), vec![num(f64::INFINITY)]);
+    assert_eq!(folded(json!({"cat": ["a", null, 1, [2, 3]]})), vec![lit_s("a12,3")]);
+    assert_eq!(folded(json!({"substr": ["jsonlogic", -5, -2]})), vec![lit_s("log")]);
+    assert_eq!(
+        folded(json!({"merge": [[1], 2, [[3]]]})),
+        vec![Node::Literal(Literal::Array(vec![
+            Literal::Number(1.0),
+            Literal::Number(2.0),
+            Literal::Array(vec![Literal::Number(3.0)])
+        ]))]
+    );
+    assert_eq!(folded(json!({"log": {"==": [1, 1]}})), vec![Node::Literal(Literal::Bool(true))]);
+    assert_eq!(folded(json!({"starts_with": ["premium-eu", "premium"]})), vec![Node::Literal(Literal::Bool(true))]);
+    assert_eq!(folded(json!({"ends_with": [5, "5"]})), vec![Node::Literal(Literal::Bool(false))]);
+    assert_eq!(folded(json!({"sem_ver": ["1.2.3", "^", "1.0.0"]})), vec![Node::Literal(Literal::Bool(true))]);
+    assert_eq!(folded(json!({"sem_ver": ["nope", "=", "1.0.0"]})), vec![Node::Literal(Literal::Null)]);
+    assert_eq!(folded(json!({"fractional": ["user-28", ["canary", 5], ["rest", 95]]})), vec![lit_s("canary")]);
+
+    let r = req(json!({"+": [{"var": "now"}, 1]}));
+    assert_eq!(r.nodes, vec![var(Slot::Now), num(1.0), Node::Arith { op: ArithOp::Add, args: vec![0, 1] }]);
+    let r = req(json!({"starts_with": [{"var": "path"}, "/api"]}));
+    assert_eq!(r.nodes, vec![var(Slot::Path), lit_s("/api"), Node::Affix { suffix: false, text: 0, affix: 1 }]);
+
+    for (rule, want) in [
+        (json!({"-": [1, 2, 3]}), "`-` takes 1 or 2 arguments, got 3"),
+        (json!({"/": [1]}), "`/` takes 2 arguments, got 1"),
+        (json!({"*": []}), "`*` takes at least 1 argument, got 0"),
+        (json!({"substr": ["a"]}), "`substr` takes 2 or 3 arguments"),
+        (json!({"sem_ver": ["1.0.0", "="]}), "`sem_ver` takes 3 arguments"),
+        (json!({"log": [1, 2]}), "`log` takes 1 argument"),
+        (json!({"fractional": [["a", 1], ["b", 1]]}), "explicit bucketing key"),
+        (json!({"map": [[1]]}), "`map` takes 2 arguments"),
+    ] {
+        let e = err(rule.clone(), Mode::Request);
+        assert!(e.message().contains(want), "{rule}: {e}");
+    }
+}
+
+#[test]
+fn iteration_bodies_read_the_element_not_the_request() {
+    use edgeseg::rule::{ArithOp, IterOp};
+    let here = |path: &[&str]| Node::ScopeVar { path: path.iter().map(|p| p.to_string()).collect(), default: None };
+    // Inside the body `var` is a ScopeVar, even when it looks like a request path.
+    let r = req(json!({"some": [{"merge": [{"var": "attributes.a"}]}, {"==": [{"var": "country"}, 1]}]}));
+    assert_eq!(
+        r.nodes,
+        vec![
+            var(Slot::Attribute("a".into())),
+            Node::Merge(vec![0]),
+            here(&["country"]),
+            Node::Literal(Literal::Number(1.0)),
+            Node::Compare { op: CompareOp::Eq, args: vec![2, 3] },
+            Node::Iterate { op: IterOp::Some, array: 1, body: 4 },
+        ]
+    );
+    let r = req(json!({"reduce": [{"var": "attributes.a"}, {"+": [{"var": "current.0"}, {"var": "accumulator"}]}, 0]}));
+    assert_eq!(
+        r.nodes,
+        vec![
+            var(Slot::Attribute("a".into())),
+            here(&["current", "0"]),
+            here(&["accumulator"]),
+            Node::Arith { op: ArithOp::Add, args: vec![1, 2] },
+            Node::Literal(Literal::Number(0.0)),
+            Node::Reduce { array: 0, body: 3, initial: Some(4) },
+        ]
+    );
+    // Numeric and empty paths; constant arrays fold through their bodies.
+    let folded = |v: Value| req(v).nodes;
+    let nums = |xs: &[f64]| Node::Literal(Literal::Array(xs.iter().map(|x| Literal::Number(*x)).collect()));
+    assert_eq!(folded(json!({"map": [[[1, 2], [3, 4]], {"var": 1}]})), vec![nums(&[2.0, 4.0])]);
+    assert_eq!(folded(json!({"filter": [[1, 2, 3], {"%": [{"var": ""}, 2]}]})), vec![nums(&[1.0, 3.0])]);
+    assert_eq!(folded(json!({"all": [[], true]})), vec![Node::Literal(Literal::Bool(false))]);
+    assert_eq!(folded(json!({"none": [[0, ""], {"var": ""}]})), vec![Node::Literal(Literal::Bool(true))]);
+    assert_eq!(
+        folded(json!({"reduce": [[1, 2, 3], {"*": [{"var": "current"}, {"var": "accumulator"}]}, 1]})),
+        vec![Node::Literal(Literal::Number(6.0))]
+    );
+    // Nested: the inner body sees the inner element only.
+    assert_eq!(
+        folded(
+            json!({"map": [[[1, 2], [3, 4]], {"reduce": [{"var": ""}, {"+": [{"var": "current"}, {"var": "accumulator"}]}, 0]}]})
+        ),
+        vec![nums(&[3.0, 7.0])]
+    );
+}
+
+#[test]
+fn missing_resolves_keys_like_var() {
+    use edgeseg::rule::MissingKey;
+    let key = |name: &str, var| MissingKey { name: name.into(), var };
+    let r = req(json!({"missing": ["country", "cookies.uid"]}));
+    assert_eq!(
+        r.nodes,
+        vec![
+            var(Slot::Country),
+            var(Slot::Cookie("uid".into())),
+            Node::Missing(vec![key("country", 0), key("cookies.uid", 1)])
+        ]
+    );
+    assert_eq!(req(json!({"missing": [["country"]]})).nodes.last(), Some(&Node::Missing(vec![key("country", 0)])));
+    let r = req(json!({"missing_some": [1, ["country", "host"]]}));
+    assert_eq!(
+        r.nodes,
+        vec![
+            Node::Literal(Literal::Number(1.0)),
+            var(Slot::Country),
+            var(Slot::Host),
+            Node::MissingSome { need: 0, keys: vec![key("country", 1), key("host", 2)] }
+        ]
+    );
+    for (rule, want) in [
+        (json!({"missing": [{"var": "path"}]}), "constant strings"),
+        (json!({"missing": ["user.plan"]}), "unknown variable \"user.plan\""),
+        (json!({"missing_some": [1, "country"]}), "keys as an array"),
+        (json!({"missing_some": [["country"]]}), "takes 2 arguments"),
+        (json!({"map": [[1], {"missing": ["country"]}]}), "inside an iteration body"),
+    ] {
+        let e = err(rule.clone(), Mode::Request);
+        assert!(e.message().contains(want), "{rule}: {e}");
+    }
+    let e = err(json!({"and": [true, {"missing": ["country", 3]}]}), Mode::Request);
+    assert_eq!(e.field(), Some("segments[3].rule.and[1].missing[1]"));
 }

@@ -1,0 +1,498 @@
+//! Rule IR and its evaluator.
+//!
+//! Rules are written as JSON Logic (plus edgeseg's `in_segment`) and compiled by the builder into
+//! this IR: a flat list of [`Node`]s where every child index is smaller than its parent's, the root
+//! is the last node, constants are folded, and every `var` path is resolved once to a [`Slot`]. The
+//! edge never parses JSON; it walks this list.
+//!
+//! Semantics follow json-logic-js, which follows JavaScript: `==` is loose equality with JS's
+//! coercions, `===` strict; `<` and friends compare strings by UTF-16 code units and everything
+//! else as numbers; an empty array is falsy (JSON Logic's one departure from JS); `and`/`or`
+//! return the deciding operand, not a bool. Anything odd (a missing header, a string where a number
+//! was expected) evaluates to `null`/`false` rather than failing: a rule never errors at the edge.
+//!
+//! Validation ([`Rule::validate`]) guarantees that evaluation only follows existing indices and
+//! that recursion depth is bounded, so a hostile snapshot cannot overflow the guest's stack.
+
+//! Inside the body of `map` `filter` `reduce` `all` `some` `none`, `var` reads the current element
+//! (or `current`/`accumulator` in `reduce`), not the request: the compiler emits
+//! [`Node::ScopeVar`] there, and evaluation carries the innermost scope down (json-logic-js gives a
+//! body no access to outer scopes, and neither does this).
+//!
+//! Module map: [`value`] holds runtime values and JS coercions, `ops` the arithmetic and string
+//! operators, `flagd` flagd's `sem_ver`, `fractional` and its MurmurHash3.
+
+mod flagd;
+mod ops;
+pub mod value;
+
+pub use flagd::murmur3_32;
+pub use ops::ArithOp;
+pub use value::{Value, loose_eq, strict_eq, string_to_number, to_js_string, truthy};
+
+use crate::error::{Error, ErrorKind};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use value::{contains, elements, less};
+
+/// Deepest rule the edge evaluates (the builder refuses deeper ones).
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes in one rule.
+pub const MAX_NODES: usize = 4096;
+
+/// A literal value in the IR.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Literal>),
+}
+
+/// Where a `var` reads from, resolved at build time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Slot {
+    Method,
+    Host,
+    Path,
+    Country,
+    /// Seconds since the Unix epoch (as flagd's `$flagd.timestamp`).
+    Now,
+    NowMs,
+    /// A request header, name stored lower-case.
+    Header(String),
+    Cookie(String),
+    /// A request attribute (at the edge) or a member attribute (profile rules in the builder).
+    Attribute(String),
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareOp {
+    /// `==`, loose.
+    Eq,
+    /// `!=`, loose.
+    Ne,
+    /// `===`.
+    StrictEq,
+    /// `!==`.
+    StrictNe,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// The array operators whose second operand is a body evaluated per element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IterOp {
+    /// The body's value for each element (`[]` when the operand is not an array).
+    Map,
+    /// The elements whose body value is truthy.
+    Filter,
+    /// Body truthy for every element; false for an empty (or non-array) operand, as json-logic-js.
+    All,
+    /// Body truthy for at least one element.
+    Some,
+    /// Body truthy for no element.
+    None,
+}
+
+/// One `missing`/`missing_some` key: its name as written and the `Var` node that reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MissingKey {
+    pub name: String,
+    pub var: u32,
+}
+
+/// One IR node. Child references are indices into [`Rule::nodes`], always smaller than the node's own.
+///
+/// The snapshot stores nodes with postcard, which encodes the variant's position: variants are
+/// only ever appended, never reordered or reshaped, so older snapshots keep decoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Node {
+    Literal(Literal),
+    Var {
+        slot: Slot,
+        default: Option<u32>,
+    },
+    /// An array whose elements are not all constant.
+    Array(Vec<u32>),
+    /// Two operands, or three for the "between" forms of `<` and `<=`.
+    Compare {
+        op: CompareOp,
+        args: Vec<u32>,
+    },
+    /// Array membership (strict equality) or substring.
+    In {
+        needle: u32,
+        haystack: u32,
+    },
+    And(Vec<u32>),
+    Or(Vec<u32>),
+    Not(u32),
+    /// `!!`
+    Truthy(u32),
+    /// `if`: condition, value pairs, then an optional else.
+    If(Vec<u32>),
+    /// Is the request's identity in this segment's membership set?
+    InSegment(u16),
+    /// `+ - * / % max min`.
+    Arith {
+        op: ArithOp,
+        args: Vec<u32>,
+    },
+    /// `cat`
+    Cat(Vec<u32>),
+    /// `substr`: source, start and an optional length.
+    Substr(Vec<u32>),
+    /// `merge`
+    Merge(Vec<u32>),
+    /// `missing`: the names of the keys whose value is null or "".
+    Missing(Vec<MissingKey>),
+    /// `missing_some`: `[]` when at least `need` keys are present, else the missing ones.
+    MissingSome {
+        need: u32,
+        keys: Vec<MissingKey>,
+    },
+    /// `map filter all some none`: `body` is evaluated with each element of `array` as its scope.
+    Iterate {
+        op: IterOp,
+        array: u32,
+        body: u32,
+    },
+    /// `reduce`: `body` sees `current` and `accumulator`; `initial` defaults to null.
+    Reduce {
+        array: u32,
+        body: u32,
+        initial: Option<u32>,
+    },
+    /// `var` inside an iteration body: a path into the scope value (array indices are decimal
+    /// segments; in `reduce` the first segment is `current` or `accumulator`). Empty: the whole
+    /// value. A path that leads nowhere gives `default` (or null); a null found on the way is null.
+    ScopeVar {
+        path: Vec<String>,
+        default: Option<u32>,
+    },
+    /// flagd `starts_with` (`suffix: false`) and `ends_with`: string operands only, else false.
+    Affix {
+        suffix: bool,
+        text: u32,
+        affix: u32,
+    },
+    /// flagd `sem_ver`: version, operator, version.
+    SemVer {
+        left: u32,
+        op: u32,
+        right: u32,
+    },
+    /// flagd `fractional` with an explicit bucketing key; each variant evaluates to `[name]` or
+    /// `[name, weight]`.
+    Fractional {
+        key: u32,
+        variants: Vec<u32>,
+    },
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub nodes: Vec<Node>,
+}
+
+/// What a rule can see. The edge implements it over a request; the builder over a member's
+/// attributes (profile rules).
+pub trait Env<'a> {
+    fn slot(&self, slot: &'a Slot) -> Value<'a>;
+    fn in_segment(&self, segment: u16) -> bool;
+}
+
+/// What `var` sees inside an iteration body.
+#[derive(Clone, Copy)]
+enum Scope<'s, 'a> {
+    /// Outside any body.
+    Top,
+    Item(&'s Value<'a>),
+    Reduce {
+        current: &'s Value<'a>,
+        accumulator: &'s Value<'a>,
+    },
+}
+
+impl Rule {
+    /// Checks the structural invariants evaluation relies on. `segments` is the number of
+    /// segments in the snapshot (for `InSegment`).
+    pub fn validate(&self, segments: usize) -> Result<(), Error> {
+        let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
+        if self.nodes.is_empty() {
+            return invalid("rule has no nodes".into());
+        }
+        if self.nodes.len() > MAX_NODES {
+            return invalid(format!("rule has {} nodes, limit {MAX_NODES}", self.nodes.len()));
+        }
+        let mut depth: Vec<usize> = Vec::with_capacity(self.nodes.len());
+        for (i, node) in self.nodes.iter().enumerate() {
+            let mut d = 1usize;
+            let mut child = |c: u32| -> Result<(), Error> {
+                match depth.get(c as usize) {
+                    Some(cd) if (c as usize) < i => {
+                        d = d.max(cd + 1);
+                        Ok(())
+                    }
+                    _ => Err(Error::new(ErrorKind::Invalid, format!("rule node {i} refers forward to {c}"))),
+                }
+            };
+            let arity = |n: usize, ok: bool| {
+                if ok { Ok(()) } else { invalid(format!("rule node {i}: {n} operands")) }
+            };
+            match node {
+                Node::Literal(_) => {}
+                Node::Var { default, .. } | Node::ScopeVar { default, .. } => {
+                    if let Some(c) = default {
+                        child(*c)?;
+                    }
+                }
+                Node::Array(cs) | Node::And(cs) | Node::Or(cs) | Node::If(cs) | Node::Cat(cs) | Node::Merge(cs) => {
+                    for c in cs {
+                        child(*c)?;
+                    }
+                }
+                Node::Compare { op, args } => {
+                    let between_ok = matches!(op, CompareOp::Lt | CompareOp::Le) && args.len() == 3;
+                    if args.len() != 2 && !between_ok {
+                        return invalid(format!("rule node {i}: {op:?} with {} operands", args.len()));
+                    }
+                    for c in args {
+                        child(*c)?;
+                    }
+                }
+                Node::Arith { op, args } => {
+                    let n = args.len();
+                    arity(
+                        n,
+                        match op {
+                            ArithOp::Add | ArithOp::Max | ArithOp::Min => true,
+                            ArithOp::Mul => n >= 1,
+                            ArithOp::Sub => n == 1 || n == 2,
+                            ArithOp::Div | ArithOp::Mod => n == 2,
+                        },
+                    )?;
+                    for c in args {
+                        child(*c)?;
+                    }
+                }
+                Node::Substr(args) => {
+                    arity(args.len(), args.len() == 2 || args.len() == 3)?;
+                    for c in args {
+                        child(*c)?;
+                    }
+                }
+                Node::In { needle: a, haystack: b }
+                | Node::Iterate { array: a, body: b, .. }
+                | Node::Affix { text: a, affix: b, .. } => {
+                    child(*a)?;
+                    child(*b)?;
+                }
+                Node::Reduce { array, body, initial } => {
+                    child(*array)?;
+                    child(*body)?;
+                    if let Some(c) = initial {
+                        child(*c)?;
+                    }
+                }
+                Node::SemVer { left, op, right } => {
+                    child(*left)?;
+                    child(*op)?;
+                    child(*right)?;
+                }
+                Node::Fractional { key, variants } => {
+                    child(*key)?;
+                    for c in variants {
+                        child(*c)?;
+                    }
+                }
+                Node::Missing(keys) => {
+                    for k in keys {
+                        child(k.var)?;
+                    }
+                }
+                Node::MissingSome { need, keys } => {
+                    child(*need)?;
+                    for k in keys {
+                        child(k.var)?;
+                    }
+                }
+                Node::Not(c) | Node::Truthy(c) => child(*c)?,
+                Node::InSegment(s) => {
+                    if usize::from(*s) >= segments {
+                        return invalid(format!("rule node {i}: in_segment {s} of {segments} segments"));
+                    }
+                }
+            }
+            if d > MAX_DEPTH {
+                return invalid(format!("rule deeper than {MAX_DEPTH}"));
+            }
+            depth.push(d);
+        }
+        Ok(())
+    }
+
+    /// Evaluates the rule and applies JSON Logic truthiness to the result.
+    pub fn matches<'a>(&'a self, env: &impl Env<'a>) -> bool {
+        truthy(&self.evaluate(env))
+    }
+
+    /// Evaluates the rule to a value.
+    pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
+        match self.nodes.len().checked_sub(1) {
+            Some(root) => self.eval(root, env, Scope::Top),
+            None => Value::Null,
+        }
+    }
+
+    fn eval<'a>(&'a self, i: usize, env: &impl Env<'a>, scope: Scope<'_, 'a>) -> Value<'a> {
+        let Some(node) = self.nodes.get(i) else { return Value::Null };
+        let ev = |c: &u32| self.eval(*c as usize, env, scope);
+        let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
+        match node {
+            Node::Literal(l) => Value::from(l),
+            Node::Var { slot, default } => match (env.slot(slot), default) {
+                (Value::Null, Some(d)) => ev(d),
+                (v, _) => v,
+            },
+            Node::ScopeVar { path, default } => match (scope_var(scope, path), default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => ev(d),
+                (None, None) => Value::Null,
+            },
+            Node::Array(cs) => Value::Array(all(cs)),
+            Node::Compare { op, args } => Value::Bool(compare(*op, &all(args))),
+            Node::In { needle, haystack } => Value::Bool(contains(&ev(haystack), &ev(needle))),
+            Node::And(cs) => {
+                let mut last = Value::Null;
+                for c in cs {
+                    last = ev(c);
+                    if !truthy(&last) {
+                        break;
+                    }
+                }
+                last
+            }
+            Node::Or(cs) => {
+                let mut last = Value::Null;
+                for c in cs {
+                    last = ev(c);
+                    if truthy(&last) {
+                        break;
+                    }
+                }
+                last
+            }
+            Node::Not(c) => Value::Bool(!truthy(&ev(c))),
+            Node::Truthy(c) => Value::Bool(truthy(&ev(c))),
+            Node::If(cs) => {
+                let mut pairs = cs.chunks_exact(2);
+                for pair in pairs.by_ref() {
+                    if let [cond, then] = pair
+                        && truthy(&ev(cond))
+                    {
+                        return ev(then);
+                    }
+                }
+                match pairs.remainder() {
+                    [otherwise] => ev(otherwise),
+                    _ => Value::Null,
+                }
+            }
+            Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
+            Node::Arith { op, args } => ops::arith(*op, all(args)),
+            Node::Cat(cs) => ops::cat(&all(cs)),
+            Node::Substr(cs) => ops::substr(&all(cs)),
+            Node::Merge(cs) => ops::merge(all(cs)),
+            Node::Missing(keys) => Value::Array(self.missing(keys, env, scope)),
+            Node::MissingSome { need, keys } => {
+                let missing = self.missing(keys, env, scope);
+                let found = Value::Number((keys.len() - missing.len()) as f64);
+                if less(&ev(need), &found, true) { Value::Array(Vec::new()) } else { Value::Array(missing) }
+            }
+            Node::Iterate { op, array, body } => {
+                let items = elements(&ev(array));
+                let run = |item: &Value<'a>| self.eval(*body as usize, env, Scope::Item(item));
+                match op {
+                    IterOp::Map => Value::Array(items.iter().map(run).collect()),
+                    IterOp::Filter => Value::Array(items.into_iter().filter(|x| truthy(&run(x))).collect()),
+                    IterOp::All => Value::Bool(!items.is_empty() && items.iter().all(|x| truthy(&run(x)))),
+                    IterOp::Some => Value::Bool(items.iter().any(|x| truthy(&run(x)))),
+                    IterOp::None => Value::Bool(!items.iter().any(|x| truthy(&run(x)))),
+                }
+            }
+            Node::Reduce { array, body, initial } => {
+                let list = ev(array);
+                let mut acc = initial.as_ref().map_or(Value::Null, ev);
+                if !list.is_array() {
+                    return acc;
+                }
+                for current in elements(&list) {
+                    acc = self.eval(*body as usize, env, Scope::Reduce { current: &current, accumulator: &acc });
+                }
+                acc
+            }
+            Node::Affix { suffix, text, affix } => Value::Bool(ops::affix(&ev(text), &ev(affix), *suffix)),
+            Node::SemVer { left, op, right } => flagd::sem_ver(&ev(left), &ev(op), &ev(right)),
+            Node::Fractional { key, variants } => flagd::fractional(&ev(key), &all(variants)),
+        }
+    }
+
+    fn missing<'a>(&'a self, keys: &'a [MissingKey], env: &impl Env<'a>, scope: Scope<'_, 'a>) -> Vec<Value<'a>> {
+        keys.iter()
+            .filter(|k| {
+                let v = self.eval(k.var as usize, env, scope);
+                matches!(v, Value::Null) || v.as_str() == Some("")
+            })
+            .map(|k| Value::Str(&k.name))
+            .collect()
+    }
+}
+
+fn compare(op: CompareOp, vals: &[Value<'_>]) -> bool {
+    match (op, vals) {
+        (CompareOp::Eq, [a, b]) => loose_eq(a, b),
+        (CompareOp::Ne, [a, b]) => !loose_eq(a, b),
+        (CompareOp::StrictEq, [a, b]) => strict_eq(a, b),
+        (CompareOp::StrictNe, [a, b]) => !strict_eq(a, b),
+        (CompareOp::Lt, [a, b]) => less(a, b, false),
+        (CompareOp::Le, [a, b]) => less(a, b, true),
+        (CompareOp::Gt, [a, b]) => less(b, a, false),
+        (CompareOp::Ge, [a, b]) => less(b, a, true),
+        (CompareOp::Lt, [a, b, c]) => less(a, b, false) && less(b, c, false),
+        (CompareOp::Le, [a, b, c]) => less(a, b, true) && less(b, c, true),
+        _ => false,
+    }
+}
+
+/// Follows `path` into the scope value; `None` when it leads nowhere.
+fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
+    let (mut v, rest) = match scope {
+        Scope::Top => return None,
+        Scope::Item(v) => (v.clone(), path),
+        Scope::Reduce { current, accumulator } => match path.split_first() {
+            Some((first, rest)) if first == "current" => (current.clone(), rest),
+            Some((first, rest)) if first == "accumulator" => (accumulator.clone(), rest),
+            _ => return None,
+        },
+    };
+    for seg in rest {
+        if matches!(v, Value::Null) {
+            return None;
+        }
+        let index = seg.parse::<usize>().ok().filter(|_| !seg.starts_with('+'))?;
+        v = v.get(index)?;
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! Evaluator tests over hand-built IR.
+
+use super::*;
+use alloc::vec;
+
+fn n(x: f64) -> Value<'static> {
+    Value::Number(x)
+}
+fn s(x: &'static str) -> Value<'static> {
+    Value::Str(x)
+}
+
+struct NoEnv;
+impl<'a> Env<'a> for NoEnv {
+    fn slot(&self, _: &'a Slot) -> Value<'a> {
+        Value::Null
+    }
+    fn in_segment(&self, s: u16) -> bool {
+        s == 1
+    }
+}
+
+#[test]
+fn and_or_return_the_deciding_operand() {
+    let rule = Rule {
+        nodes: vec![
+            Node::Literal(Literal::Number(0.0)),
+            Node::Literal(Literal::String("x".into())),
+            Node::Or(vec![0, 1]),
+            Node::And(vec![1, 0]),
+            Node::Array(vec![2, 3]),
+        ],
+    };
+    rule.validate(0).unwrap();
+    assert_eq!(rule.evaluate(&NoEnv), Value::Array(vec![s("x"), n(0.0)]));
+}
+
+#[test]
+fn if_chains_and_defaults() {
+    let rule = Rule {
+        nodes: vec![
+            Node::Literal(Literal::String("fallback".into())),
+            Node::Var { slot: Slot::Header("x".into()), default: Some(0) },
+            Node::InSegment(0),
+            Node::InSegment(1),
+            Node::Literal(Literal::String("zero".into())),
+            Node::Literal(Literal::String("one".into())),
+            Node::If(vec![2, 4, 3, 5, 1]),
+        ],
+    };
+    rule.validate(2).unwrap();
+    assert_eq!(rule.evaluate(&NoEnv), s("one"));
+    let only_else = Rule {
+        nodes: vec![Node::Literal(Literal::Null), Node::Var { slot: Slot::Path, default: Some(0) }, Node::If(vec![1])],
+    };
+    assert_eq!(only_else.evaluate(&NoEnv), Value::Null);
+}
+
+#[test]
+fn validate_refuses_forward_refs_bad_arity_and_depth() {
+    let fwd = Rule { nodes: vec![Node::Not(1), Node::Literal(Literal::Null)] };
+    assert_eq!(fwd.validate(0).unwrap_err().kind(), ErrorKind::Invalid);
+    let selfref = Rule { nodes: vec![Node::Not(0)] };
+    assert!(selfref.validate(0).is_err());
+    let arity = Rule { nodes: vec![Node::Literal(Literal::Null), Node::Compare { op: CompareOp::Eq, args: vec![0] }] };
+    assert!(arity.validate(0).is_err());
+    let between_gt =
+        Rule { nodes: vec![Node::Literal(Literal::Null), Node::Compare { op: CompareOp::Gt, args: vec![0, 0, 0] }] };
+    assert!(between_gt.validate(0).is_err());
+    let seg = Rule { nodes: vec![Node::InSegment(3)] };
+    assert!(seg.validate(3).is_err());
+    let mut deep = vec![Node::Literal(Literal::Bool(true))];
+    for i in 0..MAX_DEPTH as u32 {
+        deep.push(Node::Not(i));
+    }
+    assert!(Rule { nodes: deep.clone() }.validate(0).is_err());
+    deep.pop();
+    assert!(Rule { nodes: deep }.validate(0).is_ok());
+    assert!(Rule { nodes: vec![] }.validate(0).is_err());
+}
+
+fn num_lit(x: f64) -> Node {
+    Node::Literal(Literal::Number(x))
+}
+
+#[test]
+fn iteration_bodies_read_the_element() {
+    let list = Literal::Array(vec![Literal::Number(1.0), Literal::Number(2.0), Literal::Number(3.0)]);
+    let here = |path: &[&str]| Node::ScopeVar { path: path.iter().map(|p| String::from(*p)).collect(), default: None };
+    let rule = |op: IterOp| Rule {
+        nodes: vec![
+            Node::Literal(list.clone()),
+            here(&[]),
+            num_lit(1.0),
+            Node::Compare { op: CompareOp::Gt, args: vec![1, 2] },
+            Node::Iterate { op, array: 0, body: 3 },
+        ],
+    };
+    let b = |x| Value::Bool(x);
+    assert_eq!(rule(IterOp::Map).evaluate(&NoEnv), Value::Array(vec![b(false), b(true), b(true)]));
+    assert_eq!(rule(IterOp::Filter).evaluate(&NoEnv), Value::Array(vec![n(2.0), n(3.0)]));
+    assert_eq!(rule(IterOp::All).evaluate(&NoEnv), b(false));
+    assert_eq!(rule(IterOp::Some).evaluate(&NoEnv), b(true));
+    assert_eq!(rule(IterOp::None).evaluate(&NoEnv), b(false));
+    for op in [IterOp::All, IterOp::Some] {
+        let mut empty = rule(op);
+        empty.nodes[0] = Node::Literal(Literal::Array(vec![]));
+        assert_eq!(empty.evaluate(&NoEnv), b(false), "{op:?} of []");
+    }
+    let mut not_array = rule(IterOp::Map);
+    not_array.nodes[0] = Node::Literal(Literal::String("abc".into()));
+    assert_eq!(not_array.evaluate(&NoEnv), Value::Array(vec![]));
+
+    // reduce: sum with an initial value; a path into a nested element; a default for a miss.
+    let sum = Rule {
+        nodes: vec![
+            Node::Literal(list.clone()),
+            here(&["current"]),
+            here(&["accumulator"]),
+            Node::Arith { op: ArithOp::Add, args: vec![1, 2] },
+            num_lit(10.0),
+            Node::Reduce { array: 0, body: 3, initial: Some(4) },
+        ],
+    };
+    sum.validate(0).unwrap();
+    assert_eq!(sum.evaluate(&NoEnv), n(16.0));
+    let nested = Literal::Array(vec![list.clone(), Literal::Array(vec![Literal::Null])]);
+    let pick = Rule {
+        nodes: vec![
+            Node::Literal(nested),
+            s_lit("none"),
+            Node::ScopeVar { path: vec!["0".into()], default: Some(1) },
+            Node::ScopeVar { path: vec!["5".into()], default: Some(1) },
+            Node::Array(vec![2, 3]),
+            Node::Iterate { op: IterOp::Map, array: 0, body: 4 },
+        ],
+    };
+    pick.validate(0).unwrap();
+    assert_eq!(
+        pick.evaluate(&NoEnv),
+        Value::Array(vec![
+            Value::Array(vec![n(1.0), s("none")]),
+            // A null that is there is null, not the default (json-logic-js).
+            Value::Array(vec![Value::Null, s("none")]),
+        ])
+    );
+    // Outside any body a ScopeVar reads nothing.
+    let top = Rule { nodes: vec![s_lit("d"), Node::ScopeVar { path: vec![], default: Some(0) }] };
+    assert_eq!(top.evaluate(&NoEnv), s("d"));
+}
+
+fn s_lit(x: &str) -> Node {
+    Node::Literal(Literal::String(x.into()))
+}
+
+struct Headers;
+impl<'a> Env<'a> for Headers {
+    fn slot(&self, slot: &'a Slot) -> Value<'a> {
+        match slot {
+            Slot::Header(h) if h == "a" => Value::Str("x"),
+            Slot::Header(h) if h == "b" => Value::Str(""),
+            _ => Value::Null,
+        }
+    }
+    fn in_segment(&self, _: u16) -> bool {
+        false
+    }
+}
+
+#[test]
+fn missing_and_missing_some() {
+    let key = |name: &str, var| MissingKey { name: name.into(), var };
+    let nodes = vec![
+        Node::Var { slot: Slot::Header("a".into()), default: None },
+        Node::Var { slot: Slot::Header("b".into()), default: None },
+        Node::Var { slot: Slot::Header("c".into()), default: None },
+        num_lit(1.0),
+        num_lit(2.0),
+    ];
+    let keys = vec![key("headers.a", 0), key("headers.b", 1), key("headers.c", 2)];
+    let mut missing = nodes.clone();
+    missing.push(Node::Missing(keys.clone()));
+    let missing = Rule { nodes: missing };
+    missing.validate(0).unwrap();
+    assert_eq!(missing.evaluate(&Headers), Value::Array(vec![s("headers.b"), s("headers.c")]));
+    for (need, want) in [(3, Value::Array(vec![])), (4, Value::Array(vec![s("headers.b"), s("headers.c")]))] {
+        let mut some = nodes.clone();
+        some.push(Node::MissingSome { need: need as u32, keys: keys.clone() });
+        let some = Rule { nodes: some };
+        some.validate(0).unwrap();
+        assert_eq!(some.evaluate(&Headers), want, "need node {need}");
+    }
+}
+
+#[test]
+fn validate_checks_new_node_arity() {
+    let lit = Node::Literal(Literal::Null);
+    for bad in [
+        Node::Arith { op: ArithOp::Div, args: vec![0] },
+        Node::Arith { op: ArithOp::Sub, args: vec![0, 0, 0] },
+        Node::Arith { op: ArithOp::Mul, args: vec![] },
+        Node::Substr(vec![0]),
+        Node::Iterate { op: IterOp::Map, array: 0, body: 1 },
+        Node::Reduce { array: 0, body: 0, initial: Some(1) },
+        Node::ScopeVar { path: vec![], default: Some(1) },
+        Node::Missing(vec![MissingKey { name: "x".into(), var: 1 }]),
+        Node::Fractional { key: 0, variants: vec![1] },
+    ] {
+        assert!(Rule { nodes: vec![lit.clone(), bad.clone()] }.validate(0).is_err(), "{bad:?}");
+    }
+}

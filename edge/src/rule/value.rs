@@ -1,0 +1,426 @@
+//! Runtime values and JavaScript's coercions over them (json-logic-js inherits JS semantics).
+
+use super::Literal;
+use crate::request::AttrValue;
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+
+/// A runtime value. Borrows from the rule and from the request; allocates only for arrays built
+/// from non-constant elements and strings built at run time (`cat`, `substr`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Str(&'a str),
+    /// A constant array straight from the IR.
+    Literals(&'a [Literal]),
+    Array(Vec<Value<'a>>),
+    /// A string built during evaluation.
+    String(String),
+}
+
+impl<'a> From<&'a Literal> for Value<'a> {
+    fn from(l: &'a Literal) -> Value<'a> {
+        match l {
+            Literal::Null => Value::Null,
+            Literal::Bool(b) => Value::Bool(*b),
+            Literal::Number(n) => Value::Number(*n),
+            Literal::String(s) => Value::Str(s),
+            Literal::Array(items) => Value::Literals(items),
+        }
+    }
+}
+
+impl<'a> From<AttrValue<'a>> for Value<'a> {
+    fn from(a: AttrValue<'a>) -> Value<'a> {
+        match a {
+            AttrValue::Null => Value::Null,
+            AttrValue::Bool(b) => Value::Bool(b),
+            AttrValue::Number(n) => Value::Number(n),
+            AttrValue::String(s) => Value::Str(s),
+        }
+    }
+}
+
+impl<'a> Value<'a> {
+    /// The string, if this is one (borrowed or built).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn is_array(&self) -> bool {
+        matches!(self, Value::Literals(_) | Value::Array(_))
+    }
+
+    /// Number of elements of an array (0 for anything else).
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Literals(items) => items.len(),
+            Value::Array(items) => items.len(),
+            _ => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i` of an array.
+    pub fn get(&self, i: usize) -> Option<Value<'a>> {
+        match self {
+            Value::Literals(items) => items.get(i).map(Value::from),
+            Value::Array(items) => items.get(i).cloned(),
+            _ => None,
+        }
+    }
+}
+
+/// JSON Logic truthiness: JS truthiness, except that an empty array is falsy.
+pub fn truthy(v: &Value<'_>) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => *n != 0.0 && !n.is_nan(),
+        Value::Str(s) => !s.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        Value::Literals(items) => !items.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+    }
+}
+
+/// The elements of an array value (empty for anything else).
+pub fn elements<'a>(v: &Value<'a>) -> Vec<Value<'a>> {
+    match v {
+        Value::Literals(items) => items.iter().map(Value::from).collect(),
+        Value::Array(items) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// JS `===`. Arrays are objects: never strictly equal to anything built separately.
+pub fn strict_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
+        _ => matches!((a.as_str(), b.as_str()), (Some(x), Some(y)) if x == y),
+    }
+}
+
+/// JS `==` (Abstract Equality Comparison) over JSON values.
+pub fn loose_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, _) | (_, Value::Null) => false,
+        _ if a.is_array() && b.is_array() => false,
+        (Value::Number(x), s) | (s, Value::Number(x)) if s.as_str().is_some() => {
+            *x == string_to_number(s.as_str().unwrap_or_default())
+        }
+        (Value::Bool(x), other) | (other, Value::Bool(x)) => {
+            loose_eq(&Value::Number(if *x { 1.0 } else { 0.0 }), other)
+        }
+        // ToPrimitive of an array is its string form (`[1,2]` → `"1,2"`); compare that instead.
+        _ if a.is_array() => loose_eq(&Value::String(to_js_string(a)), b),
+        _ if b.is_array() => loose_eq(a, &Value::String(to_js_string(b))),
+        _ => strict_eq(a, b),
+    }
+}
+
+/// JS Abstract Relational Comparison: `a < b` (or `a <= b` with `or_equal`).
+pub fn less(a: &Value<'_>, b: &Value<'_>, or_equal: bool) -> bool {
+    let pa = to_primitive(a);
+    let pb = to_primitive(b);
+    if let (Prim::Str(x), Prim::Str(y)) = (&pa, &pb) {
+        let ord = x.encode_utf16().cmp(y.encode_utf16());
+        return ord == Ordering::Less || (or_equal && ord == Ordering::Equal);
+    }
+    let (x, y) = (pa.to_number(), pb.to_number());
+    if or_equal { x <= y } else { x < y }
+}
+
+enum Prim<'a> {
+    Num(f64),
+    Str(Cow<'a, str>),
+}
+
+impl Prim<'_> {
+    fn to_number(&self) -> f64 {
+        match self {
+            Prim::Num(n) => *n,
+            Prim::Str(s) => string_to_number(s),
+        }
+    }
+}
+
+fn to_primitive<'a>(v: &'a Value<'_>) -> Prim<'a> {
+    match v {
+        Value::Null => Prim::Num(0.0),
+        Value::Bool(b) => Prim::Num(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => Prim::Num(*n),
+        Value::Str(s) => Prim::Str(Cow::Borrowed(s)),
+        Value::String(s) => Prim::Str(Cow::Borrowed(s.as_str())),
+        Value::Literals(_) | Value::Array(_) => Prim::Str(Cow::Owned(to_js_string(v))),
+    }
+}
+
+/// JS `Number(v)`.
+pub fn to_number(v: &Value<'_>) -> f64 {
+    to_primitive(v).to_number()
+}
+
+/// JS `parseFloat(String(v))`: the longest decimal prefix after leading white space; NaN if none.
+/// (json-logic-js's `+` and `*` use it, so `{"+": ["3px"]}` is 3 and `{"+": [null]}` is NaN.)
+pub fn parse_float(v: &Value<'_>) -> f64 {
+    match v {
+        Value::Number(n) => *n,
+        Value::Str(s) => parse_float_str(s),
+        Value::String(s) => parse_float_str(s),
+        _ => parse_float_str(&to_js_string(v)),
+    }
+}
+
+fn parse_float_str(s: &str) -> f64 {
+    let t = s.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if unsigned.starts_with("Infinity") {
+        return if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY };
+    }
+    let b = t.as_bytes();
+    let mut end = usize::from(b.first().is_some_and(|c| *c == b'+' || *c == b'-'));
+    let digits = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let int_end = digits(end);
+    let mut mantissa = int_end > end;
+    end = int_end;
+    if b.get(end) == Some(&b'.') {
+        let frac_end = digits(end + 1);
+        if frac_end > end + 1 || mantissa {
+            mantissa = mantissa || frac_end > end + 1;
+            end = frac_end;
+        }
+    }
+    if !mantissa {
+        return f64::NAN;
+    }
+    if matches!(b.get(end), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(b.get(end + 1), Some(b'+' | b'-')));
+        let exp_end = digits(end + 1 + sign);
+        if exp_end > end + 1 + sign {
+            end = exp_end;
+        }
+    }
+    t.get(..end).and_then(|p| p.parse::<f64>().ok()).unwrap_or(f64::NAN)
+}
+
+/// JS `ToNumber` for strings: trimmed decimal (or `0x`/`0o`/`0b` integer, or `Infinity`); empty is 0;
+/// anything else NaN.
+pub fn string_to_number(s: &str) -> f64 {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if t.is_empty() {
+        return 0.0;
+    }
+    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+        if let Some(digits) = t.strip_prefix(prefix) {
+            return u64::from_str_radix(digits, radix).map_or(f64::NAN, |n| n as f64);
+        }
+    }
+    match t {
+        "Infinity" | "+Infinity" => return f64::INFINITY,
+        "-Infinity" => return f64::NEG_INFINITY,
+        _ => {}
+    }
+    // Rust also accepts "inf", "nan", "infinity"; JS does not.
+    if t.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
+        return f64::NAN;
+    }
+    t.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// JS `String(v)` for JSON values.
+pub fn to_js_string(v: &Value<'_>) -> String {
+    let mut out = String::new();
+    write_js_string(v, &mut out);
+    out
+}
+
+/// Appends JS `String(v)`.
+pub fn write_js_string(v: &Value<'_>, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_js_number(*n, out),
+        Value::Str(s) => out.push_str(s),
+        Value::String(s) => out.push_str(s),
+        Value::Literals(_) | Value::Array(_) => {
+            for (i, item) in elements(v).iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                // Inside Array.prototype.join, null and undefined become "".
+                if !matches!(item, Value::Null) {
+                    write_js_string(item, out);
+                }
+            }
+        }
+    }
+}
+
+fn write_js_number(n: f64, out: &mut String) {
+    use core::fmt::Write;
+    if n.is_nan() {
+        out.push_str("NaN");
+    } else if n.is_infinite() {
+        out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if n == 0.0 {
+        out.push('0');
+    } else if n.abs() < 1e21 && (n as i128) as f64 == n {
+        let _ = write!(out, "{}", n as i128);
+    } else {
+        let _ = write!(out, "{n}");
+    }
+}
+
+/// JSON Logic `in`: substring when the haystack is a string, strict membership when an array.
+pub fn contains(haystack: &Value<'_>, needle: &Value<'_>) -> bool {
+    if let Some(h) = haystack.as_str() {
+        return match needle {
+            Value::Literals(_) | Value::Array(_) => false,
+            _ => match needle.as_str() {
+                Some(n) => h.contains(n),
+                None => h.contains(to_js_string(needle).as_str()),
+            },
+        };
+    }
+    match haystack {
+        Value::Literals(items) => items.iter().any(|l| strict_eq(&Value::from(l), needle)),
+        Value::Array(items) => items.iter().any(|v| strict_eq(v, needle)),
+        _ => false,
+    }
+}
+
+/// JS `ToIntegerOrInfinity`, saturated to `i64` (NaN is 0).
+pub fn to_integer(n: f64) -> i64 {
+    n as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(x: f64) -> Value<'static> {
+        Value::Number(x)
+    }
+    fn s(x: &'static str) -> Value<'static> {
+        Value::Str(x)
+    }
+
+    #[test]
+    fn loose_equality_follows_js() {
+        assert!(loose_eq(&n(1.0), &s("1")));
+        assert!(loose_eq(&s(" 1 "), &n(1.0)));
+        assert!(loose_eq(&n(0.0), &s("")));
+        assert!(loose_eq(&Value::Bool(true), &n(1.0)));
+        assert!(loose_eq(&Value::Bool(true), &s("1")));
+        assert!(loose_eq(&Value::Bool(false), &s("0")));
+        assert!(!loose_eq(&Value::Null, &n(0.0)));
+        assert!(!loose_eq(&Value::Null, &Value::Bool(false)));
+        assert!(loose_eq(&Value::Null, &Value::Null));
+        assert!(!loose_eq(&n(f64::NAN), &n(f64::NAN)));
+        assert!(!loose_eq(&s("abc"), &n(0.0)));
+        let arr = [Literal::Number(1.0), Literal::Number(2.0)];
+        assert!(loose_eq(&Value::Literals(&arr), &s("1,2")));
+        assert!(loose_eq(&Value::Literals(&arr[..1]), &n(1.0)));
+        assert!(loose_eq(&Value::Bool(true), &Value::Literals(&arr[..1])));
+        assert!(!loose_eq(&Value::Literals(&arr), &Value::Null));
+        assert!(!loose_eq(&Value::Literals(&arr), &Value::Literals(&arr)));
+        assert!(!strict_eq(&n(1.0), &s("1")));
+        assert!(strict_eq(&Value::String("ab".into()), &s("ab")));
+        assert!(loose_eq(&Value::String("2".into()), &n(2.0)));
+    }
+
+    #[test]
+    fn relational_follows_js() {
+        assert!(less(&s("a"), &s("b"), false));
+        assert!(less(&s("B"), &s("a"), false));
+        assert!(less(&s("10"), &s("9"), false)); // string compare
+        assert!(!less(&n(10.0), &s("9"), false)); // numeric compare
+        assert!(less(&Value::Null, &n(1.0), false));
+        assert!(!less(&s("x"), &n(1.0), false) && !less(&n(1.0), &s("x"), false));
+        assert!(less(&n(1.0), &n(1.0), true));
+        // UTF-16 order, not UTF-8: U+FF61 (one unit) sorts after U+1F600 (surrogates D83D…).
+        assert!(less(&s("\u{1F600}"), &s("\u{FF61}"), false));
+    }
+
+    #[test]
+    fn truthiness_and_numbers() {
+        assert!(!truthy(&Value::Literals(&[])));
+        assert!(truthy(&s("0")));
+        assert!(!truthy(&n(f64::NAN)));
+        assert!(!truthy(&Value::String(String::new())));
+        assert!(string_to_number("inf").is_nan());
+        assert_eq!(string_to_number("0x1A"), 26.0);
+        assert_eq!(string_to_number("-1.5e3"), -1500.0);
+        assert_eq!(to_js_string(&n(3.0)), "3");
+        assert_eq!(to_js_string(&n(-0.5)), "-0.5");
+        let arr = [Literal::Null, Literal::Bool(true), Literal::String("x".into())];
+        assert_eq!(to_js_string(&Value::Literals(&arr)), ",true,x");
+        assert_eq!(to_number(&Value::Null), 0.0);
+        assert_eq!(to_number(&Value::Bool(true)), 1.0);
+        assert_eq!(to_number(&Value::Literals(&[Literal::Number(7.0)])), 7.0);
+        assert!(to_number(&Value::Literals(&[Literal::Number(7.0), Literal::Null])).is_nan());
+        assert_eq!(to_number(&Value::Literals(&[])), 0.0);
+    }
+
+    #[test]
+    fn parse_float_takes_the_longest_decimal_prefix() {
+        for (input, want) in [
+            ("2.75", 2.75),
+            ("  12px", 12.0),
+            ("-1.5e3x", -1500.0),
+            ("1e", 1.0),
+            ("1e+", 1.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("+7", 7.0),
+            ("-Infinityx", f64::NEG_INFINITY),
+            ("0x10", 0.0),
+        ] {
+            assert_eq!(parse_float_str(input), want, "{input:?}");
+        }
+        for input in ["", ".", "-", "abc", "e5", "inf", "NaN"] {
+            assert!(parse_float_str(input).is_nan(), "{input:?}");
+        }
+        assert!(parse_float(&Value::Null).is_nan());
+        assert!(parse_float(&Value::Bool(true)).is_nan());
+        assert_eq!(parse_float(&Value::Literals(&[Literal::Number(4.0), Literal::Number(5.0)])), 4.0);
+    }
+
+    #[test]
+    fn in_on_arrays_and_strings() {
+        let hay = [Literal::String("DE".into()), Literal::Number(1.0)];
+        assert!(contains(&Value::Literals(&hay), &s("DE")));
+        assert!(!contains(&Value::Literals(&hay), &s("1")));
+        assert!(contains(&s("/checkout/cart"), &s("checkout")));
+        assert!(contains(&s("v1.2"), &n(1.0)));
+        assert!(!contains(&Value::Null, &s("x")));
+        assert!(contains(&Value::String("abc".into()), &s("b")));
+    }
+
+    #[test]
+    fn to_integer_truncates_and_saturates() {
+        assert_eq!(to_integer(-1.7), -1);
+        assert_eq!(to_integer(f64::NAN), 0);
+        assert_eq!(to_integer(f64::INFINITY), i64::MAX);
+    }
+}
