@@ -488,7 +488,9 @@ fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
         if matches!(v, Value::Null) {
             return None;
         }
-        let index = seg.parse::<usize>().ok().filter(|_| !seg.starts_with('+'))?;
+        // Only canonical indices name elements in JS: `a["01"]` and `a["+1"]` are undefined.
+        let canonical = seg == "0" || (!seg.starts_with('0') && seg.bytes().all(|b| b.is_ascii_digit()));
+        let index = seg.parse::<usize>().ok().filter(|_| canonical)?;
         v = v.get(index)?;
     }
     Some(v)

@@ -92,9 +92,10 @@ pub fn substr<'a>(vals: &[Value<'a>]) -> Value<'a> {
     let len = match vals.get(2) {
         None => rest,
         Some(l) => {
-            let l = to_integer(to_number(l));
-            // `end < 0` is a JS comparison: NaN (from a non-numeric string) is not negative.
-            if l < 0 { (rest + l).max(0) } else { l.min(rest) }
+            let l = to_number(l);
+            // `end < 0` is a JS comparison (NaN is not negative); the negative branch is
+            // `substr(0, rest + end)`, truncated after the addition: -0.5 drops one unit.
+            if l < 0.0 { to_integer(rest as f64 + l).max(0) } else { to_integer(l).min(rest) }
         }
     };
     let (from, to) = (start as usize, (start + len.max(0)) as usize);
@@ -196,6 +197,9 @@ mod tests {
         assert_eq!(sub(vec![Value::Null, n(1.0)]), "ull");
         assert_eq!(sub(vec![s("abc"), s("x")]), "abc");
         assert_eq!(sub(vec![s("abc"), n(0.0), n(f64::NAN)]), "");
+        assert_eq!(sub(vec![s("abcd"), n(0.0), n(-0.5)]), "abc");
+        assert_eq!(sub(vec![s("abcd"), n(0.0), n(1.9)]), "a");
+        assert_eq!(sub(vec![s("abcd"), s("1"), s("-1")]), "bc");
         // UTF-16 units: the emoji is two units; cutting it in half gives U+FFFD, as JS would show.
         assert_eq!(sub(vec![s("a\u{1F600}b"), n(1.0), n(2.0)]), "\u{1F600}");
         assert_eq!(sub(vec![s("a\u{1F600}b"), n(2.0)]), "\u{FFFD}b");

@@ -209,3 +209,19 @@ fn validate_checks_new_node_arity() {
         assert!(Rule { nodes: vec![lit.clone(), bad.clone()] }.validate(0).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn scope_paths_need_canonical_indices() {
+    let list = Literal::Array(vec![Literal::Array(vec![Literal::Number(7.0), Literal::Number(8.0)])]);
+    for (seg, want) in [("1", n(8.0)), ("01", s("d")), ("+1", s("d")), ("1.0", s("d")), ("x", s("d"))] {
+        let rule = Rule {
+            nodes: vec![
+                Node::Literal(list.clone()),
+                s_lit("d"),
+                Node::ScopeVar { path: vec![seg.into()], default: Some(1) },
+                Node::Iterate { op: IterOp::Map, array: 0, body: 2 },
+            ],
+        };
+        assert_eq!(rule.evaluate(&NoEnv), Value::Array(vec![want]), "{seg}");
+    }
+}

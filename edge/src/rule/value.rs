@@ -3,6 +3,7 @@
 use super::Literal;
 use crate::request::AttrValue;
 use alloc::borrow::Cow;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -284,22 +285,49 @@ fn write_js_number(n: f64, out: &mut String) {
         out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
     } else if n == 0.0 {
         out.push('0');
-    } else if n.abs() < 1e21 && (n as i128) as f64 == n {
-        let _ = write!(out, "{}", n as i128);
+    } else if n.abs() < 9_007_199_254_740_992.0 && (n as i64) as f64 == n {
+        // Exact integers below 2^53 print as themselves.
+        let _ = write!(out, "{}", n as i64);
     } else {
-        let _ = write!(out, "{n}");
+        // Number::toString: the shortest round-trip digits (Rust's `{:e}` gives those), placed
+        // by the decimal exponent — plain for 1e-7 < |n| < 1e21, exponential outside.
+        let sci = format!("{:e}", n.abs());
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let k = digits.len() as i64;
+        let point = exp.parse::<i64>().unwrap_or(0) + 1;
+        if n < 0.0 {
+            out.push('-');
+        }
+        let (head, tail) = digits.split_at_checked(1).unwrap_or((digits.as_str(), ""));
+        if k <= point && point <= 21 {
+            out.push_str(&digits);
+            out.extend(core::iter::repeat_n('0', (point - k) as usize));
+        } else if 0 < point && point <= 21 {
+            let (int, frac) = digits.split_at_checked(point as usize).unwrap_or((digits.as_str(), ""));
+            let _ = write!(out, "{int}.{frac}");
+        } else if -6 < point && point <= 0 {
+            out.push_str("0.");
+            out.extend(core::iter::repeat_n('0', (-point) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(head);
+            if !tail.is_empty() {
+                let _ = write!(out, ".{tail}");
+            }
+            let e = point - 1;
+            let _ = write!(out, "e{}{e}", if e < 0 { "" } else { "+" });
+        }
     }
 }
 
 /// JSON Logic `in`: substring when the haystack is a string, strict membership when an array.
 pub fn contains(haystack: &Value<'_>, needle: &Value<'_>) -> bool {
     if let Some(h) = haystack.as_str() {
-        return match needle {
-            Value::Literals(_) | Value::Array(_) => false,
-            _ => match needle.as_str() {
-                Some(n) => h.contains(n),
-                None => h.contains(to_js_string(needle).as_str()),
-            },
+        // `String.prototype.indexOf` converts its argument: an array searches for its joined form.
+        return match needle.as_str() {
+            Some(n) => h.contains(n),
+            None => h.contains(to_js_string(needle).as_str()),
         };
     }
     match haystack {
@@ -373,6 +401,23 @@ mod tests {
         assert_eq!(string_to_number("-1.5e3"), -1500.0);
         assert_eq!(to_js_string(&n(3.0)), "3");
         assert_eq!(to_js_string(&n(-0.5)), "-0.5");
+        for (x, js) in [
+            (0.1, "0.1"),
+            (123.456, "123.456"),
+            (1e21, "1e+21"),
+            (1.5e300, "1.5e+300"),
+            (-2.5e-7, "-2.5e-7"),
+            (1e-7, "1e-7"),
+            (0.000001, "0.000001"),
+            (0.0000015, "0.0000015"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (-0.0, "0"),
+        ] {
+            assert_eq!(to_js_string(&n(x)), js, "{x:e}");
+        }
         let arr = [Literal::Null, Literal::Bool(true), Literal::String("x".into())];
         assert_eq!(to_js_string(&Value::Literals(&arr)), ",true,x");
         assert_eq!(to_number(&Value::Null), 0.0);
@@ -415,6 +460,9 @@ mod tests {
         assert!(contains(&s("v1.2"), &n(1.0)));
         assert!(!contains(&Value::Null, &s("x")));
         assert!(contains(&Value::String("abc".into()), &s("b")));
+        let ab = [Literal::String("a".into()), Literal::String("b".into())];
+        assert!(contains(&s("xa,by"), &Value::Literals(&ab)));
+        assert!(contains(&s("nullish"), &Value::Null));
     }
 
     #[test]
