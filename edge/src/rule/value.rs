@@ -289,27 +289,30 @@ fn write_js_number(n: f64, out: &mut String) {
         // Exact integers below 2^53 print as themselves.
         let _ = write!(out, "{}", n as i64);
     } else {
-        // Number::toString: the shortest round-trip digits (Rust's `{:e}` gives those), placed
-        // by the decimal exponent — plain for 1e-7 < |n| < 1e21, exponential outside.
-        let sci = format!("{:e}", n.abs());
-        let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        // Number::toString: the shortest round-trip digits (Rust's `Display` prints those, padded
+        // with zeros and never in exponent form), placed by the decimal exponent — plain for
+        // 1e-7 < |n| < 1e21, exponential outside.
+        let plain = format!("{}", n.abs());
+        let (int, frac) = plain.split_once('.').unwrap_or((plain.as_str(), ""));
+        let all: String = int.chars().chain(frac.chars()).collect();
+        let lead = all.len() - all.trim_start_matches('0').len();
+        let digits = all.trim_start_matches('0').trim_end_matches('0');
         let k = digits.len() as i64;
-        let point = exp.parse::<i64>().unwrap_or(0) + 1;
+        let point = int.len() as i64 - lead as i64;
         if n < 0.0 {
             out.push('-');
         }
-        let (head, tail) = digits.split_at_checked(1).unwrap_or((digits.as_str(), ""));
+        let (head, tail) = digits.split_at_checked(1).unwrap_or((digits, ""));
         if k <= point && point <= 21 {
-            out.push_str(&digits);
+            out.push_str(digits);
             out.extend(core::iter::repeat_n('0', (point - k) as usize));
         } else if 0 < point && point <= 21 {
-            let (int, frac) = digits.split_at_checked(point as usize).unwrap_or((digits.as_str(), ""));
+            let (int, frac) = digits.split_at_checked(point as usize).unwrap_or((digits, ""));
             let _ = write!(out, "{int}.{frac}");
         } else if -6 < point && point <= 0 {
             out.push_str("0.");
             out.extend(core::iter::repeat_n('0', (-point) as usize));
-            out.push_str(&digits);
+            out.push_str(digits);
         } else {
             out.push_str(head);
             if !tail.is_empty() {
