@@ -352,3 +352,59 @@ fn missing_resolves_keys_like_var() {
     let e = err(json!({"and": [true, {"missing": ["country", 3]}]}), Mode::Request);
     assert_eq!(e.field(), Some("segments[3].rule.and[1].missing[1]"));
 }
+
+/// The examples on jsonlogic.com's operations page (and json-logic-js's behaviour for the corners),
+/// evaluated by constant folding — which runs the edge's own evaluator.
+#[test]
+fn operations_page_examples_fold_to_their_documented_results() {
+    let cases = [
+        (json!({"max": [1, 2, 3]}), json!(3)),
+        (json!({"min": [1, 2, 3]}), json!(1)),
+        (json!({"+": [4, 2]}), json!(6)),
+        (json!({"-": [4, 2]}), json!(2)),
+        (json!({"*": [4, 2]}), json!(8)),
+        (json!({"/": [4, 2]}), json!(2)),
+        (json!({"+": [2, 2, 2, 2, 2]}), json!(10)),
+        (json!({"*": [2, 2, 2, 2, 2]}), json!(32)),
+        (json!({"-": 2}), json!(-2)),
+        (json!({"-": -2}), json!(2)),
+        (json!({"+": "3.25"}), json!(3.25)),
+        (json!({"%": [101, 2]}), json!(1)),
+        (json!({"map": [[1, 2, 3, 4, 5], {"*": [{"var": ""}, 2]}]}), json!([2, 4, 6, 8, 10])),
+        (json!({"filter": [[1, 2, 3, 4, 5], {"%": [{"var": ""}, 2]}]}), json!([1, 3, 5])),
+        (json!({"reduce": [[1, 2, 3, 4, 5], {"+": [{"var": "current"}, {"var": "accumulator"}]}, 0]}), json!(15)),
+        (json!({"all": [[1, 2, 3], {">": [{"var": ""}, 0]}]}), json!(true)),
+        (json!({"some": [[-1, 0, 1], {">": [{"var": ""}, 0]}]}), json!(true)),
+        (json!({"none": [[-3, -2, -1], {">": [{"var": ""}, 0]}]}), json!(true)),
+        (json!({"merge": [[1, 2], [3, 4]]}), json!([1, 2, 3, 4])),
+        (json!({"merge": [1, 2, [3, 4]]}), json!([1, 2, 3, 4])),
+        (json!({"in": ["Spring", "Springfield"]}), json!(true)),
+        (json!({"cat": ["I love", " pie"]}), json!("I love pie")),
+        (json!({"cat": ["I love ", "apple", " pie"]}), json!("I love apple pie")),
+        (json!({"substr": ["jsonlogic", 4]}), json!("logic")),
+        (json!({"substr": ["jsonlogic", -5]}), json!("logic")),
+        (json!({"substr": ["jsonlogic", 0, 1]}), json!("j")),
+        (json!({"substr": ["jsonlogic", -1]}), json!("c")),
+        (json!({"substr": ["jsonlogic", 4, -2]}), json!("log")),
+        (json!({"log": "apple"}), json!("apple")),
+        (json!({"all": [[], {">": [{"var": ""}, 0]}]}), json!(false)),
+        (json!({"none": [[], true]}), json!(true)),
+        (json!({"reduce": [[], {"+": [1, 1]}]}), json!(null)),
+        (json!({"reduce": ["not an array", {"+": [1, 1]}, 7]}), json!(7)),
+        (json!({"cat": [1.5, "|", 1e21, "|", 0.0000001]}), json!("1.5|1e+21|1e-7")),
+    ];
+    for (rule, want) in cases {
+        let r = req(rule.clone());
+        let want = match &want {
+            Value::Null => Literal::Null,
+            Value::Bool(b) => Literal::Bool(*b),
+            Value::Number(n) => Literal::Number(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => Literal::String(s.clone()),
+            Value::Array(items) => {
+                Literal::Array(items.iter().map(|i| Literal::Number(i.as_f64().unwrap_or(f64::NAN))).collect())
+            }
+            Value::Object(_) => unreachable!(),
+        };
+        assert_eq!(r.nodes, vec![Node::Literal(want)], "{rule}");
+    }
+}
