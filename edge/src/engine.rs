@@ -48,7 +48,8 @@ impl Engine {
     /// Puts one request into its tier and segments.
     pub fn decide<'e>(&'e self, req: &Request<'_>) -> Decision<'e> {
         let snap = &self.snapshot;
-        let fingerprint = self.identity(req).map(|id| snap.fingerprint(id));
+        let identity = self.identity(req);
+        let fingerprint = identity.map(|id| snap.fingerprint(id));
 
         let mut consent = 0u64;
         for (i, p) in snap.purposes.iter().enumerate() {
@@ -59,7 +60,7 @@ impl Engine {
             }
         }
 
-        let env = EdgeEnv { req, snap, fingerprint, consent };
+        let env = EdgeEnv { req, snap, identity, fingerprint, consent };
         let mut segments = Vec::new();
         let mut best_tier: Option<u16> = None;
         for seg in &snap.segments {
@@ -111,6 +112,7 @@ impl Engine {
 struct EdgeEnv<'r, 'q, 's> {
     req: &'r Request<'q>,
     snap: &'s Snapshot,
+    identity: Option<&'q str>,
     fingerprint: Option<u64>,
     consent: u64,
 }
@@ -134,6 +136,7 @@ impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
             Slot::Header(name) => opt(self.req.header(name)),
             Slot::Cookie(name) => opt(self.req.cookie(name)),
             Slot::Attribute(name) => self.req.attribute(name).map_or(Value::Null, Value::from),
+            Slot::Identity => opt(self.identity),
         }
     }
 

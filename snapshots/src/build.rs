@@ -269,6 +269,7 @@ fn measure_fp_rate(prng: &mut SplitMix64, members: &[u64], contains: impl Fn(u64
 
 /// Profile rules see one member's attributes and nothing else.
 struct MemberEnv<'m> {
+    id: &'m str,
     attributes: &'m [(String, Literal)],
 }
 
@@ -278,6 +279,9 @@ impl<'a> Env<'a> for MemberEnv<'a> {
             Slot::Attribute(name) => {
                 self.attributes.iter().find(|(n, _)| n == name).map_or(Value::Null, |(_, v)| Value::from(v))
             }
+            // Same bucketing key as at the edge, so a profile-rule `fractional` and a request-rule
+            // `fractional` put a member in the same bucket.
+            Slot::Identity => Value::Str(self.id),
             _ => Value::Null,
         }
     }
@@ -345,7 +349,7 @@ fn ingest(
                 tally.consented[i].push(fp);
             }
         }
-        let env = MemberEnv { attributes: &m.attributes };
+        let env = MemberEnv { id: &m.id, attributes: &m.attributes };
         for (i, seg) in plan.segments.iter().enumerate() {
             let Some((selection, _)) = &seg.selection else { continue };
             let selected = match selection {

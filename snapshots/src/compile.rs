@@ -27,9 +27,10 @@
 //!   inside iteration bodies. A key is missing when its value is null or "".
 //! * Arity is checked at build time where json-logic-js would silently ignore extra operands
 //!   (`-` takes 1–2, `/` `%` 2, `substr` 2–3, `log` 1, `*` at least 1).
-//! * `fractional` needs an explicit bucketing key as its first operand: flagd's default (the flag
-//!   key followed by the targeting key) has no equivalent wired in yet; write e.g.
-//!   `{"cat": ["my-segment", {"var": "cookies.uid"}]}`.
+//! * `fractional` without a bucketing key uses flagd's default, the flag key followed by the
+//!   targeting key — here the segment's name followed by the request's customer id — and is null
+//!   for anonymous requests (no id, no bucket) rather than putting them all in one bucket. A rule
+//!   compiled outside a segment ([`compile_with`]) needs an explicit key.
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::{
@@ -67,7 +68,21 @@ pub fn compile_with(
     has_members: &dyn Fn(usize) -> bool,
     at: &str,
 ) -> Result<Rule, BuildError> {
-    let mut c = Compiler { mode, segments, has_members, nodes: Vec::new(), scopes: 0, literals: HashMap::new() };
+    compile_segment_rule(json, mode, segments, has_members, None, at)
+}
+
+/// [`compile_with`] for a rule of the segment named `segment`, which gives `fractional` its
+/// default bucketing key.
+pub fn compile_segment_rule(
+    json: &serde_json::Value,
+    mode: Mode,
+    segments: &[&str],
+    has_members: &dyn Fn(usize) -> bool,
+    segment: Option<&str>,
+    at: &str,
+) -> Result<Rule, BuildError> {
+    let mut c =
+        Compiler { mode, segments, segment, has_members, nodes: Vec::new(), scopes: 0, literals: HashMap::new() };
     let root = c.expr(json, at, 1)?;
     // The root must be the last node; a constant root is the whole rule.
     if let Operand::Const(lit) = root {
@@ -88,6 +103,8 @@ enum Operand {
 struct Compiler<'s> {
     mode: Mode,
     segments: &'s [&'s str],
+    /// The segment whose rule this is, if any: `fractional`'s default key starts with its name.
+    segment: Option<&'s str>,
     has_members: &'s dyn Fn(usize) -> bool,
     nodes: Vec<Node>,
     /// How many iteration bodies enclose the expression being compiled: inside one, `var` reads
@@ -250,14 +267,17 @@ impl Compiler<'_> {
                 "substr" => arity(n == 2 || n == 3, "2 or 3 arguments")?,
                 "sem_ver" => arity(n == 3, "3 arguments (version, operator, version)")?,
                 "fractional" => {
-                    arity(n >= 2, "a bucketing key and at least 1 variant")?;
+                    arity(n >= 1, "at least 1 variant")?;
                     if list.first().is_some_and(|k| k.is_array()) {
-                        return Err(rule_error(
-                            &arg_at(0),
-                            "`fractional` needs an explicit bucketing key first in edgeseg, e.g. \
-                             {\"cat\": [\"<segment>\", {\"var\": \"cookies.uid\"}]} (flagd's default key, \
-                             flag key + targeting key, does not exist here)",
-                        ));
+                        if self.segment.is_none() {
+                            return Err(rule_error(
+                                &arg_at(0),
+                                "`fractional` outside a segment needs an explicit bucketing key first, e.g. \
+                                 {\"cat\": [\"canary\", {\"var\": \"cookies.uid\"}]}",
+                            ));
+                        }
+                    } else {
+                        arity(n >= 2, "a bucketing key and at least 1 variant")?;
                     }
                 }
                 _ => return Err(rule_error(at, format!("unknown operator {op:?}"))),
@@ -288,8 +308,25 @@ impl Compiler<'_> {
             "starts_with" => self.combine(ops, at, |a| Node::Affix { suffix: false, text: a[0], affix: a[1] }),
             "ends_with" => self.combine(ops, at, |a| Node::Affix { suffix: true, text: a[0], affix: a[1] }),
             "sem_ver" => self.combine(ops, at, |a| Node::SemVer { left: a[0], op: a[1], right: a[2] }),
-            _ => self.combine(ops, at, |a| Node::Fractional { key: a[0], variants: a[1..].to_vec() }),
+            _ => match self.segment {
+                Some(segment) if list.first().is_some_and(|k| k.is_array()) => self.default_key(ops, segment, at),
+                _ => self.combine(ops, at, |a| Node::Fractional { key: a[0], variants: a[1..].to_vec() }),
+            },
         }
+    }
+
+    /// `fractional` with flagd's default bucketing key: `if(id, fractional(cat(segment, id), …), null)`.
+    fn default_key(&mut self, variants: Vec<Operand>, segment: &str, at: &str) -> Result<Operand, BuildError> {
+        let id = self.push(Node::Var { slot: Slot::Identity, default: None }, at)?;
+        let name = self.node(Operand::Const(Literal::String(segment.to_string())), at)?;
+        let key = self.push(Node::Cat(vec![name, id]), at)?;
+        let mut children = Vec::with_capacity(variants.len());
+        for v in variants {
+            children.push(self.node(v, at)?);
+        }
+        let bucketed = self.push(Node::Fractional { key, variants: children }, at)?;
+        let null = self.node(Operand::Const(Literal::Null), at)?;
+        self.push(Node::If(vec![id, bucketed, null]), at).map(Operand::Node)
     }
 
     /// Compiles an iteration operator: the array (and `reduce`'s initial value) in the current

@@ -4,7 +4,7 @@
 //! Everything that can be wrong with the definitions is found here, before the first member is
 //! read: a ten-million-row member file should not be streamed only to fail on a typo in a rule.
 
-use crate::compile::{Mode, compile_with};
+use crate::compile::{Mode, compile_segment_rule};
 use crate::definitions::{CONTRACT, Definitions, EncodingDef, IdentityDef};
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::Rule;
@@ -78,17 +78,25 @@ impl Plan {
             let s = &defs.segments[i];
             let at = format!("segments[{i}]");
             let rule = match &s.rule {
-                Some(json) => Some(compile_with(json, Mode::Request, &names, &has_members, &format!("{at}.rule"))?),
+                Some(json) => Some(compile_segment_rule(
+                    json,
+                    Mode::Request,
+                    &names,
+                    &has_members,
+                    Some(&s.name),
+                    &format!("{at}.rule"),
+                )?),
                 None => None,
             };
             let (selection, fp_rate) = match &s.members {
                 Some(m) => {
                     let sel = match &m.where_ {
-                        Some(json) => Selection::Where(compile_with(
+                        Some(json) => Selection::Where(compile_segment_rule(
                             json,
                             Mode::Profile,
                             &names,
                             &has_members,
+                            Some(&s.name),
                             &format!("{at}.members.where"),
                         )?),
                         None => Selection::All,

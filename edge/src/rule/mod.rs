@@ -67,6 +67,12 @@ pub enum Slot {
     Cookie(String),
     /// A request attribute (at the edge) or a member attribute (profile rules in the builder).
     Attribute(String),
+    /// The customer id (at the edge: per the snapshot's identity sources, null when anonymous; in
+    /// the builder: the member's id). Never reachable from a user's `var` path, so no rule can
+    /// compare against — and thereby ship — a raw id; the compiler emits it only as part of
+    /// `fractional`'s default bucketing key (segment name + customer id, like flagd's flag key +
+    /// targeting key). Appended last: earlier variants keep their postcard tags.
+    Identity,
 }
 
 /// Comparison operators.

@@ -2,7 +2,7 @@
 
 use edgeseg::rule::{CompareOp, Literal, MAX_DEPTH, Node, Rule, Slot};
 use edgeseg_snapshots::BuildErrorKind;
-use edgeseg_snapshots::compile::{Mode, compile_rule};
+use edgeseg_snapshots::compile::{Mode, compile_rule, compile_segment_rule};
 use serde_json::{Value, json};
 
 const SEGS: &[&str] = &["premium", "churn"];
@@ -263,6 +263,31 @@ fn arithmetic_and_string_operators_compile_and_fold() {
     ] {
         let e = err(rule.clone(), Mode::Request);
         assert!(e.message().contains(want), "{rule}: {e}");
+    }
+}
+
+#[test]
+fn fractional_defaults_to_segment_name_plus_customer_id_and_nothing_exposes_the_id() {
+    let rule = compile_segment_rule(
+        &json!({"fractional": [["on", 1], ["off", 1]]}),
+        Mode::Request,
+        &["rollout"],
+        &|_| true,
+        Some("rollout"),
+        "segments[0].rule",
+    )
+    .unwrap();
+    // if(id, fractional(cat("rollout", id), …), null): anonymous requests get no bucket.
+    let id = rule.nodes.iter().position(|n| *n == var(Slot::Identity)).expect("identity slot");
+    let Some(Node::If(branches)) = rule.nodes.last() else { panic!("root is not an if: {:?}", rule.nodes) };
+    assert_eq!(branches[0] as usize, id);
+    assert!(matches!(rule.nodes[branches[1] as usize], Node::Fractional { .. }));
+    assert!(rule.nodes.iter().any(|n| matches!(n, Node::Cat(parts) if parts.len() == 2 && parts[1] as usize == id)));
+    assert_eq!(rule.nodes[branches[2] as usize], Node::Literal(Literal::Null));
+    // No user-written path reaches the id: a rule comparing it with a literal would ship a raw id.
+    for path in ["identity", "id", "user.id", "customer_id"] {
+        let e = err(json!({"==": [{"var": path}, "alice"]}), Mode::Request);
+        assert_eq!(e.kind(), BuildErrorKind::Rule, "{path}: {e}");
     }
 }
 
