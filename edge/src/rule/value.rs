@@ -3,7 +3,6 @@
 use super::Literal;
 use crate::request::AttrValue;
 use alloc::borrow::Cow;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -289,16 +288,21 @@ fn write_js_number(n: f64, out: &mut String) {
         // Exact integers below 2^53 print as themselves.
         let _ = write!(out, "{}", n as i64);
     } else {
-        // Number::toString: the shortest round-trip digits (Rust's `Display` prints those, padded
-        // with zeros and never in exponent form), placed by the decimal exponent — plain for
-        // 1e-7 < |n| < 1e21, exponential outside.
-        let plain = format!("{}", n.abs());
-        let (int, frac) = plain.split_once('.').unwrap_or((plain.as_str(), ""));
+        // Number::toString: the shortest round-trip digits (ryu prints those as `d.ddd` or
+        // `d.ddde±x`), placed by the decimal exponent — plain for 1e-7 < |n| < 1e21, exponential
+        // outside.
+        let mut buf = ryu::Buffer::new();
+        let shortest = buf.format_finite(n.abs());
+        let (mantissa, exp) = match shortest.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+            None => (shortest, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let all: String = int.chars().chain(frac.chars()).collect();
         let lead = all.len() - all.trim_start_matches('0').len();
         let digits = all.trim_start_matches('0').trim_end_matches('0');
         let k = digits.len() as i64;
-        let point = int.len() as i64 - lead as i64;
+        let point = int.len() as i64 - lead as i64 + exp;
         if n < 0.0 {
             out.push('-');
         }
