@@ -173,17 +173,26 @@ impl<R: Read> CsvMembers<R> {
     }
 }
 
+/// One step of a member reader that stops for good after its first error or its end: after an
+/// error the reader's position is unreliable, so it stops rather than guess.
+fn step(
+    done: &mut bool,
+    read: impl FnOnce() -> Result<Option<Member>, BuildError>,
+) -> Option<Result<Member, BuildError>> {
+    if *done {
+        return None;
+    }
+    let out = read().transpose();
+    *done = !matches!(out, Some(Ok(_)));
+    out
+}
+
 impl<R: Read> Iterator for CsvMembers<R> {
     type Item = Result<Member, BuildError>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let out = self.read().transpose();
-        // After an error the reader's position is unreliable: stop rather than guess.
-        if !matches!(out, Some(Ok(_))) {
-            self.done = true;
-        }
+        let mut done = self.done;
+        let out = step(&mut done, || self.read());
+        self.done = done;
         out
     }
 }
@@ -297,13 +306,9 @@ impl<R: BufRead> JsonlMembers<R> {
 impl<R: BufRead> Iterator for JsonlMembers<R> {
     type Item = Result<Member, BuildError>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let out = self.read().transpose();
-        if !matches!(out, Some(Ok(_))) {
-            self.done = true;
-        }
+        let mut done = self.done;
+        let out = step(&mut done, || self.read());
+        self.done = done;
         out
     }
 }
