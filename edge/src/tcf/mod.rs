@@ -227,7 +227,6 @@ pub fn decode(s: &str) -> Result<TcString, TcfError> {
 
 /// Checks the whole string in one pass and returns the core segment's bytes.
 fn check_segments(bytes: &[u8]) -> Result<&[u8], TcfError> {
-    let mut core_end = None;
     let mut segment = 0;
     let mut segment_len = 0;
     for (at, &b) in bytes.iter().enumerate() {
@@ -235,7 +234,6 @@ fn check_segments(bytes: &[u8]) -> Result<&[u8], TcfError> {
             if segment_len == 0 {
                 return Err(TcfError::EmptySegment { index: segment });
             }
-            core_end.get_or_insert(at);
             segment += 1;
             segment_len = 0;
         } else if sextet(b).is_some() {
@@ -247,9 +245,8 @@ fn check_segments(bytes: &[u8]) -> Result<&[u8], TcfError> {
     if segment_len == 0 {
         return Err(TcfError::EmptySegment { index: segment });
     }
-    let core = bytes.get(..core_end.unwrap_or(bytes.len()));
-    // `core_end` is an index found in `bytes`, so the range is always in bounds.
-    core.ok_or(TcfError::EmptySegment { index: 0 })
+    // `split` always yields a first piece (the whole input when there is no dot).
+    Ok(bytes.split(|&b| b == b'.').next().unwrap_or(bytes))
 }
 
 /// The six bits a base64url character stands for.
