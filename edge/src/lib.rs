@@ -38,6 +38,7 @@ pub mod membership;
 mod request;
 pub mod rule;
 pub mod snapshot;
+pub mod throttle;
 
 pub use decision::{Decision, Header};
 pub use engine::Engine;
