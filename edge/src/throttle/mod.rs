@@ -1,4 +1,4 @@
-//! Per-segment throttles: GCRA rate limits with bounded state.
+//! Per-segment throttles: GCRA rate limits with bounded state and IETF `RateLimit` headers.
 //!
 //! A snapshot may attach a [`ThrottlePolicy`] to a segment: `rate` requests per `period_ms`, with
 //! bursts of up to `burst`, counted per user, per IP or for the whole segment ([`ThrottleKey`]).
@@ -25,7 +25,7 @@
 //! `now_ms` is clamped to [`MAX_NOW_MS`] (about the year 292 000): past it time stands still, which
 //! fails closed (no refills) instead of letting a saturated `TAT` wave everything through.
 //!
-//! What a verdict says, at every step (derivation in [`Verdict`]):
+//! What a verdict says, at every step (derivations in [`Verdict`] and [`rate_limit_headers`]):
 //! `remaining = burst - ⌈(TAT - now) / T⌉` clamped to `0..=burst` — exactly how many more requests
 //! would be allowed right now — and `reset` = how long `remaining` stays an exact upper bound.
 //!
@@ -57,9 +57,12 @@
 //! [`Limiter::export`] / [`Limiter::import`]: a `TAT` is a plain instant in µs, and merging keeps the
 //! later one, so replaying an older export can never loosen a limit.
 
+mod headers;
 mod table;
 #[cfg(test)]
 mod tests;
+
+pub use headers::{RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER, RateLimitHeaders, rate_limit_headers};
 
 use alloc::string::String;
 use serde::{Deserialize, Serialize};
@@ -105,7 +108,7 @@ pub enum ThrottleKey {
 /// What to do with a request the limiter rejects.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ThrottleAction {
-    /// Refuse it (the host answers 429).
+    /// Refuse it (the host answers 429 with the [`rate_limit_headers`]).
     Reject,
     /// Serve it in a lower-priority lane, named like segments (`[a-z0-9_.-]{1,64}`).
     Deprioritize { lane: String },

@@ -88,6 +88,54 @@ fn steady_rate_at_t_spacing_passes_and_at_t_minus_1ms_is_caught() {
 }
 
 #[test]
+fn header_strings_at_each_step() {
+    let p = policy(2, 5000, 4); // q = 4, w = ⌈4 · 2.5 s⌉ = 10
+    let mut l = Limiter::new(64);
+    let mut step = |now: u64| {
+        let h = rate_limit_headers("api", &p, &l.check(9, &p, now));
+        assert_eq!(h.policy, r#""api";q=4;w=10"#);
+        (h.ratelimit, h.retry_after)
+    };
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(step(B), (r#""api";r=3;t=3"#.to_string(), None));
+    assert_eq!(step(B), (r#""api";r=2;t=3"#.to_string(), None));
+    assert_eq!(step(B), (r#""api";r=1;t=3"#.to_string(), None));
+    assert_eq!(step(B), (r#""api";r=0;t=3"#.to_string(), None));
+    assert_eq!(step(B), (r#""api";r=0;t=3"#.to_string(), some("3")));
+    assert_eq!(step(B + 1000), (r#""api";r=0;t=2"#.to_string(), some("2")));
+    assert_eq!(step(B + 2000), (r#""api";r=0;t=1"#.to_string(), some("1")));
+    assert_eq!(step(B + 2500), (r#""api";r=0;t=3"#.to_string(), None));
+    assert_eq!(step(B + 12_500), (r#""api";r=3;t=3"#.to_string(), None));
+
+    let h = rate_limit_headers("api", &p, &rejected(4, 3));
+    let fields: Vec<(&str, &str)> = h.fields().collect();
+    assert_eq!(
+        fields,
+        [("RateLimit-Policy", r#""api";q=4;w=10"#), ("RateLimit", r#""api";r=0;t=3"#), ("Retry-After", "3")]
+    );
+}
+
+#[test]
+fn header_windows_round_up_and_names_are_sf_strings() {
+    let mut l = Limiter::new(64);
+    // 1000/s works exactly: T = 1000 µs; a 50-burst refills in 50 ms, advertised as w=1.
+    let fast = policy(1000, 1000, 50);
+    assert_eq!(fast.emission_interval_us(), 1000);
+    let h = rate_limit_headers("fast", &fast, &l.check(1, &fast, B));
+    assert_eq!((h.policy.as_str(), h.ratelimit.as_str()), (r#""fast";q=50;w=1"#, r#""fast";r=49;t=1"#));
+    // burst = rate: the familiar "100 per minute".
+    let minute = policy(100, 60_000, 100);
+    let h = rate_limit_headers("min", &minute, &l.check(2, &minute, B));
+    assert_eq!((h.policy.as_str(), h.ratelimit.as_str()), (r#""min";q=100;w=60"#, r#""min";r=99;t=1"#));
+    // 3/s does not divide 1 s in µs: T rounds up to 333 334 µs (stricter by 2 µs per second).
+    let thirds = policy(3, 1000, 1);
+    assert_eq!(thirds.emission_interval_us(), 333_334);
+    assert_eq!(thirds.window_s(), 1);
+    let h = rate_limit_headers("a\"b\\c\u{e9}\n", &thirds, &rejected(1, 1));
+    assert_eq!(h.policy, r#""a\"b\\c__";q=1;w=1"#);
+}
+
+#[test]
 fn validate_rejects_zeros_and_out_of_range_values() {
     assert_eq!(policy(10, 1000, 5).validate(), Ok(()));
     assert_eq!(policy(0, 1000, 5).validate(), Err("throttle rate must be at least 1"));
