@@ -32,26 +32,28 @@
 //! ## Bounded state and what a flood can do
 //!
 //! [`Limiter::new`]`(max_keys)` allocates its whole table up front (`capacity() ≤ max_keys` slots of
-//! 16 bytes, never reallocated). Slots form groups of 8; a key lives only in the group
-//! its mixed fingerprint selects, so a lookup or insert reads at most 8 slots (two cache lines).
+//! 24 bytes: key, `TAT`, `T`; never reallocated). Slots form groups of 8; a key lives only in the
+//! group its mixed fingerprint selects, so a lookup or insert reads 8 slots (192 contiguous bytes).
 //! An insert into a full group picks its victim **losslessly first**:
 //!
 //! 1. an empty slot, else
 //! 2. a slot whose `TAT ≤ now`: such an entry answers exactly like an absent key, so dropping it
 //!    changes no verdict (not counted in [`Limiter::evictions`]), else
-//! 3. the slot with the **smallest `TAT`** — the key closest to full refill, whose loss forgives
-//!    the least debt (counted in `evictions`).
+//! 3. the slot that **owes the fewest requests**, `⌈(TAT - now) / T⌉` (ties: smallest `TAT`) — the
+//!    key closest to full refill, whose loss forgives the least (counted in `evictions`). Within one
+//!    policy this is simply the smallest `TAT`; measuring in requests rather than time keeps it
+//!    true when one limiter serves policies of different speeds.
 //!
-//! Attack analysis. A flood of one-shot keys (random IPs) leaves entries with `TAT = now + T`: one
-//! emission of debt. A throttled heavy user has `TAT > now + τ`, i.e. `burst` emissions of debt,
-//! so under rule 3 every flood entry in its group goes before it does. To push the heavy user out,
-//! an attacker must fill the other 7 slots of that group with keys *more indebted than the victim*,
-//! i.e. spend at least the victim's consumed quota on each of 7 keys — and since keys are keyed
-//! fingerprints, mixed before indexing, the attacker cannot aim at a group: expect
-//! `capacity / 8 × 7 × burst` requests to forgive one burst. A one-shot flood costs the limiter
-//! nothing but the memory it already owns. (With `burst = 1` a throttled key carries at most one
-//! emission of debt, and evicting it forgives less than one `T` — the same bound as its own debt.)
-//! A table too small for the honest working set degrades to forgiving the smallest debts first.
+//! Attack analysis. A flood of one-shot keys (random IPs), under any policy, leaves entries that
+//! owe one request each. A throttled heavy user owes at least `burst` (its `TAT - now > τ`), so
+//! under rule 3 every flood entry in its group goes before it does, and the flood only recycles the
+//! memory the limiter already owns. To push a user owing `d` requests out, an attacker must fill the
+//! other 7 slots of its group with keys owing at least `d` each, i.e. spend `7·d` requests that land
+//! in that group — and since keys are keyed fingerprints, mixed before indexing, it cannot aim at a
+//! group: expect about `capacity / 8 × 7 × d` requests (themselves throttled) to forgive `d`. With
+//! `burst = 1` a throttled key owes one request, ties with the flood and may go (oldest `TAT`
+//! first), forgiving less than one `T` of waiting. A table too small for the honest working set
+//! degrades to forgiving the smallest debts first.
 //!
 //! Hosts that start a fresh instance per request (Fastly) carry state across with
 //! [`Limiter::export`] / [`Limiter::import`]: a `TAT` is a plain instant in µs, and merging keeps the
@@ -251,7 +253,7 @@ impl Limiter {
             return before;
         }
         let next = gcra.advance(tat, now);
-        self.table.put(key, next, now);
+        self.table.put(key, next, u64::try_from(gcra.interval).unwrap_or(u64::MAX), now);
         Verdict { allowed: true, retry_after_s: None, ..gcra.assess(next, now) }
     }
 
@@ -294,7 +296,7 @@ impl Limiter {
         self.table.capacity()
     }
 
-    /// Bytes of the slot table: `capacity() × 16`.
+    /// Bytes of the slot table: `capacity() × 24`.
     pub fn table_bytes(&self) -> usize {
         self.table.bytes()
     }

@@ -7,7 +7,15 @@
 //! of the module doc is the group itself.
 //!
 //! A slot with `tat == 0` is empty: a real `TAT` is `max(TAT, now) + T ≥ 1`, and a `TAT` of 0 would
-//! answer like an absent key anyway. So the table is two `u64`s per slot and nothing else.
+//! answer like an absent key anyway.
+//!
+//! Each slot also keeps its key's emission interval `T`, so that a victim is ranked by its debt in
+//! *requests*, `⌈(TAT - now) / T⌉` — what evicting it would forgive — rather than by `TAT` alone.
+//! The two orders agree within one policy; across policies sharing the table they do not: a
+//! one-shot key under "1 per hour" has a `TAT` an hour out but owes one request, while a heavy user
+//! at 10/s with 2 s of debt owes twenty. Ranking by `TAT` would let a flood through a slow-policy
+//! segment flush the heavy users of every faster one (the test
+//! `a_flood_under_a_slow_policy_cannot_flush_a_heavy_user_of_a_fast_one` fails that way).
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -15,16 +23,26 @@ use alloc::vec;
 /// Slots per group: the bounded probe (and eviction) window.
 pub(super) const WAYS: usize = 8;
 
-/// One slot. 16 bytes, no padding.
+/// One slot. 24 bytes, no padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
     pub(super) key: u64,
     /// The key's theoretical arrival time in µs; 0 marks an empty slot.
     pub(super) tat: u64,
+    /// The key's emission interval `T` in µs as of its last check; 0 when unknown (imported).
+    pub(super) interval: u64,
 }
 
 impl Entry {
-    const EMPTY: Entry = Entry { key: 0, tat: 0 };
+    const EMPTY: Entry = Entry { key: 0, tat: 0, interval: 0 };
+
+    /// Eviction rank, smallest first: requests of debt at `now`, then `TAT`. Empty and expired
+    /// slots owe nothing and come first (empty before expired, as `tat == 0`). An imported entry
+    /// whose `T` is unknown is ranked as if `T` were 1 µs (the shortest a valid policy has): state a
+    /// host carried over is kept over anything measured, until the key's next check learns `T`.
+    fn rank(&self, now: u64) -> (u64, u64) {
+        (self.tat.saturating_sub(now).div_ceil(self.interval.max(1)), self.tat)
+    }
 }
 
 #[derive(Debug)]
@@ -74,44 +92,32 @@ impl Table {
         self.group(key).iter().find(|e| e.tat != 0 && e.key == key).map(|e| e.tat)
     }
 
-    /// Sets `key`'s `TAT` (inserting it, evicting if its group is full).
-    pub(super) fn put(&mut self, key: u64, tat: u64, now: u64) {
-        self.store(key, tat, now, |_, new| new);
+    /// Sets `key`'s `TAT` and `T` (inserting it, evicting if its group is full).
+    pub(super) fn put(&mut self, key: u64, tat: u64, interval: u64, now: u64) {
+        self.store(Entry { key, tat, interval }, now, |_, new| new);
     }
 
-    /// Sets `key`'s `TAT` to the later of the stored and the given one.
+    /// Sets `key`'s `TAT` to the later of the stored and the given one, keeping a known `T`.
     pub(super) fn merge(&mut self, key: u64, tat: u64, now: u64) {
-        self.store(key, tat, now, u64::max);
+        self.store(Entry { key, tat, interval: 0 }, now, |old, new| Entry { tat: old.tat.max(new.tat), ..old });
     }
 
-    fn store(&mut self, key: u64, tat: u64, now: u64, combine: impl Fn(u64, u64) -> u64) {
-        let range = self.group_range(key);
+    fn store(&mut self, new: Entry, now: u64, combine: impl Fn(Entry, Entry) -> Entry) {
+        let range = self.group_range(new.key);
         let Some(group) = self.slots.get_mut(range) else { return };
-        if let Some(e) = group.iter_mut().find(|e| e.tat != 0 && e.key == key) {
-            e.tat = combine(e.tat, tat);
+        if let Some(e) = group.iter_mut().find(|e| e.tat != 0 && e.key == new.key) {
+            *e = combine(*e, new);
             return;
         }
-        // Victim: empty, else expired (lossless), else the smallest TAT (closest to full refill).
-        let empty = group.iter().position(|e| e.tat == 0);
-        let expired = || group.iter().position(|e| e.tat <= now);
-        let least = || group.iter().enumerate().min_by_key(|(_, e)| e.tat).map(|(i, _)| i);
-        let (victim, lossy) = match empty {
-            Some(i) => {
-                self.len = self.len.saturating_add(1);
-                self.high_water = self.high_water.max(self.len);
-                (Some(i), false)
-            }
-            None => match expired() {
-                Some(i) => (Some(i), false),
-                None => (least(), true),
-            },
-        };
-        if let Some(slot) = victim.and_then(|i| group.get_mut(i)) {
-            *slot = Entry { key, tat };
-            if lossy {
-                self.evictions = self.evictions.saturating_add(1);
-            }
+        // Victim: the lowest rank — empty, else expired (lossless), else the fewest requests owed.
+        let Some(slot) = group.iter_mut().min_by_key(|e| e.rank(now)) else { return };
+        if slot.tat == 0 {
+            self.len = self.len.saturating_add(1);
+            self.high_water = self.high_water.max(self.len);
+        } else if slot.tat > now {
+            self.evictions = self.evictions.saturating_add(1);
         }
+        *slot = new;
     }
 
     pub(super) fn len(&self) -> usize {

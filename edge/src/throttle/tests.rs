@@ -194,10 +194,11 @@ fn extreme_values_neither_panic_nor_open_the_gate() {
 fn a_million_one_shot_keys_fit_the_table_and_cannot_flush_a_heavy_user() {
     let mut l = Limiter::new(65_536);
     assert_eq!(l.capacity(), 65_536);
-    // Memory: 65 536 slots × 16 bytes = 1 MiB, allocated once by `new` and never grown.
-    assert_eq!(size_of::<Entry>(), 16);
+    // Memory: 65 536 slots × 24 bytes = 1.5 MiB, allocated once by `new` and never grown.
+    assert_eq!(size_of::<Entry>(), 24);
     assert_eq!(l.table_bytes(), l.capacity() * size_of::<Entry>());
-    assert!(l.table_bytes() <= 1 << 20);
+    assert_eq!(l.table_bytes(), 1_572_864);
+    assert!(l.table_bytes() <= 3 << 19);
 
     // Heavy user: 1 per minute, burst 5 (τ = 240 s), exhausted and rejected.
     let heavy = policy(1, 60_000, 5);
@@ -208,7 +209,7 @@ fn a_million_one_shot_keys_fit_the_table_and_cannot_flush_a_heavy_user() {
     assert_eq!(l.check(user, &heavy, B), rejected(5, 60));
 
     // A million distinct one-shot keys at the same instant: nothing expires, so every insert into
-    // a full group evicts — always the entry with the smallest TAT, never the heavy user.
+    // a full group evicts — always an entry owing one request, never the heavy user owing five.
     let flood = policy(100, 1000, 10);
     for i in 0..1_000_000 {
         assert_eq!(l.check(flood_key(i), &flood, B), allowed(9, 10, 1));
@@ -249,6 +250,27 @@ fn eviction_order_in_one_group() {
     assert!(l.check(10, &p, B + 2500).allowed);
     assert_eq!((l.len(), l.evictions()), (8, 1));
     assert!((3..=8).all(|k| l.export(k) == Some((B + k * 1000) * 1000)));
+}
+
+#[test]
+fn imported_state_outranks_measured_state_until_its_key_checks_again() {
+    let mut l = Limiter::new(8);
+    let p = policy(1, 1000, 10); // T = 1 s
+    for key in 1..=8u64 {
+        for _ in 0..key {
+            l.check(key, &p, B);
+        }
+    }
+    // Key 20's T is unknown: its 1 s of debt ranks as a million requests. It replaces key 1 …
+    l.import(20, (B + 1000) * 1000);
+    assert_eq!((l.export(1), l.evictions()), (None, 1));
+    // … and survives the next insert, which takes key 2 (owing 2 requests).
+    l.check(21, &p, B);
+    assert_eq!((l.export(2), l.export(20), l.evictions()), (None, Some((B + 1000) * 1000), 2));
+    // Once checked, key 20 owes 2 requests and is ranked like everyone else.
+    assert_eq!(l.check(20, &p, B), allowed(8, 10, 1));
+    l.check(22, &p, B);
+    assert_eq!((l.export(21), l.export(20)), (None, Some((B + 2000) * 1000)));
 }
 
 #[test]
@@ -309,4 +331,24 @@ fn policies_round_trip_through_postcard() {
     let reject = ThrottlePolicy { key: ThrottleKey::Segment, action: ThrottleAction::Reject, ..p };
     let bytes = postcard::to_allocvec(&reject).unwrap();
     assert_eq!(postcard::from_bytes::<ThrottlePolicy>(&bytes).unwrap(), reject);
+}
+
+#[test]
+fn a_flood_under_a_slow_policy_cannot_flush_a_heavy_user_of_a_fast_one() {
+    // One limiter for every policy (keys mix the policy in). A one-shot key under "1 per hour" has a
+    // TAT an hour out — later than a heavy user's 2 s of debt at 10/s — but only one request of debt.
+    let mut l = Limiter::new(65_536);
+    let fast = policy(10, 1000, 20); // T = 100 ms, τ = 1.9 s
+    let user = 0xDEAD_BEEF_0000_0002;
+    for _ in 0..20 {
+        assert!(l.check(user, &fast, B).allowed);
+    }
+    assert_eq!(l.check(user, &fast, B), rejected(20, 1));
+    let slow = policy(1, 3_600_000, 1);
+    for i in 0..1_000_000 {
+        assert_eq!(l.check(flood_key(i), &slow, B), allowed(0, 1, 3600));
+    }
+    assert_eq!(l.evictions(), 1_000_000 - 65_535);
+    assert_eq!(l.export(user), Some((B + 2000) * 1000));
+    assert_eq!(l.check(user, &fast, B), rejected(20, 1));
 }
