@@ -39,6 +39,7 @@ mod request;
 pub mod rule;
 pub mod snapshot;
 pub mod tcf;
+pub mod throttle;
 
 pub use decision::{Decision, Header};
 pub use engine::Engine;
