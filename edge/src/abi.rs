@@ -13,7 +13,7 @@
 //! so native tests exercise exactly what the exports run.
 
 use crate::Decision;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineStats};
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
 use alloc::string::{String, ToString};
@@ -21,7 +21,9 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the exports or messages.
-pub const ABI_VERSION: u32 = 1;
+/// 2: `Request.client_ip`; decisions carry narrowing, throttle, cache, route and response headers;
+/// `edgeseg_apply_delta`, `edgeseg_stats`, `edgeseg_throttle_import`.
+pub const ABI_VERSION: u32 = 2;
 
 /// An error as it crosses the ABI: a stable code (see [`ErrorKind::code`]) and a message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,22 @@ pub struct LoadInfo<'a> {
 pub type LoadResult<'a> = Result<LoadInfo<'a>, AbiError>;
 /// The answer to `edgeseg_decide`.
 pub type DecideResult<'a> = Result<Decision<'a>, AbiError>;
+/// The answer to `edgeseg_apply_delta`: the applied delta's sequence and entry count.
+pub type DeltaResult = Result<DeltaInfo, AbiError>;
+/// The answer to `edgeseg_stats`.
+pub type StatsResult = Result<EngineStats, AbiError>;
+/// The answer to `edgeseg_throttle_import`: how many entries were imported.
+pub type ImportResult = Result<u32, AbiError>;
+
+/// What `edgeseg_apply_delta` answers on success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaInfo {
+    pub sequence: u64,
+    pub entries: u64,
+}
+
+/// Most entries one `edgeseg_throttle_import` call takes.
+pub const MAX_THROTTLE_IMPORT: usize = 4096;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising our own plain structs into a Vec cannot fail short of OOM; if it ever did, the
@@ -87,8 +105,39 @@ pub fn load_message(result: Result<(&Engine, u32), &Error>) -> Vec<u8> {
     encode(&answer)
 }
 
+/// Applies a revocation delta and encodes the answer.
+pub fn delta_message(engine: &mut Engine, delta: &[u8]) -> Vec<u8> {
+    let answer: DeltaResult = engine
+        .apply_delta(delta)
+        .map(|d| DeltaInfo { sequence: d.sequence, entries: d.entries.len() as u64 })
+        .map_err(|e| AbiError::from(&e));
+    encode(&answer)
+}
+
+/// Encodes the engine's counters.
+pub fn stats_message(engine: &Engine) -> Vec<u8> {
+    let answer: StatsResult = Ok(engine.stats());
+    encode(&answer)
+}
+
+/// Decodes postcard `Vec<(u64, u64)>` throttle state and imports it.
+pub fn throttle_import_message(engine: &mut Engine, message: &[u8]) -> Vec<u8> {
+    let answer: ImportResult = match postcard::from_bytes::<Vec<(u64, u64)>>(message) {
+        Ok(entries) if entries.len() <= MAX_THROTTLE_IMPORT => {
+            engine.import_throttle_state(&entries);
+            Ok(entries.len() as u32)
+        }
+        Ok(entries) => Err(AbiError {
+            code: ErrorKind::Request.code(),
+            message: alloc::format!("{} throttle entries, limit {MAX_THROTTLE_IMPORT}", entries.len()),
+        }),
+        Err(e) => Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("throttle state: {e}") }),
+    };
+    encode(&answer)
+}
+
 /// Decodes a postcard [`Request`] and encodes the decision (or the decode error).
-pub fn decide_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
+pub fn decide_message(engine: &mut Engine, request: &[u8]) -> Vec<u8> {
     let answer: DecideResult<'_> = match postcard::from_bytes::<Request<'_>>(request) {
         Ok(req) => Ok(engine.decide(&req)),
         Err(e) => {
@@ -202,6 +251,17 @@ mod exports {
         hand_over(load_message(Ok((engine, handle))))
     }
 
+    /// Runs `f` on the engine behind `handle`, or answers a `Handle` error.
+    fn with_engine(handle: u32, f: impl FnOnce(&mut Engine) -> Vec<u8>) -> u64 {
+        let Ok(mut table) = ENGINES.0.try_borrow_mut() else {
+            return hand_over(error_message(ErrorKind::Handle, "engine table busy"));
+        };
+        match handle.checked_sub(1).and_then(|i| table.get_mut(i as usize)).and_then(Option::as_mut) {
+            Some(engine) => hand_over(f(engine)),
+            None => hand_over(error_message(ErrorKind::Handle, "no engine with this handle")),
+        }
+    }
+
     /// Decides one postcard `Request` with the engine behind `handle`. Answers a `DecideResult`.
     ///
     /// # Safety
@@ -210,13 +270,35 @@ mod exports {
     pub unsafe extern "C" fn edgeseg_decide(handle: u32, ptr: u32, len: u32) -> u64 {
         // SAFETY: forwarded contract.
         let request = unsafe { input(ptr, len) };
-        let Ok(table) = ENGINES.0.try_borrow() else {
-            return hand_over(error_message(ErrorKind::Handle, "engine table busy"));
-        };
-        match handle.checked_sub(1).and_then(|i| table.get(i as usize)).and_then(Option::as_ref) {
-            Some(engine) => hand_over(decide_message(engine, request)),
-            None => hand_over(error_message(ErrorKind::Handle, "no engine with this handle")),
-        }
+        with_engine(handle, |engine| decide_message(engine, request))
+    }
+
+    /// Applies a revocation delta to the engine behind `handle`. Answers a `DeltaResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the delta.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_apply_delta(handle: u32, ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let delta = unsafe { input(ptr, len) };
+        with_engine(handle, |engine| delta_message(engine, delta))
+    }
+
+    /// The counters of the engine behind `handle`. Answers a `StatsResult`.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn edgeseg_stats(handle: u32) -> u64 {
+        with_engine(handle, |engine| stats_message(engine))
+    }
+
+    /// Imports throttle state (postcard `Vec<(u64, u64)>`). Answers an `ImportResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the message.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_throttle_import(handle: u32, ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let message = unsafe { input(ptr, len) };
+        with_engine(handle, |engine| throttle_import_message(engine, message))
     }
 
     /// Drops the engine behind `handle`. Returns 1 if there was one, 0 otherwise.

@@ -1,10 +1,13 @@
 //! What the engine decided for one request, and the headers that carry it downstream.
 
+use crate::actions::{CacheMode, Source};
+use crate::consent::Narrowing;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-/// A header to add to the request sent to the origin (and to metrics pipelines).
+/// A header to add: to the request sent to the origin ([`Decision::headers`]) or to the response
+/// sent to the client and the edge cache ([`Decision::response_headers`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header<'e> {
     pub name: &'e str,
@@ -26,9 +29,81 @@ pub struct Decision<'e> {
     /// Whether a customer id was found in the request.
     pub identified: bool,
     /// Bit `i` set: purpose `i` of the snapshot is granted on this request (`contract` always is).
+    /// This is the mask segments were matched under, after every narrowing signal.
     pub consent: u64,
+    /// Which purposes each request signal (GPC, TCF, consent cookie, revocation) took away from
+    /// what the snapshot granted.
+    pub narrowing: Narrowing,
+    #[serde(borrow)]
+    pub throttle: Option<ThrottleOutcome<'e>>,
+    #[serde(borrow)]
+    pub cache: Option<CacheOutcome<'e>>,
+    #[serde(borrow)]
+    pub route: Option<RouteOutcome<'e>>,
+    /// Headers for the request to the origin: tier, segments, baggage, snapshot version, route,
+    /// lane, cache key.
     #[serde(borrow)]
     pub headers: Vec<Header<'e>>,
+    /// Headers for the response: `Cache-Control`, `Vary`, surrogate keys, RateLimit fields and,
+    /// on a reject, `Retry-After`.
+    #[serde(borrow)]
+    pub response_headers: Vec<Header<'e>>,
+}
+
+impl Decision<'_> {
+    /// The request must be answered `429 Too Many Requests` with [`Decision::response_headers`]
+    /// instead of going to the origin.
+    pub fn rejected(&self) -> bool {
+        self.throttle.as_ref().is_some_and(|t| t.result == ThrottleResult::Rejected)
+    }
+}
+
+/// What a throttle did to this request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThrottleResult {
+    Allowed,
+    Rejected,
+    /// Served, but moved to the throttle's lane.
+    Deprioritized,
+}
+
+/// The throttle that applied to this request and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleOutcome<'e> {
+    #[serde(borrow)]
+    pub source: Source<'e>,
+    pub result: ThrottleResult,
+    /// The lane a deprioritized request goes to.
+    pub lane: Option<&'e str>,
+    /// Requests allowed per window, and how many more would be allowed right now.
+    pub limit: u32,
+    pub remaining: u32,
+    pub retry_after_s: Option<u64>,
+    /// Opaque state key and its GCRA state after this request, for hosts that keep throttle state
+    /// outside the instance (Fastly Compute starts a fresh one per request): store the pair and
+    /// hand it back through `Engine::import_throttle_state` before the next decision.
+    pub state_key: u64,
+    pub state: u64,
+}
+
+/// The cache policy that applied to this request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheOutcome<'e> {
+    #[serde(borrow)]
+    pub source: Source<'e>,
+    pub mode: CacheMode,
+    /// The cache-key part the worker must fold into its cache key (also sent as
+    /// `x-edgeseg-cache-key`).
+    pub key: Option<String>,
+}
+
+/// The origin pool and lane for this request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteOutcome<'e> {
+    #[serde(borrow)]
+    pub source: Source<'e>,
+    pub pool: &'e str,
+    pub lane: &'e str,
 }
 
 /// W3C Baggage caps a header at 8192 bytes; past that we leave the caller's header untouched.

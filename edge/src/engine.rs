@@ -1,22 +1,44 @@
 //! The engine: a validated snapshot and the per-request decision over it.
 
-use crate::decision::{Decision, Header, merge_baggage};
-use crate::error::Error;
+use crate::actions::{Actions, Source};
+use crate::consent;
+use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, merge_baggage};
+use crate::delta::RevocationDelta;
+use crate::error::{Error, ErrorKind};
 use crate::request::Request;
 use crate::rule::{Env, Slot, Value};
-use crate::snapshot::{IdentitySource, Snapshot};
+use crate::snapshot::{IdentitySource, SegmentView, Snapshot};
+use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
 
 /// Customer ids longer than this are not fingerprinted (the request counts as anonymous): no real
 /// id is this long, and it bounds the hashing work a hostile header can cause.
 pub const MAX_ID_LEN: usize = 512;
 
-/// Decides requests against one snapshot.
+/// Decides requests against one snapshot, with the state that lives beside it: the applied
+/// revocation delta and the throttle table.
 #[derive(Debug)]
 pub struct Engine {
     snapshot: Snapshot,
+    revocations: Option<RevocationDelta>,
+    limiter: Limiter,
+    /// Purposes that need consent (everything but `contract`).
+    gated: u64,
+}
+
+/// Counters a host reads for its report and its health checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineStats {
+    pub throttle_keys: u64,
+    pub throttle_keys_high_water: u64,
+    pub throttle_capacity: u64,
+    pub throttle_evictions: u64,
+    /// Sequence of the applied revocation delta, if any.
+    pub delta_sequence: Option<u64>,
+    pub revocations: u64,
 }
 
 impl Engine {
@@ -26,11 +48,57 @@ impl Engine {
     }
 
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
-        Engine { snapshot }
+        let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
+        let limiter = Limiter::new(snapshot.throttle_keys as usize);
+        Engine { snapshot, revocations: None, limiter, gated }
     }
 
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
+    }
+
+    /// Applies a revocation delta for this snapshot; it replaces the one applied before (deltas
+    /// are cumulative) and takes effect from the next decision. A delta for another snapshot, or
+    /// one not newer than the current, is refused and the current one stays.
+    pub fn apply_delta(&mut self, bytes: &[u8]) -> Result<&RevocationDelta, Error> {
+        let delta = RevocationDelta::decode(bytes)?;
+        let snap = &self.snapshot;
+        if delta.snapshot_id != snap.id || delta.snapshot_version != snap.version {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!(
+                    "delta is for snapshot {} v{}, the engine has {} v{}",
+                    delta.snapshot_id, delta.snapshot_version, snap.id, snap.version
+                ),
+            ));
+        }
+        if let Some(cur) = &self.revocations
+            && delta.sequence <= cur.sequence
+        {
+            return Err(Error::new(
+                ErrorKind::Stale,
+                format!("delta sequence {} is not newer than the applied {}", delta.sequence, cur.sequence),
+            ));
+        }
+        Ok(self.revocations.insert(delta))
+    }
+
+    /// Hands throttle state kept outside the instance back in (see [`ThrottleOutcome::state`]).
+    pub fn import_throttle_state(&mut self, entries: &[(u64, u64)]) {
+        for &(key, tat) in entries {
+            self.limiter.import(key, tat);
+        }
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            throttle_keys: self.limiter.len() as u64,
+            throttle_keys_high_water: self.limiter.high_water() as u64,
+            throttle_capacity: self.limiter.capacity() as u64,
+            throttle_evictions: self.limiter.evictions(),
+            delta_sequence: self.revocations.as_ref().map(|d| d.sequence),
+            revocations: self.revocations.as_ref().map_or(0, |d| d.entries.len() as u64),
+        }
     }
 
     /// The customer id this request carries, per the snapshot's identity sources.
@@ -45,23 +113,34 @@ impl Engine {
         })
     }
 
-    /// Puts one request into its tier and segments.
-    pub fn decide<'e>(&'e self, req: &Request<'_>) -> Decision<'e> {
+    /// Puts one request into its tier and segments and applies their actions.
+    pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
         let snap = &self.snapshot;
         let identity = self.identity(req);
         let fingerprint = identity.map(|id| snap.fingerprint(id));
 
-        let mut consent = 0u64;
+        // What the snapshot granted, then what this request's signals take away from it.
+        let mut granted = 0u64;
         for (i, p) in snap.purposes.iter().enumerate() {
-            let granted =
+            let ok =
                 !p.requires_consent || matches!((fingerprint, &p.consented), (Some(fp), Some(set)) if set.contains(fp));
-            if granted {
-                consent |= 1 << i;
+            if ok {
+                granted |= 1 << i;
             }
         }
+        let mut narrowing = consent::deny_from_signals(req, &snap.consent, &snap.purposes, self.gated);
+        narrowing.revoked = match (fingerprint, &self.revocations) {
+            (Some(fp), Some(d)) => d.revoked(fp) & self.gated,
+            _ => 0,
+        };
+        narrowing.gpc &= granted;
+        narrowing.tcf &= granted;
+        narrowing.cookie &= granted;
+        narrowing.revoked &= granted;
+        let consent = granted & !narrowing.removed();
 
         let env = EdgeEnv { req, snap, identity, fingerprint, consent };
-        let mut segments = Vec::new();
+        let mut matched: Vec<&SegmentView> = Vec::new();
         let mut best_tier: Option<u16> = None;
         for seg in &snap.segments {
             if !env.purpose_granted(seg.purpose) {
@@ -78,15 +157,32 @@ impl Engine {
             {
                 continue;
             }
-            segments.push(seg.name.as_str());
+            matched.push(seg);
             if let Some(t) = seg.tier {
                 best_tier = Some(best_tier.map_or(t, |b| b.min(t)));
             }
         }
 
         let tier_index = best_tier.unwrap_or(snap.default_tier);
-        let tier = snap.tiers.get(usize::from(tier_index)).map_or("", |t| t.name.as_str());
-        let mut headers = Vec::with_capacity(4);
+        let tier_view = snap.tiers.get(usize::from(tier_index));
+        let tier = tier_view.map_or("", |t| t.name.as_str());
+        let segments: Vec<&str> = matched.iter().map(|s| s.name.as_str()).collect();
+
+        // Each kind of action: the first matched segment (highest precedence) that has one, else
+        // the tier's.
+        let pick = |get: &dyn Fn(&Actions) -> bool| -> Option<(Source<'e>, &'e Actions)> {
+            matched
+                .iter()
+                .find(|s| get(&s.actions))
+                .map(|s| (Source::Segment(s.name.as_str()), &s.actions))
+                .or_else(|| tier_view.filter(|t| get(&t.actions)).map(|t| (Source::Tier(t.name.as_str()), &t.actions)))
+        };
+        let throttle_pick = pick(&|a| a.throttle.is_some());
+        let cache_pick = pick(&|a| a.cache.is_some());
+        let route_pick = pick(&|a| a.route.is_some());
+
+        let mut headers = Vec::with_capacity(8);
+        let mut response_headers = Vec::new();
         headers.push(Header { name: "x-edgeseg-tier", value: String::from(tier) });
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: segments.join(",") });
@@ -96,6 +192,66 @@ impl Engine {
         }
         headers.push(Header { name: "x-edgeseg-snapshot", value: format!("{}", snap.version) });
 
+        let throttle = throttle_pick.and_then(|(source, actions)| {
+            let policy = actions.throttle.as_ref()?;
+            let key = throttle_key(snap, policy, source, fingerprint, req)?;
+            let verdict = self.limiter.check(key, policy, req.now_ms);
+            let rl = rate_limit_headers(&source_name(source), policy, &verdict);
+            response_headers.push(Header { name: "ratelimit-policy", value: rl.policy });
+            response_headers.push(Header { name: "ratelimit", value: rl.ratelimit });
+            let (result, lane) = match (&verdict.allowed, &policy.action) {
+                (true, _) => (ThrottleResult::Allowed, None),
+                (false, ThrottleAction::Reject) => {
+                    if let Some(ra) = rl.retry_after {
+                        response_headers.push(Header { name: "retry-after", value: ra });
+                    }
+                    (ThrottleResult::Rejected, None)
+                }
+                (false, ThrottleAction::Deprioritize { lane }) => (ThrottleResult::Deprioritized, Some(lane.as_str())),
+            };
+            Some(ThrottleOutcome {
+                source,
+                result,
+                lane,
+                limit: verdict.limit,
+                remaining: verdict.remaining,
+                retry_after_s: verdict.retry_after_s.filter(|_| result == ThrottleResult::Rejected),
+                state_key: key,
+                state: self.limiter.export(key).unwrap_or(0),
+            })
+        });
+
+        let route = route_pick.and_then(|(source, a)| {
+            let r = a.route.as_ref()?;
+            Some(RouteOutcome { source, pool: r.pool.as_str(), lane: r.lane.as_str() })
+        });
+        if let Some(r) = &route {
+            headers.push(Header { name: "x-edgeseg-route", value: String::from(r.pool) });
+        }
+        let lane = throttle.as_ref().and_then(|t| t.lane).or(route.as_ref().map(|r| r.lane));
+        if let Some(lane) = lane {
+            headers.push(Header { name: "x-edgeseg-lane", value: String::from(lane) });
+        }
+
+        let cache = cache_pick.and_then(|(source, a)| {
+            let policy = a.cache.as_ref()?;
+            let key = policy.key_part(tier, source);
+            headers.push(Header { name: "x-edgeseg-cache", value: String::from(policy.mode.as_str()) });
+            if let Some(k) = &key {
+                headers.push(Header { name: "x-edgeseg-cache-key", value: k.clone() });
+                response_headers.push(Header { name: "vary", value: String::from("x-edgeseg-cache-key") });
+            }
+            if let Some(cc) = policy.cache_control() {
+                response_headers.push(Header { name: "cache-control", value: cc });
+            }
+            let keys = policy.surrogate_keys(tier, source);
+            if !keys.is_empty() {
+                response_headers.push(Header { name: "surrogate-key", value: keys.join(" ") });
+                response_headers.push(Header { name: "cache-tag", value: keys.join(",") });
+            }
+            Some(CacheOutcome { source, mode: policy.mode, key })
+        });
+
         Decision {
             snapshot_version: snap.version,
             tier,
@@ -103,9 +259,52 @@ impl Engine {
             segments,
             identified: fingerprint.is_some(),
             consent,
+            narrowing,
+            throttle,
+            cache,
+            route,
             headers,
+            response_headers,
         }
     }
+}
+
+/// The RateLimit policy name: the segment's or tier's name.
+fn source_name(source: Source<'_>) -> String {
+    match source {
+        Source::Segment(n) | Source::Tier(n) => String::from(n),
+    }
+}
+
+/// The throttle state key for a request, or `None` when the policy's key cannot be formed (a
+/// per-user or per-IP policy on a request that carries neither: it is not throttled — the platform
+/// always supplies an IP, so this only happens in synthetic traffic).
+///
+/// Keys are keyed hashes over the policy's source, so two policies never share state and a client
+/// cannot aim its IP or id at another's bucket. Per-user policies fall back to the IP for
+/// anonymous requests.
+fn throttle_key(
+    snap: &Snapshot,
+    policy: &ThrottlePolicy,
+    source: Source<'_>,
+    fingerprint: Option<u64>,
+    req: &Request<'_>,
+) -> Option<u64> {
+    let (kind, name) = match source {
+        Source::Segment(n) => (b"s", n),
+        Source::Tier(n) => (b"t", n),
+    };
+    let fp_bytes;
+    let (which, value): (&[u8], &[u8]) = match (policy.key, fingerprint, req.client_ip) {
+        (ThrottleKey::Segment, _, _) => (b"segment", b""),
+        (ThrottleKey::User, Some(fp), _) => {
+            fp_bytes = fp.to_le_bytes();
+            (b"user", &fp_bytes)
+        }
+        (ThrottleKey::User | ThrottleKey::Ip, _, Some(ip)) => (b"ip", ip.trim().as_bytes()),
+        (ThrottleKey::User | ThrottleKey::Ip, _, None) => return None,
+    };
+    Some(snap.fingerprint_key.hash_parts(&[kind, name.as_bytes(), which, value]))
 }
 
 /// What rules see at the edge.

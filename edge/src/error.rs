@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Handle,
     /// The guest could not allocate memory for a message.
     OutOfMemory,
+    /// A revocation delta older than (or the same as) the one already applied.
+    Stale,
 }
 
 impl ErrorKind {
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Request => 9,
             ErrorKind::Handle => 10,
             ErrorKind::OutOfMemory => 11,
+            ErrorKind::Stale => 12,
         }
     }
 
@@ -63,6 +66,7 @@ impl ErrorKind {
             9 => ErrorKind::Request,
             10 => ErrorKind::Handle,
             11 => ErrorKind::OutOfMemory,
+            12 => ErrorKind::Stale,
             _ => return None,
         })
     }
@@ -80,6 +84,7 @@ impl ErrorKind {
             ErrorKind::Request => "request undecodable",
             ErrorKind::Handle => "unknown engine handle",
             ErrorKind::OutOfMemory => "out of memory",
+            ErrorKind::Stale => "stale revocation delta",
         }
     }
 }

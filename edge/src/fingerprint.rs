@@ -30,6 +30,18 @@ impl FingerprintKey {
         h.write(id.as_bytes());
         h.finish()
     }
+
+    /// A keyed hash of several byte strings, each length-prefixed (u32 LE) so that no two
+    /// different lists collide by concatenation. Used for throttle state keys, which must not be
+    /// predictable (or collidable) by a client choosing its IP or id.
+    pub fn hash_parts(&self, parts: &[&[u8]]) -> u64 {
+        let mut h = SipHasher24::new_with_key(&self.0);
+        for p in parts {
+            h.write(&(p.len() as u32).to_le_bytes());
+            h.write(p);
+        }
+        h.finish()
+    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,17 @@
 //! ```text
 //! offset size  field
 //!      0    8  magic            "EDGESEG\0"
-//!      8    2  format version   u16 LE (this build reads FORMAT_VERSION only)
+//!      8    2  format version   u16 LE (this build reads MIN_FORMAT_VERSION..=FORMAT_VERSION)
 //!     10    2  flags            u16 LE (none defined yet; unknown bits are refused)
 //!     12    4  payload length   u32 LE
 //!     16    4  payload checksum CRC-32C (Castagnoli) of the payload bytes, u32 LE
-//!     20    …  payload          postcard `SnapshotPayload` (see `snapshot`)
+//!     20    …  payload          postcard `SnapshotPayload`, then (version 2) postcard `PayloadExt`
 //! ```
+//!
+//! Version 2 appends an extension record after version 1's payload instead of changing it, so a
+//! version-1 snapshot still decodes with the same code and gets the extension's defaults (see
+//! `snapshot::PayloadExt`). Revocation deltas use the same container under their own magic
+//! ([`DELTA_MAGIC`]).
 //!
 //! The header is checked before a single payload byte is interpreted: a truncated download, a
 //! flipped bit or a file of another kind is refused with its own [`ErrorKind`]. Old snapshot files
@@ -21,8 +26,14 @@ use alloc::vec::Vec;
 
 /// The eight bytes every snapshot starts with.
 pub const MAGIC: [u8; 8] = *b"EDGESEG\0";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The eight bytes every revocation delta starts with (see `delta`).
+pub const DELTA_MAGIC: [u8; 8] = *b"EDGESRV\0";
+/// The snapshot format version this build writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest snapshot format version this build still reads.
+pub const MIN_FORMAT_VERSION: u16 = 1;
+/// The revocation delta format version this build writes and reads.
+pub const DELTA_VERSION: u16 = 1;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 20;
 /// Flags this build understands (none yet).
@@ -37,15 +48,20 @@ pub struct Header {
     pub checksum: u32,
 }
 
-/// Splits `bytes` into a checked header and the payload it announces.
+/// Splits snapshot `bytes` into a checked header and the payload it announces.
 pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
+    split_as(bytes, &MAGIC, MIN_FORMAT_VERSION, FORMAT_VERSION)
+}
+
+/// Splits a container with the given magic whose version lies in `min..=max`.
+pub fn split_as<'b>(bytes: &'b [u8], magic: &[u8; 8], min: u16, max: u16) -> Result<(Header, &'b [u8]), Error> {
     let Some((head, payload)) = bytes.split_at_checked(HEADER_LEN) else {
         return Err(Error::new(
             ErrorKind::Truncated,
             format!("{} bytes, the header alone is {HEADER_LEN}", bytes.len()),
         ));
     };
-    if head.get(..8) != Some(&MAGIC[..]) {
+    if head.get(..8) != Some(&magic[..]) {
         return Err(Error::new(ErrorKind::BadMagic, ""));
     }
     let header = Header {
@@ -54,10 +70,10 @@ pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
         payload_len: u32::from_le_bytes(take(head, 12)),
         checksum: u32::from_le_bytes(take(head, 16)),
     };
-    if header.version != FORMAT_VERSION {
+    if !(min..=max).contains(&header.version) {
         return Err(Error::new(
             ErrorKind::UnsupportedVersion,
-            format!("version {}, this build reads {FORMAT_VERSION}", header.version),
+            format!("version {}, this build reads {min} to {max}", header.version),
         ));
     }
     if header.flags & !KNOWN_FLAGS != 0 {
@@ -86,12 +102,17 @@ pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
     Ok((header, payload))
 }
 
-/// Wraps a payload in a header. Used by the builder and by tests that forge snapshots.
+/// Wraps a snapshot payload in a header. Used by the builder and by tests that forge snapshots.
 pub fn wrap(payload: &[u8]) -> Result<Vec<u8>, Error> {
+    wrap_as(payload, &MAGIC, FORMAT_VERSION)
+}
+
+/// Wraps a payload in a header with the given magic and version.
+pub fn wrap_as(payload: &[u8], magic: &[u8; 8], version: u16) -> Result<Vec<u8>, Error> {
     let len = u32::try_from(payload.len()).map_err(|_| Error::new(ErrorKind::Invalid, "payload larger than 4 GiB"))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&crc32c(payload).to_le_bytes());

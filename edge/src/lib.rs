@@ -29,7 +29,10 @@ extern crate alloc;
 
 #[cfg(feature = "abi")]
 pub mod abi;
+pub mod actions;
+pub mod consent;
 mod decision;
+pub mod delta;
 mod engine;
 mod error;
 pub mod fingerprint;
@@ -41,8 +44,8 @@ pub mod snapshot;
 pub mod tcf;
 pub mod throttle;
 
-pub use decision::{Decision, Header};
-pub use engine::Engine;
+pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult};
+pub use engine::{Engine, EngineStats};
 pub use error::{Error, ErrorKind};
 pub use request::{AttrValue, Request};
 pub use snapshot::Snapshot;

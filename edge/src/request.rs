@@ -27,6 +27,9 @@ pub struct Request<'a> {
     pub headers: alloc::vec::Vec<(&'a str, &'a str)>,
     /// ISO 3166-1 alpha-2 country from the platform (e.g. `request.cf.country`), if known.
     pub country: Option<&'a str>,
+    /// The client's IP address as the platform saw it (e.g. `CF-Connecting-IP`, Fastly's
+    /// `client.ip`), if known. Only ever hashed (throttle keys), never stored or echoed.
+    pub client_ip: Option<&'a str>,
     /// Milliseconds since the Unix epoch. The only clock the engine ever sees.
     pub now_ms: u64,
     #[serde(borrow)]
@@ -86,6 +89,7 @@ mod tests {
             path: "/p/1",
             headers: vec![("user-agent", "ua")],
             country: Some("DE"),
+            client_ip: Some("192.0.2.1"),
             now_ms: 1_700_000_000_000,
             attributes: vec![("device", AttrValue::String("mobile")), ("score", AttrValue::Number(3.5))],
         };

@@ -3,7 +3,14 @@
 //! [`SnapshotPayload`] is what the builder writes (postcard, behind the [`crate::format`] header).
 //! [`Snapshot::decode`] checks the header, decodes the payload and validates every cross-reference
 //! and every membership set, so that [`crate::Engine::decide`] can trust what it walks.
+//!
+//! Format 2 added consent signals and actions without touching format 1's record: they travel in a
+//! second postcard record, [`PayloadExt`], right after the first. A format-1 snapshot decodes with
+//! the same code and gets `PayloadExt::default()` — no signals configured, no actions — so it keeps
+//! deciding exactly as it did (a committed format-1 file pins that).
 
+use crate::actions::Actions;
+use crate::consent::{ConsentConfig, PurposeSignals};
 use crate::error::{Error, ErrorKind};
 use crate::fingerprint::FingerprintKey;
 use crate::format;
@@ -20,6 +27,10 @@ pub const MAX_PURPOSES: usize = 64;
 pub const MAX_TIERS: usize = 16;
 /// Most segments a snapshot may declare.
 pub const MAX_SEGMENTS: usize = 4096;
+/// Throttle keys an engine keeps when the snapshot does not say.
+pub const DEFAULT_THROTTLE_KEYS: u32 = 65_536;
+/// Most throttle keys a snapshot may ask for (about 24 bytes each: 24 MiB at this cap).
+pub const MAX_THROTTLE_KEYS: u32 = 1 << 20;
 
 /// Where the customer id of a request is found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,15 +92,65 @@ pub struct SnapshotPayload {
     /// Index into `tiers` for requests that match no tier-carrying segment.
     pub default_tier: u16,
     pub segments: Vec<Segment>,
+    /// Format 2's extension record; encoded after the fields above, not inside them.
+    #[serde(skip)]
+    pub ext: PayloadExt,
+}
+
+/// Format 2's extension record. Its vectors run parallel to the payload's purposes, tiers and
+/// segments; an empty vector means "all default", which is what a format-1 snapshot gets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadExt {
+    pub consent: ConsentConfig,
+    pub purposes: Vec<PurposeSignals>,
+    pub tiers: Vec<Actions>,
+    pub segments: Vec<Actions>,
+    /// Most throttle keys an engine keeps; `0` means [`DEFAULT_THROTTLE_KEYS`].
+    pub throttle_keys: u32,
 }
 
 impl SnapshotPayload {
-    /// Encodes the payload and wraps it in the header.
+    /// Encodes the payload and its extension and wraps them in the header.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let payload =
-            postcard::to_allocvec(self).map_err(|e| Error::new(ErrorKind::Payload, format!("encode: {e}")))?;
+        let encode_err = |e: postcard::Error| Error::new(ErrorKind::Payload, format!("encode: {e}"));
+        let mut payload = postcard::to_allocvec(self).map_err(encode_err)?;
+        payload.extend_from_slice(&postcard::to_allocvec(&self.ext).map_err(encode_err)?);
         format::wrap(&payload)
     }
+}
+
+/// Element `i` of an extension vector, or the default when the vector is empty. A vector of any
+/// other length than `len` is refused before this is called.
+fn ext_at<T: Clone + Default>(v: &[T], i: usize) -> T {
+    v.get(i).cloned().unwrap_or_default()
+}
+
+fn check_ext_len(what: &str, got: usize, want: usize) -> Result<(), Error> {
+    if got == 0 || got == want {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::Invalid, format!("extension has {got} {what} entries for {want} {what}")))
+    }
+}
+
+fn check_actions(owner: &str, a: &Actions) -> Result<(), Error> {
+    let invalid = |why: &str| Err(Error::new(ErrorKind::Invalid, format!("{owner}: {why}")));
+    if let Some(t) = &a.throttle
+        && let Err(why) = t.validate()
+    {
+        return invalid(why);
+    }
+    if let Some(c) = &a.cache
+        && let Err(why) = c.validate()
+    {
+        return invalid(why);
+    }
+    if let Some(r) = &a.route
+        && let Err(why) = r.validate()
+    {
+        return invalid(why);
+    }
+    Ok(())
 }
 
 /// A validated segment.
@@ -104,6 +165,14 @@ pub struct SegmentView {
     pub members: u64,
     /// Encoded size of the membership set in the snapshot.
     pub membership_bytes: usize,
+    pub actions: Actions,
+}
+
+/// A validated tier.
+#[derive(Debug)]
+pub struct TierView {
+    pub name: String,
+    pub actions: Actions,
 }
 
 /// A validated purpose.
@@ -113,6 +182,7 @@ pub struct PurposeView {
     pub requires_consent: bool,
     pub consented: Option<MembershipSet>,
     pub consented_bytes: usize,
+    pub signals: PurposeSignals,
 }
 
 /// A decoded, validated snapshot.
@@ -125,9 +195,14 @@ pub struct Snapshot {
     pub(crate) fingerprint_key: FingerprintKey,
     pub identity: Vec<IdentitySource>,
     pub purposes: Vec<PurposeView>,
-    pub tiers: Vec<Tier>,
+    pub tiers: Vec<TierView>,
     pub default_tier: u16,
     pub segments: Vec<SegmentView>,
+    pub consent: ConsentConfig,
+    /// Most throttle keys an engine over this snapshot keeps.
+    pub throttle_keys: u32,
+    /// The container format version the snapshot was written in.
+    pub format_version: u16,
     /// Total size of the snapshot bytes, header included.
     pub byte_len: usize,
 }
@@ -147,14 +222,36 @@ fn check_name(what: &str, name: &str) -> Result<(), Error> {
 impl Snapshot {
     /// Checks the header, decodes and validates the payload.
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, Error> {
-        let (_header, payload) = format::split(bytes)?;
-        let p: SnapshotPayload =
-            postcard::from_bytes(payload).map_err(|e| Error::new(ErrorKind::Payload, format!("{e}")))?;
-        Snapshot::validate(p, bytes.len())
+        let (header, payload) = format::split(bytes)?;
+        let payload_err = |e: postcard::Error| Error::new(ErrorKind::Payload, format!("{e}"));
+        let (mut p, rest) = postcard::take_from_bytes::<SnapshotPayload>(payload).map_err(payload_err)?;
+        let rest = if header.version >= 2 {
+            let (ext, rest) = postcard::take_from_bytes::<PayloadExt>(rest).map_err(payload_err)?;
+            p.ext = ext;
+            rest
+        } else {
+            rest
+        };
+        if !rest.is_empty() {
+            return Err(Error::new(ErrorKind::Payload, format!("{} bytes after the payload records", rest.len())));
+        }
+        Snapshot::validate(p, header.version, bytes.len())
     }
 
-    fn validate(p: SnapshotPayload, byte_len: usize) -> Result<Snapshot, Error> {
+    fn validate(p: SnapshotPayload, format_version: u16, byte_len: usize) -> Result<Snapshot, Error> {
         let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
+        let ext = p.ext;
+        check_ext_len("purpose", ext.purposes.len(), p.purposes.len())?;
+        check_ext_len("tier", ext.tiers.len(), p.tiers.len())?;
+        check_ext_len("segment", ext.segments.len(), p.segments.len())?;
+        if ext.throttle_keys > MAX_THROTTLE_KEYS {
+            return invalid(format!("{} throttle keys, limit {MAX_THROTTLE_KEYS}", ext.throttle_keys));
+        }
+        for name in [&ext.consent.tcf_cookie, &ext.consent.tcf_header, &ext.consent.cookie].into_iter().flatten() {
+            if name.is_empty() || name.len() > 256 {
+                return invalid("consent signal name empty or over 256 bytes".into());
+            }
+        }
         if p.purposes.is_empty() || p.purposes.len() > MAX_PURPOSES {
             return invalid(format!("{} purposes, expected 1..={MAX_PURPOSES}", p.purposes.len()));
         }
@@ -167,11 +264,15 @@ impl Snapshot {
         if p.segments.len() > MAX_SEGMENTS {
             return invalid(format!("{} segments, limit {MAX_SEGMENTS}", p.segments.len()));
         }
-        for t in &p.tiers {
+        let mut tiers = Vec::with_capacity(p.tiers.len());
+        for (i, t) in p.tiers.into_iter().enumerate() {
             check_name("tier", &t.name)?;
+            let actions = ext_at(&ext.tiers, i);
+            check_actions(&format!("tier {}", t.name), &actions)?;
+            tiers.push(TierView { name: t.name, actions });
         }
         let mut purposes = Vec::with_capacity(p.purposes.len());
-        for pu in p.purposes {
+        for (i, pu) in p.purposes.into_iter().enumerate() {
             check_name("purpose", &pu.name)?;
             let consented_bytes = pu.consented.as_ref().map_or(0, MembershipData::byte_len);
             let consented = match (pu.requires_consent, pu.consented) {
@@ -188,17 +289,18 @@ impl Snapshot {
                 requires_consent: pu.requires_consent,
                 consented,
                 consented_bytes,
+                signals: ext_at(&ext.purposes, i),
             });
         }
         let seg_count = p.segments.len();
         let mut segments = Vec::with_capacity(seg_count);
         let mut prev: Option<(i32, String)> = None;
-        for s in p.segments {
+        for (i, s) in p.segments.into_iter().enumerate() {
             check_name("segment", &s.name)?;
             if let Some(t) = s.tier
-                && usize::from(t) >= p.tiers.len()
+                && usize::from(t) >= tiers.len()
             {
-                return invalid(format!("segment {}: tier {t} of {}", s.name, p.tiers.len()));
+                return invalid(format!("segment {}: tier {t} of {}", s.name, tiers.len()));
             }
             if usize::from(s.purpose) >= purposes.len() {
                 return invalid(format!("segment {}: purpose {} of {}", s.name, s.purpose, purposes.len()));
@@ -215,6 +317,8 @@ impl Snapshot {
                 rule.validate(seg_count)
                     .map_err(|e| Error::new(e.kind(), format!("segment {}: {}", s.name, e.detail())))?;
             }
+            let actions = ext_at(&ext.segments, i);
+            check_actions(&format!("segment {}", s.name), &actions)?;
             let membership_bytes = s.membership.as_ref().map_or(0, MembershipData::byte_len);
             let membership = match s.membership {
                 Some(data) => Some(MembershipSet::load(data, &format!("segment {}", s.name))?),
@@ -229,6 +333,7 @@ impl Snapshot {
                 membership,
                 members: s.members,
                 membership_bytes,
+                actions,
             });
         }
         for id in &p.identity {
@@ -245,9 +350,12 @@ impl Snapshot {
             fingerprint_key: p.fingerprint_key,
             identity: p.identity,
             purposes,
-            tiers: p.tiers,
+            tiers,
             default_tier: p.default_tier,
             segments,
+            consent: ext.consent,
+            throttle_keys: if ext.throttle_keys == 0 { DEFAULT_THROTTLE_KEYS } else { ext.throttle_keys },
+            format_version,
             byte_len,
         })
     }

@@ -76,6 +76,7 @@ fn snapshot() -> anyhow::Result<Vec<u8>> {
             segment("audience", 8, None, 1, None, Some(MembershipData::bloom(&ids(100_000..300_000), 0.01, &seed)?)),
             segment("checkout", 5, None, 0, Some(checkout), None),
         ],
+        ext: Default::default(),
     };
     Ok(payload.encode()?)
 }

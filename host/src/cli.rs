@@ -5,13 +5,15 @@
 //! function per subcommand; `sample`, `build` and `inspect` wrap `edgeseg-snapshots`
 //! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module.
 
+mod revoke;
 mod snapshot_cmds;
 
 use crate::guest::{Guest, GuestConfig};
-use crate::replay::{ReplayOptions, replay};
+use crate::replay::{ReplayOptions, ScheduledDelta, replay};
 use crate::traffic::TrafficReader;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+pub use revoke::RevokeArgs;
 pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
 use std::ffi::OsString;
 use std::fs::File;
@@ -43,6 +45,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Replay a JSONL request log through the wasm module and report per tier.
     Replay(ReplayArgs),
+    /// Write a revocation delta (opt-outs since the build) for a snapshot.
+    Revoke(RevokeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +72,20 @@ pub struct ReplayArgs {
     /// Longest log line accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::traffic::DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
+    /// Apply a revocation delta after N requests (`FILE@N`; `FILE` alone: before the first).
+    /// Repeatable.
+    #[arg(long, value_name = "FILE@N")]
+    pub delta: Vec<String>,
+}
+
+/// Parses `FILE@N` (or `FILE`) and reads the delta.
+fn scheduled_delta(spec: &str) -> anyhow::Result<ScheduledDelta> {
+    let (file, after) = match spec.rsplit_once('@') {
+        Some((file, n)) => (file, n.parse::<u64>().with_context(|| format!("--delta {spec}: {n:?} is not a count"))?),
+        None => (spec, 0),
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading delta {file}"))?;
+    Ok(ScheduledDelta { after, bytes })
 }
 
 /// Parses `args` (program name first, as `std::env::args_os` gives them) and runs the command,
@@ -87,6 +105,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> any
         Command::Build(args) => snapshot_cmds::run_build(&args, out),
         Command::Inspect(args) => snapshot_cmds::run_inspect(&args, out),
         Command::Replay(args) => run_replay(&args, out),
+        Command::Revoke(args) => revoke::run_revoke(&args, out),
     }
 }
 
@@ -126,7 +145,9 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         std::fs::read(&args.snapshot).with_context(|| format!("reading snapshot {}", args.snapshot.display()))?;
     guest.load_snapshot(&snapshot).with_context(|| format!("loading snapshot {}", args.snapshot.display()))?;
 
-    let opts = ReplayOptions { skip_malformed: args.skip_malformed };
+    let mut deltas = args.delta.iter().map(|d| scheduled_delta(d)).collect::<anyhow::Result<Vec<_>>>()?;
+    deltas.sort_by_key(|d| d.after);
+    let opts = ReplayOptions { skip_malformed: args.skip_malformed, deltas };
     let traffic_name = args.traffic.display().to_string();
     let report = if args.traffic.as_os_str() == "-" {
         let reader = TrafficReader::new(io::stdin().lock()).with_max_line_bytes(args.max_line_bytes);
@@ -144,6 +165,13 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out)?;
     } else {
         write!(out, "{}", report.to_text(true))?;
+    }
+    // The privacy gate: a replay that found a consent violation fails, whatever else it shows.
+    if report.consent.violations > 0 {
+        anyhow::bail!(
+            "{} consent violations (decisions matching a segment whose purpose was excluded)",
+            report.consent.violations
+        );
     }
     Ok(())
 }

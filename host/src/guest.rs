@@ -19,9 +19,10 @@
 mod error;
 mod instance;
 mod owned;
+mod state;
 
 pub use error::GuestError;
-pub use owned::{LoadedSnapshot, OwnedDecision};
+pub use owned::{LoadedSnapshot, OwnedCache, OwnedDecision, OwnedRoute, OwnedThrottle};
 
 use anyhow::{Context, bail};
 use edgeseg::abi::ABI_VERSION;
@@ -63,10 +64,12 @@ impl Default for GuestConfig {
     }
 }
 
-/// The snapshot currently serving, with its bytes kept for re-loading after a trap.
+/// The snapshot currently serving, with its bytes (and those of the revocation delta applied to
+/// it) kept for re-loading after a trap.
 struct Current {
     info: LoadedSnapshot,
     bytes: Vec<u8>,
+    delta: Option<Vec<u8>>,
 }
 
 /// The edgeseg module running under wasmtime, with at most one snapshot serving.
@@ -239,7 +242,7 @@ impl Guest {
             let live = live.as_mut().ok_or_else(unavailable)?;
             load_into(live, snapshot, fuel, answer_buf)
         })?;
-        let previous = self.current.replace(Current { info: loaded.clone(), bytes: snapshot.to_vec() });
+        let previous = self.current.replace(Current { info: loaded.clone(), bytes: snapshot.to_vec(), delta: None });
         if let Some(previous) = previous {
             // Freeing is part of the swap: it runs on the load's budget, not a decision's.
             let fuel = self.load_fuel(snapshot.len());
@@ -345,6 +348,12 @@ impl Guest {
         if let Some(current) = &mut self.current {
             let info = load_into(&mut live, &current.bytes, fuel, &mut self.answer_buf)?;
             current.info.handle = info.handle;
+            // Revocations must survive a trap: an opt-out may never come undone. Throttle state
+            // does not survive (it lived in the dead instance); the note in `state.rs` says why
+            // that is acceptable.
+            if let Some(delta) = &current.delta {
+                state::reapply_delta(&mut live, info.handle, delta, fuel, &mut self.answer_buf)?;
+            }
         }
         self.live = Some(live);
         Ok(())

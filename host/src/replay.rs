@@ -7,19 +7,30 @@
 //! distinct users per tier can be counted. Ids are hashed on the spot with std's SipHash and only
 //! the hashes are kept; they are never printed.
 //!
+//! Consent is audited on every request ([`audit`]): the host recomputes which purposes the
+//! request's signals and the applied revocations exclude and counts each matched segment that
+//! serves one of them as a violation. Revocation deltas can be scheduled mid-replay
+//! ([`ScheduledDelta`]) to show an opt-out taking effect on the very next request.
+//!
 //! Latency is measured around the `edgeseg_decide` wasm call alone (see
 //! [`Guest::last_call_duration`]), so encoding, copying and this module's bookkeeping do not blur
 //! the number the edge cares about. Samples are kept and sorted exactly ([`percentile`]): a
 //! replay of millions of requests costs 8 bytes per request, which is cheap next to the traffic
 //! itself, and exact numbers make small replays comparable.
 
+mod audit;
 mod report;
 
-pub use report::{Latency, ModuleInfo, Report, SegmentReport, TierReport, Timings};
+pub use report::{
+    ConsentReport, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ThrottleState, TierReport, Timings,
+};
 
 use crate::guest::{Guest, GuestError};
 use crate::traffic::{TrafficError, TrafficRecord};
-use std::collections::{HashMap, HashSet};
+use audit::Auditor;
+use edgeseg::ThrottleResult;
+use edgeseg::delta::RevocationDelta;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher};
 use std::time::Instant;
@@ -30,6 +41,15 @@ pub struct ReplayOptions {
     /// Count and skip malformed log lines instead of stopping at the first one. IO errors stop
     /// the replay either way.
     pub skip_malformed: bool,
+    /// Revocation deltas to apply during the replay, in order of `after`.
+    pub deltas: Vec<ScheduledDelta>,
+}
+
+/// A revocation delta applied after `after` requests have been replayed (0: before the first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduledDelta {
+    pub after: u64,
+    pub bytes: Vec<u8>,
 }
 
 /// Why a replay stopped.
@@ -40,6 +60,10 @@ pub enum ReplayError {
     /// The guest cannot decide at all (no snapshot, unusable answers). Per-request guest errors
     /// and traps do not stop a replay; they are counted.
     Guest(GuestError),
+    /// The host cannot decode the snapshot the guest serves, so it cannot audit consent.
+    Snapshot(edgeseg::Error),
+    /// A scheduled delta was refused (by the guest or the host's own decoder).
+    Delta { after: u64, error: String },
 }
 
 impl fmt::Display for ReplayError {
@@ -48,6 +72,8 @@ impl fmt::Display for ReplayError {
             // The cause is reported by `source()`; repeating it here would print it twice in chains.
             ReplayError::Traffic(_) => f.write_str("malformed traffic (use --skip-malformed to count and skip)"),
             ReplayError::Guest(_) => f.write_str("replay stopped: the guest cannot decide"),
+            ReplayError::Snapshot(_) => f.write_str("the host cannot decode the serving snapshot to audit consent"),
+            ReplayError::Delta { after, error } => write!(f, "the delta scheduled after {after} requests: {error}"),
         }
     }
 }
@@ -57,6 +83,8 @@ impl std::error::Error for ReplayError {
         match self {
             ReplayError::Traffic(e) => Some(e),
             ReplayError::Guest(e) => Some(e),
+            ReplayError::Snapshot(e) => Some(e),
+            ReplayError::Delta { .. } => None,
         }
     }
 }
@@ -67,6 +95,33 @@ struct TierAcc {
     users: HashSet<u64>,
     segments: u64,
     latencies_ns: Vec<u64>,
+    rejected: u64,
+    deprioritized: u64,
+    cache: BTreeMap<String, u64>,
+    routes: BTreeMap<String, u64>,
+}
+
+/// What the replay keeps of one decision.
+struct Seen {
+    tier_index: usize,
+    segments: u64,
+    identified: bool,
+    /// Purposes of matched segments, as a mask.
+    matched_purposes: u64,
+    consent: u64,
+    narrowing: edgeseg::consent::Narrowing,
+    throttle: Option<ThrottleResult>,
+    cache: Option<&'static str>,
+    route: Option<String>,
+}
+
+#[derive(Default)]
+struct PurposeAcc {
+    gpc: u64,
+    tcf: u64,
+    cookie: u64,
+    revoked: u64,
+    any: u64,
 }
 
 /// Replays `records` through `guest` (which must have a snapshot loaded) and reports per tier.
@@ -76,16 +131,21 @@ pub fn replay(
     opts: &ReplayOptions,
 ) -> Result<Report, ReplayError> {
     let snapshot = guest.snapshot().cloned().ok_or(ReplayError::Guest(GuestError::NoSnapshot))?;
-    // Identity sources live in the snapshot, not in the ABI answer: decode it natively. Should
-    // the native build refuse it (it never should: same crate), users are reported as unknown.
-    let native = guest.snapshot_bytes().and_then(|b| edgeseg::Engine::load(b).ok());
+    // Identity sources, purposes and consent configuration live in the snapshot, not in the ABI
+    // answer: decode it natively for the audit and the distinct-user count.
+    let bytes = guest.snapshot_bytes().ok_or(ReplayError::Guest(GuestError::NoSnapshot))?;
+    let mut auditor = Auditor::new(edgeseg::Engine::load(bytes).map_err(ReplayError::Snapshot)?);
     let segment_index: HashMap<&str, usize> =
         snapshot.segments.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let segment_purpose: Vec<u16> = auditor.snapshot().segments.iter().map(|s| s.purpose).collect();
 
     let mut tiers: Vec<TierAcc> = snapshot.tiers.iter().map(|_| TierAcc::default()).collect();
+    let mut purposes: Vec<PurposeAcc> = snapshot.purposes.iter().map(|_| PurposeAcc::default()).collect();
     let mut segment_hits = vec![0u64; snapshot.segments.len()];
     let (mut requests, mut decided, mut identified) = (0u64, 0u64, 0u64);
     let (mut malformed, mut traps, mut errors) = (0u64, 0u64, 0u64);
+    let (mut violations, mut tcf_invalid, mut cookie_invalid, mut deltas_applied) = (0u64, 0u64, 0u64, 0u64);
+    let mut deltas = opts.deltas.iter().peekable();
 
     let started = Instant::now();
     for record in records {
@@ -97,23 +157,46 @@ pub fn replay(
             }
             Err(e) => return Err(ReplayError::Traffic(e)),
         };
+        while let Some(d) = deltas.next_if(|d| d.after <= requests) {
+            let delta_err = |error: String| ReplayError::Delta { after: d.after, error };
+            let parsed = RevocationDelta::decode(&d.bytes).map_err(|e| delta_err(e.to_string()))?;
+            guest.apply_delta(&d.bytes).map_err(|e| delta_err(e.to_string()))?;
+            auditor.set_delta(parsed);
+            deltas_applied += 1;
+        }
         requests += 1;
         let request = record.request();
-        let user = native.as_ref().and_then(|engine| engine.identity(&request)).map(|id| {
+        let user = auditor.engine().identity(&request).map(|id| {
             let mut h = DefaultHasher::new();
             h.write(id.as_bytes());
             h.finish()
         });
         let outcome = guest.decide_with(&request, |d| {
+            let mut matched_purposes = 0u64;
             for name in &d.segments {
-                if let Some(hit) = segment_index.get(name).and_then(|&i| segment_hits.get_mut(i)) {
-                    *hit += 1;
+                if let Some(&i) = segment_index.get(name) {
+                    if let Some(hit) = segment_hits.get_mut(i) {
+                        *hit += 1;
+                    }
+                    if let Some(&p) = segment_purpose.get(i) {
+                        matched_purposes |= 1u64.checked_shl(u32::from(p)).unwrap_or(0);
+                    }
                 }
             }
-            (usize::from(d.tier_index), d.segments.len() as u64, d.identified)
+            Seen {
+                tier_index: usize::from(d.tier_index),
+                segments: d.segments.len() as u64,
+                identified: d.identified,
+                matched_purposes,
+                consent: d.consent,
+                narrowing: d.narrowing,
+                throttle: d.throttle.as_ref().map(|t| t.result),
+                cache: d.cache.as_ref().map(|c| c.mode.as_str()),
+                route: d.route.as_ref().map(|r| format!("{}/{}", r.pool, r.lane)),
+            }
         });
-        let (tier_index, segments, is_identified) = match outcome {
-            Ok(outcome) => outcome,
+        let seen = match outcome {
+            Ok(seen) => seen,
             Err(GuestError::Trap(_)) => {
                 traps += 1;
                 continue;
@@ -124,23 +207,50 @@ pub fn replay(
             }
             Err(e) => return Err(ReplayError::Guest(e)),
         };
-        let Some(tier) = tiers.get_mut(tier_index) else {
+        let Some(tier) = tiers.get_mut(seen.tier_index) else {
             // A tier the snapshot does not have: the module is broken, not the request.
             errors += 1;
             continue;
         };
         decided += 1;
         tier.requests += 1;
-        tier.segments += segments;
+        tier.segments += seen.segments;
         tier.latencies_ns.push(guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX));
-        if is_identified {
+        match seen.throttle {
+            Some(ThrottleResult::Rejected) => tier.rejected += 1,
+            Some(ThrottleResult::Deprioritized) => tier.deprioritized += 1,
+            _ => {}
+        }
+        *tier.cache.entry(seen.cache.unwrap_or("none").to_owned()).or_default() += 1;
+        *tier.routes.entry(seen.route.unwrap_or_else(|| "default".to_owned())).or_default() += 1;
+        if seen.identified {
             identified += 1;
             if let Some(user) = user {
                 tier.users.insert(user);
             }
         }
+
+        // The audit: a matched segment whose purpose must be off, or that the decision itself
+        // says was not granted, is a violation.
+        let off = auditor.must_be_off(&request);
+        violations += u64::from(seen.matched_purposes & (off | !seen.consent) != 0);
+        let n = seen.narrowing;
+        tcf_invalid += u64::from(n.tcf_invalid);
+        cookie_invalid += u64::from(n.cookie_invalid);
+        for (i, acc) in purposes.iter_mut().enumerate() {
+            let bit = |m: u64| u64::from(m >> i & 1 == 1);
+            acc.gpc += bit(n.gpc);
+            acc.tcf += bit(n.tcf);
+            acc.cookie += bit(n.cookie);
+            acc.revoked += bit(n.revoked);
+            acc.any += bit(n.removed());
+        }
     }
     let wall = started.elapsed();
+    if let Some(d) = deltas.next() {
+        return Err(ReplayError::Delta { after: d.after, error: format!("the log has only {requests} requests") });
+    }
+    let stats = guest.stats().ok();
 
     let share = |n: u64| if decided == 0 { 0.0 } else { n as f64 * 100.0 / decided as f64 };
     let mut all_ns = Vec::with_capacity(decided as usize);
@@ -154,9 +264,13 @@ pub fn replay(
                 tier: name.clone(),
                 requests: acc.requests,
                 share_pct: share(acc.requests),
-                distinct_users: native.as_ref().map(|_| acc.users.len() as u64),
+                distinct_users: Some(acc.users.len() as u64),
                 segments_matched: acc.segments,
                 segments_per_request: if acc.requests == 0 { 0.0 } else { acc.segments as f64 / acc.requests as f64 },
+                rejected: acc.rejected,
+                deprioritized: acc.deprioritized,
+                cache: std::mem::take(&mut acc.cache),
+                routes: std::mem::take(&mut acc.routes),
                 latency: Latency::from_samples(&mut acc.latencies_ns),
             }
         })
@@ -167,6 +281,27 @@ pub fn replay(
         .zip(&segment_hits)
         .map(|(name, &hits)| SegmentReport { segment: name.clone(), requests: hits, share_pct: share(hits) })
         .collect();
+    let consent = ConsentReport {
+        violations,
+        tcf_invalid,
+        cookie_invalid,
+        deltas_applied,
+        purposes: snapshot
+            .purposes
+            .iter()
+            .zip(&auditor.snapshot().purposes)
+            .zip(&purposes)
+            .filter(|((_, view), _)| view.requires_consent)
+            .map(|((name, _), acc)| PurposeNarrowing {
+                purpose: name.clone(),
+                gpc: acc.gpc,
+                tcf: acc.tcf,
+                cookie: acc.cookie,
+                revoked: acc.revoked,
+                narrowed: acc.any,
+            })
+            .collect(),
+    };
     let secs = wall.as_secs_f64();
     Ok(Report {
         snapshot_id: snapshot.snapshot_id,
@@ -189,6 +324,13 @@ pub fn replay(
         }),
         tiers: tier_reports,
         segments,
+        consent,
+        throttle_state: stats.map(|s| ThrottleState {
+            keys: s.throttle_keys,
+            high_water: s.throttle_keys_high_water,
+            capacity: s.throttle_capacity,
+            evictions: s.throttle_evictions,
+        }),
     })
 }
 

@@ -3,7 +3,8 @@
 //! ```json
 //! {"now_ms": 1763719200123, "method": "GET", "host": "shop.example", "path": "/p/123",
 //!  "headers": {"cookie": "edgeseg_uid=u0004711", "user-agent": "Mozilla/5.0"},
-//!  "country": "DE", "attributes": {"device": "mobile"}, "status": 200, "latency_ms": 84.5}
+//!  "country": "DE", "client_ip": "192.0.2.7", "attributes": {"device": "mobile"},
+//!  "status": 200, "latency_ms": 84.5}
 //! ```
 //!
 //! `now_ms`, `method` and `path` are required; `host` defaults to `""`; everything else is
@@ -58,6 +59,8 @@ pub struct TrafficRecord {
     /// `(name, value)` in log order, duplicates kept.
     pub headers: Vec<(String, String)>,
     pub country: Option<String>,
+    /// The client address the platform saw (only hashed by the engine, for per-IP throttles).
+    pub client_ip: Option<String>,
     pub attributes: Vec<(String, Attr)>,
     /// The origin's response status, when the log has it.
     pub status: Option<u16>,
@@ -74,6 +77,7 @@ impl TrafficRecord {
             path: &self.path,
             headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
             country: self.country.as_deref(),
+            client_ip: self.client_ip.as_deref(),
             now_ms: self.now_ms,
             attributes: self.attributes.iter().map(|(n, v)| (n.as_str(), v.as_value())).collect(),
         }
@@ -91,6 +95,7 @@ impl TrafficRecord {
             path: raw.path,
             headers: raw.headers.map(|h| h.0).unwrap_or_default(),
             country: raw.country,
+            client_ip: raw.client_ip,
             attributes: raw.attributes.map(|a| a.0).unwrap_or_default(),
             status: raw.status,
             latency_ms: raw.latency_ms,
@@ -250,6 +255,8 @@ struct RawRecord {
     headers: Option<Headers>,
     #[serde(default)]
     country: Option<String>,
+    #[serde(default)]
+    client_ip: Option<String>,
     #[serde(default)]
     attributes: Option<Attributes>,
     #[serde(default)]

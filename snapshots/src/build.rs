@@ -143,6 +143,7 @@ fn run(
         tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
         default_tier: plan.default_tier,
         segments: segments(plan, &mut tally, &mut keys)?,
+        ext: plan.ext.clone(),
     };
     let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
     drop(payload);

@@ -13,8 +13,10 @@
 //! the final segment order (which `in_segment` indices refer to) is known.
 
 use crate::error::{BuildError, BuildErrorKind};
-use edgeseg::snapshot::{MAX_PURPOSES, MAX_SEGMENTS, MAX_TIERS};
+use crate::policy::{ActionsDef, CacheDef, ConsentDef, RouteDef, ThrottleDef};
+use edgeseg::snapshot::{MAX_PURPOSES, MAX_SEGMENTS, MAX_THROTTLE_KEYS, MAX_TIERS};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -51,6 +53,15 @@ pub struct Definitions {
     /// Cap on `tiers.len()`; default [`DEFAULT_MAX_TIERS`], at most the edge's own limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tiers: Option<usize>,
+    /// Request-time consent signals (GPC, TCF, consent cookie); see [`crate::policy`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentDef>,
+    /// Actions of each tier, applied when no matched segment supplies that kind of action.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tier_actions: BTreeMap<String, ActionsDef>,
+    /// Most throttle keys an edge instance keeps (bounded memory); default 65536.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_keys: Option<u32>,
     pub segments: Vec<SegmentDef>,
 }
 
@@ -80,6 +91,19 @@ pub struct SegmentDef {
     /// Which members belong, materialised by the builder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<MembersDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteDef>,
+}
+
+impl SegmentDef {
+    /// The segment's actions as one section.
+    pub fn actions(&self) -> ActionsDef {
+        ActionsDef { throttle: self.throttle.clone(), cache: self.cache.clone(), route: self.route.clone() }
+    }
 }
 
 /// How a segment's members are selected and encoded.
@@ -179,6 +203,20 @@ impl Definitions {
             && !self.tiers.contains(d)
         {
             return defs("default_tier".into(), format!("unknown tier {d:?}"));
+        }
+
+        for name in self.tier_actions.keys() {
+            if !self.tiers.contains(name) {
+                return defs(
+                    format!("tier_actions.{name}"),
+                    format!("unknown tier {name:?} (declared: {})", self.tiers.join(", ")),
+                );
+            }
+        }
+        if let Some(n) = self.throttle_keys
+            && !(1..=MAX_THROTTLE_KEYS).contains(&n)
+        {
+            return limit("throttle_keys", format!("{n} is not in 1..={MAX_THROTTLE_KEYS}"));
         }
 
         if self.segments.len() > MAX_SEGMENTS {

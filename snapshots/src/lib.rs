@@ -7,6 +7,8 @@
 //! * [`definitions`] — the hand-written JSON that declares tiers, purposes and segments, checked
 //!   with errors that point at `file:line:column` or a field path like `segments[2].tier`;
 //! * [`members`] — streaming CSV/JSONL readers with line numbers;
+//! * [`policy`] — the consent-signal and action sections (throttle, cache, route);
+//! * [`revoke`] — revocation deltas (opt-outs since the build) for the edge to apply at once;
 //! * [`compile`] — JSON Logic to the edge's IR, constant-folded, variables resolved to slots;
 //! * [`build()`] — consent filtering, profile rules evaluated with the edge's own evaluator,
 //!   keyed fingerprints, exact/bloom sets, a snapshot the edge's decoder has already accepted;
@@ -30,7 +32,9 @@ mod error;
 pub mod inspect;
 pub mod members;
 mod plan;
+pub mod policy;
 mod prng;
+pub mod revoke;
 pub mod sample;
 mod summary;
 

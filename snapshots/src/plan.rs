@@ -8,7 +8,7 @@ use crate::compile::{Mode, compile_segment_rule};
 use crate::definitions::{CONTRACT, Definitions, EncodingDef, IdentityDef};
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::Rule;
-use edgeseg::snapshot::IdentitySource;
+use edgeseg::snapshot::{IdentitySource, PayloadExt};
 
 /// A purpose, in definitions order (its index is its consent-mask bit).
 #[derive(Debug)]
@@ -49,6 +49,8 @@ pub(crate) struct Plan {
     pub default_tier: u16,
     /// Final order: precedence descending, then name ascending (the order the edge requires).
     pub segments: Vec<PlanSegment>,
+    /// Consent signals and actions, segment actions in final order.
+    pub ext: PayloadExt,
 }
 
 fn index(i: usize, what: &str) -> Result<u16, BuildError> {
@@ -74,9 +76,11 @@ impl Plan {
             |final_index: usize| order.get(final_index).is_some_and(|&i| defs.segments[i].members.is_some());
 
         let mut segments = Vec::with_capacity(order.len());
+        let mut segment_actions = Vec::with_capacity(order.len());
         for &i in &order {
             let s = &defs.segments[i];
             let at = format!("segments[{i}]");
+            segment_actions.push(s.actions().compile(&at)?);
             let rule = match &s.rule {
                 Some(json) => Some(compile_segment_rule(
                     json,
@@ -130,7 +134,24 @@ impl Plan {
                 IdentityDef::Header(n) => IdentitySource::Header(n.clone()),
             })
             .collect();
+        let (consent, purpose_signals) = defs.consent.clone().unwrap_or_default().compile(&defs.purposes)?;
+        let tier_actions = defs
+            .tiers
+            .iter()
+            .map(|t| match defs.tier_actions.get(t) {
+                Some(a) => a.compile(&format!("tier_actions.{t}")),
+                None => Ok(Default::default()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ext = PayloadExt {
+            consent,
+            purposes: purpose_signals,
+            tiers: tier_actions,
+            segments: segment_actions,
+            throttle_keys: defs.throttle_keys.unwrap_or(0),
+        };
         Ok(Plan {
+            ext,
             id: defs.id.clone(),
             version: defs.version,
             expires_in_s: defs.expires_in_s,

@@ -41,6 +41,8 @@ struct Profile {
     marketing: bool,
     analytics: bool,
     mobile: bool,
+    /// Sends `Sec-GPC: 1` (drawn after everything the member file shows, so it stays unchanged).
+    gpc: bool,
 }
 
 fn pick_country(rng: &mut SplitMix64) -> &'static str {
@@ -72,6 +74,7 @@ fn profile(seed: u64, i: u64) -> Profile {
     let marketing = rng.chance(if personalisation { 0.5 } else { 0.21 });
     let analytics = rng.chance(0.70);
     let mobile = rng.chance(0.55);
+    let gpc = rng.chance(0.12);
     Profile {
         plan,
         country,
@@ -81,7 +84,48 @@ fn profile(seed: u64, i: u64) -> Profile {
         marketing,
         analytics,
         mobile,
+        gpc,
     }
+}
+
+/// Countries where the demo's visitors carry an IAB TCF v2 string.
+const TCF_COUNTRIES: [&str; 5] = ["DE", "FR", "NL", "ES", "IT"];
+
+/// A TCF v2 core segment plus empty vendor sections, base64url without padding, granting the TCF
+/// purposes in `purposes` (bit `n - 1` = purpose `n`). Field widths per the IAB "TC String" spec.
+fn tcf_string(purposes: u32, created_ds: u64) -> String {
+    let mut bits: Vec<bool> = Vec::with_capacity(256);
+    let mut put = |v: u64, n: u32| bits.extend((0..n).rev().map(|i| v >> i & 1 == 1));
+    put(2, 6); // version
+    put(created_ds, 36);
+    put(created_ds, 36);
+    put(300, 12); // CMP id
+    put(2, 12); // CMP version
+    put(1, 6); // consent screen
+    put(4, 6); // language "EN": E = 4,
+    put(13, 6); //               N = 13
+    put(48, 12); // vendor list version
+    put(4, 6); // TCF policy version
+    put(1, 1); // service specific
+    put(0, 1); // non-standard texts
+    put(0, 12); // special feature opt-ins
+    put(u64::from(purposes.reverse_bits() >> 8), 24); // purpose 1 first
+    put(u64::from((purposes & 0x200).reverse_bits() >> 8), 24); // LI transparency: purpose 10
+    put(0, 1); // purpose one treatment
+    put(3, 6); // publisher CC "DE": D = 3,
+    put(4, 6); //                    E = 4
+    put(0, 16); // vendor consents: max vendor id 0
+    put(0, 1); //   bit field
+    put(0, 16); // vendor LI: max vendor id 0
+    put(0, 1); //   bit field
+    put(0, 12); // publisher restrictions: none
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    bits.chunks(6)
+        .map(|c| {
+            let v = c.iter().enumerate().fold(0usize, |v, (i, &b)| v | usize::from(b) << (5 - i));
+            char::from(ALPHABET[v])
+        })
+        .collect()
 }
 
 /// Writes `count` members as CSV: `id,plan,country,engagement,ltv,consents`.
@@ -117,6 +161,7 @@ struct TrafficRecord<'a> {
     path: String,
     headers: serde_json::Map<String, serde_json::Value>,
     country: &'a str,
+    client_ip: String,
     attributes: serde_json::Map<String, serde_json::Value>,
     status: u16,
     latency_ms: f64,
@@ -140,6 +185,12 @@ fn gcd(a: u64, b: u64) -> u64 {
 /// About 75% of requests are identified (mostly by the `edgeseg_uid` cookie, some by the
 /// `x-customer-id` header), 5% carry ids outside the population, 20% are anonymous. Members are
 /// drawn with a heavy skew (rank ∝ u³ over a fixed permutation), so frequent visitors repeat.
+///
+/// Consent signals: members who set GPC send `Sec-GPC: 1` (as do 10% of anonymous visitors);
+/// about 60% of requests from EU countries carry a TCF v2 string (`euconsent-v2`) — mostly
+/// matching the member's recorded consents, sometimes withdrawing marketing, 1% malformed; 4%
+/// of requests carry the site's own `site_consent` cookie without marketing. A scraper sends
+/// bursts of 30 anonymous requests from one address (what the free tier's throttle is for).
 pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u64) -> std::io::Result<()> {
     let mut rng = SplitMix64::new(mix(seed ^ 0x0074_7261_6666_6963));
     // A stride coprime to the population turns ranks into a fixed permutation of member indices,
@@ -150,8 +201,24 @@ pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u6
     }
     let step = 2.0 * TRAFFIC_SPAN_MS / requests.max(1) as f64;
     let mut t = 0.0f64;
+    let mut burst_left = 0u32;
     for _ in 0..requests {
+        if burst_left > 0 {
+            burst_left -= 1;
+            t += 20.0;
+            let record = scraper_record(TRAFFIC_EPOCH_MS + t as u64);
+            serde_json::to_writer(&mut *out, &record)?;
+            out.write_all(b"\n")?;
+            continue;
+        }
         t += rng.next_f64() * step;
+        if rng.chance(0.001) {
+            burst_left = 29;
+            let record = scraper_record(TRAFFIC_EPOCH_MS + t as u64);
+            serde_json::to_writer(&mut *out, &record)?;
+            out.write_all(b"\n")?;
+            continue;
+        }
         let kind = rng.next_f64();
         let (id, profile) = if kind < 0.75 && members > 0 {
             let rank = (members as f64 * rng.next_f64().powi(3)) as u64;
@@ -191,6 +258,42 @@ pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u6
             None => {}
         }
         headers.insert("user-agent".into(), ua.into());
+        if profile.as_ref().map_or_else(|| rng.chance(0.10), |p| p.gpc) {
+            headers.insert("sec-gpc".into(), "1".into());
+        }
+        let mut cookies: Vec<String> = Vec::new();
+        if TCF_COUNTRIES.contains(&country) && rng.chance(0.6) {
+            let (pers, mkt, ana) = profile
+                .as_ref()
+                .map_or((false, false, true), |p| (p.personalisation, p.marketing && !rng.chance(0.2), p.analytics));
+            // TCF purposes as the demo definitions map them.
+            let granted = u32::from(pers) * 0b11_0001
+                | u32::from(mkt) * 0b100_1101
+                | u32::from(ana) * 0b1_1000_0001
+                | 0b10_0000_0000;
+            let value =
+                if rng.chance(0.01) { "CQ!broken".to_string() } else { tcf_string(granted, TRAFFIC_EPOCH_MS / 100) };
+            cookies.push(format!("euconsent-v2={value}"));
+        }
+        if rng.chance(0.04) {
+            cookies.push("site_consent=personalisation|analytics".into());
+        }
+        if !cookies.is_empty() {
+            let joined = cookies.join("; ");
+            match headers.get_mut("cookie") {
+                Some(serde_json::Value::String(c)) => *c = format!("{c}; {joined}"),
+                _ => {
+                    headers.insert("cookie".into(), joined.into());
+                }
+            }
+        }
+        let client_ip = match &id {
+            Some(id) if profile.is_some() => {
+                let h = mix(id.bytes().fold(seed, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b))));
+                format!("10.{}.{}.{}", h >> 16 & 0xff, h >> 8 & 0xff, h & 0xff)
+            }
+            _ => format!("198.51.100.{}", rng.below(250) + 1),
+        };
         let mut attributes = serde_json::Map::new();
         attributes.insert("device".into(), if mobile { "mobile" } else { "desktop" }.into());
 
@@ -217,6 +320,7 @@ pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u6
             path,
             headers,
             country,
+            client_ip,
             attributes,
             status,
             latency_ms: (latency * 10.0).round() / 10.0,
@@ -225,6 +329,26 @@ pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u6
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// One request of the scraper: anonymous, one address, a listing page.
+fn scraper_record(now_ms: u64) -> TrafficRecord<'static> {
+    let mut headers = serde_json::Map::new();
+    headers.insert("user-agent".into(), "python-requests/2.32".into());
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("device".into(), "desktop".into());
+    TrafficRecord {
+        now_ms,
+        method: "GET",
+        host: "shop.example",
+        path: "/search?q=sale".into(),
+        headers,
+        country: "US",
+        client_ip: "203.0.113.66".into(),
+        attributes,
+        status: 200,
+        latency_ms: 120.0,
+    }
 }
 
 fn request_line(rng: &mut SplitMix64) -> (String, &'static str) {

@@ -15,7 +15,7 @@ fn spec_files_decide_the_same_natively_and_in_wasmtime_and_as_expected() {
         let file = path.file_stem().unwrap().to_string_lossy().into_owned();
         let spec = spec::load(path);
         let bytes = spec::build_snapshot(&spec, &scratch(&format!("spec-{file}")));
-        let engine = Engine::load(&bytes).unwrap();
+        let mut engine = Engine::load(&bytes).unwrap();
         let loaded = guest.load_snapshot(&bytes).unwrap();
         for case in &spec.cases {
             cases += 1;

@@ -25,16 +25,22 @@ pub(super) struct Exports {
     pub(super) load: TypedFunc<(u32, u32), u64>,
     pub(super) decide: TypedFunc<(u32, u32, u32), u64>,
     pub(super) free: TypedFunc<u32, u32>,
+    pub(super) apply_delta: TypedFunc<(u32, u32, u32), u64>,
+    pub(super) stats: TypedFunc<u32, u64>,
+    pub(super) throttle_import: TypedFunc<(u32, u32, u32), u64>,
 }
 
 /// The exports the ABI requires, with their signatures as wasmtime prints them.
-const EXPECTED_EXPORTS: [(&str, &str); 6] = [
+const EXPECTED_EXPORTS: [(&str, &str); 9] = [
     ("edgeseg_abi_version", "() -> (i32)"),
     ("edgeseg_alloc", "(i32) -> (i32)"),
     ("edgeseg_dealloc", "(i32, i32) -> ()"),
     ("edgeseg_load", "(i32, i32) -> (i64)"),
     ("edgeseg_decide", "(i32, i32, i32) -> (i64)"),
     ("edgeseg_free", "(i32) -> (i32)"),
+    ("edgeseg_apply_delta", "(i32, i32, i32) -> (i64)"),
+    ("edgeseg_stats", "(i32) -> (i64)"),
+    ("edgeseg_throttle_import", "(i32, i32, i32) -> (i64)"),
 ];
 
 /// One instance and its store. Replaced wholesale after a trap.
@@ -113,6 +119,9 @@ impl Exports {
             load: wt(instance.get_typed_func(&mut *store, "edgeseg_load"))?,
             decide: wt(instance.get_typed_func(&mut *store, "edgeseg_decide"))?,
             free: wt(instance.get_typed_func(&mut *store, "edgeseg_free"))?,
+            apply_delta: wt(instance.get_typed_func(&mut *store, "edgeseg_apply_delta"))?,
+            stats: wt(instance.get_typed_func(&mut *store, "edgeseg_stats"))?,
+            throttle_import: wt(instance.get_typed_func(&mut *store, "edgeseg_throttle_import"))?,
         })
     }
 }
@@ -236,4 +245,21 @@ impl Live {
         out.extend_from_slice(bytes);
         self.dealloc(ptr, len, fuel)
     }
+}
+
+/// Calls a `(handle, ptr, len) -> answer` export with `input` written into a fresh guest buffer,
+/// leaving the raw answer in `answer`.
+pub(super) fn call_with_input(
+    live: &mut Live,
+    func: fn(&Exports) -> &TypedFunc<(u32, u32, u32), u64>,
+    handle: u32,
+    input: &[u8],
+    fuel: Option<u64>,
+    answer: &mut Vec<u8>,
+) -> Result<(), GuestError> {
+    let (ptr, len) = live.write_fresh(input, fuel)?;
+    live.arm(fuel);
+    let packed = func(&live.exports).call(&mut live.store, (handle, ptr, len));
+    live.dealloc(ptr, len, fuel)?;
+    live.take_answer(packed.map_err(trap)?, fuel, answer)
 }

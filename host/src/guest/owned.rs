@@ -5,8 +5,10 @@
 //! decisions, reports naming tiers — need owned values; these are they.
 
 use super::GuestError;
-use edgeseg::Decision;
 use edgeseg::abi::{DecideResult, LoadInfo};
+use edgeseg::actions::CacheMode;
+use edgeseg::consent::Narrowing;
+use edgeseg::{Decision, ThrottleResult};
 use serde::Serialize;
 
 /// A snapshot the guest accepted, as `edgeseg_load` described it.
@@ -46,8 +48,42 @@ pub struct OwnedDecision {
     pub segments: Vec<String>,
     pub identified: bool,
     pub consent: u64,
+    pub narrowing: Narrowing,
+    pub throttle: Option<OwnedThrottle>,
+    pub cache: Option<OwnedCache>,
+    pub route: Option<OwnedRoute>,
     /// `(name, value)` in the order the engine emitted them.
     pub headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// An owned [`edgeseg::ThrottleOutcome`]; `source` is `segment:<name>` or `tier:<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnedThrottle {
+    pub source: String,
+    pub result: ThrottleResult,
+    pub lane: Option<String>,
+    pub limit: u32,
+    pub remaining: u32,
+    pub retry_after_s: Option<u64>,
+    pub state_key: u64,
+    pub state: u64,
+}
+
+/// An owned [`edgeseg::CacheOutcome`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnedCache {
+    pub source: String,
+    pub mode: CacheMode,
+    pub key: Option<String>,
+}
+
+/// An owned [`edgeseg::RouteOutcome`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnedRoute {
+    pub source: String,
+    pub pool: String,
+    pub lane: String,
 }
 
 impl From<&Decision<'_>> for OwnedDecision {
@@ -59,7 +95,25 @@ impl From<&Decision<'_>> for OwnedDecision {
             segments: d.segments.iter().map(|s| (*s).to_owned()).collect(),
             identified: d.identified,
             consent: d.consent,
+            narrowing: d.narrowing,
+            throttle: d.throttle.as_ref().map(|t| OwnedThrottle {
+                source: t.source.label(),
+                result: t.result,
+                lane: t.lane.map(str::to_owned),
+                limit: t.limit,
+                remaining: t.remaining,
+                retry_after_s: t.retry_after_s,
+                state_key: t.state_key,
+                state: t.state,
+            }),
+            cache: d.cache.as_ref().map(|c| OwnedCache { source: c.source.label(), mode: c.mode, key: c.key.clone() }),
+            route: d.route.as_ref().map(|r| OwnedRoute {
+                source: r.source.label(),
+                pool: r.pool.to_owned(),
+                lane: r.lane.to_owned(),
+            }),
             headers: d.headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
+            response_headers: d.response_headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use super::percentile;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 /// What a replay found.
@@ -37,6 +38,45 @@ pub struct Report {
     pub tiers: Vec<TierReport>,
     /// Every segment of the snapshot, in evaluation order.
     pub segments: Vec<SegmentReport>,
+    pub consent: ConsentReport,
+    /// The engine's throttle table at the end of the replay; `None` if the guest could not say.
+    pub throttle_state: Option<ThrottleState>,
+}
+
+/// What consent did during the replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsentReport {
+    /// Decisions that matched a segment whose purpose the request's signals, the applied
+    /// revocations or the member's recorded consent exclude (the host's own audit). Must be 0.
+    pub violations: u64,
+    /// Requests whose TCF string could not be decoded (it then granted nothing).
+    pub tcf_invalid: u64,
+    /// Requests whose consent cookie was malformed (it then granted nothing).
+    pub cookie_invalid: u64,
+    pub deltas_applied: u64,
+    /// Every consent-gated purpose, in snapshot order.
+    pub purposes: Vec<PurposeNarrowing>,
+}
+
+/// How often each signal took a purpose away that the snapshot had granted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PurposeNarrowing {
+    pub purpose: String,
+    /// Requests where any signal removed it.
+    pub narrowed: u64,
+    pub gpc: u64,
+    pub tcf: u64,
+    pub cookie: u64,
+    pub revoked: u64,
+}
+
+/// The engine's bounded throttle table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ThrottleState {
+    pub keys: u64,
+    pub high_water: u64,
+    pub capacity: u64,
+    pub evictions: u64,
 }
 
 /// Which module decided.
@@ -88,6 +128,13 @@ pub struct TierReport {
     /// Segments matched, summed over the tier's requests.
     pub segments_matched: u64,
     pub segments_per_request: f64,
+    /// Requests a throttle rejected (429) or moved to a slower lane.
+    pub rejected: u64,
+    pub deprioritized: u64,
+    /// Requests by cache mode (`public`, `private`, `no-store`, `bypass`, `none`).
+    pub cache: BTreeMap<String, u64>,
+    /// Requests by `pool/lane` (`default` without a route).
+    pub routes: BTreeMap<String, u64>,
     /// `None` for a tier without requests, and once stripped.
     pub latency: Option<Latency>,
 }
@@ -152,8 +199,8 @@ impl Report {
         writeln!(out)?;
         write!(
             out,
-            "{:<width$}  {:>9}  {:>7}  {:>7}  {:>9}  {:>7}",
-            "tier", "requests", "share", "users", "segments", "seg/req"
+            "{:<width$}  {:>9}  {:>7}  {:>7}  {:>9}  {:>7}  {:>8}  {:>8}",
+            "tier", "requests", "share", "users", "segments", "seg/req", "rejected", "deprio"
         )?;
         if timings {
             write!(out, "  {:>9}  {:>9}", "p50 µs", "p99 µs")?;
@@ -163,8 +210,15 @@ impl Report {
             let users = t.distinct_users.map_or_else(|| "n/a".to_owned(), |u| u.to_string());
             write!(
                 out,
-                "{:<width$}  {:>9}  {:>6.2}%  {:>7}  {:>9}  {:>7.2}",
-                t.tier, t.requests, t.share_pct, users, t.segments_matched, t.segments_per_request
+                "{:<width$}  {:>9}  {:>6.2}%  {:>7}  {:>9}  {:>7.2}  {:>8}  {:>8}",
+                t.tier,
+                t.requests,
+                t.share_pct,
+                users,
+                t.segments_matched,
+                t.segments_per_request,
+                t.rejected,
+                t.deprioritized
             )?;
             if timings {
                 match &t.latency {
@@ -175,11 +229,45 @@ impl Report {
             writeln!(out)?;
         }
 
+        writeln!(out)?;
+        writeln!(out, "{:<width$}  {:<36}  route", "tier", "cache")?;
+        let mix = |m: &BTreeMap<String, u64>| m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+        for t in &self.tiers {
+            writeln!(out, "{:<width$}  {:<36}  {}", t.tier, mix(&t.cache), mix(&t.routes))?;
+        }
+        if let Some(ts) = &self.throttle_state {
+            writeln!(
+                out,
+                "throttle keys      {} held, high-water {} of {} (evictions {})",
+                ts.keys, ts.high_water, ts.capacity, ts.evictions
+            )?;
+        }
+
         let width = self.segments.iter().map(|s| s.segment.len()).chain([7]).max().unwrap_or(7);
         writeln!(out)?;
         writeln!(out, "{:<width$}  {:>9}  {:>7}", "segment", "requests", "share")?;
         for s in &self.segments {
             writeln!(out, "{:<width$}  {:>9}  {:>6.2}%", s.segment, s.requests, s.share_pct)?;
+        }
+
+        let c = &self.consent;
+        writeln!(out)?;
+        writeln!(out, "consent violations {}", c.violations)?;
+        writeln!(out, "tcf invalid        {}", c.tcf_invalid)?;
+        writeln!(out, "cookie invalid     {}", c.cookie_invalid)?;
+        writeln!(out, "deltas applied     {}", c.deltas_applied)?;
+        let width = c.purposes.iter().map(|p| p.purpose.len()).chain([7]).max().unwrap_or(7);
+        writeln!(
+            out,
+            "{:<width$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>7}",
+            "purpose", "narrowed", "gpc", "tcf", "cookie", "revoked"
+        )?;
+        for p in &c.purposes {
+            writeln!(
+                out,
+                "{:<width$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>7}",
+                p.purpose, p.narrowed, p.gpc, p.tcf, p.cookie, p.revoked
+            )?;
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ fn each_corruption_has_its_kind_and_the_guest_keeps_serving() {
 #[test]
 fn native_and_wasm_decisions_agree() {
     let bytes = snapshot(5);
-    let engine = Engine::load(&bytes).unwrap();
+    let mut engine = Engine::load(&bytes).unwrap();
     let mut guest = guest();
     guest.load_snapshot(&bytes).unwrap();
     let matrix = request_matrix();

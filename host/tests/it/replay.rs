@@ -41,10 +41,16 @@ malformed skipped  1
 guest traps        0
 guest errors       0
 
-tier      requests    share    users   segments  seg/req
-premium          3   37.50%        2          8     2.67
-plus             2   25.00%        2          4     2.00
-free             3   37.50%        1          1     0.33
+tier      requests    share    users   segments  seg/req  rejected    deprio
+premium          3   37.50%        2          8     2.67         0         0
+plus             2   25.00%        2          4     2.00         0         0
+free             3   37.50%        1          1     0.33         0         0
+
+tier     cache                                 route
+premium  none 3                                default 3
+plus     none 2                                default 2
+free     none 3                                default 3
+throttle keys      0 held, high-water 0 of 65536 (evictions 0)
 
 segment     requests    share
 vip                3   37.50%
@@ -52,13 +58,22 @@ plus               2   25.00%
 mobile-de          2   25.00%
 audience           3   37.50%
 checkout           3   37.50%
+
+consent violations 0
+tcf invalid        0
+cookie invalid     0
+deltas applied     0
+purpose           narrowed      gpc      tcf   cookie  revoked
+personalisation          0        0        0        0        0
 ";
 
 #[test]
 fn report_numbers_match_the_hand_computation() {
     let mut guest = guest();
     guest.load_snapshot(&snapshot(7)).unwrap();
-    let report = replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true }).unwrap();
+    let report =
+        replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true, ..ReplayOptions::default() })
+            .unwrap();
 
     assert_eq!((report.snapshot_id.as_str(), report.snapshot_version), ("fixture", 7));
     assert_eq!((report.requests, report.decided, report.identified), (8, 8, 6));
@@ -95,7 +110,9 @@ fn report_numbers_match_the_hand_computation() {
 fn json_report_is_the_same_numbers_and_strips_to_a_pure_function_of_the_input() {
     let mut guest = guest();
     guest.load_snapshot(&snapshot(7)).unwrap();
-    let mut report = replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true }).unwrap();
+    let mut report =
+        replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true, ..ReplayOptions::default() })
+            .unwrap();
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["tiers"][0]["tier"], "premium");
     assert_eq!(json["tiers"][2]["distinct_users"], 1);
@@ -103,7 +120,9 @@ fn json_report_is_the_same_numbers_and_strips_to_a_pure_function_of_the_input() 
     assert!(json["timings"]["latency"]["p99_us"].is_number());
     report.strip_timings();
     let again = {
-        let mut r = replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true }).unwrap();
+        let mut r =
+            replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true, ..ReplayOptions::default() })
+                .unwrap();
         r.strip_timings();
         r
     };
@@ -146,7 +165,9 @@ fn traps_are_counted_and_the_replay_goes_on() {
     let mut guest = guest();
     guest.load_snapshot(&snapshot(1)).unwrap();
     guest.set_fuel_per_call(Some(500)).unwrap();
-    let report = replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true }).unwrap();
+    let report =
+        replay(&mut guest, records(TRAFFIC), &ReplayOptions { skip_malformed: true, ..ReplayOptions::default() })
+            .unwrap();
     assert_eq!((report.requests, report.decided, report.guest_traps), (8, 0, 8));
     assert!(report.tiers.iter().all(|t| t.requests == 0));
     assert!(report.to_text(false).contains("guest traps        8"));

@@ -144,6 +144,7 @@ pub fn payload(version: u64) -> SnapshotPayload {
             segment("audience", 8, None, 1, None, Some(audience)),
             segment("checkout", 5, None, 0, Some(checkout), None),
         ],
+        ext: Default::default(),
     }
 }
 
@@ -168,6 +169,7 @@ impl Req {
             path: &self.path,
             headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
             country: self.country.as_deref(),
+            client_ip: None,
             now_ms: 1_763_719_200_000,
             attributes: self.device.iter().map(|d| ("device", AttrValue::String(d))).collect(),
         }

@@ -156,6 +156,9 @@ pub fn fake_edgeseg(version: i32, load: Vec<u8>, decide: Vec<u8>) -> Vec<Func> {
         f("edgeseg_load", &[I32, I32], &[I64], load),
         f("edgeseg_decide", &[I32, I32, I32], &[I64], decide),
         f("edgeseg_free", &[I32], &[I32], i32_const(1)),
+        f("edgeseg_apply_delta", &[I32, I32, I32], &[I64], i64_const(0)),
+        f("edgeseg_stats", &[I32], &[I64], i64_const(0)),
+        f("edgeseg_throttle_import", &[I32, I32, I32], &[I64], i64_const(0)),
     ]
 }
 

@@ -50,12 +50,12 @@ fn consent_filters_members_and_counts_exclusions() {
         s.purposes.iter().map(|p| (p.name.as_str(), p.requires_consent, p.consented)).collect();
     assert_eq!(purposes, [("contract", false, 0), ("personalisation", true, 2), ("marketing", true, 2)]);
 
-    let engine = Engine::load(&built.bytes).unwrap();
-    let by_cookie = |id: &str, device: &str| {
+    let mut engine = Engine::load(&built.bytes).unwrap();
+    let mut by_cookie = |id: &str, device: &str| {
         let cookie = format!("uid={id}");
         let mut r = request("/", None, vec![("cookie", cookie.as_str())]);
         r.attributes = vec![("device", edgeseg::AttrValue::String(device))];
-        decide(&engine, &r)
+        decide(&mut engine, &r)
     };
     assert_eq!(
         by_cookie("alice", "mobile"),
@@ -74,7 +74,7 @@ fn consent_filters_members_and_counts_exclusions() {
 fn demo_round_trip_decides_like_the_profiles_say() {
     let members = sample_members(3000, 42);
     let built = demo_build(3000, 42, &seeded(42));
-    let engine = Engine::load(&built.bytes).unwrap();
+    let mut engine = Engine::load(&built.bytes).unwrap();
     assert_eq!(engine.snapshot().version, 1);
     let attr = |m: &edgeseg_snapshots::Member, k: &str| m.attribute(k).cloned().unwrap_or(Literal::Null);
     let mut checked = [0usize; 3];
@@ -85,7 +85,7 @@ fn demo_round_trip_decides_like_the_profiles_say() {
             _ => "free".to_string(),
         };
         let cookie = format!("edgeseg_uid={}; theme=dark", m.id);
-        let (tier, segments) = decide(&engine, &request("/checkout", Some("DE"), vec![("cookie", &cookie)]));
+        let (tier, segments) = decide(&mut engine, &request("/checkout", Some("DE"), vec![("cookie", &cookie)]));
         assert_eq!(tier, expected_tier, "{}", m.id);
         let consents = |p: &str| m.consents.iter().any(|c| c == p);
         let high_value = matches!(attr(m, "ltv"), Literal::Number(x) if x > 500.0) && consents("personalisation");
@@ -99,20 +99,23 @@ fn demo_round_trip_decides_like_the_profiles_say() {
             _ => 2,
         }] += 1;
         // The same member identified by header instead of cookie gets the same tier.
-        let (by_header, _) = decide(&engine, &request("/", None, vec![("X-Customer-Id", &m.id)]));
+        let (by_header, _) = decide(&mut engine, &request("/", None, vec![("X-Customer-Id", &m.id)]));
         assert_eq!(by_header, expected_tier);
     }
     assert!(checked.iter().all(|&n| n > 50), "{checked:?}");
 
     // Anonymous: default tier, and consent-gated rules fail closed.
     let ua = "Mozilla/5.0 (iPhone; Mobile)";
-    assert_eq!(decide(&engine, &request("/checkout", Some("DE"), vec![("user-agent", ua)])), ("free".into(), vec![]));
+    assert_eq!(
+        decide(&mut engine, &request("/checkout", Some("DE"), vec![("user-agent", ua)])),
+        ("free".into(), vec![])
+    );
     // A consenting member on a DE mobile request matches the request rule.
     let m = members.iter().find(|m| m.consents.iter().any(|c| c == "personalisation")).unwrap();
     let cookie = format!("edgeseg_uid={}", m.id);
-    let (_, segs) = decide(&engine, &request("/", Some("DE"), vec![("cookie", &cookie), ("user-agent", ua)]));
+    let (_, segs) = decide(&mut engine, &request("/", Some("DE"), vec![("cookie", &cookie), ("user-agent", ua)]));
     assert!(segs.contains(&"de-mobile".to_string()), "{segs:?}");
-    let (_, segs) = decide(&engine, &request("/", Some("FR"), vec![("cookie", &cookie), ("user-agent", ua)]));
+    let (_, segs) = decide(&mut engine, &request("/", Some("FR"), vec![("cookie", &cookie), ("user-agent", ua)]));
     assert!(!segs.contains(&"de-mobile".to_string()), "{segs:?}");
 }
 

@@ -30,7 +30,7 @@ fn dir() -> PathBuf {
 }
 
 /// The requests every compat file is checked against: 200 sample members, half at checkout.
-fn cases_for(engine: &Engine) -> Vec<Case> {
+fn cases_for(engine: &mut Engine) -> Vec<Case> {
     (1..=200)
         .map(|i| {
             let id = edgeseg_snapshots::sample::member_id(i * 5);
@@ -49,19 +49,19 @@ fn bless_current_version() {
     }
     // Demo definitions, 1000 sample members (seed 42), keys from seed 42, created 2025-11-21T04:40Z.
     let built = demo_build(1000, 42, &seeded(42));
-    let engine = Engine::load(&built.bytes).unwrap();
-    let lines: Vec<String> = cases_for(&engine).iter().map(|c| serde_json::to_string(c).unwrap()).collect();
+    let mut engine = Engine::load(&built.bytes).unwrap();
+    let lines: Vec<String> = cases_for(&mut engine).iter().map(|c| serde_json::to_string(c).unwrap()).collect();
     std::fs::write(&snap_path, &built.bytes).unwrap();
     std::fs::write(snap_path.with_extension("decisions.json"), format!("[\n{}\n]\n", lines.join(",\n"))).unwrap();
 }
 
 fn check(snap_path: &Path) {
     let bytes = std::fs::read(snap_path).unwrap();
-    let engine = Engine::load(&bytes).unwrap_or_else(|e| panic!("{}: {e}", snap_path.display()));
+    let mut engine = Engine::load(&bytes).unwrap_or_else(|e| panic!("{}: {e}", snap_path.display()));
     let cases_path = snap_path.with_extension("decisions.json");
     let text = std::fs::read_to_string(&cases_path).unwrap_or_else(|e| panic!("{}: {e}", cases_path.display()));
     let expected: Vec<Case> = serde_json::from_str(&text).unwrap();
-    assert_eq!(cases_for(&engine), expected, "{}", snap_path.display());
+    assert_eq!(cases_for(&mut engine), expected, "{}", snap_path.display());
     // Each file exercises what matters: every tier and an in_segment rule.
     for tier in ["premium", "standard", "free"] {
         assert!(expected.iter().any(|c| c.tier == tier), "{}: no {tier} case", snap_path.display());

@@ -52,13 +52,14 @@ pub fn request<'a>(path: &'a str, country: Option<&'a str>, headers: Vec<(&'a st
         path,
         headers,
         country,
+        client_ip: None,
         now_ms: 1_763_720_000_000,
         attributes: vec![],
     }
 }
 
 /// The decision's tier and segments, owned.
-pub fn decide(engine: &Engine, req: &Request<'_>) -> (String, Vec<String>) {
+pub fn decide(engine: &mut Engine, req: &Request<'_>) -> (String, Vec<String>) {
     let d: Decision<'_> = engine.decide(req);
     (d.tier.to_string(), d.segments.iter().map(|s| s.to_string()).collect())
 }

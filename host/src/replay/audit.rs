@@ -1,0 +1,99 @@
+//! The consent audit: an independent check that no decision matched a segment whose purpose the
+//! request's signals or the applied revocations exclude.
+//!
+//! The guest reports what it did (`Decision::consent`, `Decision::narrowing`); the auditor does not
+//! take its word for it. From the snapshot decoded natively it recomputes, per request, which
+//! consent-gated purposes must be off — the member's recorded consent, `Sec-GPC`, the TCF string,
+//! the consent cookie and the revocation delta — with its own code for everything but the TCF bit
+//! decoding, and counts every matched segment whose purpose is among them. A privacy owner reads
+//! one number: it must be 0.
+
+use edgeseg::delta::RevocationDelta;
+use edgeseg::snapshot::Snapshot;
+use edgeseg::{Engine, Request};
+
+/// Recomputes consent per request from the natively decoded snapshot.
+pub(crate) struct Auditor {
+    engine: Engine,
+    delta: Option<RevocationDelta>,
+}
+
+impl Auditor {
+    pub(crate) fn new(engine: Engine) -> Auditor {
+        Auditor { engine, delta: None }
+    }
+
+    pub(crate) fn snapshot(&self) -> &Snapshot {
+        self.engine.snapshot()
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Mirrors a delta the guest accepted.
+    pub(crate) fn set_delta(&mut self, delta: RevocationDelta) {
+        self.delta = Some(delta);
+    }
+
+    /// Purposes that must be off for this request (bit `i` = purpose `i`); `contract` purposes
+    /// never appear.
+    pub(crate) fn must_be_off(&self, req: &Request<'_>) -> u64 {
+        let snap = self.engine.snapshot();
+        let fingerprint = self.engine.identity(req).map(|id| snap.fingerprint(id));
+        let gpc = req.header("sec-gpc").map(str::trim) == Some("1");
+        let tcf = snap
+            .consent
+            .tcf_cookie
+            .as_deref()
+            .and_then(|c| req.cookie(c))
+            .or_else(|| snap.consent.tcf_header.as_deref().and_then(|h| req.header(h)))
+            .map(|v| edgeseg::tcf::decode(v.trim()).map(|tc| tc.purposes_consent));
+        let cookie = snap.consent.cookie.as_deref().and_then(|c| req.cookie(c)).map(cookie_purposes);
+        let revoked = match (fingerprint, &self.delta) {
+            (Some(fp), Some(d)) => d.revoked(fp),
+            _ => 0,
+        };
+
+        let mut off = 0u64;
+        for (i, p) in snap.purposes.iter().enumerate() {
+            if !p.requires_consent {
+                continue;
+            }
+            let recorded = match (fingerprint, &p.consented) {
+                (Some(fp), Some(set)) => set.contains(fp),
+                _ => false,
+            };
+            let need = p.signals.tcf_purposes;
+            let tcf_denies = match &tcf {
+                Some(Ok(granted)) => need != 0 && need & granted != need,
+                Some(Err(_)) => need != 0,
+                None => false,
+            };
+            let cookie_denies = match &cookie {
+                Some(Some(list)) => !list.iter().any(|n| *n == p.name),
+                Some(None) => true,
+                None => false,
+            };
+            let denied = !recorded
+                || (gpc && p.signals.sale_sharing)
+                || tcf_denies
+                || cookie_denies
+                || revoked & (1u64 << i) != 0;
+            if denied {
+                off |= 1 << i;
+            }
+        }
+        off
+    }
+}
+
+/// The purpose names a consent cookie lists, or `None` when it is malformed.
+fn cookie_purposes(value: &str) -> Option<Vec<&str>> {
+    if value.len() > edgeseg::consent::MAX_CONSENT_COOKIE {
+        return None;
+    }
+    let tokens: Vec<&str> = value.split(['|', ',', '+', ' ']).filter(|t| !t.is_empty()).collect();
+    let valid = |t: &&str| t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    tokens.iter().all(valid).then_some(tokens)
+}
