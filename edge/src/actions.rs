@@ -169,8 +169,9 @@ impl CachePolicy {
     }
 
     /// Surrogate keys for a decision: the tier's, the source segment's, then the configured ones.
+    /// Only shared (public) objects get them: nothing else sits in the CDN to be purged.
     pub fn surrogate_keys(&self, tier: &str, source: Source<'_>) -> Vec<String> {
-        if !matches!(self.mode, CacheMode::Public | CacheMode::Private) {
+        if self.mode != CacheMode::Public {
             return Vec::new();
         }
         let mut keys = Vec::with_capacity(2 + self.surrogate_keys.len());

@@ -179,6 +179,33 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
+/// A stride coprime to the population: `rank * stride % members` is a fixed permutation of member
+/// indices, so the heavy visitors are spread over the id space rather than being u0000001, u0000002…
+fn rank_stride(members: u64, seed: u64) -> u64 {
+    let mut stride = if members > 0 { mix(seed) % members } else { 1 };
+    while members > 0 && gcd(stride.max(1), members) != 1 {
+        stride += 1;
+    }
+    stride
+}
+
+/// Writes `count` revocations (the format `edgeseg revoke` reads) for the `count` most frequent
+/// visitors of [`write_traffic`]'s population, so a delta applied mid-replay visibly changes
+/// decisions: every third revokes everything, the others marketing only.
+pub fn write_revocations(out: &mut impl Write, members: u64, count: u64, seed: u64) -> std::io::Result<()> {
+    writeln!(out, "# opt-outs received after the snapshot was built (sample data)")?;
+    let stride = rank_stride(members, seed);
+    for rank in 0..count.min(members) {
+        let index = ((u128::from(rank) * u128::from(stride.max(1))) % u128::from(members)) as u64 + 1;
+        if rank % 3 == 0 {
+            writeln!(out, "{}", member_id(index))?;
+        } else {
+            writeln!(out, "{},marketing", member_id(index))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `requests` traffic records (JSONL) for a population of `members` (ids as in
 /// [`write_members`]; pass the same `seed` so plans and countries line up).
 ///
@@ -193,12 +220,7 @@ fn gcd(a: u64, b: u64) -> u64 {
 /// bursts of 30 anonymous requests from one address (what the free tier's throttle is for).
 pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u64) -> std::io::Result<()> {
     let mut rng = SplitMix64::new(mix(seed ^ 0x0074_7261_6666_6963));
-    // A stride coprime to the population turns ranks into a fixed permutation of member indices,
-    // so the heavy users are spread over the id space rather than being u0000001, u0000002, …
-    let mut stride = if members > 0 { mix(seed) % members } else { 1 };
-    while members > 0 && gcd(stride.max(1), members) != 1 {
-        stride += 1;
-    }
+    let stride = rank_stride(members, seed);
     let step = 2.0 * TRAFFIC_SPAN_MS / requests.max(1) as f64;
     let mut t = 0.0f64;
     let mut burst_left = 0u32;
@@ -267,10 +289,8 @@ pub fn write_traffic(out: &mut impl Write, members: u64, requests: u64, seed: u6
                 .as_ref()
                 .map_or((false, false, true), |p| (p.personalisation, p.marketing && !rng.chance(0.2), p.analytics));
             // TCF purposes as the demo definitions map them.
-            let granted = u32::from(pers) * 0b11_0001
-                | u32::from(mkt) * 0b100_1101
-                | u32::from(ana) * 0b1_1000_0001
-                | 0b10_0000_0000;
+            let bits = |yes: bool, mask: u32| if yes { mask } else { 0 };
+            let granted = bits(pers, 0b11_0001) | bits(mkt, 0b100_1101) | bits(ana, 0b1_1000_0001) | 0b10_0000_0000;
             let value =
                 if rng.chance(0.01) { "CQ!broken".to_string() } else { tcf_string(granted, TRAFFIC_EPOCH_MS / 100) };
             cookies.push(format!("euconsent-v2={value}"));

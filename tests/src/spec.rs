@@ -27,6 +27,10 @@ pub struct Case {
     pub name: String,
     /// One traffic record, exactly one line of an edgeseg JSONL request log.
     pub request: serde_json::Value,
+    /// Revocations in effect from this case on, as lines of an `edgeseg revoke` file (`id` or
+    /// `id,purpose|purpose`). Deltas are cumulative: the list replaces the previous one.
+    #[serde(default)]
+    pub revocations: Option<Vec<String>>,
     pub expect: Expect,
 }
 
@@ -44,6 +48,19 @@ pub struct Expect {
     /// Header name → expected value, or `null` for "must be absent".
     #[serde(default)]
     pub headers: BTreeMap<String, Option<String>>,
+    /// Response header name → expected value, or `null` for "must be absent".
+    #[serde(default)]
+    pub response_headers: BTreeMap<String, Option<String>>,
+    /// `allowed`, `rejected`, `deprioritized`, or `none` (no throttle applied).
+    #[serde(default)]
+    pub throttle: Option<String>,
+    /// Signal (`gpc`, `tcf`, `cookie`, `revoked`) → the purposes it removed, snapshot order.
+    /// Signals not listed must have removed nothing.
+    #[serde(default)]
+    pub narrowed: Option<BTreeMap<String, Vec<String>>>,
+    /// Where each action came from: `{"throttle": "tier:free", "cache": "segment:x"}`; `null` = none.
+    #[serde(default)]
+    pub sources: BTreeMap<String, Option<String>>,
 }
 
 /// Every spec file, sorted by name.
@@ -114,10 +131,49 @@ pub fn check(expect: &Expect, d: &OwnedDecision, purposes: &[String]) -> Result<
             problems.push(format!("consent: expected {consent:?}, got {granted:?}"));
         }
     }
+    let names = |mask: u64| -> Vec<String> {
+        purposes.iter().enumerate().filter(|(i, _)| *i < 64 && mask & (1 << i) != 0).map(|(_, p)| p.clone()).collect()
+    };
     for (name, want) in &expect.headers {
         let got = d.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         if &got != want {
             problems.push(format!("header {name}: expected {want:?}, got {got:?}"));
+        }
+    }
+    for (name, want) in &expect.response_headers {
+        let got = d.response_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        if &got != want {
+            problems.push(format!("response header {name}: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = &expect.throttle {
+        let got = d.throttle.as_ref().map_or("none".to_owned(), |t| format!("{:?}", t.result).to_lowercase());
+        if &got != want {
+            problems.push(format!("throttle: expected {want}, got {got}"));
+        }
+    }
+    if let Some(want) = &expect.narrowed {
+        let n = &d.narrowing;
+        for (signal, mask) in [("gpc", n.gpc), ("tcf", n.tcf), ("cookie", n.cookie), ("revoked", n.revoked)] {
+            let got = names(mask);
+            let expected = want.get(signal).cloned().unwrap_or_default();
+            if got != expected {
+                problems.push(format!("narrowed by {signal}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        if let Some(unknown) = want.keys().find(|k| !["gpc", "tcf", "cookie", "revoked"].contains(&k.as_str())) {
+            problems.push(format!("unknown signal {unknown:?} in expect.narrowed"));
+        }
+    }
+    for (action, want) in &expect.sources {
+        let got = match action.as_str() {
+            "throttle" => d.throttle.as_ref().map(|t| t.source.clone()),
+            "cache" => d.cache.as_ref().map(|c| c.source.clone()),
+            "route" => d.route.as_ref().map(|r| r.source.clone()),
+            other => Some(format!("(unknown action {other:?})")),
+        };
+        if &got != want {
+            problems.push(format!("source of {action}: expected {want:?}, got {got:?}"));
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }

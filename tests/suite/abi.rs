@@ -52,15 +52,19 @@ fn each_corruption_is_refused_with_its_kind_and_the_last_good_snapshot_keeps_ser
     let mut magic = good.clone();
     magic[..8].copy_from_slice(b"GZIP\0\0\0\0");
     let mut version = good.clone();
-    version[8] = 2;
+    version[8] = 9;
+    // A format-2 payload labelled format 1: the extension record is left over, not ignored.
+    let mut relabelled = good.clone();
+    relabelled[8] = 1;
     let mut trailing = good.clone();
     trailing.extend_from_slice(b"junk");
-    let cases: [(&str, Vec<u8>, ErrorKind); 6] = [
+    let cases: [(&str, Vec<u8>, ErrorKind); 7] = [
         ("empty", Vec::new(), ErrorKind::Truncated),
         ("truncated", good[..good.len() / 2].to_vec(), ErrorKind::Truncated),
         ("flipped bit", flipped, ErrorKind::ChecksumMismatch),
         ("wrong magic", magic, ErrorKind::BadMagic),
         ("wrong version", version, ErrorKind::UnsupportedVersion),
+        ("format 2 labelled 1", relabelled, ErrorKind::Payload),
         ("trailing bytes", trailing, ErrorKind::LengthMismatch),
     ];
     for (what, bytes, kind) in cases {

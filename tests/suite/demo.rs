@@ -3,7 +3,7 @@
 
 use edgeseg_host::cli;
 use edgeseg_host::guest::{Guest, GuestConfig};
-use edgeseg_host::replay::{ReplayOptions, replay};
+use edgeseg_host::replay::{ReplayOptions, ScheduledDelta, replay};
 use edgeseg_host::traffic::TrafficReader;
 use edgeseg_tests::golden::assert_golden;
 use edgeseg_tests::{root, scratch, wasm_module};
@@ -44,11 +44,40 @@ fn demo_pipeline_matches_goldens() {
     ]);
     assert_golden("tests/golden/demo-inspect.txt", &edgeseg(&["inspect", s(&snapshot)]));
 
-    let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
-    guest.load_snapshot(&std::fs::read(&snapshot).unwrap()).unwrap();
-    let reader = TrafficReader::new(std::io::BufReader::new(std::fs::File::open(&traffic).unwrap()));
-    let report = replay(&mut guest, reader, &ReplayOptions::default()).unwrap();
+    let delta = dir.join("revocations.delta");
+    let said = edgeseg(&[
+        "revoke",
+        "--snapshot",
+        s(&snapshot),
+        "--revocations",
+        s(&dir.join("revocations.txt")),
+        "--sequence",
+        "1",
+        "--created-ms",
+        "1763720000000",
+        "--out",
+        s(&delta),
+    ]);
+    assert!(said.starts_with("delta 1 for snapshot demo v1: 3 revocations"), "{said}");
+
+    let replay_with = |deltas: Vec<ScheduledDelta>| {
+        let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+        guest.load_snapshot(&std::fs::read(&snapshot).unwrap()).unwrap();
+        let reader = TrafficReader::new(std::io::BufReader::new(std::fs::File::open(&traffic).unwrap()));
+        replay(&mut guest, reader, &ReplayOptions { deltas, ..ReplayOptions::default() }).unwrap()
+    };
+    let report = replay_with(vec![ScheduledDelta { after: 1000, bytes: std::fs::read(&delta).unwrap() }]);
     assert_golden("tests/golden/demo-replay.txt", &report.to_text(false));
+    assert_eq!(report.consent.violations, 0);
+    assert_eq!(report.consent.deltas_applied, 1);
+    // The revocations only bite after the delta lands: the same traffic without it has none, and
+    // every other column of the consent report is unchanged.
+    let revoked = |r: &edgeseg_host::replay::Report| r.consent.purposes.iter().map(|p| p.revoked).sum::<u64>();
+    let without = replay_with(vec![]);
+    assert!(revoked(&report) > 0, "the sample revokes its heaviest visitors");
+    assert_eq!(revoked(&without), 0);
+    let gpc = |r: &edgeseg_host::replay::Report| r.consent.purposes.iter().map(|p| p.gpc).collect::<Vec<_>>();
+    assert_eq!(gpc(&report), gpc(&without));
 
     // The CLI's --json report agrees with the library's and accounts for every request.
     let json: serde_json::Value = serde_json::from_str(&edgeseg(&[

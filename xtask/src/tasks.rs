@@ -153,7 +153,17 @@ pub fn demo(args: &[String]) -> Result<(), String> {
         .arg(&snapshot))?;
     step("inspect the snapshot");
     run(edgeseg().arg("inspect").arg(&snapshot))?;
-    step("replay the sample traffic through the wasm module in wasmtime");
+    step("a revocation delta: opt-outs received since the build");
+    let delta = dir.join("revocations.delta");
+    run(edgeseg()
+        .args(["revoke", "--sequence", "1", "--created-ms", "1763720000000", "--snapshot"])
+        .arg(&snapshot)
+        .arg("--revocations")
+        .arg(dir.join("revocations.txt"))
+        .arg("--out")
+        .arg(&delta))?;
+    step("replay the sample traffic through the wasm module in wasmtime (the delta lands halfway)");
+    let halfway = d.requests.parse::<u64>().map_err(|e| format!("--requests: {e}"))? / 2;
     run(edgeseg()
         .arg("replay")
         .arg("--module")
@@ -161,7 +171,9 @@ pub fn demo(args: &[String]) -> Result<(), String> {
         .arg("--snapshot")
         .arg(&snapshot)
         .arg("--traffic")
-        .arg(dir.join("traffic.jsonl")))?;
+        .arg(dir.join("traffic.jsonl"))
+        .arg("--delta")
+        .arg(format!("{}@{halfway}", delta.display())))?;
     Ok(())
 }
 

@@ -64,8 +64,12 @@ pub fn run_sample(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     let traffic = args.out_dir.join("traffic.jsonl");
     write_with(&members, |w| sample::write_members(w, args.members, args.seed))?;
     write_with(&traffic, |w| sample::write_traffic(w, args.members, args.requests, args.seed))?;
+    let revocations = args.out_dir.join("revocations.txt");
+    let revoked = (args.members / 1000).max(1);
+    write_with(&revocations, |w| sample::write_revocations(w, args.members, revoked, args.seed))?;
     writeln!(out, "wrote {} members to {}", args.members, members.display())?;
     writeln!(out, "wrote {} requests to {}", args.requests, traffic.display())?;
+    writeln!(out, "wrote {revoked} revocations to {}", revocations.display())?;
     Ok(())
 }
 

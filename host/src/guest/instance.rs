@@ -17,17 +17,20 @@ pub(super) struct StoreState {
     limits: StoreLimits,
 }
 
+/// An export taking `(handle, ptr, len)` and answering a packed `len << 32 | ptr`.
+pub(super) type HandleInputFunc = TypedFunc<(u32, u32, u32), u64>;
+
 /// The ABI exports, typed once per instance.
 pub(super) struct Exports {
     pub(super) memory: Memory,
     pub(super) alloc: TypedFunc<u32, u32>,
     pub(super) dealloc: TypedFunc<(u32, u32), ()>,
     pub(super) load: TypedFunc<(u32, u32), u64>,
-    pub(super) decide: TypedFunc<(u32, u32, u32), u64>,
+    pub(super) decide: HandleInputFunc,
     pub(super) free: TypedFunc<u32, u32>,
-    pub(super) apply_delta: TypedFunc<(u32, u32, u32), u64>,
+    pub(super) apply_delta: HandleInputFunc,
     pub(super) stats: TypedFunc<u32, u64>,
-    pub(super) throttle_import: TypedFunc<(u32, u32, u32), u64>,
+    pub(super) throttle_import: HandleInputFunc,
 }
 
 /// The exports the ABI requires, with their signatures as wasmtime prints them.
@@ -251,7 +254,7 @@ impl Live {
 /// leaving the raw answer in `answer`.
 pub(super) fn call_with_input(
     live: &mut Live,
-    func: fn(&Exports) -> &TypedFunc<(u32, u32, u32), u64>,
+    func: fn(&Exports) -> &HandleInputFunc,
     handle: u32,
     input: &[u8],
     fuel: Option<u64>,

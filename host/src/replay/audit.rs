@@ -97,3 +97,52 @@ fn cookie_purposes(value: &str) -> Option<Vec<&str>> {
     let valid = |t: &&str| t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
     tokens.iter().all(valid).then_some(tokens)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgeseg_snapshots::{BuildOptions, Definitions, build, members::JsonlMembers};
+
+    const DEFS: &str = r#"{"id": "audit", "identity": [{"cookie": "uid"}],
+        "purposes": ["contract", "personalisation", "marketing"], "tiers": ["all"],
+        "consent": {"tcf": {"purposes": {"personalisation": [1, 5]}}, "cookie": "c"},
+        "segments": [{"name": "p", "purpose": "personalisation", "members": {"all": true}}]}"#;
+    const MEMBERS: &str = "{\"id\": \"a\", \"consents\": [\"personalisation\", \"marketing\"]}\n\
+                           {\"id\": \"b\", \"consents\": [\"marketing\"]}\n";
+
+    fn auditor() -> Auditor {
+        let defs = Definitions::from_json(DEFS).unwrap();
+        let opts = BuildOptions { seed: Some(1), created_ms: Some(1), ..BuildOptions::default() };
+        let built = build(&defs, JsonlMembers::new(MEMBERS.as_bytes(), None), &opts).unwrap();
+        Auditor::new(Engine::load(&built.bytes).unwrap())
+    }
+
+    fn off(a: &Auditor, headers: &[(&str, &str)]) -> u64 {
+        a.must_be_off(&Request { headers: headers.to_vec(), ..Request::default() })
+    }
+
+    #[test]
+    fn recomputes_what_must_be_off() {
+        let a = auditor();
+        let (pers, mkt) = (0b010, 0b100);
+        assert_eq!(off(&a, &[("cookie", "uid=a")]), 0, "a consented to both");
+        assert_eq!(off(&a, &[("cookie", "uid=b")]), pers, "b never consented to personalisation");
+        assert_eq!(off(&a, &[]), pers | mkt, "anonymous: nothing recorded");
+        assert_eq!(off(&a, &[("cookie", "uid=a"), ("sec-gpc", "1")]), mkt, "GPC defaults to marketing");
+        assert_eq!(off(&a, &[("cookie", "uid=a; euconsent-v2=garbage")]), pers, "malformed TCF: mapped purposes off");
+        assert_eq!(off(&a, &[("cookie", "uid=a; c=marketing")]), pers);
+        assert_eq!(off(&a, &[("cookie", "uid=a; c=<x>")]), pers | mkt);
+
+        let mut a = a;
+        let fp = a.snapshot().fingerprint("a");
+        let snap = a.snapshot();
+        a.set_delta(RevocationDelta::new(
+            &snap.id.clone(),
+            snap.version,
+            1,
+            1,
+            vec![edgeseg::delta::Revocation { fingerprint: fp, purposes: mkt }],
+        ));
+        assert_eq!(off(&a, &[("cookie", "uid=a")]), mkt, "revoked");
+    }
+}
