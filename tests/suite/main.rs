@@ -5,3 +5,4 @@ mod abi;
 mod demo;
 mod privacy;
 mod spec;
+mod throttle;

@@ -1,0 +1,80 @@
+//! Throttles across instances: a host that creates a fresh instance per request (Fastly Compute)
+//! carries each key's GCRA state out of one decision and into the next instance, through the ABI,
+//! and gets exactly the verdicts one long-lived instance would give.
+
+use edgeseg::ThrottleResult;
+use edgeseg_host::guest::{Guest, GuestConfig, OwnedDecision};
+use edgeseg_host::traffic::TrafficReader;
+use edgeseg_tests::{scratch, spec, wasm_module};
+
+const DEFS: &str = r#"{"id": "fresh", "purposes": ["contract"], "tiers": ["all"],
+  "tier_actions": {"all": {"throttle": {"rate": 2, "period_s": 1, "burst": 4, "key": "ip"}}},
+  "segments": [{"name": "any", "purpose": "contract", "rule": {"!!": [{"var": "path"}]}}]}"#;
+
+fn snapshot() -> Vec<u8> {
+    let spec = spec::SpecFile {
+        description: String::new(),
+        definitions: serde_json::from_str(DEFS).unwrap(),
+        members: vec![],
+        cases: vec![],
+    };
+    spec::build_snapshot(&spec, &scratch("throttle-fresh"))
+}
+
+fn request(now_ms: u64, ip: &str) -> edgeseg_host::traffic::TrafficRecord {
+    let line = format!(r#"{{"now_ms": {now_ms}, "method": "GET", "path": "/", "client_ip": "{ip}"}}"#);
+    TrafficReader::new(format!("{line}\n").as_bytes()).next().unwrap().unwrap()
+}
+
+#[test]
+fn state_handed_between_fresh_instances_gives_the_long_lived_verdicts() {
+    let bytes = snapshot();
+    let mut long_lived = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+    long_lived.load_snapshot(&bytes).unwrap();
+    // The host's own store of throttle state, keyed by the opaque state key.
+    let mut store: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+
+    // Seven requests from one address within 1.5 s, then one from another address.
+    let times = [0u64, 0, 100, 200, 300, 900, 1500];
+    let mut verdicts = Vec::new();
+    for (i, t) in times.iter().enumerate() {
+        let record = request(1_763_700_000_000 + t, "192.0.2.10");
+        let expected = long_lived.decide(&record.request()).unwrap();
+
+        let mut fresh = long_lived.sibling(GuestConfig::default()).unwrap();
+        fresh.load_snapshot(&bytes).unwrap();
+        let entries: Vec<(u64, u64)> = store.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(fresh.import_throttle_state(&entries).unwrap() as usize, entries.len());
+        let got: OwnedDecision = fresh.decide(&record.request()).unwrap();
+        let t = got.throttle.as_ref().expect("the tier throttle applies");
+        store.insert(t.state_key, t.state);
+        assert_eq!(got, expected, "request {i} at +{}ms", times[i]);
+        verdicts.push(t.result);
+    }
+    use ThrottleResult::{Allowed, Rejected};
+    // T = 500 ms, burst 4 (tolerance 1500 ms): +0, +0, +100, +200 use the burst (TAT +2000); at
+    // +300 four units are owed, so it is rejected; +900 owes three (allowed, TAT +2500); +1500
+    // owes two (allowed).
+    assert_eq!(verdicts, [Allowed, Allowed, Allowed, Allowed, Rejected, Allowed, Allowed]);
+
+    // Without the handed-over state a fresh instance would have let the fifth request through.
+    let mut amnesiac = long_lived.sibling(GuestConfig::default()).unwrap();
+    amnesiac.load_snapshot(&bytes).unwrap();
+    let first = amnesiac.decide(&request(1_763_700_000_300, "192.0.2.10").request()).unwrap();
+    assert_eq!(first.throttle.unwrap().result, Allowed);
+
+    // The engine counts the keys it holds; the long-lived instance holds one (one address).
+    let stats = long_lived.stats().unwrap();
+    assert_eq!((stats.throttle_keys, stats.throttle_keys_high_water), (1, 1));
+}
+
+#[test]
+fn import_refuses_an_oversized_message_without_trapping() {
+    let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+    guest.load_snapshot(&snapshot()).unwrap();
+    let too_many: Vec<(u64, u64)> = (0..5000).map(|k| (k, 1)).collect();
+    let e = guest.import_throttle_state(&too_many).unwrap_err();
+    assert!(e.to_string().contains("limit"), "{e}");
+    assert_eq!(guest.traps(), 0);
+    assert_eq!(guest.import_throttle_state(&[(7, 1)]).unwrap(), 1);
+}
