@@ -109,6 +109,8 @@ struct Tally {
     fingerprints: Vec<Vec<u64>>,
     /// Members that matched a segment's selection but had not consented to its purpose.
     excluded: Vec<u64>,
+    /// Of those, members who listed the purpose but whose TCF string does not consent to it.
+    excluded_tcf: Vec<u64>,
 }
 
 fn run(
@@ -205,8 +207,8 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         .iter()
         .zip(&snapshot.segments)
         .zip(tally.fingerprints)
-        .zip(tally.excluded)
-        .map(|(((seg, view), mut fps), excluded)| {
+        .zip(tally.excluded.into_iter().zip(tally.excluded_tcf))
+        .map(|(((seg, view), mut fps), (excluded, excluded_tcf))| {
             let target = matches!(seg.selection, Some((_, EncodingDef::Bloom))).then_some(seg.fp_rate);
             let measured = target.map(|_| {
                 fps.sort_unstable();
@@ -220,6 +222,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
                 encoding: view.membership.as_ref().map(|m| m.encoding().as_str().to_string()),
                 members: view.members,
                 excluded_no_consent: excluded,
+                excluded_tcf,
                 bytes: view.membership_bytes,
                 rule_nodes: seg.rule.as_ref().map_or(0, |r| r.nodes.len()),
                 target_fp_rate: target,
@@ -304,6 +307,7 @@ fn ingest(
         consented: vec![Vec::new(); plan.purposes.len()],
         fingerprints: vec![Vec::new(); plan.segments.len()],
         excluded: vec![0; plan.segments.len()],
+        excluded_tcf: vec![0; plan.segments.len()],
     };
     // (fingerprint, line or record number): sorted at the end to find duplicate ids. 16 bytes a
     // member and no id strings kept; two distinct ids whose keyed 64-bit fingerprints collide
@@ -343,6 +347,19 @@ fn ingest(
                 granted |= 1 << i;
             }
         }
+        // A member's TCF string narrows their listed consents exactly as it would at the edge:
+        // a mapped purpose survives only if every TCF purpose it maps to is consented, and a
+        // string that does not decode grants none of the mapped purposes.
+        let listed = granted;
+        if let Some(tcf) = &m.tcf {
+            let tcf_consent = edgeseg::tcf::decode(tcf.trim()).map(|tc| tc.purposes_consent).unwrap_or(0);
+            for (i, signals) in plan.ext.purposes.iter().enumerate() {
+                let need = signals.tcf_purposes;
+                if need != 0 && need & tcf_consent != need {
+                    granted &= !(1u64 << i);
+                }
+            }
+        }
         let fp = key.fingerprint(&m.id);
         seen.push((fp, position));
         for (i, p) in plan.purposes.iter().enumerate() {
@@ -364,6 +381,9 @@ fn ingest(
                 tally.fingerprints[i].push(fp);
             } else {
                 tally.excluded[i] += 1;
+                if listed & (1 << seg.purpose) != 0 {
+                    tally.excluded_tcf[i] += 1;
+                }
             }
         }
     }

@@ -22,6 +22,9 @@ pub struct Member {
     pub id: String,
     /// Purpose names as written (the builder resolves them against the definitions).
     pub consents: Vec<String>,
+    /// The member's IAB TCF v2 string, if the export has one: purposes mapped in the definitions'
+    /// `consent.tcf` are kept only if the string consents to all their TCF purposes.
+    pub tcf: Option<String>,
     /// Scalar attributes (`Literal::Array` never appears), in file order.
     pub attributes: Vec<(String, Literal)>,
     /// 1-based line in the source file, for error messages.
@@ -104,6 +107,7 @@ pub struct CsvMembers<R> {
 struct Columns {
     id: usize,
     consents: Option<usize>,
+    tcf: Option<usize>,
     attributes: Vec<(usize, String)>,
 }
 
@@ -131,6 +135,7 @@ impl<R: Read> CsvMembers<R> {
         }
         let mut id = None;
         let mut consents = None;
+        let mut tcf = None;
         let mut attributes = Vec::new();
         for (i, name) in headers.iter().enumerate() {
             if headers.iter().take(i).any(|n| n == name) {
@@ -139,6 +144,7 @@ impl<R: Read> CsvMembers<R> {
             match name {
                 "id" => id = Some(i),
                 "consents" => consents = Some(i),
+                "tcf" => tcf = Some(i),
                 "" => return Err(self.err(1, format!("column {} has no name", i + 1))),
                 _ => attributes.push((i, name.to_string())),
             }
@@ -146,7 +152,7 @@ impl<R: Read> CsvMembers<R> {
         let Some(id) = id else {
             return Err(self.err(1, "no `id` column in the header row"));
         };
-        self.columns = Some(Columns { id, consents, attributes });
+        self.columns = Some(Columns { id, consents, tcf, attributes });
         Ok(())
     }
 
@@ -168,8 +174,9 @@ impl<R: Read> CsvMembers<R> {
             Some(i) => cell(i).split(';').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect(),
             None => Vec::new(),
         };
+        let tcf = cols.tcf.map(|i| cell(i).trim().to_string()).filter(|t| !t.is_empty());
         let attributes = cols.attributes.iter().map(|(i, name)| (name.clone(), csv_value(cell(*i)))).collect();
-        Ok(Some(Member { id, consents, attributes, line: Some(line) }))
+        Ok(Some(Member { id, consents, tcf, attributes, line: Some(line) }))
     }
 }
 
@@ -227,6 +234,8 @@ struct JsonMember {
     id: String,
     #[serde(default)]
     consents: Vec<String>,
+    #[serde(default)]
+    tcf: Option<String>,
     #[serde(default)]
     attributes: serde_json::Map<String, serde_json::Value>,
 }
@@ -299,7 +308,13 @@ impl<R: BufRead> JsonlMembers<R> {
             };
             attributes.push((name, lit));
         }
-        Ok(Some(Member { id: parsed.id, consents: parsed.consents, attributes, line: Some(self.line) }))
+        Ok(Some(Member {
+            id: parsed.id,
+            consents: parsed.consents,
+            tcf: parsed.tcf,
+            attributes,
+            line: Some(self.line),
+        }))
     }
 }
 

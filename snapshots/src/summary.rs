@@ -29,8 +29,11 @@ pub struct SegmentSummary {
     pub encoding: Option<String>,
     /// Members written (after consent filtering).
     pub members: u64,
-    /// Members the selection matched but who had not consented to the segment's purpose.
+    /// Members the selection matched but who had not consented to the segment's purpose
+    /// (including `excluded_tcf`).
     pub excluded_no_consent: u64,
+    /// Of those, members who listed the purpose but whose TCF string withholds a mapped TCF purpose.
+    pub excluded_tcf: u64,
     /// Size of the membership set.
     pub bytes: usize,
     /// Nodes in the request rule (0 when there is none).
@@ -83,7 +86,7 @@ impl fmt::Display for BuildSummary {
         writeln!(f)?;
         writeln!(
             f,
-            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>10} {:>8} {:>5} {:>15}",
+            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>7} {:>10} {:>8} {:>5} {:>15}",
             "segment",
             "tier",
             "purpose",
@@ -91,6 +94,7 @@ impl fmt::Display for BuildSummary {
             "encoding",
             "members",
             "no-cnsnt",
+            "of-tcf",
             "bytes",
             "bits/mbr",
             "rule",
@@ -104,7 +108,7 @@ impl fmt::Display for BuildSummary {
             let has_set = s.encoding.is_some();
             writeln!(
                 f,
-                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>10} {:>8} {:>5} {:>15}",
+                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>7} {:>10} {:>8} {:>5} {:>15}",
                 s.name,
                 s.tier.as_deref().unwrap_or("-"),
                 s.purpose,
@@ -112,6 +116,7 @@ impl fmt::Display for BuildSummary {
                 s.encoding.as_deref().unwrap_or("rule"),
                 if has_set { s.members.to_string() } else { "-".into() },
                 if has_set { s.excluded_no_consent.to_string() } else { "-".into() },
+                if has_set { s.excluded_tcf.to_string() } else { "-".into() },
                 if has_set { size(s.bytes) } else { "-".into() },
                 if has_set { bits_per_member(s.bytes, s.members) } else { "-".into() },
                 if s.rule_nodes == 0 { "-".into() } else { s.rule_nodes.to_string() },

@@ -70,6 +70,42 @@ fn consent_filters_members_and_counts_exclusions() {
     assert_eq!(engine.snapshot().expires_ms, Some(1_763_700_000_000 + 3_600_000));
 }
 
+/// A member's TCF string narrows their listed consents at build time exactly as at the edge.
+#[test]
+fn member_tcf_strings_narrow_listed_consents_and_are_counted() {
+    let defs = CONSENT_DEFS.replace(
+        r#""tiers": ["premium", "free"],"#,
+        r#""tiers": ["premium", "free"],
+           "consent": {"tcf": {"purposes": {"personalisation": [1, 5, 6], "marketing": [1, 3, 4, 7]}}},"#,
+    );
+    // TCF purposes 1, 5, 6, 8, 9 (tests/tools/tcf.py 1 5 6 8 9): personalisation yes, marketing no.
+    let no_ads = "CQbP0NAQbP0NAEsACBENAwEgAI2AAAAAAAYgAAAAAAAA";
+    let members = format!(
+        "{{\"id\": \"alice\", \"consents\": [\"personalisation\", \"marketing\"], \"tcf\": \"{no_ads}\", \"attributes\": {{\"plan\": \"free\", \"engagement\": 80}}}}\n\
+         {{\"id\": \"erin\", \"consents\": [\"personalisation\", \"marketing\"], \"tcf\": \"not-base64!\", \"attributes\": {{\"plan\": \"free\", \"engagement\": 80}}}}\n\
+         {{\"id\": \"frank\", \"consents\": [\"personalisation\", \"marketing\"], \"attributes\": {{\"plan\": \"free\", \"engagement\": 80}}}}\n"
+    );
+    let built = build_jsonl(&defs, &members, &seeded(3)).unwrap();
+    let s = &built.summary;
+    let counts = |name: &str| {
+        let g = seg(&s.segments, name);
+        (g.members, g.excluded_no_consent, g.excluded_tcf)
+    };
+    // alice keeps personalisation, loses marketing to her TCF string; erin's string is unreadable,
+    // so both mapped purposes go; frank has no string and keeps what he listed.
+    assert_eq!(counts("engaged"), (2, 1, 1));
+    assert_eq!(counts("everyone-mkt"), (1, 2, 2));
+    let mut engine = Engine::load(&built.bytes).unwrap();
+    let segments = |engine: &mut Engine, id: &str| {
+        let cookie = format!("uid={id}");
+        decide(engine, &request("/", None, vec![("cookie", cookie.as_str())])).1
+    };
+    assert_eq!(segments(&mut engine, "alice"), ["engaged"]);
+    assert_eq!(segments(&mut engine, "erin"), Vec::<String>::new());
+    assert_eq!(segments(&mut engine, "frank"), ["engaged", "everyone-mkt"]);
+    assert!(s.to_string().contains("of-tcf"), "{s}");
+}
+
 #[test]
 fn demo_round_trip_decides_like_the_profiles_say() {
     let members = sample_members(3000, 42);
