@@ -138,6 +138,9 @@ pub fn replay(
     let segment_index: HashMap<&str, usize> =
         snapshot.segments.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     let segment_purpose: Vec<u16> = auditor.snapshot().segments.iter().map(|s| s.purpose).collect();
+    let segment_actions: Vec<edgeseg::actions::Actions> =
+        auditor.snapshot().segments.iter().map(|s| s.actions.clone()).collect();
+    let mut shadowed = [0u64; 3];
 
     let mut tiers: Vec<TierAcc> = snapshot.tiers.iter().map(|_| TierAcc::default()).collect();
     let mut purposes: Vec<PurposeAcc> = snapshot.purposes.iter().map(|_| PurposeAcc::default()).collect();
@@ -173,8 +176,28 @@ pub fn replay(
         });
         let outcome = guest.decide_with(&request, |d| {
             let mut matched_purposes = 0u64;
+            let mut first: [Option<&edgeseg::actions::Actions>; 3] = [None; 3];
+            let mut shadows = [false; 3];
             for name in &d.segments {
                 if let Some(&i) = segment_index.get(name) {
+                    if let Some(a) = segment_actions.get(i) {
+                        let kinds = [a.throttle.is_some(), a.cache.is_some(), a.route.is_some()];
+                        for (k, has) in kinds.into_iter().enumerate() {
+                            if !has {
+                                continue;
+                            }
+                            match first[k] {
+                                None => first[k] = Some(a),
+                                Some(w) => {
+                                    shadows[k] |= match k {
+                                        0 => w.throttle != a.throttle,
+                                        1 => w.cache != a.cache,
+                                        _ => w.route != a.route,
+                                    }
+                                }
+                            }
+                        }
+                    }
                     if let Some(hit) = segment_hits.get_mut(i) {
                         *hit += 1;
                     }
@@ -182,6 +205,9 @@ pub fn replay(
                         matched_purposes |= 1u64.checked_shl(u32::from(p)).unwrap_or(0);
                     }
                 }
+            }
+            for (count, hit) in shadowed.iter_mut().zip(shadows) {
+                *count += u64::from(hit);
             }
             Seen {
                 tier_index: usize::from(d.tier_index),
@@ -325,6 +351,11 @@ pub fn replay(
         tiers: tier_reports,
         segments,
         consent,
+        shadowed_actions: ["throttle", "cache", "route"]
+            .into_iter()
+            .zip(shadowed)
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect(),
         throttle_state: stats.map(|s| ThrottleState {
             keys: s.throttle_keys,
             high_water: s.throttle_keys_high_water,

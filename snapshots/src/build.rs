@@ -123,6 +123,7 @@ fn run(
     keys.fill(&mut key)?;
     let key = FingerprintKey(key);
     let mut tally = ingest(plan, &key, members)?;
+    let conflicts = find_conflicts(plan, &mut tally);
 
     let created_ms = match opts.created_ms {
         Some(ms) => ms,
@@ -154,8 +155,30 @@ fn run(
         BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
     })?;
     let probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
-    let summary = summarise(plan, &snapshot, tally, probe, bytes.len());
+    let mut summary = summarise(plan, &snapshot, tally, probe, bytes.len());
+    summary.conflicts = conflicts;
     Ok(Built { bytes, summary })
+}
+
+/// Segments that can match the same request with different actions (see [`crate::conflicts`]).
+/// Sorts the collected fingerprints in place (the encoders sort them anyway).
+fn find_conflicts(plan: &Plan, tally: &mut Tally) -> Vec<crate::conflicts::Conflict> {
+    for fps in &mut tally.fingerprints {
+        fps.sort_unstable();
+    }
+    let facts: Vec<_> = plan
+        .segments
+        .iter()
+        .zip(&plan.ext.segments)
+        .zip(&tally.fingerprints)
+        .map(|((seg, actions), fps)| crate::conflicts::SegmentFacts {
+            name: &seg.name,
+            actions,
+            rule: seg.rule.as_ref(),
+            members: seg.selection.as_ref().map(|_| fps.as_slice()),
+        })
+        .collect();
+    crate::conflicts::find(&facts)
 }
 
 /// The purposes table; consent sets take the collected fingerprints.
@@ -247,6 +270,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         bytes,
         segments,
         purposes,
+        conflicts: Vec::new(),
     }
 }
 

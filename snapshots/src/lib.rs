@@ -27,6 +27,7 @@
 
 pub mod build;
 pub mod compile;
+pub mod conflicts;
 pub mod definitions;
 mod error;
 pub mod inspect;

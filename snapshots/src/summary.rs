@@ -16,6 +16,8 @@ pub struct BuildSummary {
     pub segments: Vec<SegmentSummary>,
     /// In definitions order.
     pub purposes: Vec<PurposeSummary>,
+    /// Segment pairs that can match one request with different actions; the winner's applies.
+    pub conflicts: Vec<crate::conflicts::Conflict>,
 }
 
 /// One segment of a build.
@@ -134,6 +136,13 @@ impl fmt::Display for BuildSummary {
                 if p.requires_consent { p.consented.to_string() } else { "-".into() },
                 if p.requires_consent { size(p.bytes) } else { "-".into() },
             )?;
+        }
+        if !self.conflicts.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "action conflicts: these segments can match one request; the first one's action applies")?;
+            for c in &self.conflicts {
+                writeln!(f, "  {:<8} {} over {}", c.action, c.winner, c.shadowed)?;
+            }
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: a panic is the failure report")]
 
 mod abi;
+mod actions;
 mod demo;
 mod privacy;
 mod spec;

@@ -39,6 +39,9 @@ pub struct Report {
     /// Every segment of the snapshot, in evaluation order.
     pub segments: Vec<SegmentReport>,
     pub consent: ConsentReport,
+    /// Decisions where two matched segments carried different actions of one kind (`throttle`,
+    /// `cache`, `route`) and precedence chose (the builder lists such pairs as conflicts).
+    pub shadowed_actions: BTreeMap<String, u64>,
     /// The engine's throttle table at the end of the replay; `None` if the guest could not say.
     pub throttle_state: Option<ThrottleState>,
 }
@@ -235,6 +238,8 @@ impl Report {
         for t in &self.tiers {
             writeln!(out, "{:<width$}  {:<36}  {}", t.tier, mix(&t.cache), mix(&t.routes))?;
         }
+        let shadowed = self.shadowed_actions.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+        writeln!(out, "shadowed actions   {shadowed}")?;
         if let Some(ts) = &self.throttle_state {
             writeln!(
                 out,

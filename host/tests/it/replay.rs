@@ -50,6 +50,7 @@ tier     cache                                 route
 premium  none 3                                default 3
 plus     none 2                                default 2
 free     none 3                                default 3
+shadowed actions   cache 0, route 0, throttle 0
 throttle keys      0 held, high-water 0 of 65536 (evictions 0)
 
 segment     requests    share

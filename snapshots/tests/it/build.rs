@@ -140,11 +140,12 @@ fn demo_round_trip_decides_like_the_profiles_say() {
     }
     assert!(checked.iter().all(|&n| n > 50), "{checked:?}");
 
-    // Anonymous: default tier, and consent-gated rules fail closed.
+    // Anonymous: default tier, and consent-gated rules fail closed; only the contract segment
+    // that keeps checkout pages out of caches matches.
     let ua = "Mozilla/5.0 (iPhone; Mobile)";
     assert_eq!(
         decide(&mut engine, &request("/checkout", Some("DE"), vec![("user-agent", ua)])),
-        ("free".into(), vec![])
+        ("free".into(), vec!["private-pages".into()])
     );
     // A consenting member on a DE mobile request matches the request rule.
     let m = members.iter().find(|m| m.consents.iter().any(|c| c == "personalisation")).unwrap();
@@ -296,4 +297,51 @@ fn demo_at_100k_members() {
     for name in ["high-value", "churn-risk"] {
         assert!(seg(&built.summary.segments, name).excluded_no_consent > 1000, "{name}");
     }
+}
+
+#[test]
+fn action_conflicts_are_reported_unless_provably_disjoint() {
+    let defs = r#"{"id": "c", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["all"],
+      "segments": [
+        {"name": "x-page", "purpose": "contract", "precedence": 50, "rule": {"==": [{"var": "path"}, "/x"]},
+         "cache": {"mode": "public", "max_age": 60}},
+        {"name": "y-page", "purpose": "contract", "precedence": 49, "rule": {"===": [{"var": "path"}, "/y"]},
+         "cache": {"mode": "no-store"}},
+        {"name": "shop", "purpose": "contract", "precedence": 40,
+         "rule": {"starts_with": [{"var": "path"}, "/shop"]},
+         "throttle": {"rate": 10, "key": "user"}, "route": {"pool": "shop"}},
+        {"name": "cart", "purpose": "contract", "precedence": 30,
+         "rule": {"and": [{"starts_with": [{"var": "path"}, "/shop/cart"]}, {"==": [{"var": "method"}, "POST"]}]},
+         "throttle": {"rate": 2, "key": "user"}, "route": {"pool": "shop"}},
+        {"name": "blog", "purpose": "contract", "precedence": 20,
+         "rule": {"starts_with": [{"var": "path"}, "/blog"]}, "throttle": {"rate": 1, "key": "ip"}},
+        {"name": "gold", "purpose": "contract", "precedence": 10,
+         "members": {"where": {"==": [{"var": "plan"}, "gold"]}}, "route": {"pool": "gold"}},
+        {"name": "basic", "purpose": "contract", "precedence": 5,
+         "members": {"where": {"==": [{"var": "plan"}, "basic"]}}, "route": {"pool": "basic"}},
+        {"name": "anyone", "purpose": "contract", "precedence": 1,
+         "rule": {"!!": [{"var": "path"}]}, "cache": {"mode": "private"}}
+      ]}"#;
+    let members = "{\"id\": \"a\", \"attributes\": {\"plan\": \"gold\"}}\n{\"id\": \"b\", \"attributes\": {\"plan\": \"basic\"}}\n";
+    let built = build_jsonl(defs, members, &seeded(1)).unwrap();
+    let found: Vec<(&str, &str, &str)> =
+        built.summary.conflicts.iter().map(|c| (c.action, c.winner.as_str(), c.shadowed.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            // x-page and y-page require different paths, but either can meet `anyone`.
+            ("cache", "x-page", "anyone"),
+            ("cache", "y-page", "anyone"),
+            // /shop/cart extends /shop: both can match; the same route is no conflict.
+            ("throttle", "shop", "cart"),
+            // shop and blog have disjoint prefixes; gold and basic have disjoint members; a rule
+            // segment and a member segment may overlap.
+            ("route", "shop", "gold"),
+            ("route", "shop", "basic"),
+            ("route", "cart", "gold"),
+            ("route", "cart", "basic"),
+        ]
+    );
+    let text = built.summary.to_string();
+    assert!(text.contains("action conflicts") && text.contains("throttle shop over cart"), "{text}");
 }
