@@ -7,8 +7,10 @@
 //! from an id.
 
 use crate::summary::{bits_per_member, size};
+use edgeseg::actions::{Actions, CacheKey, CacheMode};
 use edgeseg::format;
 use edgeseg::snapshot::IdentitySource;
+use edgeseg::throttle::{ThrottleAction, ThrottleKey};
 use edgeseg::{Error, Snapshot};
 use serde::Serialize;
 use std::fmt;
@@ -34,6 +36,30 @@ pub struct Inspection {
     pub default_tier: String,
     /// In evaluation order.
     pub segments: Vec<SegmentInfo>,
+    /// Where request-time consent signals are read.
+    pub consent_sources: ConsentSources,
+    /// Every tier and segment that carries an action, tiers first.
+    pub actions: Vec<ActionInfo>,
+    /// Throttle table size of an engine over this snapshot.
+    pub throttle_keys: u32,
+}
+
+/// Cookie and header names the edge reads consent signals from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsentSources {
+    pub tcf_cookie: Option<String>,
+    pub tcf_header: Option<String>,
+    pub cookie: Option<String>,
+}
+
+/// One tier's or segment's actions, described.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionInfo {
+    /// `tier:<name>` or `segment:<name>`.
+    pub owner: String,
+    pub throttle: Option<String>,
+    pub cache: Option<String>,
+    pub route: Option<String>,
 }
 
 /// The fixed header.
@@ -62,6 +88,10 @@ pub struct PurposeInfo {
     /// Members in the (exact) consent set; `None` for purposes without one.
     pub consented: Option<u64>,
     pub bytes: usize,
+    /// `Sec-GPC: 1` removes it.
+    pub gpc: bool,
+    /// TCF purposes that must all be consented in a TCF string.
+    pub tcf_purposes: Vec<u8>,
 }
 
 /// One segment.
@@ -115,6 +145,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
                 requires_consent: p.requires_consent,
                 consented: p.consented.as_ref().and_then(|s| s.exact_len()).map(|n| n as u64),
                 bytes: p.consented_bytes,
+                gpc: p.signals.sale_sharing,
+                tcf_purposes: (1..=24u8).filter(|t| p.signals.tcf_purposes & (1 << (t - 1)) != 0).collect(),
             })
             .collect(),
         tiers: snap.tiers.iter().map(|t| t.name.clone()).collect(),
@@ -135,7 +167,47 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
                 rule_nodes: s.rule.as_ref().map_or(0, |r| r.nodes.len()),
             })
             .collect(),
+        consent_sources: ConsentSources {
+            tcf_cookie: snap.consent.tcf_cookie.clone(),
+            tcf_header: snap.consent.tcf_header.clone(),
+            cookie: snap.consent.cookie.clone(),
+        },
+        actions: snap
+            .tiers
+            .iter()
+            .map(|t| (format!("tier:{}", t.name), &t.actions))
+            .chain(snap.segments.iter().map(|s| (format!("segment:{}", s.name), &s.actions)))
+            .filter(|(_, a)| !a.is_empty())
+            .map(|(owner, a)| describe_actions(owner, a))
+            .collect(),
+        throttle_keys: snap.throttle_keys,
     })
+}
+
+fn describe_actions(owner: String, a: &Actions) -> ActionInfo {
+    let throttle = a.throttle.as_ref().map(|t| {
+        let key = match t.key {
+            ThrottleKey::User => "user",
+            ThrottleKey::Ip => "ip",
+            ThrottleKey::Segment => "segment",
+        };
+        let action = match &t.action {
+            ThrottleAction::Reject => "reject".to_owned(),
+            ThrottleAction::Deprioritize { lane } => format!("deprioritize to {lane}"),
+        };
+        format!("{}/{}ms burst {} per {key}, {action}", t.rate, t.period_ms, t.burst)
+    });
+    let cache = a.cache.as_ref().map(|c| {
+        let control = c.cache_control().unwrap_or_else(|| "bypass".to_owned());
+        let key = match c.key {
+            CacheKey::Tier => "tier",
+            CacheKey::Segment => "segment",
+            CacheKey::Shared => "shared",
+        };
+        if matches!(c.mode, CacheMode::Public) { format!("{control}; key {key}") } else { control }
+    });
+    let route = a.route.as_ref().map(|r| format!("{}/{}", r.pool, r.lane));
+    ActionInfo { owner, throttle, cache, route }
 }
 
 /// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`, by Howard Hinnant's `civil_from_days`
@@ -179,16 +251,33 @@ impl fmt::Display for Inspection {
         let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {}", i.source, i.name)).collect();
         writeln!(f, "  identity  {}", if ids.is_empty() { "none".into() } else { ids.join(", then ") })?;
         writeln!(f, "  tiers     {} (default {})", self.tiers.join(" > "), self.default_tier)?;
+        let c = &self.consent_sources;
+        let mut sources = Vec::new();
+        if let Some(n) = &c.tcf_cookie {
+            sources.push(format!("TCF cookie {n}"));
+        }
+        if let Some(n) = &c.tcf_header {
+            sources.push(format!("TCF header {n}"));
+        }
+        if let Some(n) = &c.cookie {
+            sources.push(format!("consent cookie {n}"));
+        }
+        sources.push("Sec-GPC".into());
+        writeln!(f, "  signals   {}", sources.join(", "))?;
+        writeln!(f, "  throttle  {} keys", self.throttle_keys)?;
         writeln!(f)?;
-        writeln!(f, "{:<24} {:<8} {:>10} {:>10}", "purpose", "consent", "consented", "bytes")?;
+        writeln!(f, "{:<24} {:<8} {:>10} {:>10}  {:<4} tcf", "purpose", "consent", "consented", "bytes", "gpc")?;
         for p in &self.purposes {
+            let tcf: Vec<String> = p.tcf_purposes.iter().map(u8::to_string).collect();
             writeln!(
                 f,
-                "{:<24} {:<8} {:>10} {:>10}",
+                "{:<24} {:<8} {:>10} {:>10}  {:<4} {}",
                 p.name,
                 if p.requires_consent { "required" } else { "no" },
                 p.consented.map_or_else(|| "-".into(), |n| n.to_string()),
                 if p.consented.is_some() { size(p.bytes) } else { "-".into() },
+                if p.gpc { "off" } else { "-" },
+                if tcf.is_empty() { "-".into() } else { tcf.join(",") },
             )?;
         }
         writeln!(f)?;
@@ -212,6 +301,18 @@ impl fmt::Display for Inspection {
                 if has_set { bits_per_member(s.membership_bytes, s.members) } else { "-".into() },
                 if s.rule_nodes == 0 { "-".into() } else { s.rule_nodes.to_string() },
             )?;
+        }
+        if !self.actions.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "actions (the first matched segment with one, else the tier)")?;
+            for a in &self.actions {
+                writeln!(f, "  {}", a.owner)?;
+                for (what, v) in [("throttle", &a.throttle), ("cache", &a.cache), ("route", &a.route)] {
+                    if let Some(v) = v {
+                        writeln!(f, "    {what:<9}{v}")?;
+                    }
+                }
+            }
         }
         Ok(())
     }

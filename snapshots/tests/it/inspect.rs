@@ -9,7 +9,7 @@ fn describes_header_times_identity_purposes_tiers_and_segments() {
     let built = demo_build(2000, 8, &seeded(8));
     let i = inspect(&built.bytes).unwrap();
     assert_eq!(i.total_bytes, built.bytes.len());
-    assert_eq!(i.header.format_version, 1);
+    assert_eq!(i.header.format_version, 2);
     assert_eq!(i.header.payload_len as usize, built.bytes.len() - 20);
     assert!(i.header.checksum.starts_with("0x") && i.header.checksum.len() == 10, "{}", i.header.checksum);
     assert_eq!((i.snapshot_id.as_str(), i.version), ("demo", 1));
@@ -24,8 +24,29 @@ fn describes_header_times_identity_purposes_tiers_and_segments() {
     let names: Vec<&str> = i.segments.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["premium", "standard", "high-value", "high-value-checkout", "churn-risk", "de-mobile", "checkout-visitors"]
+        [
+            "premium",
+            "standard",
+            "high-value",
+            "high-value-checkout",
+            "churn-risk",
+            "de-mobile",
+            "checkout-visitors",
+            "private-pages"
+        ]
     );
+    // Consent signals and actions, as the demo definitions configure them.
+    assert_eq!(i.consent_sources.tcf_cookie.as_deref(), Some("euconsent-v2"));
+    assert_eq!(i.consent_sources.cookie.as_deref(), Some("site_consent"));
+    let marketing = i.purposes.iter().find(|p| p.name == "marketing").unwrap();
+    assert_eq!((marketing.gpc, marketing.tcf_purposes.as_slice()), (true, &[1u8, 3, 4, 7][..]));
+    let owners: Vec<&str> = i.actions.iter().map(|a| a.owner.as_str()).collect();
+    assert_eq!(owners, ["tier:premium", "tier:standard", "tier:free", "segment:private-pages"]);
+    let free = &i.actions[2];
+    assert_eq!(free.throttle.as_deref(), Some("2/1000ms burst 10 per user, reject"));
+    assert_eq!(free.route.as_deref(), Some("shared-pool/standard"));
+    assert_eq!(i.actions[0].throttle, None);
+    assert_eq!(i.throttle_keys, 65_536);
     let contract = &i.purposes[0];
     assert_eq!((contract.requires_consent, contract.consented), (false, None));
     let personalisation = &i.purposes[1];
@@ -48,8 +69,29 @@ fn describes_header_times_identity_purposes_tiers_and_segments() {
         assert!(text.contains(needle), "{needle:?} missing:\n{text}");
     }
     assert!(!text.contains("u0000"), "an id in:\n{text}");
-    let json = serde_json::to_string(&i).unwrap();
-    assert!(!json.contains("u0000") && !json.contains("key"), "{json}");
+    let json = serde_json::to_value(&i).unwrap();
+    assert!(!json.to_string().contains("u0000"), "{json}");
+    // No field carries the fingerprint key.
+    fn fields(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| {
+                out.push(k.clone());
+                fields(v, out);
+            }),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| fields(v, out)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    fields(&json, &mut names);
+    assert!(names.iter().all(|n| n != "key" && !n.contains("fingerprint")), "{names:?}");
+    for needle in [
+        "signals   TCF cookie euconsent-v2, consent cookie site_consent, Sec-GPC",
+        "tier:free",
+        "route    shared-pool/standard",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
 }
 
 #[test]
