@@ -107,6 +107,25 @@ pub struct PayloadExt {
     pub segments: Vec<Actions>,
     /// Most throttle keys an engine keeps; `0` means [`DEFAULT_THROTTLE_KEYS`].
     pub throttle_keys: u32,
+    /// Service-level objectives per tier (parallel to `tiers`); the edge ignores them, reports use
+    /// them.
+    pub tier_slos: Vec<Option<Slo>>,
+}
+
+/// A tier's service-level objective: availability (successful requests, i.e. status below 500)
+/// and optionally the 99th-percentile latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slo {
+    /// Target success ratio in parts per million (99.95% = 999_500), 1..=1_000_000.
+    pub availability_ppm: u32,
+    pub latency_p99_ms: Option<u32>,
+}
+
+impl Slo {
+    /// The target success ratio, `0 < x <= 1`.
+    pub fn availability(&self) -> f64 {
+        f64::from(self.availability_ppm) / 1_000_000.0
+    }
 }
 
 impl SnapshotPayload {
@@ -173,6 +192,7 @@ pub struct SegmentView {
 pub struct TierView {
     pub name: String,
     pub actions: Actions,
+    pub slo: Option<Slo>,
 }
 
 /// A validated purpose.
@@ -244,6 +264,10 @@ impl Snapshot {
         check_ext_len("purpose", ext.purposes.len(), p.purposes.len())?;
         check_ext_len("tier", ext.tiers.len(), p.tiers.len())?;
         check_ext_len("segment", ext.segments.len(), p.segments.len())?;
+        check_ext_len("tier SLO", ext.tier_slos.len(), p.tiers.len())?;
+        if ext.tier_slos.iter().flatten().any(|s| s.availability_ppm == 0 || s.availability_ppm > 1_000_000) {
+            return invalid("a tier SLO's availability is not in (0, 100%]".into());
+        }
         if ext.throttle_keys > MAX_THROTTLE_KEYS {
             return invalid(format!("{} throttle keys, limit {MAX_THROTTLE_KEYS}", ext.throttle_keys));
         }
@@ -269,7 +293,7 @@ impl Snapshot {
             check_name("tier", &t.name)?;
             let actions = ext_at(&ext.tiers, i);
             check_actions(&format!("tier {}", t.name), &actions)?;
-            tiers.push(TierView { name: t.name, actions });
+            tiers.push(TierView { name: t.name, actions, slo: ext.tier_slos.get(i).copied().flatten() });
         }
         let mut purposes = Vec::with_capacity(p.purposes.len());
         for (i, pu) in p.purposes.into_iter().enumerate() {

@@ -6,6 +6,7 @@
 //! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module.
 
 mod revoke;
+mod slo;
 mod snapshot_cmds;
 
 use crate::guest::{Guest, GuestConfig};
@@ -14,6 +15,7 @@ use crate::traffic::TrafficReader;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 pub use revoke::RevokeArgs;
+pub use slo::SloArgs;
 pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
 use std::ffi::OsString;
 use std::fs::File;
@@ -47,6 +49,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Write a revocation delta (opt-outs since the build) for a snapshot.
     Revoke(RevokeArgs),
+    /// SLO tooling: Prometheus rules for the tiers' SLOs.
+    Slo(SloArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +80,9 @@ pub struct ReplayArgs {
     /// Repeatable.
     #[arg(long, value_name = "FILE@N")]
     pub delta: Vec<String>,
+    /// Also write the report as Prometheus text exposition to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
 }
 
 /// Parses `FILE@N` (or `FILE`) and reads the delta.
@@ -106,6 +113,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> any
         Command::Inspect(args) => snapshot_cmds::run_inspect(&args, out),
         Command::Replay(args) => run_replay(&args, out),
         Command::Revoke(args) => revoke::run_revoke(&args, out),
+        Command::Slo(args) => slo::run_slo(&args, out),
     }
 }
 
@@ -165,6 +173,9 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out)?;
     } else {
         write!(out, "{}", report.to_text(true))?;
+    }
+    if let Some(path) = &args.prometheus {
+        std::fs::write(path, report.to_prometheus()).with_context(|| format!("writing {}", path.display()))?;
     }
     // The privacy gate: a replay that found a consent violation fails, whatever else it shows.
     if report.consent.violations > 0 {

@@ -19,7 +19,9 @@
 //! itself, and exact numbers make small replays comparable.
 
 mod audit;
+pub mod prometheus;
 mod report;
+pub mod slo;
 
 pub use report::{
     ConsentReport, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ThrottleState, TierReport, Timings,
@@ -99,6 +101,8 @@ struct TierAcc {
     deprioritized: u64,
     cache: BTreeMap<String, u64>,
     routes: BTreeMap<String, u64>,
+    /// Logged status and latency of this tier's requests, for its SLO.
+    outcomes: Vec<slo::Outcome>,
 }
 
 /// What the replay keeps of one decision.
@@ -249,6 +253,13 @@ pub fn replay(
         }
         *tier.cache.entry(seen.cache.unwrap_or("none").to_owned()).or_default() += 1;
         *tier.routes.entry(seen.route.unwrap_or_else(|| "default".to_owned())).or_default() += 1;
+        if let Some(status) = record.status {
+            tier.outcomes.push(slo::Outcome {
+                now_ms: record.now_ms,
+                bad: status >= 500,
+                latency_ms: record.latency_ms,
+            });
+        }
         if seen.identified {
             identified += 1;
             if let Some(user) = user {
@@ -279,6 +290,13 @@ pub fn replay(
     let stats = guest.stats().ok();
 
     let share = |n: u64| if decided == 0 { 0.0 } else { n as f64 * 100.0 / decided as f64 };
+    let slos = snapshot
+        .tiers
+        .iter()
+        .zip(&auditor.snapshot().tiers)
+        .zip(&mut tiers)
+        .filter_map(|((name, view), acc)| Some(slo::report(name, view.slo?, std::mem::take(&mut acc.outcomes))))
+        .collect();
     let mut all_ns = Vec::with_capacity(decided as usize);
     let tier_reports = snapshot
         .tiers
@@ -351,6 +369,7 @@ pub fn replay(
         tiers: tier_reports,
         segments,
         consent,
+        slos,
         shadowed_actions: ["throttle", "cache", "route"]
             .into_iter()
             .zip(shadowed)

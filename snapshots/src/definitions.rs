@@ -13,7 +13,7 @@
 //! the final segment order (which `in_segment` indices refer to) is known.
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::policy::{ActionsDef, CacheDef, ConsentDef, RouteDef, ThrottleDef};
+use crate::policy::{ActionsDef, CacheDef, ConsentDef, RouteDef, SloDef, ThrottleDef};
 use edgeseg::snapshot::{MAX_PURPOSES, MAX_SEGMENTS, MAX_THROTTLE_KEYS, MAX_TIERS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,6 +59,9 @@ pub struct Definitions {
     /// Actions of each tier, applied when no matched segment supplies that kind of action.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tier_actions: BTreeMap<String, ActionsDef>,
+    /// SLO per tier; tiers not listed get [`crate::policy::default_slo`], `null` turns it off.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tier_slos: BTreeMap<String, Option<SloDef>>,
     /// Most throttle keys an edge instance keeps (bounded memory); default 65536.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle_keys: Option<u32>,
@@ -209,6 +212,14 @@ impl Definitions {
             if !self.tiers.contains(name) {
                 return defs(
                     format!("tier_actions.{name}"),
+                    format!("unknown tier {name:?} (declared: {})", self.tiers.join(", ")),
+                );
+            }
+        }
+        for name in self.tier_slos.keys() {
+            if !self.tiers.contains(name) {
+                return defs(
+                    format!("tier_slos.{name}"),
                     format!("unknown tier {name:?} (declared: {})", self.tiers.join(", ")),
                 );
             }

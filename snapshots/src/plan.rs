@@ -149,6 +149,15 @@ impl Plan {
             tiers: tier_actions,
             segments: segment_actions,
             throttle_keys: defs.throttle_keys.unwrap_or(0),
+            tier_slos: defs
+                .tiers
+                .iter()
+                .map(|t| match defs.tier_slos.get(t) {
+                    Some(Some(slo)) => slo.compile(&format!("tier_slos.{t}")).map(Some),
+                    Some(None) => Ok(None),
+                    None => Ok(crate::policy::default_slo(t)),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
         };
         Ok(Plan {
             ext,

@@ -18,6 +18,7 @@ use crate::definitions::CONTRACT;
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::actions::{Actions, CacheKey, CacheMode, CachePolicy, Route};
 use edgeseg::consent::{ConsentConfig, PurposeSignals};
+use edgeseg::snapshot::Slo;
 use edgeseg::throttle::{ThrottleAction, ThrottleKey, ThrottlePolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -291,5 +292,38 @@ impl CacheDef {
         };
         policy.validate().map_err(|why| def_error(at.into(), why))?;
         Ok(policy)
+    }
+}
+
+/// `tier_slos.<tier>`: availability in percent (status below 500 counts as success) and an
+/// optional p99 latency bound.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloDef {
+    pub availability: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p99_ms: Option<u32>,
+}
+
+/// SLOs for tiers the definitions do not mention, by well-known tier name (premium 99.95% with
+/// p99 under 200 ms, standard 99.9% / 500 ms, free 99% best effort).
+pub fn default_slo(tier: &str) -> Option<Slo> {
+    match tier {
+        "premium" => Some(Slo { availability_ppm: 999_500, latency_p99_ms: Some(200) }),
+        "standard" => Some(Slo { availability_ppm: 999_000, latency_p99_ms: Some(500) }),
+        "free" => Some(Slo { availability_ppm: 990_000, latency_p99_ms: None }),
+        _ => None,
+    }
+}
+
+impl SloDef {
+    pub fn compile(&self, at: &str) -> Result<Slo, BuildError> {
+        if !(self.availability > 0.0 && self.availability <= 100.0) {
+            return Err(def_error(
+                format!("{at}.availability"),
+                format!("{} is not a percentage in (0, 100]", self.availability),
+            ));
+        }
+        Ok(Slo { availability_ppm: (self.availability * 10_000.0).round() as u32, latency_p99_ms: self.latency_p99_ms })
     }
 }

@@ -5,5 +5,6 @@ mod abi;
 mod actions;
 mod demo;
 mod privacy;
+mod slo;
 mod spec;
 mod throttle;

@@ -177,6 +177,28 @@ pub fn demo(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Installs the Debian packages that are missing (`dpkg -s` says which). CI runs as root on a
+/// Debian machine; elsewhere the error says what to install by hand.
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !Command::new("dpkg").args(["-s", p]).output().is_ok_and(|o| o.status.success()))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("ok: {} already installed", packages.join(", "));
+        return Ok(());
+    }
+    let hint =
+        |e: String| format!("{e}\ninstall by hand: apt-get install -y --no-install-recommends {}", missing.join(" "));
+    run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive")).map_err(hint)?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    .map_err(hint)
+}
+
 /// Everything CI runs. Installs what it needs first: a fresh machine has only rustup, cargo, Node, git.
 pub fn test(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
@@ -188,6 +210,9 @@ pub fn test(args: &[String]) -> Result<(), String> {
     step("rustup targets (wasm32 for the module, a no-std target for the core)");
     run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown", "thumbv7em-none-eabihf"]))?;
     run(Command::new("rustup").args(["component", "add", "clippy", "rustfmt"]))?;
+
+    step("Debian packages the tests drive (promtool from `prometheus`)");
+    apt_install(&["prometheus"])?;
 
     step("raw-ABI module");
     let module = build(&[])?;

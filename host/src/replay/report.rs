@@ -39,6 +39,9 @@ pub struct Report {
     /// Every segment of the snapshot, in evaluation order.
     pub segments: Vec<SegmentReport>,
     pub consent: ConsentReport,
+    /// Per tier with an SLO: success rate, latency percentiles, budget and burn rates from the
+    /// log's statuses and latencies.
+    pub slos: Vec<super::slo::SloReport>,
     /// Decisions where two matched segments carried different actions of one kind (`throttle`,
     /// `cache`, `route`) and precedence chose (the builder lists such pairs as conflicts).
     pub shadowed_actions: BTreeMap<String, u64>,
@@ -248,6 +251,8 @@ impl Report {
             )?;
         }
 
+        self.write_slos(out)?;
+
         let width = self.segments.iter().map(|s| s.segment.len()).chain([7]).max().unwrap_or(7);
         writeln!(out)?;
         writeln!(out, "{:<width$}  {:>9}  {:>7}", "segment", "requests", "share")?;
@@ -275,6 +280,61 @@ impl Report {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Report {
+    fn write_slos(&self, out: &mut String) -> fmt::Result {
+        if self.slos.is_empty() {
+            return Ok(());
+        }
+        let width = self.slos.iter().map(|s| s.tier.len()).chain([4]).max().unwrap_or(4);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<width$}  {:<16}  {:>8}  {:>6}  {:>8}  {:>8}  {:>8}  {:>4}  {:>8}  burn 5m/15m/30m/1h/6h",
+            "tier", "slo", "logged", "errors", "success", "p95 ms", "p99 ms", "met", "budget"
+        )?;
+        let opt = |v: Option<f64>, digits: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"));
+        for s in &self.slos {
+            let target = match s.latency_p99_target_ms {
+                Some(ms) => format!("{}% p99<{ms}ms", s.availability_target_pct),
+                None => format!("{}%", s.availability_target_pct),
+            };
+            let burns: Vec<String> = s.max_burn.iter().map(|b| opt(b.burn, 1)).collect();
+            writeln!(
+                out,
+                "{:<width$}  {:<16}  {:>8}  {:>6}  {:>7}%  {:>8}  {:>8}  {:>4}  {:>7}%  {}",
+                s.tier,
+                target,
+                s.requests,
+                s.errors,
+                opt(s.success_pct, 3),
+                opt(s.p95_ms, 1),
+                opt(s.p99_ms, 1),
+                s.met.map_or("-", |m| if m { "yes" } else { "no" }),
+                opt(s.budget_consumed_pct, 1),
+                burns.join("/")
+            )?;
+        }
+        let fired: Vec<String> = self
+            .slos
+            .iter()
+            .flat_map(|s| {
+                s.alerts.iter().filter_map(move |a| {
+                    a.first_fired_ms.map(|t| {
+                        format!(
+                            "{} {} ({}) from {}",
+                            s.tier,
+                            a.alert,
+                            a.severity,
+                            edgeseg_snapshots::inspect::iso8601(t)
+                        )
+                    })
+                })
+            })
+            .collect();
+        writeln!(out, "alerts fired       {}", if fired.is_empty() { "none".to_owned() } else { fired.join("; ") })
     }
 }
 

@@ -1,0 +1,71 @@
+//! `edgeseg slo rules`: Prometheus recording and alerting rules for the tiers' SLOs.
+
+use crate::replay::prometheus::{RuleSource, slo_rules};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    #[command(subcommand)]
+    pub command: SloCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SloCommand {
+    /// Print Prometheus rules (YAML) watching each tier's SLO with multi-window burn-rate alerts.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// A snapshot (its tiers' SLOs are used).
+    #[arg(long, value_name = "FILE", conflicts_with = "definitions", required_unless_present = "definitions")]
+    pub snapshot: Option<PathBuf>,
+    /// Or a definitions file (built in memory; no member file needed for SLOs).
+    #[arg(long, value_name = "FILE")]
+    pub definitions: Option<PathBuf>,
+    /// The production request counter.
+    #[arg(long, default_value = "http_requests_total")]
+    pub metric: String,
+    /// The label carrying the tier (`x-edgeseg-tier`).
+    #[arg(long, default_value = "tier")]
+    pub tier_label: String,
+    /// The label carrying the HTTP status code.
+    #[arg(long, default_value = "code")]
+    pub status_label: String,
+}
+
+pub fn run_slo(args: &SloArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let SloCommand::Rules(r) = &args.command;
+    let bytes = match (&r.snapshot, &r.definitions) {
+        (Some(path), _) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        (None, Some(path)) => {
+            // SLOs live in the definitions; members do not matter, so build with none.
+            let defs = edgeseg_snapshots::Definitions::load(path)?;
+            let opts = edgeseg_snapshots::BuildOptions { seed: Some(0), created_ms: Some(0), ..Default::default() };
+            edgeseg_snapshots::build(&defs, std::iter::empty(), &opts)?.bytes
+        }
+        (None, None) => anyhow::bail!("pass --snapshot or --definitions"),
+    };
+    let snap = edgeseg::Snapshot::decode(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tiers: Vec<(String, edgeseg::snapshot::Slo)> =
+        snap.tiers.iter().filter_map(|t| Some((t.name.clone(), t.slo?))).collect();
+    if tiers.is_empty() {
+        anyhow::bail!("no tier of snapshot {} has an SLO", snap.id);
+    }
+    let src =
+        RuleSource { metric: r.metric.clone(), tier_label: r.tier_label.clone(), status_label: r.status_label.clone() };
+    for (what, v) in
+        [("--metric", &src.metric), ("--tier-label", &src.tier_label), ("--status-label", &src.status_label)]
+    {
+        let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || (what == "--metric" && c == ':'));
+        if !ok {
+            anyhow::bail!("{what} {v:?} is not a Prometheus name");
+        }
+    }
+    write!(out, "{}", slo_rules(&tiers, &src))?;
+    Ok(())
+}

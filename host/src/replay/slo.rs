@@ -1,0 +1,217 @@
+//! Per-tier SLOs over a replayed log: success rate, latency percentiles, error budget and
+//! multi-window burn rates.
+//!
+//! A request counts when the log recorded its status: success is a status below 500 (a 4xx is the
+//! client's doing). Latency percentiles come from the log's `latency_ms`. The **burn rate** of a
+//! window is its error ratio divided by the error budget `1 - target`: 1× spends the budget exactly
+//! over the SLO period, 14.4× spends a 30-day budget's 2% in one hour. Windows slide over the log,
+//! ending at every request, and count only once the log covers them whole: a 6-hour window says
+//! nothing about a 1-hour log (its figure is absent), and the first minutes of a log cannot page
+//! on two requests.
+//!
+//! Alerts follow the multi-window pattern: an alert fires at a request when every one of its
+//! windows ending there burns at or above its factor. The rules `edgeseg slo rules` generates for
+//! Prometheus ([`ALERTS`]) are the same ones, so a replay shows which alerts yesterday's traffic
+//! would have fired.
+
+use super::percentile;
+use serde::Serialize;
+
+/// An alert: a name, a burn-rate factor and the windows (seconds) that must all burn above it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Alert {
+    pub name: &'static str,
+    pub severity: &'static str,
+    pub factor: f64,
+    pub windows_s: &'static [u64],
+}
+
+/// The alerts evaluated per tier: the seeds' page at 4× over 15 minutes and warning at 2× over 30
+/// minutes, and the classic multi-window pairs 14.4× over 1 h and 5 m, 6× over 6 h and 30 m.
+pub const ALERTS: [Alert; 4] = [
+    Alert { name: "burn-4x-15m", severity: "page", factor: 4.0, windows_s: &[900] },
+    Alert { name: "burn-2x-30m", severity: "warn", factor: 2.0, windows_s: &[1800] },
+    Alert { name: "burn-14.4x-1h-5m", severity: "page", factor: 14.4, windows_s: &[3600, 300] },
+    Alert { name: "burn-6x-6h-30m", severity: "ticket", factor: 6.0, windows_s: &[21_600, 1800] },
+];
+
+/// Every window length an alert uses, shortest first.
+pub const WINDOWS_S: [u64; 5] = [300, 900, 1800, 3600, 21_600];
+
+/// One logged outcome.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outcome {
+    pub now_ms: u64,
+    pub bad: bool,
+    pub latency_ms: Option<f64>,
+}
+
+/// A tier's SLO figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SloReport {
+    pub tier: String,
+    pub availability_target_pct: f64,
+    pub latency_p99_target_ms: Option<u32>,
+    /// Requests of this tier whose status the log recorded.
+    pub requests: u64,
+    pub errors: u64,
+    pub success_pct: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Availability and (when targeted) p99 latency both met.
+    pub met: Option<bool>,
+    /// Errors as a percentage of the budget the log's requests allowed.
+    pub budget_consumed_pct: Option<f64>,
+    /// Highest burn rate seen per window length.
+    pub max_burn: Vec<WindowBurn>,
+    pub alerts: Vec<AlertOutcome>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WindowBurn {
+    pub window_s: u64,
+    /// `None` when the log is shorter than the window.
+    pub burn: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertOutcome {
+    pub alert: String,
+    pub severity: String,
+    /// When it first fired (the `now_ms` of the request), if it did.
+    pub first_fired_ms: Option<u64>,
+}
+
+/// Burn rate of the window of `window_ms` ending at each outcome (sorted by time); `None` where
+/// the log does not cover the whole window yet.
+fn burns(outcomes: &[Outcome], window_ms: u64, budget: f64) -> Vec<Option<f64>> {
+    let mut out = Vec::with_capacity(outcomes.len());
+    let (mut start, mut bad) = (0usize, 0u64);
+    let first = outcomes.first().map_or(0, |o| o.now_ms);
+    for (end, o) in outcomes.iter().enumerate() {
+        bad += u64::from(o.bad);
+        while outcomes.get(start).is_some_and(|s| s.now_ms + window_ms <= o.now_ms) {
+            bad -= u64::from(outcomes.get(start).is_some_and(|s| s.bad));
+            start += 1;
+        }
+        let total = (end + 1 - start) as f64;
+        let covered = o.now_ms >= first.saturating_add(window_ms);
+        out.push(covered.then(|| if budget > 0.0 { bad as f64 / total / budget } else { 0.0 }));
+    }
+    out
+}
+
+/// The SLO report of one tier from its outcomes (any order).
+pub(crate) fn report(tier: &str, slo: edgeseg::snapshot::Slo, mut outcomes: Vec<Outcome>) -> SloReport {
+    outcomes.sort_by_key(|o| o.now_ms);
+    let target = slo.availability();
+    let budget = 1.0 - target;
+    let requests = outcomes.len() as u64;
+    let errors = outcomes.iter().filter(|o| o.bad).count() as u64;
+    let mut lat_us: Vec<u64> =
+        outcomes.iter().filter_map(|o| o.latency_ms).map(|ms| (ms * 1000.0).round().max(0.0) as u64).collect();
+    lat_us.sort_unstable();
+    let ms = |q| percentile(&lat_us, q).map(|us| us as f64 / 1000.0);
+    let (p95_ms, p99_ms) = (ms(0.95), ms(0.99));
+    let success = (requests > 0).then(|| (requests - errors) as f64 / requests as f64);
+    let latency_ok = match (slo.latency_p99_ms, p99_ms) {
+        (Some(bound), Some(p99)) => p99 <= f64::from(bound),
+        _ => true,
+    };
+    let series: Vec<(u64, Vec<Option<f64>>)> =
+        WINDOWS_S.iter().map(|&w| (w, burns(&outcomes, w * 1000, budget))).collect();
+    let series_for = |w: u64| series.iter().find(|(x, _)| *x == w).map(|(_, b)| b.as_slice()).unwrap_or(&[]);
+    let alerts = ALERTS
+        .iter()
+        .map(|a| {
+            let fired = (0..outcomes.len()).find(|&j| {
+                a.windows_s.iter().all(|&w| series_for(w).get(j).copied().flatten().is_some_and(|b| b >= a.factor))
+            });
+            AlertOutcome {
+                alert: a.name.to_owned(),
+                severity: a.severity.to_owned(),
+                first_fired_ms: fired.and_then(|j| outcomes.get(j)).map(|o| o.now_ms),
+            }
+        })
+        .collect();
+    SloReport {
+        tier: tier.to_owned(),
+        availability_target_pct: target * 100.0,
+        latency_p99_target_ms: slo.latency_p99_ms,
+        requests,
+        errors,
+        success_pct: success.map(|s| s * 100.0),
+        p95_ms,
+        p99_ms,
+        met: success.map(|s| s >= target && latency_ok),
+        budget_consumed_pct: (requests > 0 && budget > 0.0).then(|| errors as f64 / (requests as f64 * budget) * 100.0),
+        max_burn: series
+            .iter()
+            .map(|(w, b)| WindowBurn {
+                window_s: *w,
+                burn: b.iter().copied().flatten().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))),
+            })
+            .collect(),
+        alerts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgeseg::snapshot::Slo;
+
+    fn at(min: u64, bad: bool) -> Outcome {
+        Outcome { now_ms: min * 60_000, bad, latency_ms: Some(100.0) }
+    }
+
+    #[test]
+    fn burn_rates_match_a_hand_computation() {
+        // 99% target: budget 1%. 100 requests one per minute; errors at minutes 50..=54 (5).
+        let outcomes: Vec<Outcome> = (0..100).map(|m| at(m, (50..55).contains(&m))).collect();
+        let r = report("free", Slo { availability_ppm: 990_000, latency_p99_ms: None }, outcomes);
+        assert_eq!((r.requests, r.errors), (100, 5));
+        assert_eq!(r.success_pct, Some(95.0));
+        assert_eq!(r.met, Some(false));
+        // 5 errors against a budget of 1 error per 100 requests.
+        assert!((r.budget_consumed_pct.unwrap() - 500.0).abs() < 1e-9);
+        let burn = |w: u64| r.max_burn.iter().find(|b| b.window_s == w).unwrap().burn;
+        let near = |w: u64, x: f64| burn(w).is_some_and(|b| (b - x).abs() < 1e-9);
+        // 5-minute window ending at minute 54: requests at 50..=54, all errors: 100% / 1% = 100x.
+        assert!(near(300, 100.0), "{:?}", burn(300));
+        // 15 minutes ending at 54..=59: 15 requests, 5 errors: 33.3% / 1% = 33.3x.
+        assert!(near(900, 100.0 / 3.0));
+        // 30 minutes: 5/30 = 16.7x. An hour, first covered at minute 60: 60 requests, 5 errors.
+        assert!(near(1800, 100.0 / 6.0));
+        assert!(near(3600, 100.0 / 12.0));
+        // Six hours is longer than the whole log: no figure.
+        assert_eq!(burn(21_600), None);
+        let fired: Vec<(&str, Option<u64>)> =
+            r.alerts.iter().map(|a| (a.alert.as_str(), a.first_fired_ms.map(|t| t / 60_000))).collect();
+        // 4x over 15 m: first at minute 50 (1 error in 15 requests, 6.7x). 2x over 30 m: 1/30 =
+        // 3.3x at minute 50. 14.4x over 1 h and 5 m: never (the hour peaks at 8.3x). 6x over
+        // 6 h and 30 m: the log never covers 6 hours.
+        assert_eq!(
+            fired,
+            [
+                ("burn-4x-15m", Some(50)),
+                ("burn-2x-30m", Some(50)),
+                ("burn-14.4x-1h-5m", None),
+                ("burn-6x-6h-30m", None)
+            ]
+        );
+    }
+
+    #[test]
+    fn latency_target_and_empty_tiers() {
+        let slow: Vec<Outcome> = (0..100)
+            .map(|i| Outcome { now_ms: i, bad: false, latency_ms: Some(if i < 98 { 50.0 } else { 900.0 }) })
+            .collect();
+        let r = report("premium", Slo { availability_ppm: 999_500, latency_p99_ms: Some(200) }, slow);
+        assert_eq!((r.p95_ms, r.p99_ms), (Some(50.0), Some(900.0)));
+        assert_eq!(r.met, Some(false), "p99 over 200 ms");
+        let none = report("premium", Slo { availability_ppm: 999_500, latency_p99_ms: Some(200) }, vec![]);
+        assert_eq!((none.met, none.success_pct, none.budget_consumed_pct), (None, None, None));
+        assert!(none.alerts.iter().all(|a| a.first_fired_ms.is_none()));
+    }
+}
