@@ -5,6 +5,7 @@
 //! function per subcommand; `sample`, `build` and `inspect` wrap `edgeseg-snapshots`
 //! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module.
 
+mod diff;
 mod revoke;
 mod slo;
 mod snapshot_cmds;
@@ -14,6 +15,7 @@ use crate::replay::{ReplayOptions, ScheduledDelta, replay};
 use crate::traffic::TrafficReader;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+pub use diff::DiffArgs;
 pub use revoke::RevokeArgs;
 pub use slo::SloArgs;
 pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
@@ -51,6 +53,8 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// SLO tooling: Prometheus rules for the tiers' SLOs.
     Slo(SloArgs),
+    /// Replay the same traffic on two snapshots: tier transitions, segment changes, gates.
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +118,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> any
         Command::Replay(args) => run_replay(&args, out),
         Command::Revoke(args) => revoke::run_revoke(&args, out),
         Command::Slo(args) => slo::run_slo(&args, out),
+        Command::Diff(args) => diff::run_diff(&args, out),
     }
 }
 

@@ -10,9 +10,11 @@
 //!   snapshot hot swap.
 //! * [`traffic`] — the streaming reader of edgeseg's JSONL request log.
 //! * [`replay`] — feeds traffic through a guest and aggregates the per-tier [`replay::Report`].
+//! * [`diff`] — the same traffic through two snapshots: tier transitions and deploy gates.
 //! * [`cli`] — the `edgeseg` command line.
 
 pub mod cli;
+pub mod diff;
 pub mod guest;
 pub mod replay;
 pub mod traffic;

@@ -4,6 +4,7 @@
 mod abi;
 mod actions;
 mod demo;
+mod diff;
 mod privacy;
 mod slo;
 mod spec;
