@@ -1,7 +1,7 @@
 // The npm package as a consumer sees it: resolved by name through its `exports`, the Node build
 // (CommonJS) and the web build (initSync with a compiled module) deciding a request, the bundler
-// build under Node's wasm-ESM integration, and `tsc --strict` over a file using every export's
-// types. Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT, EDGESEG_JS_OUT set).
+// build under Node's wasm-ESM integration, the deno build in Deno (npm `deno`, installed by xtask), and `tsc --strict`
+// over a file using every export's types. Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT, EDGESEG_JS_OUT, EDGESEG_DENO set).
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -33,6 +33,13 @@ const d = Engine.load(readFileSync(process.env.EDGESEG_JS_SNAPSHOT)).decide({ he
 console.log(d.tier);
 `;
 
+const deno = `
+import { Engine } from "edgeseg";
+const bytes = await Deno.readFile(Deno.env.get("EDGESEG_JS_SNAPSHOT")!);
+const d = Engine.load(bytes).decide(new Request("https://shop.example/checkout", { headers: { cookie: "edgeseg_uid=carol" } }));
+console.log(JSON.stringify({ tier: d.tier, segments: d.segments, build: import.meta.resolve("edgeseg") }));
+`;
+
 const types = `
 import { Engine, type Decision, type RequestLike, type EdgesegError } from "edgeseg";
 import { withEdgeseg, loadedEngine, type WorkerOptions } from "edgeseg/worker";
@@ -59,6 +66,7 @@ before(async () => {
   await writeFile(join(consumer, "package.json"), JSON.stringify({ type: "module", private: true }));
   await writeFile(join(consumer, "check.mjs"), check);
   await writeFile(join(consumer, "bundler.mjs"), bundler);
+  await writeFile(join(consumer, "deno.ts"), deno);
   await writeFile(join(consumer, "types.ts"), types);
   await writeFile(
     join(consumer, "tsconfig.json"),
@@ -77,6 +85,18 @@ test("resolved by name: the Node and web builds decide, errors carry a kind", ()
 
 test("the bundler build under Node's wasm ES-module integration", () => {
   assert.equal(node(["--experimental-wasm-modules", "--no-warnings", "bundler.mjs"]), "free");
+});
+
+test("Deno resolves the package to its deno build, which decides a Fetch Request", () => {
+  const out = execFileSync(process.env.EDGESEG_DENO, ["run", "--allow-read", "--allow-env", "--no-prompt", "deno.ts"], {
+    cwd: consumer,
+    encoding: "utf8",
+    env: { ...process.env, DENO_DIR: join(consumer, ".deno"), DENO_NO_UPDATE_CHECK: "1" },
+  });
+  const got = JSON.parse(out);
+  assert.equal(got.tier, "standard");
+  assert.deepEqual(got.segments, ["standard", "high-value", "high-value-checkout", "churn-risk"]);
+  assert.match(got.build, /\/deno\/edgeseg\.js$/);
 });
 
 test("TypeScript: every export's types check under tsc --strict", () => {

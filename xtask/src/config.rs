@@ -37,6 +37,7 @@ pub struct Js {
     pub package_dir: String,
     pub wasm_bindgen: String,
     pub wasm_pack: String,
+    pub deno: String,
     pub budget_gzip_bytes: u64,
 }
 

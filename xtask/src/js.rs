@@ -3,7 +3,8 @@
 //! Everything is installed from package registries into the repo's `target/tools/` (CI is a fresh
 //! machine and caches nothing): `wasm-bindgen-cli` at exactly the crate's pinned version (without
 //! `--locked`: its lock file names a crate version the registry lacks), `wasm-pack`, the `[raw]`
-//! binaryen pin from npm, and the test runtimes from `js/test/package-lock.json` with `npm ci`.
+//! binaryen pin from npm, Deno from npm `deno`, and the test runtimes from
+//! `js/test/package-lock.json` with `npm ci`.
 //! Headless Chromium and its driver come from Debian (`apt-get`, CI runs as root). Debian's
 //! binaryen is never installed: its wasm-opt breaks wasm-bindgen output.
 
@@ -122,6 +123,24 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Deno from npm `deno` at exactly `version`, under `target/tools` (like binaryen).
+fn deno(version: &str) -> Result<PathBuf, String> {
+    let tools = target_dir().join("tools").join(format!("deno-{version}"));
+    let bin = tools.join("node_modules").join(".bin").join("deno");
+    if !bin.is_file() {
+        std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+            .arg(&tools)
+            .arg(format!("deno@{version}")))?;
+    }
+    let reported = output(Command::new(&bin).arg("--version"))?;
+    if !reported.starts_with(&format!("deno {version} ")) {
+        return Err(format!("{} reports {reported:?}, wasm-pack.toml pins deno {version}", bin.display()));
+    }
+    Ok(bin)
+}
+
 /// Debian's headless Chromium and chromedriver, installed when missing (CI runs as root on Debian).
 fn chromium() -> Result<(), String> {
     if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
@@ -138,14 +157,16 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     let cfg = config::load(&root())?;
     let tools = tools(&cfg.js, &cfg.raw)?;
 
-    step("JS: Debian chromium + chromedriver; npm ci of the test runtimes (workerd, playwright-core, tsc)");
+    step("JS: Debian chromium + chromedriver; npm ci of the test runtimes (workerd, playwright-core, tsc); Deno");
     chromium()?;
     let npm_dir = root().join("js").join("test");
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&npm_dir))?;
+    let deno = deno(&cfg.js.deno)?;
     let versions = [
         output(Command::new("node").arg("--version"))?,
         output(Command::new(CHROMIUM).arg("--version"))?,
         output(Command::new(npm_dir.join("node_modules/.bin/workerd")).arg("--version"))?,
+        output(Command::new(&deno).arg("--version"))?,
     ];
 
     step("JS: test snapshot (js/test/members.csv + the demo definitions)");
@@ -184,9 +205,10 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .env("EDGESEG_JS_PKG", &pkg)
             .env("EDGESEG_JS_SNAPSHOT", &snapshot)
             .env("EDGESEG_JS_OUT", &dir)
-            .env("EDGESEG_CHROMIUM", CHROMIUM))
+            .env("EDGESEG_CHROMIUM", CHROMIUM)
+            .env("EDGESEG_DENO", &deno))
     };
-    step("JS: the package by name (Node, web, bundler builds) and its TypeScript types (tsc --strict)");
+    step("JS: the package by name (Node, web, bundler builds; Deno) and its TypeScript types (tsc --strict)");
     node_test("package.test.mjs")?;
     step("JS: the Worker adapter in workerd (miniflare), answering real fetches");
     node_test("worker.test.mjs")?;
