@@ -215,11 +215,7 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     step("JS: the browser demo page in headless Chromium (playwright-core)");
     node_test("demo.test.mjs")?;
 
-    eprintln!(
-        "JS runtimes exercised: Node {}, {}, workerd {}",
-        versions[0].trim(),
-        versions[1].trim(),
-        versions[2].trim()
-    );
+    let [node, chromium, workerd, deno] = versions.map(|v| v.lines().next().unwrap_or("").trim().to_string());
+    eprintln!("JS runtimes exercised: Node {node}, {chromium}, {workerd}, {deno}");
     Ok(())
 }
