@@ -29,6 +29,19 @@ pub struct Engine {
     gated: u64,
 }
 
+/// Where a request lands, before actions (see [`Engine::classify`]).
+#[derive(Debug)]
+pub struct Classification<'e> {
+    /// Index of the tier in the snapshot's tiers.
+    pub tier_index: u16,
+    /// Matched segments, highest precedence first.
+    pub matched: Vec<&'e SegmentView>,
+    pub fingerprint: Option<u64>,
+    /// Purposes granted on this request after narrowing.
+    pub consent: u64,
+    pub narrowing: consent::Narrowing,
+}
+
 /// Counters a host reads for its report and its health checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineStats {
@@ -103,67 +116,22 @@ impl Engine {
 
     /// The customer id this request carries, per the snapshot's identity sources.
     pub fn identity<'r>(&self, req: &Request<'r>) -> Option<&'r str> {
-        self.snapshot.identity.iter().find_map(|src| {
-            let v = match src {
-                IdentitySource::Header(name) => req.header(name),
-                IdentitySource::Cookie(name) => req.cookie(name),
-            }?
-            .trim();
-            (!v.is_empty() && v.len() <= MAX_ID_LEN).then_some(v)
-        })
+        identity(&self.snapshot, req)
+    }
+
+    /// Which tier and segments a request lands in, under which consent — everything a decision
+    /// is but its actions. Reads no state and changes none: what a browser or a preview may ask
+    /// without counting against a throttle.
+    pub fn classify<'e>(&'e self, req: &Request<'_>) -> Classification<'e> {
+        classify(&self.snapshot, self.revocations.as_ref(), self.gated, req)
     }
 
     /// Puts one request into its tier and segments and applies their actions.
     pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
+        let Classification { tier_index, matched, fingerprint, consent, narrowing } =
+            classify(&self.snapshot, self.revocations.as_ref(), self.gated, req);
         let snap = &self.snapshot;
-        let identity = self.identity(req);
-        let fingerprint = identity.map(|id| snap.fingerprint(id));
 
-        // What the snapshot granted, then what this request's signals take away from it.
-        let mut granted = 0u64;
-        for (i, p) in snap.purposes.iter().enumerate() {
-            let ok =
-                !p.requires_consent || matches!((fingerprint, &p.consented), (Some(fp), Some(set)) if set.contains(fp));
-            if ok {
-                granted |= 1 << i;
-            }
-        }
-        let mut narrowing = consent::deny_from_signals(req, &snap.consent, &snap.purposes, self.gated);
-        narrowing.revoked = match (fingerprint, &self.revocations) {
-            (Some(fp), Some(d)) => d.revoked(fp) & self.gated,
-            _ => 0,
-        };
-        narrowing.gpc &= granted;
-        narrowing.tcf &= granted;
-        narrowing.cookie &= granted;
-        narrowing.revoked &= granted;
-        let consent = granted & !narrowing.removed();
-
-        let env = EdgeEnv { req, snap, identity, fingerprint, consent };
-        let mut matched: Vec<&SegmentView> = Vec::new();
-        let mut best_tier: Option<u16> = None;
-        for seg in &snap.segments {
-            if !env.purpose_granted(seg.purpose) {
-                continue;
-            }
-            if let Some(set) = &seg.membership {
-                match fingerprint {
-                    Some(fp) if set.contains(fp) => {}
-                    _ => continue,
-                }
-            }
-            if let Some(rule) = &seg.rule
-                && !rule.matches(&env)
-            {
-                continue;
-            }
-            matched.push(seg);
-            if let Some(t) = seg.tier {
-                best_tier = Some(best_tier.map_or(t, |b| b.min(t)));
-            }
-        }
-
-        let tier_index = best_tier.unwrap_or(snap.default_tier);
         let tier_view = snap.tiers.get(usize::from(tier_index));
         let tier = tier_view.map_or("", |t| t.name.as_str());
         let segments: Vec<&str> = matched.iter().map(|s| s.name.as_str()).collect();
@@ -267,6 +235,74 @@ impl Engine {
             response_headers,
         }
     }
+}
+
+/// [`Engine::classify`], over the parts of an engine it reads (so `decide` can hold the throttle
+/// table mutably at the same time).
+fn classify<'e>(
+    snap: &'e Snapshot,
+    revocations: Option<&RevocationDelta>,
+    gated: u64,
+    req: &Request<'_>,
+) -> Classification<'e> {
+    let identity = identity(snap, req);
+    let fingerprint = identity.map(|id| snap.fingerprint(id));
+
+    // What the snapshot granted, then what this request's signals take away from it.
+    let mut granted = 0u64;
+    for (i, p) in snap.purposes.iter().enumerate() {
+        let ok =
+            !p.requires_consent || matches!((fingerprint, &p.consented), (Some(fp), Some(set)) if set.contains(fp));
+        if ok {
+            granted |= 1 << i;
+        }
+    }
+    let mut narrowing = consent::deny_from_signals(req, &snap.consent, &snap.purposes, gated);
+    narrowing.revoked = match (fingerprint, revocations) {
+        (Some(fp), Some(d)) => d.revoked(fp) & gated,
+        _ => 0,
+    };
+    narrowing.gpc &= granted;
+    narrowing.tcf &= granted;
+    narrowing.cookie &= granted;
+    narrowing.revoked &= granted;
+    let consent = granted & !narrowing.removed();
+
+    let env = EdgeEnv { req, snap, identity, fingerprint, consent };
+    let mut matched: Vec<&SegmentView> = Vec::new();
+    let mut best_tier: Option<u16> = None;
+    for seg in &snap.segments {
+        if !env.purpose_granted(seg.purpose) {
+            continue;
+        }
+        if let Some(set) = &seg.membership {
+            match fingerprint {
+                Some(fp) if set.contains(fp) => {}
+                _ => continue,
+            }
+        }
+        if let Some(rule) = &seg.rule
+            && !rule.matches(&env)
+        {
+            continue;
+        }
+        matched.push(seg);
+        if let Some(t) = seg.tier {
+            best_tier = Some(best_tier.map_or(t, |b| b.min(t)));
+        }
+    }
+    Classification { tier_index: best_tier.unwrap_or(snap.default_tier), matched, fingerprint, consent, narrowing }
+}
+
+fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
+    snap.identity.iter().find_map(|src| {
+        let v = match src {
+            IdentitySource::Header(name) => req.header(name),
+            IdentitySource::Cookie(name) => req.cookie(name),
+        }?
+        .trim();
+        (!v.is_empty() && v.len() <= MAX_ID_LEN).then_some(v)
+    })
 }
 
 /// The RateLimit policy name: the segment's or tier's name.

@@ -21,7 +21,8 @@
 //!   access, so a bad input is a typed [`Error`], never a trap across the wasm boundary.
 //! * **Customer ids never ship.** Membership sets hold keyed 64-bit fingerprints ([`fingerprint`]).
 //!
-//! Two thin skins sit on top: [`abi`] (raw exports, feature `abi`) and, later, a wasm-bindgen skin.
+//! Two thin skins sit on top: [`abi`] (raw exports, feature `abi`) and `js` (wasm-bindgen, feature
+//! `js`, wasm32 only).
 #![no_std]
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::panic))]
 
@@ -37,6 +38,8 @@ mod engine;
 mod error;
 pub mod fingerprint;
 pub mod format;
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+pub mod js;
 pub mod membership;
 mod request;
 pub mod rule;
@@ -45,7 +48,7 @@ pub mod tcf;
 pub mod throttle;
 
 pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult};
-pub use engine::{Engine, EngineStats};
+pub use engine::{Classification, Engine, EngineStats};
 pub use error::{Error, ErrorKind};
 pub use request::{AttrValue, Request};
 pub use snapshot::Snapshot;

@@ -7,6 +7,7 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub raw: Raw,
+    pub js: Js,
 }
 
 #[derive(Debug, Deserialize)]
@@ -22,6 +23,22 @@ pub struct Raw {
     pub budget_gzip_bytes: u64,
     pub allowed_imports: Vec<String>,
     pub forbidden_crates: Vec<String>,
+}
+
+/// The npm package of the wasm-bindgen skin (`[js]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Js {
+    pub crate_dir: String,
+    pub features: Vec<String>,
+    pub profile: String,
+    pub targets: Vec<String>,
+    pub out: String,
+    pub package_dir: String,
+    pub wasm_bindgen: String,
+    pub wasm_pack: String,
+    pub deno: String,
+    pub budget_gzip_bytes: u64,
 }
 
 pub fn load(root: &Path) -> Result<Config, String> {

@@ -1,12 +1,14 @@
 //! `cargo xtask`: build orchestration for edgeseg.
 //!
 //! * `cargo xtask build` — the raw-ABI wasm module at `target/wasm/edgeseg.wasm` (config: `wasm-pack.toml`)
+//! * `cargo xtask build-js` — the npm package of the JS skin at `target/js/pkg` (config: `[js]`)
 //! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
 //!
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
 
 mod config;
+mod js;
 mod tasks;
 mod wasm;
 
@@ -16,10 +18,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("build") => tasks::build(&args[1..]).map(|_| ()),
+        Some("build-js") => js::build(&args[1..]).map(|_| ()),
         Some("demo") => tasks::demo(&args[1..]),
         Some("test") => tasks::test(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|demo|test> [--release]\n\n{}", USAGE);
+            eprintln!("usage: cargo xtask <build|build-js|demo|test> [--release]\n\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "\
   build   build the raw-ABI module into target/wasm/edgeseg.wasm and print its size
+  build-js build the JS npm package (wasm-pack per target in wasm-pack.toml [js]) into target/js/pkg
   demo    generate sample data, build a snapshot, replay sample traffic in wasmtime, print the report
           (--release: build the host optimised; --members N --requests N to resize)
   test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo";

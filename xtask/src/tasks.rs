@@ -9,11 +9,11 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
     cmd
@@ -28,13 +28,13 @@ fn show(cmd: &Command) -> String {
     s
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
+pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("$ {}", show(cmd));
     let status = cmd.status().map_err(|e| format!("{}: {e}", show(cmd)))?;
     if status.success() { Ok(()) } else { Err(format!("failed ({status}): {}", show(cmd))) }
 }
 
-fn output(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn output(cmd: &mut Command) -> Result<String, String> {
     eprintln!("$ {}", show(cmd));
     let out = cmd.output().map_err(|e| format!("{}: {e}", show(cmd)))?;
     if !out.status.success() {
@@ -43,7 +43,7 @@ fn output(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn step(name: &str) {
+pub(crate) fn step(name: &str) {
     eprintln!("\n==> {name}");
 }
 
@@ -78,7 +78,7 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
 
 /// The pinned `wasm-opt` from npm `binaryen`, installed into `target/tools` on first use (npm is a
 /// package registry, the one network source allowed). Refuses any other version.
-fn wasm_opt(version: &str) -> Result<PathBuf, String> {
+pub(crate) fn wasm_opt(version: &str) -> Result<PathBuf, String> {
     let tools = target_dir().join("tools").join(format!("binaryen-{version}"));
     let bin = tools.join("node_modules").join(".bin").join("wasm-opt");
     if !bin.is_file() {
@@ -96,7 +96,7 @@ fn wasm_opt(version: &str) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-fn gzip_len(path: &Path) -> Option<u64> {
+pub(crate) fn gzip_len(path: &Path) -> Option<u64> {
     let out = Command::new("gzip").args(["-9", "-c"]).arg(path).output().ok()?;
     out.status.success().then_some(out.stdout.len() as u64)
 }
@@ -254,6 +254,12 @@ pub fn test(args: &[String]) -> Result<(), String> {
     run(cargo()
         .args(["clippy", "--locked", "-p", "edgeseg", "--target", &cfg.target, "--no-default-features"])
         .args(["--features", &cfg.features.join(","), "--", "-D", "warnings"]))?;
+    let js = config::load(&root())?.js;
+    run(cargo()
+        .args(["clippy", "--locked", "-p", "edgeseg", "--target", &cfg.target, "--no-default-features"])
+        .args(["--features", &js.features.join(","), "--lib", "--tests", "--", "-D", "warnings"])
+        // The skin's test embeds the snapshot named here; clippy only needs some file to exist.
+        .env("EDGESEG_JS_SNAPSHOT", root().join("Cargo.toml")))?;
 
     step("tests: unit, spec (native + wasmtime), CLI, goldens");
     run(cargo().args(["test", "--locked", "--workspace"]).env("EDGESEG_WASM", &module))?;
@@ -266,6 +272,9 @@ pub fn test(args: &[String]) -> Result<(), String> {
 
     step("the README's demo, end to end (smaller data)");
     demo(&["--members".into(), "20000".into(), "--requests".into(), "5000".into()])?;
+
+    // After the demo: the `edgeseg` CLI it built makes the JS tests' snapshot.
+    crate::js::test(&target_dir().join("debug").join("edgeseg"))?;
 
     eprintln!("\nxtask test: all steps passed in {:.0?}", started.elapsed());
     Ok(())

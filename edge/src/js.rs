@@ -1,0 +1,407 @@
+//! The JavaScript skin (feature `js`): the engine for Workers, browsers, Node and Deno.
+//!
+//! Deliberately thin. It turns a JS request — a plain object or anything shaped like a Fetch
+//! `Request` — into the core's borrowed [`Request`], calls the core, and hands the whole
+//! [`Decision`](crate::Decision) back through serde-wasm-bindgen, so fields the core gains later
+//! reach JavaScript without a change here. Errors become JS `Error`s carrying the core's
+//! [`ErrorKind`] as `kind` (and its stable ABI number as `code`).
+//!
+//! What the skin adds on top of the core, and only here:
+//! * **Request shapes.** `host`/`path` or a `url` to split; `headers` as a plain object, an array
+//!   of `[name, value]` pairs, or anything iterable like that (`Headers`, `Map`); `country` or
+//!   Cloudflare's `cf.country`; `clientIp` (or, on Cloudflare, the `cf-connecting-ip` header);
+//!   `nowMs` (or `now_ms`); `attributes` as a plain object.
+//! * **A clock default.** Without `nowMs` the skin reads `Date.now()`: the core itself still
+//!   reads no clock, and a caller wanting reproducible decisions passes `nowMs`.
+
+use crate::engine::Engine as Core;
+use crate::error::{Error, ErrorKind};
+use crate::request::{AttrValue, Request};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use js_sys::{Array, Object, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A request as `decide` and `segmentsFor` accept it: a plain object or a Fetch `Request`. */
+export interface RequestLike {
+  method?: string;
+  /** Absolute URL; split into `host` and `path` (path keeps the query) unless those are given. */
+  url?: string;
+  host?: string;
+  path?: string;
+  /** Plain object, `[name, value]` pairs, or a `Headers`/`Map`. Cookies come from `cookie`. */
+  headers?: Record<string, string> | Array<[string, string]> | Iterable<[string, string]>;
+  /** ISO 3166-1 alpha-2. A Cloudflare `Request` also works through `cf.country`. */
+  country?: string | null;
+  cf?: { country?: string | null } | null;
+  /** The client's address (per-IP throttles); else the `cf-connecting-ip` header. Only hashed. */
+  clientIp?: string | null;
+  /** Milliseconds since the epoch; `Date.now()` when absent. */
+  nowMs?: number;
+  attributes?: Record<string, string | number | boolean | null>;
+}
+
+export interface DecisionHeader { name: string; value: string }
+
+/**
+ * The core's decision, field for field (snake_case, as the Rust struct has it). Fields the
+ * engine gains later (throttle verdict, cache policy, route…) appear without a new skin.
+ * `u64` fields are Numbers; only if one exceeds `Number.MAX_SAFE_INTEGER` (a consent mask over
+ * more than 53 purposes) are that decision's `u64` fields BigInts.
+ */
+export interface Decision {
+  snapshot_version: number;
+  tier: string;
+  tier_index: number;
+  segments: string[];
+  identified: boolean;
+  consent: number | bigint;
+  /** Purposes each request signal took away from what the snapshot granted (bit masks). */
+  narrowing: { gpc: number; tcf: number; cookie: number; revoked: number; tcf_invalid: boolean; cookie_invalid: boolean };
+  throttle: {
+    source: ActionSource;
+    result: "Allowed" | "Rejected" | "Deprioritized";
+    lane: string | null;
+    limit: number;
+    remaining: number;
+    retry_after_s: number | null;
+    state_key: number | bigint;
+    state: number | bigint;
+  } | null;
+  cache: { source: ActionSource; mode: "Public" | "Private" | "NoStore" | "Bypass"; key: string | null } | null;
+  route: { source: ActionSource; pool: string; lane: string } | null;
+  /** Add to the request sent to the origin. */
+  headers: DecisionHeader[];
+  /** Add to the response (Cache-Control, Vary, Surrogate-Key, RateLimit…); with a 429 on reject. */
+  response_headers: DecisionHeader[];
+  [field: string]: unknown;
+}
+
+/** Where an action came from: a segment or the decided tier. */
+export type ActionSource = { Segment: string } | { Tier: string };
+
+/** What every method throws: a JS `Error` with the core's error kind. */
+export interface EdgesegError extends Error {
+  /** `Truncated`, `BadMagic`, `UnsupportedVersion`, `ChecksumMismatch`, `Payload`, `Invalid`, `Request`… */
+  kind: string;
+  /** The stable number of `kind` (edge/ABI.md). */
+  code: number;
+}
+"#;
+
+/// A loaded snapshot, ready to decide requests.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Engine {
+    core: Core,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Decodes and validates snapshot bytes. Throws an `EdgesegError` on bad bytes.
+    pub fn load(bytes: &[u8]) -> Result<Engine, JsValue> {
+        Core::load(bytes).map(|core| Engine { core }).map_err(|e| js_error(&e))
+    }
+
+    /// Puts one request into its tier and segments and applies their actions (throttles count it).
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
+    pub fn decide(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "RequestLike")] request: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let owned = OwnedRequest::from_js(&request)?;
+        let decision = self.core.decide(&owned.borrow());
+        to_js(&decision)
+    }
+
+    /// The segments one request context matches: `decide(context).segments`. Without an identity
+    /// in the context this is exactly the request-rule segments whose purpose needs no consent,
+    /// which is what a browser may evaluate locally.
+    #[wasm_bindgen(js_name = segmentsFor, unchecked_return_type = "string[]")]
+    pub fn segments_for(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestLike")] context: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let owned = OwnedRequest::from_js(&context)?;
+        let classified = self.core.classify(&owned.borrow());
+        Ok(classified.matched.iter().map(|s| JsValue::from_str(&s.name)).collect::<Array>().into())
+    }
+
+    /// Applies a revocation delta (bytes from `edgeseg revoke`): effective from the next decision.
+    /// Throws (and keeps the current one) for another snapshot's delta or an older sequence.
+    #[wasm_bindgen(js_name = applyDelta, unchecked_return_type = "{ sequence: number; entries: number }")]
+    pub fn apply_delta(&mut self, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        let d = self.core.apply_delta(bytes).map_err(|e| js_error(&e))?;
+        to_js(&DeltaSummary { sequence: d.sequence, entries: d.entries.len() as u64 })
+    }
+
+    /// Counters: throttle keys held, high-water mark, capacity, evictions, applied delta.
+    #[wasm_bindgen(unchecked_return_type = "Record<string, number | null>")]
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.core.stats())
+    }
+
+    /// The snapshot's version (also the `x-edgeseg-snapshot` header and the Worker's `ETag`).
+    #[wasm_bindgen(getter, unchecked_return_type = "number")]
+    pub fn version(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.core.snapshot().version)
+    }
+
+    /// The snapshot's id (from its definitions).
+    #[wasm_bindgen(getter, js_name = snapshotId)]
+    pub fn snapshot_id(&self) -> String {
+        self.core.snapshot().id.clone()
+    }
+
+    /// Tier names, highest precedence first.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn tiers(&self) -> JsValue {
+        self.core.snapshot().tiers.iter().map(|t| JsValue::from_str(&t.name)).collect::<Array>().into()
+    }
+
+    /// Segment names in precedence order.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn segments(&self) -> JsValue {
+        self.core.snapshot().segments.iter().map(|s| JsValue::from_str(&s.name)).collect::<Array>().into()
+    }
+}
+
+/// What `applyDelta` returns.
+#[derive(Serialize)]
+struct DeltaSummary {
+    sequence: u64,
+    entries: u64,
+}
+
+/// Serialises `value` with plain Numbers for `u64`s, falling back to BigInts only when one of them
+/// does not fit a Number exactly (see the `Decision` type above).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let plain = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    value.serialize(&plain).or_else(|_| {
+        let big = serde_wasm_bindgen::Serializer::new()
+            .serialize_maps_as_objects(true)
+            .serialize_large_number_types_as_bigints(true);
+        value.serialize(&big).map_err(JsValue::from)
+    })
+}
+
+/// A JS `Error` whose `kind` is the core's error kind and `code` its stable number.
+fn js_error(e: &Error) -> JsValue {
+    kinded(e.kind(), &e.to_string())
+}
+
+fn kinded(kind: ErrorKind, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("EdgesegError");
+    // Setting a property on a fresh Error cannot fail; if it ever did, the message still stands.
+    let _ = Reflect::set(&err, &"kind".into(), &JsValue::from_str(&alloc::format!("{kind:?}")));
+    let _ = Reflect::set(&err, &"code".into(), &JsValue::from(kind.code()));
+    err.into()
+}
+
+fn bad_request(message: &str) -> JsValue {
+    kinded(ErrorKind::Request, &alloc::format!("request undecodable: {message}"))
+}
+
+enum OwnedAttr {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+}
+
+/// The request with owned strings, read once from JS; [`OwnedRequest::borrow`] gives the core's view.
+struct OwnedRequest {
+    method: String,
+    host: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    country: Option<String>,
+    client_ip: Option<String>,
+    now_ms: u64,
+    attributes: Vec<(String, OwnedAttr)>,
+}
+
+impl OwnedRequest {
+    /// Reads a request; whatever JS throws while being read (a getter, a broken iterator) becomes a
+    /// `Request` error too, so callers always get an error with a `kind`.
+    fn from_js(value: &JsValue) -> Result<OwnedRequest, JsValue> {
+        OwnedRequest::read(value).map_err(|e| {
+            if Reflect::has(&e, &"kind".into()).unwrap_or(false) {
+                return e;
+            }
+            let message = e.dyn_ref::<js_sys::Error>().map_or_else(|| alloc::format!("{e:?}"), |e| e.message().into());
+            bad_request(&message)
+        })
+    }
+
+    fn read(value: &JsValue) -> Result<OwnedRequest, JsValue> {
+        if !value.is_object() {
+            return Err(bad_request("expected an object or a Request"));
+        }
+        let method = string_field(value, "method")?.unwrap_or_else(|| "GET".to_string());
+        let (mut host, mut path) = match string_field(value, "url")? {
+            Some(url) => split_url(&url),
+            None => (String::new(), String::from("/")),
+        };
+        if let Some(h) = string_field(value, "host")? {
+            host = h;
+        }
+        if let Some(p) = string_field(value, "path")? {
+            path = p;
+        }
+        let headers = headers(&get(value, "headers")?)?;
+        let country = match string_field(value, "country")? {
+            Some(c) => Some(c),
+            None => {
+                let cf = get(value, "cf")?;
+                if cf.is_object() { string_field(&cf, "country")? } else { None }
+            }
+        };
+        let now = match get(value, "nowMs")? {
+            v if v.is_undefined() => get(value, "now_ms")?,
+            v => v,
+        };
+        let now_ms = if now.is_undefined() || now.is_null() {
+            js_sys::Date::now()
+        } else {
+            now.as_f64().ok_or_else(|| bad_request("nowMs must be a number"))?
+        };
+        if !(now_ms.is_finite() && now_ms >= 0.0) {
+            return Err(bad_request("nowMs must be a non-negative finite number"));
+        }
+        let attributes = attributes(&get(value, "attributes")?)?;
+        let client_ip = match string_field(value, "clientIp")? {
+            Some(ip) => Some(ip),
+            None => headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip")).map(|(_, v)| v.clone()),
+        };
+        Ok(OwnedRequest { method, host, path, headers, country, client_ip, now_ms: now_ms as u64, attributes })
+    }
+
+    fn borrow(&self) -> Request<'_> {
+        Request {
+            method: &self.method,
+            host: &self.host,
+            path: &self.path,
+            headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+            country: self.country.as_deref(),
+            client_ip: self.client_ip.as_deref(),
+            now_ms: self.now_ms,
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(n, v)| {
+                    let v = match v {
+                        OwnedAttr::Null => AttrValue::Null,
+                        OwnedAttr::Bool(b) => AttrValue::Bool(*b),
+                        OwnedAttr::Number(x) => AttrValue::Number(*x),
+                        OwnedAttr::String(s) => AttrValue::String(s),
+                    };
+                    (n.as_str(), v)
+                })
+                .collect(),
+        }
+    }
+}
+
+fn get(obj: &JsValue, key: &str) -> Result<JsValue, JsValue> {
+    Reflect::get(obj, &JsValue::from_str(key))
+}
+
+fn string_field(obj: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+    let v = get(obj, key)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| bad_request(&alloc::format!("{key} must be a string")))
+}
+
+/// `scheme://authority/path?query#fragment` → (authority without userinfo, `/path?query`).
+fn split_url(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split('#').next().unwrap_or("");
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let path = if path.is_empty() {
+        String::from("/")
+    } else if path.starts_with('?') {
+        alloc::format!("/{path}")
+    } else {
+        String::from(path)
+    };
+    (String::from(host), path)
+}
+
+/// Headers from a plain object, an array of pairs, or any iterable of pairs (`Headers`, `Map`).
+fn headers(value: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(bad_request("headers must be an object, pairs or Headers"));
+    }
+    let mut out = Vec::new();
+    if let Some(iter) = js_sys::try_iter(value)? {
+        for pair in iter {
+            let pair = pair?;
+            let name = Reflect::get_u32(&pair, 0)?.as_string();
+            let val = Reflect::get_u32(&pair, 1)?.as_string();
+            match (name, val) {
+                (Some(n), Some(v)) => out.push((n, v)),
+                _ => return Err(bad_request("headers must be [name, value] string pairs")),
+            }
+        }
+    } else {
+        for entry in Object::entries(value.unchecked_ref::<Object>()) {
+            let name = Reflect::get_u32(&entry, 0)?.as_string().unwrap_or_default();
+            let val = Reflect::get_u32(&entry, 1)?;
+            if let Some(v) = val.as_string() {
+                out.push((name, v));
+            } else if Array::is_array(&val) {
+                // `{ cookie: ["a=1", "b=2"] }`: one header line per value, as on the wire.
+                for v in val.unchecked_ref::<Array>().iter() {
+                    out.push((
+                        name.clone(),
+                        v.as_string().ok_or_else(|| bad_request("header values must be strings"))?,
+                    ));
+                }
+            } else if !(val.is_undefined() || val.is_null()) {
+                return Err(bad_request(&alloc::format!("header {name} must be a string")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn attributes(value: &JsValue) -> Result<Vec<(String, OwnedAttr)>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(bad_request("attributes must be an object"));
+    }
+    let mut out = Vec::new();
+    for entry in Object::entries(value.unchecked_ref::<Object>()) {
+        let name = Reflect::get_u32(&entry, 0)?.as_string().unwrap_or_default();
+        let v = Reflect::get_u32(&entry, 1)?;
+        let attr = if v.is_null() || v.is_undefined() {
+            OwnedAttr::Null
+        } else if let Some(b) = v.as_bool() {
+            OwnedAttr::Bool(b)
+        } else if let Some(x) = v.as_f64() {
+            OwnedAttr::Number(x)
+        } else if let Some(s) = v.as_string() {
+            OwnedAttr::String(s)
+        } else {
+            return Err(bad_request(&alloc::format!("attribute {name} must be null, a boolean, a number or a string")));
+        };
+        out.push((name, attr));
+    }
+    Ok(out)
+}

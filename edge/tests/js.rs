@@ -1,0 +1,258 @@
+//! The JS skin, in real JavaScript engines: `cargo xtask test` runs this file with
+//! wasm-bindgen-test in Node and again in headless Chromium (`WASM_BINDGEN_USE_BROWSER=1`).
+//!
+//! The snapshot is `js/test/members.csv` built with the demo definitions (see `js/test/README.md`);
+//! xtask passes its path in `EDGESEG_JS_SNAPSHOT`. Requests are made in JavaScript (inline below)
+//! so the shapes under test are the ones callers really pass: plain objects, pairs, `Headers`, a
+//! Fetch `Request`.
+#![cfg(all(target_arch = "wasm32", feature = "js"))]
+// A panic is the failure report in tests; clippy's `allow-unwrap-in-tests` does not recognise
+// `#[wasm_bindgen_test]` functions as tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use edgeseg::js::Engine;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const SNAPSHOT: &[u8] = include_bytes!(env!("EDGESEG_JS_SNAPSHOT"));
+/// `js/test/revocations.txt` (alice revokes personalisation) as a delta for that snapshot.
+const DELTA: &[u8] = include_bytes!(env!("EDGESEG_JS_DELTA"));
+
+#[wasm_bindgen(inline_js = r#"
+export function request(kind) {
+  const now = 1767225600000;
+  switch (kind) {
+    case "alice-object":
+      return { method: "GET", host: "shop.example", path: "/", headers: { cookie: "theme=dark; edgeseg_uid=alice" }, nowMs: now };
+    case "alice-request":
+      return new Request("https://shop.example/checkout?step=2", { headers: new Headers({ "x-customer-id": "alice" }) });
+    case "alice-pairs-mobile":
+      return { url: "https://shop.example/p/1", headers: [["X-Customer-Id", "alice"], ["User-Agent", "Mozilla/5.0 Mobile"]], cf: { country: "DE" }, nowMs: now };
+    case "bob-product":
+      return { url: "https://shop.example/p/1", headers: { cookie: "edgeseg_uid=bob" }, nowMs: now };
+    case "bob-checkout":
+      return { url: "https://shop.example/checkout", headers: { cookie: ["a=1", "edgeseg_uid=bob"] }, country: "US", nowMs: now };
+    case "anonymous-mobile":
+      return { url: "https://shop.example/", headers: { "user-agent": "Mobile" }, country: "DE", attributes: { device: "mobile", score: 3, bot: false, x: null } };
+    case "bad-headers":
+      return { headers: 5 };
+    case "bad-now":
+      return { nowMs: "soon" };
+    case "not-an-object":
+      return "GET /";
+  }
+}
+export function errorOf(f) {
+  try { f(); return null; } catch (e) { return { isError: e instanceof Error, kind: e.kind, code: e.code, message: String(e.message) }; }
+}
+"#)]
+extern "C" {
+    fn request(kind: &str) -> JsValue;
+    #[wasm_bindgen(js_name = errorOf)]
+    fn error_of(f: &Closure<dyn Fn()>) -> JsValue;
+}
+
+#[derive(Debug, Deserialize)]
+struct Header {
+    name: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Decision {
+    snapshot_version: u64,
+    tier: String,
+    segments: Vec<String>,
+    identified: bool,
+    headers: Vec<Header>,
+    response_headers: Vec<Header>,
+    throttle: Option<Throttle>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Stats {
+    throttle_keys: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeltaInfo {
+    sequence: u64,
+    entries: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Throttle {
+    result: String,
+    remaining: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Thrown {
+    is_error: bool,
+    kind: String,
+    code: u16,
+    message: String,
+}
+
+fn engine() -> Engine {
+    Engine::load(SNAPSHOT).unwrap_or_else(|e| panic!("load: {e:?}"))
+}
+
+fn decide(kind: &str) -> Decision {
+    let v = engine().decide(request(kind)).unwrap_or_else(|e| panic!("decide {kind}: {e:?}"));
+    serde_wasm_bindgen::from_value(v).unwrap()
+}
+
+fn thrown(f: impl Fn() + 'static) -> Thrown {
+    let f = Closure::<dyn Fn()>::new(f);
+    serde_wasm_bindgen::from_value(error_of(&f)).expect("an error was thrown")
+}
+
+#[wasm_bindgen_test]
+fn premium_member_by_cookie_from_a_plain_object() {
+    let d = decide("alice-object");
+    assert_eq!(d.tier, "premium");
+    assert!(d.identified);
+    assert_eq!(d.segments, ["premium", "high-value"]);
+    assert_eq!(d.snapshot_version, 1);
+    let tier = d.headers.iter().find(|h| h.name == "x-edgeseg-tier").unwrap();
+    assert_eq!(tier.value, "premium");
+}
+
+#[wasm_bindgen_test]
+fn fetch_request_with_headers_and_a_url() {
+    let d = decide("alice-request");
+    assert_eq!(d.tier, "premium");
+    assert_eq!(d.segments, ["premium", "high-value", "high-value-checkout", "checkout-visitors", "private-pages"]);
+    // Checkout pages are never stored; premium has no throttle.
+    let cc = d.response_headers.iter().find(|h| h.name == "cache-control").unwrap();
+    assert_eq!(cc.value, "no-store");
+    assert!(d.throttle.is_none());
+}
+
+#[wasm_bindgen_test]
+fn free_member_is_throttled_and_cached_publicly() {
+    let mut e = engine();
+    let first: Decision = serde_wasm_bindgen::from_value(e.decide(request("bob-product")).unwrap()).unwrap();
+    let t = first.throttle.as_ref().unwrap();
+    assert_eq!((t.result.as_str(), t.remaining), ("Allowed", 9));
+    let rl = first.response_headers.iter().find(|h| h.name == "ratelimit").unwrap();
+    assert_eq!(rl.value, "\"free\";r=9;t=1");
+    let cc = first.response_headers.iter().find(|h| h.name == "cache-control").unwrap();
+    assert!(cc.value.starts_with("public, max-age=60"), "{}", cc.value);
+    // The same instant: the burst of 10 runs out on the eleventh request.
+    let mut last = first;
+    for _ in 0..10 {
+        last = serde_wasm_bindgen::from_value(e.decide(request("bob-product")).unwrap()).unwrap();
+    }
+    assert_eq!(last.throttle.unwrap().result, "Rejected");
+    assert!(last.response_headers.iter().any(|h| h.name == "retry-after" && h.value == "1"));
+    // segmentsFor counts nothing against the throttle.
+    for _ in 0..20 {
+        e.segments_for(request("bob-product")).unwrap();
+    }
+    let stats: Stats = serde_wasm_bindgen::from_value(e.stats().unwrap()).unwrap();
+    assert_eq!(stats.throttle_keys, 1);
+}
+
+#[wasm_bindgen_test]
+fn a_revocation_delta_applies_from_the_next_decision() {
+    let mut e = engine();
+    assert_eq!(decide_with(&mut e, "alice-object").segments, ["premium", "high-value"]);
+    let info: DeltaInfo = serde_wasm_bindgen::from_value(e.apply_delta(DELTA).unwrap()).unwrap();
+    assert_eq!((info.sequence, info.entries), (1, 1));
+    assert_eq!(decide_with(&mut e, "alice-object").segments, ["premium"]);
+    // The same delta again is stale; a snapshot is not a delta. Both keep the applied one.
+    let t = thrown(|| drop(engine_with_delta().apply_delta(DELTA).map_err(throw)));
+    assert_eq!(t.kind, "Stale");
+    let t = thrown(|| drop(engine().apply_delta(SNAPSHOT).map_err(throw)));
+    assert_eq!(t.kind, "BadMagic");
+    assert_eq!(decide_with(&mut e, "alice-object").segments, ["premium"]);
+}
+
+fn engine_with_delta() -> Engine {
+    let mut e = engine();
+    e.apply_delta(DELTA).unwrap();
+    e
+}
+
+fn decide_with(e: &mut Engine, kind: &str) -> Decision {
+    serde_wasm_bindgen::from_value(e.decide(request(kind)).unwrap()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn header_pairs_and_cloudflare_country() {
+    let d = decide("alice-pairs-mobile");
+    assert!(d.segments.contains(&"de-mobile".to_string()), "{d:?}");
+}
+
+#[wasm_bindgen_test]
+fn no_consent_no_consent_gated_segments() {
+    let d = decide("bob-checkout");
+    assert_eq!(d.tier, "free");
+    assert!(d.identified);
+    // Only the contract segment that keeps checkout pages out of caches.
+    assert_eq!(d.segments, ["private-pages"], "{d:?}");
+}
+
+#[wasm_bindgen_test]
+fn segments_for_an_anonymous_context_fail_closed() {
+    let mut e = engine();
+    let segs: Vec<String> =
+        serde_wasm_bindgen::from_value(e.segments_for(request("anonymous-mobile")).unwrap()).unwrap();
+    assert!(segs.is_empty(), "{segs:?}");
+    let d: Decision = serde_wasm_bindgen::from_value(e.decide(request("anonymous-mobile")).unwrap()).unwrap();
+    assert_eq!(d.tier, "free");
+    assert!(!d.identified);
+}
+
+#[wasm_bindgen_test]
+fn version_and_names() {
+    let e = engine();
+    assert_eq!(e.version().unwrap().as_f64(), Some(1.0));
+    assert_eq!(e.snapshot_id(), "demo");
+    let tiers: Vec<String> = serde_wasm_bindgen::from_value(e.tiers()).unwrap();
+    assert_eq!(tiers, ["premium", "standard", "free"]);
+}
+
+#[wasm_bindgen_test]
+fn bad_snapshots_throw_errors_with_a_kind() {
+    let t = thrown(|| drop(Engine::load(b"not a snapshot, but long enough to have a header").map_err(throw)));
+    assert!(t.is_error);
+    assert_eq!(t.kind, "BadMagic");
+    assert_eq!(t.code, 2);
+    let t = thrown(|| drop(Engine::load(&SNAPSHOT[..SNAPSHOT.len() - 1]).map_err(throw)));
+    assert_eq!(t.kind, "Truncated", "{}", t.message);
+}
+
+#[wasm_bindgen_test]
+fn bad_requests_throw_request_errors() {
+    for kind in ["bad-headers", "bad-now", "not-an-object"] {
+        let t = thrown(move || drop(engine().decide(request(kind)).map_err(throw)));
+        assert!(t.is_error);
+        assert_eq!(t.kind, "Request", "{kind}: {}", t.message);
+    }
+}
+
+/// Rethrows a JS error value so `errorOf` sees what a JS caller would.
+fn throw(e: JsValue) {
+    wasm_bindgen::throw_val(e)
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function hostile() {
+  return { get method() { throw new TypeError("getter says no"); } };
+}
+"#)]
+extern "C" {
+    fn hostile() -> JsValue;
+}
+
+#[wasm_bindgen_test]
+fn exceptions_while_reading_a_request_become_request_errors() {
+    let t = thrown(|| drop(engine().decide(hostile()).map_err(throw)));
+    assert_eq!(t.kind, "Request");
+    assert!(t.message.contains("getter says no"), "{}", t.message);
+}

@@ -1,0 +1,147 @@
+// The Worker adapter (js/worker.js) inside workerd, the Cloudflare Workers runtime, via miniflare:
+// real fetches against the built npm package, the wasm module imported precompiled.
+// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT set).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Miniflare } from "miniflare";
+
+const pkg = process.env.EDGESEG_JS_PKG;
+const snapshotPath = process.env.EDGESEG_JS_SNAPSHOT;
+let mf;
+let kv;
+
+const entry = `
+import { withEdgeseg, loadedEngine } from "./pkg/worker.js";
+const handler = withEdgeseg({
+  binding: "SNAPSHOTS",
+  refreshMs: 0, // re-read KV on every request, so the test sees each put at once
+  routeTo: (route) => (route.pool === "premium-pool" ? "https://premium.origin.example" : null),
+  origin: (req, env, ctx, decision) =>
+    new Response(JSON.stringify({ url: req.url, headers: Object.fromEntries(req.headers) }), {
+      headers: { "content-type": "application/json" },
+    }),
+});
+export default {
+  async fetch(request, env, ctx) {
+    const response = await handler.fetch(request, env, ctx);
+    const out = new Response(response.body, response);
+    out.headers.set("x-test-loaded-version", String(loadedEngine()?.version ?? "none"));
+    return out;
+  },
+};
+`;
+
+before(async () => {
+  const root = dirname(pkg);
+  const scriptPath = join(root, "worker-test-entry.mjs");
+  await writeFile(scriptPath, entry);
+  mf = new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot: root,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
+    ],
+    kvNamespaces: ["SNAPSHOTS"],
+    compatibilityDate: "2025-01-01",
+  });
+  await mf.ready;
+  kv = await mf.getKVNamespace("SNAPSHOTS");
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+const get = (path, headers = {}) => mf.dispatchFetch(`https://shop.example${path}`, { headers });
+const originSaw = async (res) => (await res.json()).headers;
+
+test("no snapshot yet: fail open, untagged", async () => {
+  const res = await get("/", { cookie: "edgeseg_uid=alice" });
+  assert.equal(res.status, 200);
+  assert.equal((await originSaw(res))["x-edgeseg-tier"], undefined);
+});
+
+test("premium member: tagged as premium to the origin", async () => {
+  await kv.put("edgeseg.snapshot", await readFile(snapshotPath));
+  const res = await get("/checkout", { cookie: "theme=dark; edgeseg_uid=alice" });
+  assert.equal(res.status, 200);
+  const h = await originSaw(res);
+  assert.equal(h["x-edgeseg-tier"], "premium");
+  assert.equal(h["x-edgeseg-segments"], "premium,high-value,high-value-checkout,checkout-visitors,private-pages");
+  assert.equal(h["x-edgeseg-snapshot"], "1");
+  assert.equal(h["baggage"], "edgeseg.tier=premium");
+  // The premium tier's dedicated route and lane; checkout pages are never stored.
+  assert.equal(h["x-edgeseg-route"], "premium-pool");
+  assert.equal(h["x-edgeseg-lane"], "fast");
+  const body = await get("/checkout", { cookie: "edgeseg_uid=alice" });
+  const seen = await body.json();
+  assert.ok(seen.url.startsWith("https://premium.origin.example/checkout"), seen.url);
+  assert.equal(body.headers.get("cache-control"), "no-store");
+  assert.equal(body.headers.get("ratelimit"), null, "premium has no throttle");
+});
+
+test("free member on a product page: public cache keyed by tier, surrogate keys, RateLimit fields", async () => {
+  const res = await get("/p/1", { cookie: "edgeseg_uid=carol-free-cache" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("cache-control"), "public, max-age=60, s-maxage=300, stale-while-revalidate=30, stale-if-error=86400");
+  assert.equal(res.headers.get("vary"), "x-edgeseg-cache-key");
+  assert.equal(res.headers.get("surrogate-key"), "edgeseg-tier-free catalog");
+  assert.equal(res.headers.get("ratelimit-policy"), '"free";q=10;w=5');
+  assert.match(res.headers.get("ratelimit"), /^"free";r=9;t=1$/);
+  const h = await originSaw(res);
+  assert.equal(h["x-edgeseg-cache-key"], "tier=free");
+  assert.equal(h["x-edgeseg-route"], "shared-pool");
+});
+
+test("free over its limit: 429 with Retry-After and RateLimit fields, the origin never called", async () => {
+  // Burst 10 at 2 per second: a quick run of requests from one anonymous address runs out.
+  let res;
+  for (let i = 0; i < 40; i++) {
+    res = await get("/search?q=sale", { "cf-connecting-ip": "203.0.113.99" });
+    if (res.status === 429) break;
+    await res.arrayBuffer();
+  }
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get("retry-after")) >= 1, res.headers.get("retry-after"));
+  assert.match(res.headers.get("ratelimit"), /^"free";r=0;t=\d+$/);
+  assert.equal(res.headers.get("ratelimit-policy"), '"free";q=10;w=5');
+  assert.equal(res.headers.get("cache-control"), "no-store");
+  assert.equal(res.headers.get("x-edgeseg-tier"), "free");
+  assert.equal(await res.text(), "Too Many Requests\n");
+});
+
+test("free member: tagged free, no consent-gated segments", async () => {
+  const res = await get("/checkout", { cookie: "edgeseg_uid=bob" });
+  assert.equal(res.status, 200);
+  const h = await originSaw(res);
+  assert.equal(h["x-edgeseg-tier"], "free");
+  assert.equal(h["x-edgeseg-segments"], undefined);
+});
+
+test("GET /user/segments: JSON with ETag = snapshot version, then 304 on If-None-Match", async () => {
+  const res = await get("/user/segments", { cookie: "edgeseg_uid=alice" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("etag"), '"1"');
+  assert.match(res.headers.get("cache-control"), /private/);
+  assert.deepEqual(await res.json(), { tier: "premium", segments: ["premium", "high-value"], version: 1 });
+  const again = await get("/user/segments", { cookie: "edgeseg_uid=alice", "if-none-match": '"1"' });
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get("etag"), '"1"');
+  assert.equal(await again.text(), "");
+  const stale = await get("/user/segments", { cookie: "edgeseg_uid=alice", "if-none-match": '"0"' });
+  assert.equal(stale.status, 200);
+  await stale.arrayBuffer();
+});
+
+test("a bad snapshot never replaces the last good one", async () => {
+  await kv.put("edgeseg.snapshot", new Uint8Array([1, 2, 3, 4]));
+  const res = await get("/", { cookie: "edgeseg_uid=alice" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-test-loaded-version"), "1");
+  assert.equal((await originSaw(res))["x-edgeseg-tier"], "premium");
+});
+

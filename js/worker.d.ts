@@ -1,0 +1,31 @@
+import type { Decision, Engine } from "./web/edgeseg.js";
+
+export interface WorkerOptions {
+  /** Env binding holding the snapshot: a KV namespace, a static-assets fetcher, or bytes. Default `EDGESEG_SNAPSHOT`. */
+  binding?: string;
+  /** Key in KV (or path under the assets fetcher). Default `edgeseg.snapshot`. */
+  key?: string;
+  /** Custom snapshot source; overrides `binding`. `null` keeps the current snapshot. */
+  snapshot?: (env: any) => Promise<ArrayBuffer | Uint8Array | null> | ArrayBuffer | Uint8Array | null;
+  /** Re-read the binding at most this often (ms). Default 60000. A bad snapshot never replaces a good one. */
+  refreshMs?: number;
+  /** Path answered at the edge with `{tier, segments, version}`, `ETag` = snapshot version. Default `/user/segments`. */
+  segmentsPath?: string;
+  /** Sends the tagged request to the origin. Default `fetch(request)`. `decision` is null when no snapshot ever loaded. */
+  origin?: (request: Request, env: any, ctx: any, decision: Decision | null) => Promise<Response> | Response;
+  /** Maps a decision's `route` to an origin base URL; falsy keeps the request's URL. */
+  routeTo?: (route: unknown, env: any) => string | URL | null | undefined;
+}
+
+/** An ES-module Worker: `export default withEdgeseg({...})`. */
+export function withEdgeseg(options?: WorkerOptions): {
+  fetch(request: Request, env: any, ctx?: any): Promise<Response>;
+};
+
+/** The engine this isolate holds now, or null before the first good snapshot. */
+export function loadedEngine(): Engine | null;
+
+/** The last snapshot load error (an `EdgesegError`), null after a good load. */
+export function lastSnapshotError(): Error | null;
+
+export { Engine } from "./web/edgeseg.js";

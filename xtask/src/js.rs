@@ -1,0 +1,229 @@
+//! The JS skin: the npm package (`cargo xtask build-js`) and its tests in real runtimes.
+//!
+//! Everything is installed from package registries into the repo's `target/tools/` (CI is a fresh
+//! machine and caches nothing): `wasm-bindgen-cli` at exactly the crate's pinned version (without
+//! `--locked`: its lock file names a crate version the registry lacks), `wasm-pack`, the `[raw]`
+//! binaryen pin from npm, Deno from npm `deno`, and the test runtimes from
+//! `js/test/package-lock.json` with `npm ci`.
+//! Headless Chromium and its driver come from Debian (`apt-get`, CI runs as root). Debian's
+//! binaryen is never installed: its wasm-opt breaks wasm-bindgen output.
+
+use crate::config;
+use crate::tasks::{cargo, gzip_len, output, root, run, step, target_dir, wasm_opt};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Tools {
+    wasm_pack: PathBuf,
+    test_runner: PathBuf,
+    wasm_opt: PathBuf,
+    /// binaryen first, then wasm-bindgen: wasm-pack takes both from PATH (and downloads nothing
+    /// with `--mode no-install`).
+    path: OsString,
+}
+
+fn cargo_install(name: &str, version: &str, bin: &str, locked: bool) -> Result<PathBuf, String> {
+    let dir = target_dir().join("tools").join(format!("{name}-{version}"));
+    let exe = dir.join("bin").join(bin);
+    if !exe.is_file() {
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args(["install", name, "--version", version, "--root"]).arg(&dir);
+        if locked {
+            cmd.arg("--locked");
+        }
+        run(&mut cmd)?;
+    }
+    Ok(exe)
+}
+
+fn tools(js: &config::Js, raw: &config::Raw) -> Result<Tools, String> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    if !manifest.contains(&format!("wasm-bindgen = {{ version = \"={}\"", js.wasm_bindgen)) {
+        return Err(format!(
+            "Cargo.toml must pin the wasm-bindgen crate to \"={}\" (wasm-pack.toml [js])",
+            js.wasm_bindgen
+        ));
+    }
+    let bindgen = cargo_install("wasm-bindgen-cli", &js.wasm_bindgen, "wasm-bindgen", false)?;
+    let wasm_pack = cargo_install("wasm-pack", &js.wasm_pack, "wasm-pack", true)?;
+    let wasm_opt = wasm_opt(&raw.binaryen)?;
+    let dirs = [wasm_opt.parent(), bindgen.parent()].into_iter().flatten().map(Path::to_path_buf);
+    let path = std::env::join_paths(dirs.chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
+        .map_err(|e| format!("PATH: {e}"))?;
+    let test_runner = bindgen.with_file_name("wasm-bindgen-test-runner");
+    Ok(Tools { wasm_pack, test_runner, wasm_opt, path })
+}
+
+/// Builds the npm package: one wasm-pack build per target, wasm-opt on each module, then the
+/// package manifest, README, Worker adapter and browser helper from `js/`.
+pub fn build(_args: &[String]) -> Result<PathBuf, String> {
+    let cfg = config::load(&root())?;
+    let (raw, js) = (cfg.raw, cfg.js);
+    let tools = tools(&js, &raw)?;
+    let out = root().join(&js.out);
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    for target in &js.targets {
+        let dir = out.join(target);
+        run(Command::new(&tools.wasm_pack)
+            .env("PATH", &tools.path)
+            .args(["build", "--mode", "no-install", "--no-pack", "--no-opt", "--target", target])
+            .args(["--profile", &js.profile, "--out-name", "edgeseg", "--out-dir"])
+            .arg(&dir)
+            .arg(root().join(&js.crate_dir))
+            .args(["--", "--locked", "--no-default-features", "--features", &js.features.join(",")]))?;
+        let wasm = dir.join("edgeseg_bg.wasm");
+        run(Command::new(&tools.wasm_opt).args(&raw.wasm_opt).arg(&wasm).arg("-o").arg(&wasm))?;
+        // wasm-pack leaves a `*` .gitignore that would hide the folder from `npm pack`.
+        let _ = std::fs::remove_file(dir.join(".gitignore"));
+    }
+    // The nodejs target is CommonJS inside a `"type": "module"` package.
+    write(&out.join("nodejs").join("package.json"), "{ \"type\": \"commonjs\" }\n")?;
+    let src = root().join(&js.package_dir);
+    for entry in std::fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_file() {
+            let to = out.join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &to).map_err(|e| format!("{} -> {}: {e}", path.display(), to.display()))?;
+        }
+    }
+    let manifest = std::fs::read_to_string(out.join("package.json")).map_err(|e| format!("package.json: {e}"))?;
+    let version = env!("CARGO_PKG_VERSION");
+    if !manifest.contains(&format!("\"version\": \"{version}\"")) {
+        return Err(format!(
+            "{}/package.json must say \"version\": \"{version}\" (the workspace version)",
+            js.package_dir
+        ));
+    }
+    let wasm = out.join("web").join("edgeseg_bg.wasm");
+    let raw_len = std::fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
+    let gz = gzip_len(&wasm);
+    let glue = out.join("web").join("edgeseg.js");
+    let glue_len = std::fs::metadata(&glue).map(|m| m.len()).unwrap_or(0);
+    let gz_text = |g: Option<u64>| g.map_or("gzip size unknown".to_string(), |g| format!("{g} bytes gzip -9"));
+    eprintln!(
+        "{}/web/edgeseg_bg.wasm: {raw_len} bytes raw, {} (budget {} gzip); glue edgeseg.js: {glue_len} bytes raw, {}",
+        js.out,
+        gz_text(gz),
+        js.budget_gzip_bytes,
+        gz_text(gzip_len(&glue))
+    );
+    if gz.is_some_and(|g| g > js.budget_gzip_bytes) {
+        eprintln!("warning: the JS module is over its gzip budget");
+    }
+    Ok(out)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Deno from npm `deno` at exactly `version`, under `target/tools` (like binaryen).
+fn deno(version: &str) -> Result<PathBuf, String> {
+    let tools = target_dir().join("tools").join(format!("deno-{version}"));
+    let bin = tools.join("node_modules").join(".bin").join("deno");
+    if !bin.is_file() {
+        std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+            .arg(&tools)
+            .arg(format!("deno@{version}")))?;
+    }
+    let reported = output(Command::new(&bin).arg("--version"))?;
+    if !reported.starts_with(&format!("deno {version} ")) {
+        return Err(format!("{} reports {reported:?}, wasm-pack.toml pins deno {version}", bin.display()));
+    }
+    Ok(bin)
+}
+
+/// Debian's headless Chromium and chromedriver, installed when missing (CI runs as root on Debian).
+fn chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// The JS tests, in real runtimes. `edgeseg` is the CLI binary (builds the test snapshot).
+pub fn test(edgeseg: &Path) -> Result<(), String> {
+    let cfg = config::load(&root())?;
+    let tools = tools(&cfg.js, &cfg.raw)?;
+
+    step("JS: Debian chromium + chromedriver; npm ci of the test runtimes (workerd, playwright-core, tsc); Deno");
+    chromium()?;
+    let npm_dir = root().join("js").join("test");
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&npm_dir))?;
+    let deno = deno(&cfg.js.deno)?;
+    let versions = [
+        output(Command::new("node").arg("--version"))?,
+        output(Command::new(CHROMIUM).arg("--version"))?,
+        output(Command::new(npm_dir.join("node_modules/.bin/workerd")).arg("--version"))?,
+        output(Command::new(&deno).arg("--version"))?,
+    ];
+
+    step("JS: test snapshot (js/test/members.csv + the demo definitions)");
+    let dir = target_dir().join("js");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let snapshot = dir.join("test.snapshot");
+    run(Command::new(edgeseg)
+        .current_dir(root())
+        .args(["build", "--definitions", "snapshots/data/demo.json", "--members", "js/test/members.csv", "--out"])
+        .arg(&snapshot))?;
+    let delta = dir.join("test.delta");
+    run(Command::new(edgeseg)
+        .current_dir(root())
+        .args(["revoke", "--revocations", "js/test/revocations.txt", "--sequence", "1", "--snapshot"])
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&delta))?;
+
+    step("JS: npm package (wasm-pack for each target in wasm-pack.toml)");
+    let pkg = build(&[])?;
+
+    let wasm_test = |browser: bool| {
+        let mut cmd = cargo();
+        cmd.args(["test", "--locked", "-p", "edgeseg", "--target", "wasm32-unknown-unknown", "--no-default-features"])
+            .args(["--features", &cfg.js.features.join(","), "--test", "js"])
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &tools.test_runner)
+            .env("EDGESEG_JS_SNAPSHOT", &snapshot)
+            .env("EDGESEG_JS_DELTA", &delta)
+            .env("PATH", &tools.path);
+        if browser {
+            cmd.env("WASM_BINDGEN_USE_BROWSER", "1").env("CHROMEDRIVER", CHROMEDRIVER);
+        }
+        run(&mut cmd)
+    };
+    step("JS: wasm-bindgen-test in Node");
+    wasm_test(false)?;
+    step("JS: wasm-bindgen-test in headless Chromium");
+    wasm_test(true)?;
+
+    let node_test = |file: &str| {
+        run(Command::new("node")
+            .args(["--test", "--test-reporter", "spec", file])
+            .current_dir(&npm_dir)
+            .env("EDGESEG_JS_PKG", &pkg)
+            .env("EDGESEG_JS_SNAPSHOT", &snapshot)
+            .env("EDGESEG_JS_OUT", &dir)
+            .env("EDGESEG_CHROMIUM", CHROMIUM)
+            .env("EDGESEG_DENO", &deno))
+    };
+    step("JS: the package by name (Node, web, bundler builds; Deno) and its TypeScript types (tsc --strict)");
+    node_test("package.test.mjs")?;
+    step("JS: the Worker adapter in workerd (miniflare), answering real fetches");
+    node_test("worker.test.mjs")?;
+    step("JS: the browser demo page in headless Chromium (playwright-core)");
+    node_test("demo.test.mjs")?;
+
+    let [node, chromium, workerd, deno] = versions.map(|v| v.lines().next().unwrap_or("").trim().to_string());
+    eprintln!("JS runtimes exercised: Node {node}, {chromium}, {workerd}, {deno}");
+    Ok(())
+}
