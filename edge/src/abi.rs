@@ -16,6 +16,7 @@ use crate::Decision;
 use crate::engine::{Engine, EngineStats};
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
+use crate::rule::{Literal, Rule};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,10 @@ pub struct DeltaInfo {
 
 /// Most entries one `edgeseg_throttle_import` call takes.
 pub const MAX_THROTTLE_IMPORT: usize = 4096;
+/// What `edgeseg_eval` reads: a compiled rule (the builder's `Mode::Data`) and the data document.
+pub type EvalInput = (Rule, Literal);
+/// The answer to `edgeseg_eval`: the rule's value.
+pub type EvalResult = Result<Literal, AbiError>;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising our own plain structs into a Vec cannot fail short of OOM; if it ever did, the
@@ -143,6 +148,20 @@ pub fn decide_message(engine: &mut Engine, request: &[u8]) -> Vec<u8> {
         Err(e) => {
             Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") })
         }
+    };
+    encode(&answer)
+}
+
+/// Decodes a postcard [`EvalInput`], validates the rule (no segments: `in_segment` is refused)
+/// and encodes its value over the data as an [`EvalResult`]. Conformance checking, not a hot path:
+/// the JSON Logic `apply(rule, data)` of the module, used by `edgeseg jsonlogic`.
+pub fn eval_message(input: &[u8]) -> Vec<u8> {
+    let answer: EvalResult = match postcard::from_bytes::<EvalInput>(input) {
+        Ok((rule, data)) => match rule.validate(0) {
+            Ok(()) => Ok(rule.evaluate_data(&data).to_literal()),
+            Err(e) => Err(AbiError::from(&e)),
+        },
+        Err(e) => Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("rule undecodable: {e}") }),
     };
     encode(&answer)
 }
@@ -299,6 +318,17 @@ mod exports {
         // SAFETY: forwarded contract.
         let message = unsafe { input(ptr, len) };
         with_engine(handle, |engine| throttle_import_message(engine, message))
+    }
+
+    /// Evaluates a postcard `(Rule, Literal)`: a rule over a data document. Answers an
+    /// `EvalResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the message.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_eval(ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        hand_over(eval_message(unsafe { input(ptr, len) }))
     }
 
     /// Drops the engine behind `handle`. Returns 1 if there was one, 0 otherwise.

@@ -3,9 +3,11 @@
 //! [`run`] does all the work against any writer so tests drive the CLI in-process; [`main`] is
 //! the thin process wrapper (exit codes, error chain on stderr). One enum variant and one
 //! function per subcommand; `sample`, `build` and `inspect` wrap `edgeseg-snapshots`
-//! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module.
+//! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module,
+//! `jsonlogic` is the conformance command (`cli/jsonlogic.rs`).
 
 mod diff;
+pub mod jsonlogic;
 mod revoke;
 mod slo;
 mod snapshot_cmds;
@@ -18,10 +20,10 @@ use clap::{Args, Parser, Subcommand};
 pub use diff::DiffArgs;
 pub use revoke::RevokeArgs;
 pub use slo::SloArgs;
-pub use snapshot_cmds::{BuildArgs, InspectArgs, SampleArgs};
+pub use snapshot_cmds::{BuildArgs, ImportFlagdArgs, InspectArgs, SampleArgs};
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,6 +57,10 @@ pub enum Command {
     Slo(SloArgs),
     /// Replay the same traffic on two snapshots: tier transitions, segment changes, gates.
     Diff(DiffArgs),
+    /// Conformance: evaluate JSON Lines `{"rule", "data"}` from stdin, one result line each.
+    Jsonlogic(jsonlogic::JsonLogicArgs),
+    /// Turn a flagd flag file's `$evaluators` into segments (prints a definitions fragment).
+    ImportFlagd(ImportFlagdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +109,15 @@ fn scheduled_delta(spec: &str) -> anyhow::Result<ScheduledDelta> {
 /// writing its output to `out`. `--help` and `--version` are written to `out` and succeed;
 /// argument errors come back as a [`clap::Error`] inside the `anyhow::Error`.
 pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> anyhow::Result<()> {
+    run_with_input(args, &mut io::stdin().lock(), out)
+}
+
+/// [`run`] with `input` in place of standard input (for commands that read it: `jsonlogic`).
+pub fn run_with_input(
+    args: impl IntoIterator<Item = OsString>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -119,6 +134,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> any
         Command::Revoke(args) => revoke::run_revoke(&args, out),
         Command::Slo(args) => slo::run_slo(&args, out),
         Command::Diff(args) => diff::run_diff(&args, out),
+        Command::Jsonlogic(args) => jsonlogic::run_jsonlogic(&args, input, out),
+        Command::ImportFlagd(args) => snapshot_cmds::run_import_flagd(&args, out),
     }
 }
 

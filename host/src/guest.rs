@@ -17,6 +17,7 @@
 //! kept between decide calls (the ABI allows reuse) so the hot path costs one allocation fewer.
 
 mod error;
+mod eval;
 mod instance;
 mod owned;
 mod state;

@@ -16,8 +16,7 @@ use crate::error::{BuildError, BuildErrorKind};
 use crate::policy::{ActionsDef, CacheDef, ConsentDef, RouteDef, SloDef, ThrottleDef};
 use edgeseg::snapshot::{MAX_PURPOSES, MAX_SEGMENTS, MAX_THROTTLE_KEYS, MAX_TIERS};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// The purpose that needs no consent: contractual service (a paid tier's SLA).
@@ -66,6 +65,10 @@ pub struct Definitions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle_keys: Option<u32>,
     pub segments: Vec<SegmentDef>,
+    /// flagd-style reusable rule fragments, referenced from rules as `{"$ref": "name"}` and
+    /// expanded at compile time (`compile::expand_refs`).
+    #[serde(default, rename = "$evaluators", skip_serializing_if = "BTreeMap::is_empty")]
+    pub evaluators: BTreeMap<String, serde_json::Value>,
 }
 
 /// One identity source: `{"cookie": "edgeseg_uid"}` or `{"header": "x-customer-id"}`.

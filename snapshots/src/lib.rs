@@ -30,6 +30,7 @@ pub mod compile;
 pub mod conflicts;
 pub mod definitions;
 mod error;
+pub mod flagd;
 pub mod inspect;
 pub mod members;
 mod plan;

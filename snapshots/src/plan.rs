@@ -4,7 +4,7 @@
 //! Everything that can be wrong with the definitions is found here, before the first member is
 //! read: a ten-million-row member file should not be streamed only to fail on a typo in a rule.
 
-use crate::compile::{Mode, compile_segment_rule};
+use crate::compile::{Mode, compile_segment_rule, expand_refs};
 use crate::definitions::{CONTRACT, Definitions, EncodingDef, IdentityDef};
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::Rule;
@@ -83,7 +83,7 @@ impl Plan {
             segment_actions.push(s.actions().compile(&at)?);
             let rule = match &s.rule {
                 Some(json) => Some(compile_segment_rule(
-                    json,
+                    &expand_refs(json, &defs.evaluators, &s.name, &format!("{at}.rule"))?,
                     Mode::Request,
                     &names,
                     &has_members,
@@ -96,7 +96,7 @@ impl Plan {
                 Some(m) => {
                     let sel = match &m.where_ {
                         Some(json) => Selection::Where(compile_segment_rule(
-                            json,
+                            &expand_refs(json, &defs.evaluators, &s.name, &format!("{at}.members.where"))?,
                             Mode::Profile,
                             &names,
                             &has_members,

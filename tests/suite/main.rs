@@ -5,6 +5,8 @@ mod abi;
 mod actions;
 mod demo;
 mod diff;
+mod differential;
+mod jsonlogic;
 mod privacy;
 mod slo;
 mod spec;

@@ -4,9 +4,11 @@
 //! * `cargo xtask build-js` — the npm package of the JS skin at `target/js/pkg` (config: `[js]`)
 //! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
+//! * `cargo xtask bench` — compiled rule evaluation, edgeseg against datalogic-rs (`target/bench/rules.json`)
 //!
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
 
+mod bench;
 mod config;
 mod js;
 mod tasks;
@@ -21,8 +23,9 @@ fn main() -> ExitCode {
         Some("build-js") => js::build(&args[1..]).map(|_| ()),
         Some("demo") => tasks::demo(&args[1..]),
         Some("test") => tasks::test(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|build-js|demo|test> [--release]\n\n{}", USAGE);
+            eprintln!("usage: cargo xtask <build|build-js|demo|test|bench> [--release]\n\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
@@ -40,4 +43,6 @@ const USAGE: &str = "\
   build-js build the JS npm package (wasm-pack per target in wasm-pack.toml [js]) into target/js/pkg
   demo    generate sample data, build a snapshot, replay sample traffic in wasmtime, print the report
           (--release: build the host optimised; --members N --requests N to resize)
-  test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo";
+  test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo
+  bench   edgeseg's compiled rule evaluation against datalogic-rs on the same rules and data (release;
+          median of runs, ratio; JSON in target/bench/rules.json; --runs N)";

@@ -50,6 +50,10 @@ pub enum Literal {
     Number(f64),
     String(String),
     Array(Vec<Literal>),
+    /// A JSON object, keys in document order. Never produced by the compiler (an object in a rule
+    /// is an operator); it arrives only in the data document of [`Rule::evaluate_data`] (the
+    /// `edgeseg_eval` export). Appended last: earlier variants keep their postcard tags.
+    Object(Vec<(String, Literal)>),
 }
 
 /// Where a `var` reads from, resolved at build time.
@@ -216,6 +220,18 @@ pub trait Env<'a> {
     fn in_segment(&self, segment: u16) -> bool;
 }
 
+/// The environment of a rule over a data document: there is no request.
+struct NoRequest;
+
+impl<'a> Env<'a> for NoRequest {
+    fn slot(&self, _: &'a Slot) -> Value<'a> {
+        Value::Null
+    }
+    fn in_segment(&self, _: u16) -> bool {
+        false
+    }
+}
+
 /// What `var` sees inside an iteration body.
 #[derive(Clone, Copy)]
 enum Scope<'s, 'a> {
@@ -351,6 +367,17 @@ impl Rule {
         truthy(&self.evaluate(env))
     }
 
+    /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
+    /// json-logic-js's `apply(rule, data)`): `var` reads `data`, no request slot is reachable
+    /// and `in_segment` is false. The rule should have passed [`Rule::validate`].
+    pub fn evaluate_data<'a>(&'a self, data: &'a Literal) -> Value<'a> {
+        let top = Value::from(data);
+        match self.nodes.len().checked_sub(1) {
+            Some(root) => self.eval(root, &NoRequest, Scope::Item(&top)),
+            None => Value::Null,
+        }
+    }
+
     /// Evaluates the rule to a value.
     pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
         match self.nodes.len().checked_sub(1) {
@@ -375,7 +402,7 @@ impl Rule {
                 (None, None) => Value::Null,
             },
             Node::Array(cs) => Value::Array(all(cs)),
-            Node::Compare { op, args } => Value::Bool(compare(*op, &all(args))),
+            Node::Compare { op, args } => Value::Bool(with_args(args, ev, |vals| compare(*op, vals))),
             Node::In { needle, haystack } => Value::Bool(contains(&ev(haystack), &ev(needle))),
             Node::And(cs) => {
                 let mut last = Value::Null;
@@ -414,9 +441,9 @@ impl Rule {
                 }
             }
             Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
-            Node::Arith { op, args } => ops::arith(*op, all(args)),
-            Node::Cat(cs) => ops::cat(&all(cs)),
-            Node::Substr(cs) => ops::substr(&all(cs)),
+            Node::Arith { op, args } => with_args(args, ev, |vals| ops::arith(*op, vals)),
+            Node::Cat(cs) => with_args(cs, ev, ops::cat),
+            Node::Substr(cs) => with_args(cs, ev, ops::substr),
             Node::Merge(cs) => ops::merge(all(cs)),
             Node::Missing(keys) => Value::Array(self.missing(keys, env, scope)),
             Node::MissingSome { need, keys } => {
@@ -425,14 +452,15 @@ impl Rule {
                 if less(&ev(need), &found, true) { Value::Array(Vec::new()) } else { Value::Array(missing) }
             }
             Node::Iterate { op, array, body } => {
-                let items = elements(&ev(array));
+                let list = ev(array);
                 let run = |item: &Value<'a>| self.eval(*body as usize, env, Scope::Item(item));
+                // The quantifiers walk the array in place; only map and filter build one.
                 match op {
-                    IterOp::Map => Value::Array(items.iter().map(run).collect()),
-                    IterOp::Filter => Value::Array(items.into_iter().filter(|x| truthy(&run(x))).collect()),
-                    IterOp::All => Value::Bool(!items.is_empty() && items.iter().all(|x| truthy(&run(x)))),
-                    IterOp::Some => Value::Bool(items.iter().any(|x| truthy(&run(x)))),
-                    IterOp::None => Value::Bool(!items.iter().any(|x| truthy(&run(x)))),
+                    IterOp::Map => Value::Array(elements(&list).iter().map(run).collect()),
+                    IterOp::Filter => Value::Array(elements(&list).into_iter().filter(|x| truthy(&run(x))).collect()),
+                    IterOp::All => Value::Bool(!list.is_empty() && !any_element(&list, |x| !truthy(&run(x)))),
+                    IterOp::Some => Value::Bool(any_element(&list, |x| truthy(&run(x)))),
+                    IterOp::None => Value::Bool(!any_element(&list, |x| truthy(&run(x)))),
                 }
             }
             Node::Reduce { array, body, initial } => {
@@ -460,6 +488,28 @@ impl Rule {
             })
             .map(|k| Value::Str(&k.name))
             .collect()
+    }
+}
+
+/// Evaluates up to three operands on the stack (no `Vec` per node on the hot path) and hands
+/// them to `f`; longer lists are collected.
+fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[Value<'a>]) -> T) -> T {
+    match args {
+        [] => f(&[]),
+        [a] => f(&[ev(a)]),
+        [a, b] => f(&[ev(a), ev(b)]),
+        [a, b, c] => f(&[ev(a), ev(b), ev(c)]),
+        _ => f(&args.iter().map(ev).collect::<Vec<_>>()),
+    }
+}
+
+/// Whether `f` holds for some element of an array value (false for anything else), without
+/// copying the elements out.
+fn any_element<'a>(list: &Value<'a>, mut f: impl FnMut(&Value<'a>) -> bool) -> bool {
+    match list {
+        Value::Literals(items) => items.iter().any(|l| f(&Value::from(l))),
+        Value::Array(items) => items.iter().any(f),
+        _ => false,
     }
 }
 
@@ -493,6 +543,10 @@ fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
     for seg in rest {
         if matches!(v, Value::Null) {
             return None;
+        }
+        if let Value::Object(entries) = v {
+            v = entries.iter().find(|(k, _)| k == seg).map(|(_, x)| Value::from(x))?;
+            continue;
         }
         // Only canonical indices name elements in JS: `a["01"]` and `a["+1"]` are undefined.
         let canonical = seg == "0" || (!seg.starts_with('0') && seg.bytes().all(|b| b.is_ascii_digit()));

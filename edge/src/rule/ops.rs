@@ -25,12 +25,12 @@ pub enum ArithOp {
 }
 
 /// Applies an arithmetic operator to evaluated operands.
-pub fn arith<'a>(op: ArithOp, vals: Vec<Value<'a>>) -> Value<'a> {
+pub fn arith<'a>(op: ArithOp, vals: &[Value<'a>]) -> Value<'a> {
     let num = |i: usize| vals.get(i).map_or(f64::NAN, to_number);
     let n = match op {
         ArithOp::Add => vals.iter().fold(0.0, |acc, v| acc + parse_float(v)),
         ArithOp::Mul => {
-            if let [only] = vals.as_slice() {
+            if let [only] = vals {
                 // `[x].reduce(f)` never calls f: json-logic-js returns the operand untouched.
                 return only.clone();
             }
@@ -43,8 +43,8 @@ pub fn arith<'a>(op: ArithOp, vals: Vec<Value<'a>>) -> Value<'a> {
         ArithOp::Sub => num(0) - num(1),
         ArithOp::Div => num(0) / num(1),
         ArithOp::Mod => num(0) % num(1),
-        ArithOp::Max => extreme(&vals, true),
-        ArithOp::Min => extreme(&vals, false),
+        ArithOp::Max => extreme(vals, true),
+        ArithOp::Min => extreme(vals, false),
     };
     Value::Number(n)
 }
@@ -145,37 +145,37 @@ mod tests {
 
     #[test]
     fn plus_and_times_use_parse_float() {
-        assert_eq!(num(arith(ArithOp::Add, vec![])), 0.0);
-        assert_eq!(num(arith(ArithOp::Add, vec![s("2.5")])), 2.5);
-        assert_eq!(num(arith(ArithOp::Add, vec![n(1.0), s("2px"), n(3.0)])), 6.0);
-        assert!(num(arith(ArithOp::Add, vec![n(1.0), Value::Null])).is_nan());
-        assert!(num(arith(ArithOp::Add, vec![Value::Bool(true)])).is_nan());
-        assert_eq!(num(arith(ArithOp::Mul, vec![n(2.0), s("3"), n(4.0)])), 24.0);
-        assert_eq!(arith(ArithOp::Mul, vec![s("x")]), s("x"));
+        assert_eq!(num(arith(ArithOp::Add, &[])), 0.0);
+        assert_eq!(num(arith(ArithOp::Add, &[s("2.5")])), 2.5);
+        assert_eq!(num(arith(ArithOp::Add, &[n(1.0), s("2px"), n(3.0)])), 6.0);
+        assert!(num(arith(ArithOp::Add, &[n(1.0), Value::Null])).is_nan());
+        assert!(num(arith(ArithOp::Add, &[Value::Bool(true)])).is_nan());
+        assert_eq!(num(arith(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
+        assert_eq!(arith(ArithOp::Mul, &[s("x")]), s("x"));
     }
 
     #[test]
     fn minus_divide_modulo_use_number() {
-        assert_eq!(num(arith(ArithOp::Sub, vec![s("2")])), -2.0);
-        assert!(num(arith(ArithOp::Sub, vec![Value::Null])).is_sign_negative());
-        assert_eq!(num(arith(ArithOp::Sub, vec![n(4.0), Value::Bool(true)])), 3.0);
-        assert_eq!(num(arith(ArithOp::Div, vec![n(1.0), n(0.0)])), f64::INFINITY);
-        assert_eq!(num(arith(ArithOp::Div, vec![n(-1.0), n(0.0)])), f64::NEG_INFINITY);
-        assert!(num(arith(ArithOp::Div, vec![n(0.0), n(0.0)])).is_nan());
-        assert_eq!(num(arith(ArithOp::Mod, vec![n(-7.0), n(3.0)])), -1.0);
-        assert_eq!(num(arith(ArithOp::Mod, vec![n(7.5), n(-2.0)])), 1.5);
-        assert!(num(arith(ArithOp::Mod, vec![n(1.0), n(0.0)])).is_nan());
+        assert_eq!(num(arith(ArithOp::Sub, &[s("2")])), -2.0);
+        assert!(num(arith(ArithOp::Sub, &[Value::Null])).is_sign_negative());
+        assert_eq!(num(arith(ArithOp::Sub, &[n(4.0), Value::Bool(true)])), 3.0);
+        assert_eq!(num(arith(ArithOp::Div, &[n(1.0), n(0.0)])), f64::INFINITY);
+        assert_eq!(num(arith(ArithOp::Div, &[n(-1.0), n(0.0)])), f64::NEG_INFINITY);
+        assert!(num(arith(ArithOp::Div, &[n(0.0), n(0.0)])).is_nan());
+        assert_eq!(num(arith(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
+        assert_eq!(num(arith(ArithOp::Mod, &[n(7.5), n(-2.0)])), 1.5);
+        assert!(num(arith(ArithOp::Mod, &[n(1.0), n(0.0)])).is_nan());
     }
 
     #[test]
     fn max_and_min_follow_math() {
-        assert_eq!(num(arith(ArithOp::Max, vec![n(1.0), s("3"), n(2.0)])), 3.0);
-        assert_eq!(num(arith(ArithOp::Min, vec![n(1.0), Value::Null, n(2.0)])), 0.0);
-        assert_eq!(num(arith(ArithOp::Max, vec![])), f64::NEG_INFINITY);
-        assert_eq!(num(arith(ArithOp::Min, vec![])), f64::INFINITY);
-        assert!(num(arith(ArithOp::Max, vec![n(1.0), s("x")])).is_nan());
-        assert!(!num(arith(ArithOp::Max, vec![n(-0.0), n(0.0)])).is_sign_negative());
-        assert!(num(arith(ArithOp::Min, vec![n(0.0), n(-0.0)])).is_sign_negative());
+        assert_eq!(num(arith(ArithOp::Max, &[n(1.0), s("3"), n(2.0)])), 3.0);
+        assert_eq!(num(arith(ArithOp::Min, &[n(1.0), Value::Null, n(2.0)])), 0.0);
+        assert_eq!(num(arith(ArithOp::Max, &[])), f64::NEG_INFINITY);
+        assert_eq!(num(arith(ArithOp::Min, &[])), f64::INFINITY);
+        assert!(num(arith(ArithOp::Max, &[n(1.0), s("x")])).is_nan());
+        assert!(!num(arith(ArithOp::Max, &[n(-0.0), n(0.0)])).is_sign_negative());
+        assert!(num(arith(ArithOp::Min, &[n(0.0), n(-0.0)])).is_sign_negative());
     }
 
     #[test]

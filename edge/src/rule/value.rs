@@ -20,6 +20,10 @@ pub enum Value<'a> {
     Array(Vec<Value<'a>>),
     /// A string built during evaluation.
     String(String),
+    /// An object from the data document (rules over data only; see [`super::Rule::evaluate_data`]).
+    /// JS semantics: truthy, `String()` is `"[object Object]"`, equal only to itself — and since
+    /// nothing here has an identity, never `==` another object.
+    Object(&'a [(String, Literal)]),
 }
 
 impl<'a> From<&'a Literal> for Value<'a> {
@@ -30,6 +34,7 @@ impl<'a> From<&'a Literal> for Value<'a> {
             Literal::Number(n) => Value::Number(*n),
             Literal::String(s) => Value::Str(s),
             Literal::Array(items) => Value::Literals(items),
+            Literal::Object(entries) => Value::Object(entries),
         }
     }
 }
@@ -57,6 +62,25 @@ impl<'a> Value<'a> {
 
     pub fn is_array(&self) -> bool {
         matches!(self, Value::Literals(_) | Value::Array(_))
+    }
+
+    /// An array or an object: a JS object, compared by identity and converted by `ToPrimitive`.
+    pub fn is_object_like(&self) -> bool {
+        matches!(self, Value::Literals(_) | Value::Array(_) | Value::Object(_))
+    }
+
+    /// The value as an owned [`Literal`] (a data value: what `edgeseg_eval` answers).
+    pub fn to_literal(&self) -> Literal {
+        match self {
+            Value::Null => Literal::Null,
+            Value::Bool(b) => Literal::Bool(*b),
+            Value::Number(n) => Literal::Number(*n),
+            Value::Str(s) => Literal::String(String::from(*s)),
+            Value::String(s) => Literal::String(s.clone()),
+            Value::Literals(items) => Literal::Array(items.to_vec()),
+            Value::Array(items) => Literal::Array(items.iter().map(Value::to_literal).collect()),
+            Value::Object(entries) => Literal::Object(entries.to_vec()),
+        }
     }
 
     /// Number of elements of an array (0 for anything else).
@@ -92,6 +116,7 @@ pub fn truthy(v: &Value<'_>) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Literals(items) => !items.is_empty(),
         Value::Array(items) => !items.is_empty(),
+        Value::Object(_) => true,
     }
 }
 
@@ -119,16 +144,17 @@ pub fn loose_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,
-        _ if a.is_array() && b.is_array() => false,
+        _ if a.is_object_like() && b.is_object_like() => false,
         (Value::Number(x), s) | (s, Value::Number(x)) if s.as_str().is_some() => {
             *x == string_to_number(s.as_str().unwrap_or_default())
         }
         (Value::Bool(x), other) | (other, Value::Bool(x)) => {
             loose_eq(&Value::Number(if *x { 1.0 } else { 0.0 }), other)
         }
-        // ToPrimitive of an array is its string form (`[1,2]` → `"1,2"`); compare that instead.
-        _ if a.is_array() => loose_eq(&Value::String(to_js_string(a)), b),
-        _ if b.is_array() => loose_eq(a, &Value::String(to_js_string(b))),
+        // ToPrimitive of an array is its string form (`[1,2]` → `"1,2"`), of an object
+        // "[object Object]"; compare that instead.
+        _ if a.is_object_like() => loose_eq(&Value::String(to_js_string(a)), b),
+        _ if b.is_object_like() => loose_eq(a, &Value::String(to_js_string(b))),
         _ => strict_eq(a, b),
     }
 }
@@ -166,7 +192,7 @@ fn to_primitive<'a>(v: &'a Value<'_>) -> Prim<'a> {
         Value::Number(n) => Prim::Num(*n),
         Value::Str(s) => Prim::Str(Cow::Borrowed(s)),
         Value::String(s) => Prim::Str(Cow::Borrowed(s.as_str())),
-        Value::Literals(_) | Value::Array(_) => Prim::Str(Cow::Owned(to_js_string(v))),
+        Value::Literals(_) | Value::Array(_) | Value::Object(_) => Prim::Str(Cow::Owned(to_js_string(v))),
     }
 }
 
@@ -262,6 +288,7 @@ pub fn write_js_string(v: &Value<'_>, out: &mut String) {
         Value::Number(n) => write_js_number(*n, out),
         Value::Str(s) => out.push_str(s),
         Value::String(s) => out.push_str(s),
+        Value::Object(_) => out.push_str("[object Object]"),
         Value::Literals(_) | Value::Array(_) => {
             for (i, item) in elements(v).iter().enumerate() {
                 if i > 0 {

@@ -111,3 +111,23 @@ pub fn run_inspect(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<()
     }
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct ImportFlagdArgs {
+    /// A flagd flag-definition file (`{"flags": {...}, "$evaluators": {...}}`).
+    pub flags: PathBuf,
+    /// The purpose of every imported segment.
+    #[arg(long, value_name = "NAME", default_value = "contract")]
+    pub purpose: String,
+}
+
+/// Prints `{"$evaluators": …, "segments": […]}` to merge into a definitions file.
+pub fn run_import_flagd(args: &ImportFlagdArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.flags).with_context(|| format!("reading {}", args.flags.display()))?;
+    let fragment = edgeseg_snapshots::flagd::import_evaluators(&text, &args.purpose)
+        .map_err(|e| e.in_file(&args.flags))
+        .with_context(|| format!("importing {}", args.flags.display()))?;
+    serde_json::to_writer_pretty(&mut *out, &fragment)?;
+    writeln!(out)?;
+    Ok(())
+}

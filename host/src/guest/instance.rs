@@ -31,6 +31,9 @@ pub(super) struct Exports {
     pub(super) apply_delta: HandleInputFunc,
     pub(super) stats: TypedFunc<u32, u64>,
     pub(super) throttle_import: HandleInputFunc,
+    /// `edgeseg_eval` (a rule over a data document); optional, so hosts keep loading modules
+    /// built before it existed — only `edgeseg jsonlogic` needs it.
+    pub(super) eval: Option<TypedFunc<(u32, u32), u64>>,
 }
 
 /// The exports the ABI requires, with their signatures as wasmtime prints them.
@@ -125,6 +128,7 @@ impl Exports {
             apply_delta: wt(instance.get_typed_func(&mut *store, "edgeseg_apply_delta"))?,
             stats: wt(instance.get_typed_func(&mut *store, "edgeseg_stats"))?,
             throttle_import: wt(instance.get_typed_func(&mut *store, "edgeseg_throttle_import"))?,
+            eval: instance.get_typed_func(&mut *store, "edgeseg_eval").ok(),
         })
     }
 }
@@ -171,7 +175,7 @@ impl Live {
 
     /// Allocates a guest buffer for `bytes` and writes them. `(0, 0)` for empty input, which the
     /// ABI reads as an empty message.
-    fn write_fresh(&mut self, bytes: &[u8], fuel: Option<u64>) -> Result<(u32, u32), GuestError> {
+    pub(super) fn write_fresh(&mut self, bytes: &[u8], fuel: Option<u64>) -> Result<(u32, u32), GuestError> {
         let len = Live::len_u32(bytes)?;
         if len == 0 {
             return Ok((0, 0));
@@ -220,7 +224,7 @@ impl Live {
             .map_err(|_| GuestError::Host(format!("guest buffer {ptr:#x}+{} lies outside its memory", bytes.len())))
     }
 
-    fn dealloc(&mut self, ptr: u32, len: u32, fuel: Option<u64>) -> Result<(), GuestError> {
+    pub(super) fn dealloc(&mut self, ptr: u32, len: u32, fuel: Option<u64>) -> Result<(), GuestError> {
         if ptr == 0 {
             return Ok(());
         }

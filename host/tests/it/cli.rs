@@ -116,3 +116,26 @@ fn usage_errors_are_clap_errors_and_help_goes_to_out() {
     assert!(help.contains("--skip-malformed") && help.contains("EDGESEG_WASM"), "{help}");
     assert!(edgeseg(&["--version"]).unwrap().starts_with("edgeseg "));
 }
+
+#[test]
+fn import_flagd_prints_a_definitions_fragment_that_builds() {
+    let flags = workspace().join("snapshots/data/flagd/flags.json");
+    let out = edgeseg(&["import-flagd", flags.to_str().unwrap(), "--purpose", "personalisation"]).unwrap();
+    let fragment: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(fragment["segments"][0]["purpose"], "personalisation");
+    assert_eq!(fragment["$evaluators"]["emailWithFaas"]["ends_with"][0]["var"], "attributes.email");
+    // Merged into definitions, it builds.
+    let defs = serde_json::json!({"id": "imported", "purposes": ["personalisation"], "tiers": ["standard"],
+        "$evaluators": fragment["$evaluators"], "segments": fragment["segments"]});
+    let defs = edgeseg_snapshots::Definitions::from_json(&defs.to_string()).unwrap();
+    let opts = edgeseg_snapshots::BuildOptions { seed: Some(1), ..Default::default() };
+    let built = edgeseg_snapshots::build(&defs, std::iter::empty(), &opts).unwrap();
+    assert_eq!(built.summary.segments.len(), 3);
+
+    let dir = scratch("import-flagd");
+    let bad = dir.join("flags.json");
+    std::fs::write(&bad, r#"{"flags": {}, "$evaluators": {"k": {"==": [{"var": "targetingKey"}, "x"]}}}"#).unwrap();
+    let e = edgeseg(&["import-flagd", bad.to_str().unwrap()]).unwrap_err();
+    let text = format!("{e:#}");
+    assert!(text.contains("flags.json") && text.contains("$evaluators.k.==[0].var"), "{text}");
+}

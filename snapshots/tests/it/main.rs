@@ -5,6 +5,7 @@ mod build;
 mod compat;
 mod compile;
 mod definitions;
+mod flagd;
 mod inspect;
 mod members;
 mod sample;

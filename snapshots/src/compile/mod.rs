@@ -32,10 +32,15 @@
 //!   for anonymous requests (no id, no bucket) rather than putting them all in one bucket. A rule
 //!   compiled outside a segment ([`compile_with`]) needs an explicit key.
 
+mod data;
+mod refs;
+mod vars;
+
+pub use data::{compile_data, literal_from_json, literal_to_json};
+pub use refs::{Evaluators, expand_refs};
+
 use crate::error::{BuildError, BuildErrorKind};
-use edgeseg::rule::{
-    ArithOp, CompareOp, Env, IterOp, Literal, MAX_DEPTH, MAX_NODES, MissingKey, Node, Rule, Slot, Value,
-};
+use edgeseg::rule::{ArithOp, CompareOp, Env, IterOp, Literal, MAX_DEPTH, MAX_NODES, Node, Rule, Slot, Value};
 use std::collections::HashMap;
 
 /// What a rule's variables refer to.
@@ -45,6 +50,10 @@ pub enum Mode {
     Request,
     /// Evaluated by the builder over one member's attributes: any path names an attribute.
     Profile,
+    /// Evaluated over an arbitrary data document, as json-logic-js's `apply(rule, data)`: `var`
+    /// paths (dotted, with array indices; `""` the whole document) and `missing` keys read the
+    /// data, `in_segment` is refused. What `edgeseg jsonlogic` and the `edgeseg_eval` export run.
+    Data,
 }
 
 const REQUEST_ROOTS: &str =
@@ -329,124 +338,6 @@ impl Compiler<'_> {
         self.push(Node::If(vec![id, bucketed, null]), at).map(Operand::Node)
     }
 
-    /// Compiles an iteration operator: the array (and `reduce`'s initial value) in the current
-    /// scope, the body (second argument) in the element's scope.
-    fn iterate(
-        &mut self,
-        list: &[&serde_json::Value],
-        arg_at: &dyn Fn(usize) -> String,
-        at: &str,
-        depth: usize,
-        make: impl FnOnce(Vec<u32>) -> Node,
-    ) -> Result<Operand, BuildError> {
-        let mut ops = Vec::with_capacity(list.len());
-        let mut body_from = self.nodes.len();
-        for (i, arg) in list.iter().enumerate() {
-            if i == 1 {
-                body_from = self.nodes.len();
-                self.scopes += 1;
-                let body = self.expr(arg, &arg_at(i), depth + 1);
-                self.scopes -= 1;
-                ops.push(body?);
-            } else {
-                ops.push(self.expr(arg, &arg_at(i), depth + 1)?);
-            }
-        }
-        // A body that reads only its element (no request input) over constant operands folds too:
-        // evaluate it now, then drop the body's nodes.
-        let others_const = ops.iter().enumerate().all(|(i, o)| i == 1 || matches!(o, Operand::Const(_)));
-        let body_pure = self.nodes.get(body_from..).is_some_and(|body| {
-            body.iter().all(|n| {
-                !matches!(n, Node::Var { .. } | Node::InSegment(_) | Node::Missing(_) | Node::MissingSome { .. })
-            })
-        });
-        if others_const && body_pure && matches!(ops.get(1), Some(Operand::Node(_))) {
-            let mut nodes = self.nodes.clone();
-            let mut children = Vec::with_capacity(ops.len());
-            for o in &ops {
-                children.push(match o {
-                    Operand::Node(i) => *i,
-                    Operand::Const(lit) => {
-                        nodes.push(Node::Literal(lit.clone()));
-                        (nodes.len() - 1) as u32
-                    }
-                });
-            }
-            nodes.push(make(children));
-            let value = fold(&Rule { nodes });
-            self.nodes.truncate(body_from);
-            self.literals.retain(|_, i| (*i as usize) < body_from);
-            return Ok(Operand::Const(value));
-        }
-        self.combine(ops, at, make)
-    }
-
-    /// `missing` / `missing_some`: the keys must be constant strings, each resolved like a `var`.
-    fn missing(
-        &mut self,
-        op: &str,
-        list: &[&serde_json::Value],
-        at: &str,
-        arg_at: &dyn Fn(usize) -> String,
-        depth: usize,
-    ) -> Result<Operand, BuildError> {
-        if self.scopes > 0 {
-            return Err(rule_error(at, format!("`{op}` inside an iteration body is not supported")));
-        }
-        let some = op == "missing_some";
-        if some && list.len() != 2 {
-            return Err(rule_error(
-                at,
-                format!("`missing_some` takes 2 arguments (a count and an array of keys), got {}", list.len()),
-            ));
-        }
-        let mut need = None;
-        let mut keys_json: Vec<(String, &serde_json::Value)> = Vec::new();
-        for (i, arg) in list.iter().enumerate() {
-            if some && i == 0 {
-                let op = self.expr(arg, &arg_at(0), depth + 1)?;
-                need = Some(self.node(op, at)?);
-                continue;
-            }
-            keys_json.push((arg_at(i), arg));
-        }
-        // A first (or `missing_some`'s second) argument that is an array holds the keys.
-        let mut names: Vec<(String, String)> = Vec::new();
-        let mut push_key = |where_: String, v: &serde_json::Value| match v.as_str() {
-            Some(s) => {
-                names.push((where_, s.to_string()));
-                Ok(())
-            }
-            None => Err(rule_error(&where_, format!("`{op}` keys must be constant strings, found {v}"))),
-        };
-        match keys_json.as_slice() {
-            [(where_, serde_json::Value::Array(items))] => {
-                for (j, item) in items.iter().enumerate() {
-                    push_key(format!("{where_}[{j}]"), item)?;
-                }
-            }
-            _ if some => {
-                return Err(rule_error(at, "`missing_some` takes its keys as an array"));
-            }
-            _ => {
-                for (where_, v) in &keys_json {
-                    push_key(where_.clone(), v)?;
-                }
-            }
-        }
-        let mut keys = Vec::with_capacity(names.len());
-        for (where_, name) in names {
-            let slot = self.slot(&name, &where_)?;
-            let var = self.push(Node::Var { slot, default: None }, at)?;
-            keys.push(MissingKey { name, var });
-        }
-        let node = match need {
-            Some(need) => Node::MissingSome { need, keys },
-            None => Node::Missing(keys),
-        };
-        self.push(node, at).map(Operand::Node)
-    }
-
     /// Emits `make(children)`, or — when every child is constant — evaluates it now and returns
     /// the value. Arrays of constants become `Literal::Array` without evaluation.
     fn combine(
@@ -478,146 +369,11 @@ impl Compiler<'_> {
         }
         self.push(make(children), at).map(Operand::Node)
     }
-
-    fn var(
-        &mut self,
-        list: &[&serde_json::Value],
-        at: &str,
-        arg_at: &dyn Fn(usize) -> String,
-        depth: usize,
-    ) -> Result<Operand, BuildError> {
-        let (path, default) = match list {
-            [path] => (*path, None),
-            [path, default] => (*path, Some(*default)),
-            _ => {
-                return Err(rule_error(
-                    at,
-                    format!("`var` takes a path and an optional default, got {} arguments", list.len()),
-                ));
-            }
-        };
-        if self.scopes > 0 {
-            return self.scope_var(path, default, at, arg_at, depth);
-        }
-        let Some(path) = path.as_str() else {
-            return Err(rule_error(
-                &arg_at(0),
-                "`var` path must be a string (array indices and computed paths are not supported)",
-            ));
-        };
-        let slot = self.slot(path, &arg_at(0))?;
-        let default = match default {
-            Some(d) => {
-                let op = self.expr(d, &arg_at(1), depth + 1)?;
-                Some(self.node(op, at)?)
-            }
-            None => None,
-        };
-        self.push(Node::Var { slot, default }, at).map(Operand::Node)
-    }
-
-    /// `var` inside an iteration body: a path into the current element (json-logic-js's `data`).
-    fn scope_var(
-        &mut self,
-        path: &serde_json::Value,
-        default: Option<&serde_json::Value>,
-        at: &str,
-        arg_at: &dyn Fn(usize) -> String,
-        depth: usize,
-    ) -> Result<Operand, BuildError> {
-        use serde_json::Value as J;
-        let path: Vec<String> = match path {
-            J::Null => Vec::new(),
-            J::Array(items) if items.is_empty() => Vec::new(),
-            J::String(s) if s.is_empty() => Vec::new(),
-            J::String(s) => s.split('.').map(str::to_string).collect(),
-            J::Number(n) => n.to_string().split('.').map(str::to_string).collect(),
-            _ => return Err(rule_error(&arg_at(0), "`var` path must be a string or a number")),
-        };
-        let default = match default {
-            Some(d) => {
-                let op = self.expr(d, &arg_at(1), depth + 1)?;
-                Some(self.node(op, at)?)
-            }
-            None => None,
-        };
-        self.push(Node::ScopeVar { path, default }, at).map(Operand::Node)
-    }
-
-    fn slot(&self, path: &str, at: &str) -> Result<Slot, BuildError> {
-        let named = |prefix: &str| path.strip_prefix(prefix).filter(|n| !n.is_empty());
-        match self.mode {
-            Mode::Profile => {
-                let name = path.strip_prefix("attributes.").unwrap_or(path);
-                if name.is_empty() {
-                    return Err(rule_error(at, "empty `var` path: name a member attribute"));
-                }
-                Ok(Slot::Attribute(name.to_string()))
-            }
-            Mode::Request => Ok(match path {
-                "method" => Slot::Method,
-                "host" => Slot::Host,
-                "path" => Slot::Path,
-                "country" => Slot::Country,
-                "now" => Slot::Now,
-                "now_ms" => Slot::NowMs,
-                _ => {
-                    if let Some(h) = named("headers.") {
-                        Slot::Header(h.to_ascii_lowercase())
-                    } else if let Some(c) = named("cookies.") {
-                        Slot::Cookie(c.to_string())
-                    } else if let Some(a) = named("attributes.") {
-                        Slot::Attribute(a.to_string())
-                    } else {
-                        return Err(rule_error(
-                            at,
-                            format!("unknown variable {path:?}: request rules read {REQUEST_ROOTS}"),
-                        ));
-                    }
-                }
-            }),
-        }
-    }
-
-    fn in_segment(&mut self, list: &[&serde_json::Value], at: &str) -> Result<Operand, BuildError> {
-        if self.mode == Mode::Profile {
-            return Err(rule_error(
-                at,
-                "`in_segment` works in request rules only: profile rules run before memberships exist",
-            ));
-        }
-        let [name] = list else {
-            return Err(rule_error(at, format!("`in_segment` takes 1 segment name, got {} arguments", list.len())));
-        };
-        let Some(name) = name.as_str() else {
-            return Err(rule_error(at, "`in_segment` takes a segment name (a string)"));
-        };
-        let Some(index) = self.segments.iter().position(|s| *s == name) else {
-            return Err(rule_error(at, format!("`in_segment`: unknown segment {name:?}")));
-        };
-        if !(self.has_members)(index) {
-            return Err(rule_error(at, format!("`in_segment`: segment {name:?} has no `members` to probe")));
-        }
-        let index = u16::try_from(index).map_err(|_| rule_error(at, "segment index does not fit in u16"))?;
-        self.push(Node::InSegment(index), at).map(Operand::Node)
-    }
 }
 
 /// Evaluates a rule with no inputs (all its leaves are literals) to a literal.
 fn fold(rule: &Rule) -> Literal {
-    to_literal(&rule.evaluate(&NoInputs))
-}
-
-fn to_literal(v: &Value<'_>) -> Literal {
-    match v {
-        Value::Null => Literal::Null,
-        Value::Bool(b) => Literal::Bool(*b),
-        Value::Number(n) => Literal::Number(*n),
-        Value::Str(s) => Literal::String((*s).to_string()),
-        Value::String(s) => Literal::String(s.clone()),
-        Value::Literals(items) => Literal::Array(items.to_vec()),
-        Value::Array(items) => Literal::Array(items.iter().map(to_literal).collect()),
-    }
+    rule.evaluate(&NoInputs).to_literal()
 }
 
 /// The environment of constant folding: folded nodes read nothing.
