@@ -258,8 +258,10 @@ pub fn test(args: &[String]) -> Result<(), String> {
     run(cargo()
         .args(["clippy", "--locked", "-p", "edgeseg", "--target", &cfg.target, "--no-default-features"])
         .args(["--features", &js.features.join(","), "--lib", "--tests", "--", "-D", "warnings"])
-        // The skin's test embeds the snapshot named here; clippy only needs some file to exist.
-        .env("EDGESEG_JS_SNAPSHOT", root().join("Cargo.toml")))?;
+        // The skin's test embeds the snapshot and delta named here; clippy only needs the files to
+        // exist (the real ones are built by the JS step).
+        .env("EDGESEG_JS_SNAPSHOT", root().join("Cargo.toml"))
+        .env("EDGESEG_JS_DELTA", root().join("Cargo.toml")))?;
 
     step("tests: unit, spec (native + wasmtime), CLI, goldens");
     run(cargo().args(["test", "--locked", "--workspace"]).env("EDGESEG_WASM", &module))?;
