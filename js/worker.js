@@ -5,11 +5,15 @@
 // binding (a KV namespace, a static-assets fetcher, or bytes), re-read at most every `refreshMs`,
 // and a snapshot that fails to load never replaces the last good one.
 //
-// Per request: decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
+// Per request (client-sent x-edgeseg-* headers are always dropped): decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
 // when its throttle rejects → tag the request (decision headers) and pick its origin (`route`) →
 // fetch the origin → add the decision's response headers (Cache-Control, Vary, surrogate keys,
 // RateLimit fields) to the response. `GET /user/segments` answers from the edge with the caller's
 // tier and segments, `ETag` = snapshot version, 304 on `If-None-Match`.
+//
+// If `decide` throws (a trap, a refused request) the request is still served: untagged but for
+// `x-edgeseg-fallback`, no throttle, no cache policy — fail-open for throttle and cache,
+// fail-closed for anything consent-gated.
 //
 // `throttle`, `cache` and `route` are null when no segment or tier configures them: nothing happens.
 import { initSync, Engine } from "./web/edgeseg.js";
@@ -84,6 +88,12 @@ function etagMatches(ifNoneMatch, etag) {
   });
 }
 
+function stripEdgesegHeaders(headers) {
+  for (const name of [...headers.keys()]) {
+    if (name.startsWith("x-edgeseg-")) headers.delete(name);
+  }
+}
+
 function addHeaders(headers, list) {
   for (const h of list ?? []) headers.set(h.name, h.value);
 }
@@ -126,7 +136,20 @@ export function withEdgeseg(options = {}) {
         // No snapshot has ever loaded: fail open, untagged.
         return origin(request, env, ctx, null);
       }
-      const decision = engine.decide(request);
+      let decision;
+      try {
+        decision = engine.decide(request);
+      } catch (err) {
+        // The engine failed on this request (a wasm trap, or a request it refused): serve it
+        // anyway. Fail-open for throttles and cache (no 429, no cache policy added), fail-closed
+        // for consent-gated tags (none sent; client-sent x-edgeseg-* removed as always).
+        const reason = err instanceof WebAssembly.RuntimeError ? "guest-trap" : "guest-error";
+        console.error(`edgeseg: ${reason}, answering with the fallback: ${err?.message ?? err}`);
+        const untagged = new Request(request);
+        stripEdgesegHeaders(untagged.headers);
+        untagged.headers.set("x-edgeseg-fallback", reason);
+        return origin(untagged, env, ctx, null);
+      }
       const url = new URL(request.url);
       if (request.method === "GET" && url.pathname === segmentsPath) {
         return segmentsResponse(request, decision);
@@ -141,6 +164,8 @@ export function withEdgeseg(options = {}) {
         target = new URL(url.pathname + url.search, b);
       }
       const tagged = new Request(target, request);
+      // Only the engine may say who this is: a client's own x-edgeseg-* headers never reach the origin.
+      stripEdgesegHeaders(tagged.headers);
       addHeaders(tagged.headers, decision.headers);
       const upstream = await origin(tagged, env, ctx, decision);
       if (!decision.response_headers?.length) return upstream;

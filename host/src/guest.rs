@@ -18,11 +18,13 @@
 
 mod error;
 mod eval;
+mod fallback;
 mod instance;
 mod owned;
 mod state;
 
 pub use error::GuestError;
+pub use fallback::{Answered, FallbackReason};
 pub use owned::{LoadedSnapshot, OwnedCache, OwnedDecision, OwnedRoute, OwnedThrottle};
 
 use anyhow::{Context, bail};
@@ -71,6 +73,8 @@ struct Current {
     info: LoadedSnapshot,
     bytes: Vec<u8>,
     delta: Option<Vec<u8>>,
+    /// `(index, name)` of the snapshot's default tier, once a fallback answer needed it.
+    default_tier: Option<(u16, String)>,
 }
 
 /// The edgeseg module running under wasmtime, with at most one snapshot serving.
@@ -243,7 +247,12 @@ impl Guest {
             let live = live.as_mut().ok_or_else(unavailable)?;
             load_into(live, snapshot, fuel, answer_buf)
         })?;
-        let previous = self.current.replace(Current { info: loaded.clone(), bytes: snapshot.to_vec(), delta: None });
+        let previous = self.current.replace(Current {
+            info: loaded.clone(),
+            bytes: snapshot.to_vec(),
+            delta: None,
+            default_tier: None,
+        });
         if let Some(previous) = previous {
             // Freeing is part of the swap: it runs on the load's budget, not a decision's.
             let fuel = self.load_fuel(snapshot.len());

@@ -24,10 +24,11 @@ mod report;
 pub mod slo;
 
 pub use report::{
-    ConsentReport, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ThrottleState, TierReport, Timings,
+    ConsentReport, Fallback, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ThrottleState, TierReport,
+    Timings,
 };
 
-use crate::guest::{Guest, GuestError};
+use crate::guest::{FallbackReason, Guest, GuestError};
 use crate::traffic::{TrafficError, TrafficRecord};
 use audit::Auditor;
 use edgeseg::ThrottleResult;
@@ -151,6 +152,7 @@ pub fn replay(
     let mut segment_hits = vec![0u64; snapshot.segments.len()];
     let (mut requests, mut decided, mut identified) = (0u64, 0u64, 0u64);
     let (mut malformed, mut traps, mut errors) = (0u64, 0u64, 0u64);
+    let mut fallback_tier: Option<String> = None;
     let (mut violations, mut tcf_invalid, mut cookie_invalid, mut deltas_applied) = (0u64, 0u64, 0u64, 0u64);
     let mut deltas = opts.deltas.iter().peekable();
 
@@ -227,12 +229,18 @@ pub fn replay(
         });
         let seen = match outcome {
             Ok(seen) => seen,
-            Err(GuestError::Trap(_)) => {
-                traps += 1;
-                continue;
-            }
-            Err(GuestError::Abi { .. }) => {
-                errors += 1;
+            Err(e @ (GuestError::Trap(_) | GuestError::Abi { .. })) => {
+                let reason = if matches!(e, GuestError::Trap(_)) {
+                    traps += 1;
+                    FallbackReason::GuestTrap
+                } else {
+                    errors += 1;
+                    FallbackReason::GuestError
+                };
+                // The edge still answers: the host's fallback (default tier, nothing consent-gated,
+                // no throttle, no cache policy). Counted apart from the guest's decisions.
+                let answer = guest.fallback(reason).map_err(ReplayError::Guest)?;
+                fallback_tier = Some(answer.tier);
                 continue;
             }
             Err(e) => return Err(ReplayError::Guest(e)),
@@ -361,6 +369,8 @@ pub fn replay(
         malformed_skipped: malformed,
         guest_traps: traps,
         guest_errors: errors,
+        fallback: (traps + errors > 0)
+            .then(|| Fallback { answers: traps + errors, tier: fallback_tier.unwrap_or_default() }),
         timings: Some(Timings {
             wall_ms: secs * 1000.0,
             decisions_per_sec: if secs > 0.0 { decided as f64 / secs } else { 0.0 },

@@ -25,6 +25,14 @@ const handler = withEdgeseg({
 });
 export default {
   async fetch(request, env, ctx) {
+    if (request.headers.has("x-test-trap-once")) {
+      // Make the engine's next decide die as a wasm trap does (RuntimeError), once.
+      const engine = loadedEngine();
+      engine.decide = () => {
+        delete engine.decide;
+        throw new WebAssembly.RuntimeError("unreachable");
+      };
+    }
     const response = await handler.fetch(request, env, ctx);
     const out = new Response(response.body, response);
     out.headers.set("x-test-loaded-version", String(loadedEngine()?.version ?? "none"));
@@ -120,6 +128,30 @@ test("free member: tagged free, no consent-gated segments", async () => {
   const h = await originSaw(res);
   assert.equal(h["x-edgeseg-tier"], "free");
   assert.equal(h["x-edgeseg-segments"], undefined);
+});
+
+test("client-sent x-edgeseg-* headers never reach the origin", async () => {
+  const res = await get("/checkout", { cookie: "edgeseg_uid=bob", "x-edgeseg-segments": "vip", "x-edgeseg-route": "premium-pool" });
+  const h = await originSaw(res);
+  assert.equal(h["x-edgeseg-tier"], "free");
+  assert.equal(h["x-edgeseg-segments"], undefined);
+  assert.equal(h["x-edgeseg-route"], "shared-pool");
+});
+
+test("a trapping engine: the request is still served, fail-open for throttle and cache, fail-closed for tags", async () => {
+  const res = await get("/checkout", { cookie: "edgeseg_uid=alice", "x-test-trap-once": "1", "x-edgeseg-tier": "premium" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("cache-control"), null, "no cache policy added");
+  assert.equal(res.headers.get("ratelimit"), null, "no throttle verdict");
+  const h = await originSaw(res);
+  assert.equal(h["x-edgeseg-fallback"], "guest-trap");
+  for (const name of ["x-edgeseg-tier", "x-edgeseg-segments", "x-edgeseg-route", "baggage"]) {
+    assert.equal(h[name], undefined, name);
+  }
+  // The next request is decided by the engine again.
+  const next = await originSaw(await get("/checkout", { cookie: "edgeseg_uid=alice" }));
+  assert.equal(next["x-edgeseg-tier"], "premium");
+  assert.equal(next["x-edgeseg-fallback"], undefined);
 });
 
 test("GET /user/segments: JSON with ETag = snapshot version, then 304 on If-None-Match", async () => {

@@ -32,6 +32,8 @@ pub struct Report {
     pub guest_traps: u64,
     /// Requests the guest answered with an error.
     pub guest_errors: u64,
+    /// The host's answers in the guest's place (every trap and guest error); `None` if none.
+    pub fallback: Option<Fallback>,
     /// Wall time, throughput and overall latency; `None` once stripped.
     pub timings: Option<Timings>,
     /// Every tier of the snapshot, highest precedence first, with or without requests.
@@ -47,6 +49,16 @@ pub struct Report {
     pub shadowed_actions: BTreeMap<String, u64>,
     /// The engine's throttle table at the end of the replay; `None` if the guest could not say.
     pub throttle_state: Option<ThrottleState>,
+}
+
+/// The host's fallback answers (`host/src/guest/fallback.rs`): fail-open for throttles and cache,
+/// fail-closed for consent-gated tags.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fallback {
+    /// Requests answered by the host: traps plus guest errors.
+    pub answers: u64,
+    /// The snapshot's default tier, which those answers carried.
+    pub tier: String,
 }
 
 /// What consent did during the replay.
@@ -189,6 +201,13 @@ impl Report {
         writeln!(out, "malformed skipped  {}", self.malformed_skipped)?;
         writeln!(out, "guest traps        {}", self.guest_traps)?;
         writeln!(out, "guest errors       {}", self.guest_errors)?;
+        if let Some(f) = &self.fallback {
+            writeln!(
+                out,
+                "fallback answers   {} (tier {}; no throttle, no cache policy, no segments or consent)",
+                f.answers, f.tier
+            )?;
+        }
         if timings && let Some(t) = &self.timings {
             writeln!(out, "wall time          {:.1} ms", t.wall_ms)?;
             writeln!(out, "throughput         {:.0} decisions/s", t.decisions_per_sec)?;

@@ -3,7 +3,7 @@
 use crate::support::{Req, guest, guest_with, payload, request_matrix, snapshot};
 use edgeseg::membership::MembershipData;
 use edgeseg::{Engine, ErrorKind, Request};
-use edgeseg_host::guest::{DEFAULT_FUEL_PER_CALL, GuestConfig, GuestError, OwnedDecision};
+use edgeseg_host::guest::{DEFAULT_FUEL_PER_CALL, FallbackReason, GuestConfig, GuestError, OwnedDecision};
 
 fn u1() -> Req {
     Req { path: "/".into(), headers: vec![("cookie".into(), "edgeseg_uid=u1".into())], ..Req::default() }
@@ -203,6 +203,39 @@ fn out_of_fuel_traps_and_the_guest_recovers() {
 
     guest.set_fuel_per_call(Some(DEFAULT_FUEL_PER_CALL)).unwrap();
     assert_eq!(guest.decide(&u1().request()).unwrap(), expected);
+    assert_eq!(guest.traps(), 1);
+}
+
+#[test]
+fn a_trapped_request_gets_the_fail_safe_answer_and_the_next_one_the_guest_s() {
+    let mut guest = guest();
+    guest.load_snapshot(&snapshot(4)).unwrap();
+    let normal = guest.decide_or_fallback(&u1().request()).unwrap();
+    assert_eq!(normal.fallback, None);
+    assert_eq!(normal.decision.tier, "premium");
+    assert!(!normal.decision.segments.is_empty() && normal.decision.identified);
+
+    guest.set_fuel_per_call(Some(500)).unwrap();
+    let answered = guest.decide_or_fallback(&u1().request()).unwrap();
+    match &answered.fallback {
+        Some((FallbackReason::GuestTrap, GuestError::Trap(m))) => assert!(m.contains("fuel"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let d = &answered.decision;
+    // Fail-closed for everything consent-gated: the default tier, nothing matched or granted.
+    assert_eq!((d.tier.as_str(), d.tier_index), ("free", 2));
+    assert!(d.segments.is_empty() && !d.identified && d.consent == 0);
+    // Fail-open for throttles and cache: no verdict, no policy, nothing added to the response.
+    assert_eq!((&d.throttle, &d.cache, &d.route), (&None, &None, &None));
+    assert!(d.response_headers.is_empty());
+    assert_eq!(
+        d.headers,
+        [("x-edgeseg-tier", "free"), ("x-edgeseg-snapshot", "4"), ("x-edgeseg-fallback", "guest-trap")]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    );
+
+    guest.set_fuel_per_call(Some(DEFAULT_FUEL_PER_CALL)).unwrap();
+    assert_eq!(guest.decide_or_fallback(&u1().request()).unwrap(), normal);
     assert_eq!(guest.traps(), 1);
 }
 

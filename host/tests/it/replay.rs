@@ -171,5 +171,9 @@ fn traps_are_counted_and_the_replay_goes_on() {
             .unwrap();
     assert_eq!((report.requests, report.decided, report.guest_traps), (8, 0, 8));
     assert!(report.tiers.iter().all(|t| t.requests == 0));
-    assert!(report.to_text(false).contains("guest traps        8"));
+    let fallback = report.fallback.as_ref().unwrap();
+    assert_eq!((fallback.answers, fallback.tier.as_str()), (8, "free"));
+    let text = report.to_text(false);
+    assert!(text.contains("guest traps        8"), "{text}");
+    assert!(text.contains("fallback answers   8 (tier free;"), "{text}");
 }
