@@ -375,6 +375,10 @@ impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
         }
     }
 
+    fn consent(&self, purpose: u16) -> bool {
+        self.purpose_granted(purpose)
+    }
+
     /// Membership of the request's identity in a segment, honouring that segment's purpose: a
     /// member without consent for it is never "in" it.
     fn in_segment(&self, segment: u16) -> bool {

@@ -72,6 +72,7 @@ impl Plan {
             sb.precedence.cmp(&sa.precedence).then_with(|| sa.name.cmp(&sb.name))
         });
         let names: Vec<&str> = order.iter().map(|&i| defs.segments[i].name.as_str()).collect();
+        let purpose_names: Vec<&str> = defs.purposes.iter().map(String::as_str).collect();
         let has_members =
             |final_index: usize| order.get(final_index).is_some_and(|&i| defs.segments[i].members.is_some());
 
@@ -86,6 +87,7 @@ impl Plan {
                     &expand_refs(json, &defs.evaluators, &s.name, &format!("{at}.rule"))?,
                     Mode::Request,
                     &names,
+                    &purpose_names,
                     &has_members,
                     Some(&s.name),
                     &format!("{at}.rule"),
@@ -99,6 +101,7 @@ impl Plan {
                             &expand_refs(json, &defs.evaluators, &s.name, &format!("{at}.members.where"))?,
                             Mode::Profile,
                             &names,
+                            &purpose_names,
                             &has_members,
                             Some(&s.name),
                             &format!("{at}.members.where"),

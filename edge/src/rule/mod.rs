@@ -205,6 +205,9 @@ pub enum Node {
         key: u32,
         variants: Vec<u32>,
     },
+    /// edgeseg `consent`: is this purpose granted on this request (the member's recorded consent,
+    /// narrowed by the request's signals and revocations; purposes that need no consent always)?
+    Consent(u16),
 }
 
 /// A compiled rule.
@@ -218,6 +221,11 @@ pub struct Rule {
 pub trait Env<'a> {
     fn slot(&self, slot: &'a Slot) -> Value<'a>;
     fn in_segment(&self, segment: u16) -> bool;
+    /// Whether `purpose` is granted for this request. Fail-closed: an environment without
+    /// consent information grants nothing.
+    fn consent(&self, _purpose: u16) -> bool {
+        false
+    }
 }
 
 /// The environment of a rule over a data document: there is no request.
@@ -353,6 +361,8 @@ impl Rule {
                         return invalid(format!("rule node {i}: in_segment {s} of {segments} segments"));
                     }
                 }
+                // Any index is safe: a purpose the snapshot does not have is never granted.
+                Node::Consent(_) => {}
             }
             if d > MAX_DEPTH {
                 return invalid(format!("rule deeper than {MAX_DEPTH}"));
@@ -441,6 +451,7 @@ impl Rule {
                 }
             }
             Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
+            Node::Consent(p) => Value::Bool(env.consent(*p)),
             Node::Arith { op, args } => with_args(args, ev, |vals| ops::arith(*op, vals)),
             Node::Cat(cs) => with_args(cs, ev, ops::cat),
             Node::Substr(cs) => with_args(cs, ev, ops::substr),

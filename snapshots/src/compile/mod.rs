@@ -18,7 +18,7 @@
 //!
 //! The operator set is JSON Logic's (jsonlogic.com's operations page, with json-logic-js's
 //! semantics), flagd's `starts_with` `ends_with` `sem_ver` `fractional`, and edgeseg's
-//! `in_segment`; anything else is refused by name. Where edgeseg is narrower:
+//! `in_segment` and `consent`; anything else is refused by name. Where edgeseg is narrower:
 //!
 //! * `var` outside an iteration body takes a constant string path naming a request slot; inside a
 //!   body (`map` `filter` `reduce` `all` `some` `none`) it reads the current element, as in
@@ -77,21 +77,30 @@ pub fn compile_with(
     has_members: &dyn Fn(usize) -> bool,
     at: &str,
 ) -> Result<Rule, BuildError> {
-    compile_segment_rule(json, mode, segments, has_members, None, at)
+    compile_segment_rule(json, mode, segments, &[], has_members, None, at)
 }
 
 /// [`compile_with`] for a rule of the segment named `segment`, which gives `fractional` its
-/// default bucketing key.
+/// default bucketing key; `purposes` are the snapshot's purposes by index (what `consent` names).
 pub fn compile_segment_rule(
     json: &serde_json::Value,
     mode: Mode,
     segments: &[&str],
+    purposes: &[&str],
     has_members: &dyn Fn(usize) -> bool,
     segment: Option<&str>,
     at: &str,
 ) -> Result<Rule, BuildError> {
-    let mut c =
-        Compiler { mode, segments, segment, has_members, nodes: Vec::new(), scopes: 0, literals: HashMap::new() };
+    let mut c = Compiler {
+        mode,
+        segments,
+        purposes,
+        segment,
+        has_members,
+        nodes: Vec::new(),
+        scopes: 0,
+        literals: HashMap::new(),
+    };
     let root = c.expr(json, at, 1)?;
     // The root must be the last node; a constant root is the whole rule.
     if let Operand::Const(lit) = root {
@@ -112,6 +121,7 @@ enum Operand {
 struct Compiler<'s> {
     mode: Mode,
     segments: &'s [&'s str],
+    purposes: &'s [&'s str],
     /// The segment whose rule this is, if any: `fractional`'s default key starts with its name.
     segment: Option<&'s str>,
     has_members: &'s dyn Fn(usize) -> bool,
@@ -242,6 +252,7 @@ impl Compiler<'_> {
         match op {
             "var" => return self.var(&list, at, &arg_at, depth),
             "in_segment" => return self.in_segment(&list, at),
+            "consent" => return self.consent(&list, at),
             "missing" | "missing_some" => return self.missing(op, &list, at, &arg_at, depth),
             _ => {}
         }

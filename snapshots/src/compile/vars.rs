@@ -35,7 +35,14 @@ impl Compiler<'_> {
         let others_const = ops.iter().enumerate().all(|(i, o)| i == 1 || matches!(o, Operand::Const(_)));
         let body_pure = self.nodes.get(body_from..).is_some_and(|body| {
             body.iter().all(|n| {
-                !matches!(n, Node::Var { .. } | Node::InSegment(_) | Node::Missing(_) | Node::MissingSome { .. })
+                !matches!(
+                    n,
+                    Node::Var { .. }
+                        | Node::InSegment(_)
+                        | Node::Consent(_)
+                        | Node::Missing(_)
+                        | Node::MissingSome { .. }
+                )
             })
         });
         if others_const && body_pure && matches!(ops.get(1), Some(Operand::Node(_))) {
@@ -261,5 +268,30 @@ impl Compiler<'_> {
         }
         let index = u16::try_from(index).map_err(|_| rule_error(at, "segment index does not fit in u16"))?;
         self.push(Node::InSegment(index), at).map(Operand::Node)
+    }
+
+    /// `{"consent": "<purpose>"}`: true when the purpose is granted on this request — the
+    /// member's recorded consent narrowed by the request's signals and revocations (a purpose that
+    /// needs no consent, `contract`, always). Anonymous requests have only such purposes.
+    pub(super) fn consent(&mut self, list: &[&serde_json::Value], at: &str) -> Result<Operand, BuildError> {
+        if self.mode != Mode::Request {
+            return Err(rule_error(
+                at,
+                "`consent` works in request rules only: it reads the request's consent signals \
+                 (a member's recorded consents already decide the `members` list)",
+            ));
+        }
+        let [name] = list else {
+            return Err(rule_error(at, format!("`consent` takes 1 purpose name, got {} arguments", list.len())));
+        };
+        let Some(name) = name.as_str() else {
+            return Err(rule_error(at, "`consent` takes a purpose name (a string)"));
+        };
+        let Some(index) = self.purposes.iter().position(|p| *p == name) else {
+            let declared = self.purposes.join(", ");
+            return Err(rule_error(at, format!("`consent`: unknown purpose {name:?} (declared: {declared})")));
+        };
+        let index = u16::try_from(index).map_err(|_| rule_error(at, "purpose index does not fit in u16"))?;
+        self.push(Node::Consent(index), at).map(Operand::Node)
     }
 }

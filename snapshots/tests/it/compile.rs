@@ -142,6 +142,27 @@ fn in_segment_resolves_names_to_final_indices() {
 }
 
 #[test]
+fn consent_resolves_purpose_names_and_is_never_folded() {
+    let purposes = ["contract", "personalisation", "marketing"];
+    let compile = |json: serde_json::Value, mode| {
+        compile_segment_rule(&json, mode, &["promo"], &purposes, &|_| true, Some("promo"), "segments[0].rule")
+    };
+    assert_eq!(compile(json!({"consent": "marketing"}), Mode::Request).unwrap().nodes, vec![Node::Consent(2)]);
+    // Over constants it still reads the request: `!` of it stays a node, not a folded literal.
+    assert_eq!(
+        compile(json!({"!": {"consent": ["personalisation"]}}), Mode::Request).unwrap().nodes,
+        vec![Node::Consent(1), Node::Not(0)]
+    );
+    let e = compile(json!({"consent": "ads"}), Mode::Request).unwrap_err();
+    assert_eq!((e.kind(), e.field()), (BuildErrorKind::Rule, Some("segments[0].rule")));
+    assert!(e.message().contains("unknown purpose \"ads\" (declared: contract, personalisation, marketing)"), "{e}");
+    let e = compile(json!({"consent": ["marketing", "contract"]}), Mode::Request).unwrap_err();
+    assert!(e.message().contains("takes 1 purpose name, got 2"), "{e}");
+    let e = compile(json!({"consent": "marketing"}), Mode::Profile).unwrap_err();
+    assert!(e.message().contains("request rules only"), "{e}");
+}
+
+#[test]
 fn constants_fold_with_edge_semantics() {
     let folded = |v: Value| req(v).nodes;
     assert_eq!(folded(json!({"==": [1, "1"]})), vec![Node::Literal(Literal::Bool(true))]);
@@ -272,6 +293,7 @@ fn fractional_defaults_to_segment_name_plus_customer_id_and_nothing_exposes_the_
         &json!({"fractional": [["on", 1], ["off", 1]]}),
         Mode::Request,
         &["rollout"],
+        &[],
         &|_| true,
         Some("rollout"),
         "segments[0].rule",
