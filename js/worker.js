@@ -3,7 +3,8 @@
 // The wasm module is a precompiled import (`CompiledWasm`): Workers forbid compiling wasm from bytes
 // at run time, so it is instantiated with `initSync({ module })`. The snapshot is read from a
 // binding (a KV namespace, a static-assets fetcher, or bytes), re-read at most every `refreshMs`,
-// and a snapshot that fails to load never replaces the last good one.
+// and a snapshot that fails to load, has expired, or is an older version of the serving one
+// (a rollback) never replaces the last good one.
 //
 // Per request (client-sent x-edgeseg-* headers are always dropped): decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
 // when its throttle rejects → tag the request (decision headers) and pick its origin (`route`) →
@@ -53,7 +54,14 @@ async function refresh(env, options, now) {
       : await readBinding(env[options.binding ?? "EDGESEG_SNAPSHOT"], options.key ?? "edgeseg.snapshot");
     if (bytes == null) return;
     const engine = Engine.load(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-    if (state.engine && state.engine.version === engine.version) {
+    try {
+      // Last-known-good: an expired snapshot, or an older version of the serving one, never serves.
+      engine.checkReplaces(state.engine?.snapshotId, state.engine?.version, now);
+    } catch (err) {
+      engine.free();
+      throw err;
+    }
+    if (state.engine && state.engine.snapshotId === engine.snapshotId && state.engine.version === engine.version) {
       engine.free();
     } else {
       const old = state.engine;

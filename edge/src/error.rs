@@ -31,6 +31,10 @@ pub enum ErrorKind {
     OutOfMemory,
     /// A revocation delta older than (or the same as) the one already applied.
     Stale,
+    /// A snapshot past its `expires_ms` (a host-side refusal: see [`crate::swap`]).
+    Expired,
+    /// An older version of the serving snapshot's lineage (a host-side refusal).
+    Rollback,
 }
 
 impl ErrorKind {
@@ -49,6 +53,8 @@ impl ErrorKind {
             ErrorKind::Handle => 10,
             ErrorKind::OutOfMemory => 11,
             ErrorKind::Stale => 12,
+            ErrorKind::Expired => 13,
+            ErrorKind::Rollback => 14,
         }
     }
 
@@ -67,6 +73,8 @@ impl ErrorKind {
             10 => ErrorKind::Handle,
             11 => ErrorKind::OutOfMemory,
             12 => ErrorKind::Stale,
+            13 => ErrorKind::Expired,
+            14 => ErrorKind::Rollback,
             _ => return None,
         })
     }
@@ -85,6 +93,8 @@ impl ErrorKind {
             ErrorKind::Handle => "unknown engine handle",
             ErrorKind::OutOfMemory => "out of memory",
             ErrorKind::Stale => "stale revocation delta",
+            ErrorKind::Expired => "snapshot expired",
+            ErrorKind::Rollback => "snapshot rollback",
         }
     }
 }

@@ -150,6 +150,28 @@ impl Engine {
         to_js(&self.core.snapshot().version)
     }
 
+    /// The last-known-good rule (`edge/src/swap.rs`): throws (`kind` `Expired` or `Rollback`)
+    /// unless this engine's snapshot may replace the serving one, given by its `snapshotId` and
+    /// `version` (both `undefined` when nothing serves yet), at `nowMs`.
+    #[wasm_bindgen(js_name = checkReplaces)]
+    pub fn check_replaces(
+        &self,
+        serving_id: Option<String>,
+        serving_version: Option<f64>,
+        now_ms: f64,
+    ) -> Result<(), JsValue> {
+        let snap = self.core.snapshot();
+        let lineage = crate::swap::Lineage {
+            id: snap.id.clone(),
+            version: snap.version,
+            created_ms: snap.created_ms,
+            expires_ms: snap.expires_ms,
+        };
+        // JS numbers: versions and times are integers well below 2^53; saturate anything else.
+        let serving = serving_id.as_deref().zip(serving_version.map(|v| v as u64));
+        crate::swap::admit(serving, &lineage, now_ms as u64).map_err(|e| js_error(&e))
+    }
+
     /// The snapshot's id (from its definitions).
     #[wasm_bindgen(getter, js_name = snapshotId)]
     pub fn snapshot_id(&self) -> String {

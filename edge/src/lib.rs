@@ -44,6 +44,7 @@ pub mod membership;
 mod request;
 pub mod rule;
 pub mod snapshot;
+pub mod swap;
 pub mod tcf;
 pub mod throttle;
 

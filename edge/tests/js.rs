@@ -172,6 +172,20 @@ fn a_revocation_delta_applies_from_the_next_decision() {
     assert_eq!(decide_with(&mut e, "alice-object").segments, ["premium"]);
 }
 
+#[wasm_bindgen_test]
+fn check_replaces_refuses_a_rollback_and_accepts_a_first_or_newer_snapshot() {
+    let e = engine();
+    let (id, version) = (e.snapshot_id(), e.version().unwrap().as_f64().unwrap());
+    let now = 1_767_225_600_000.0;
+    assert!(e.check_replaces(None, None, now).is_ok());
+    assert!(e.check_replaces(Some(id.clone()), Some(version), now).is_ok());
+    assert!(e.check_replaces(Some("another-lineage".into()), Some(version + 5.0), now).is_ok());
+    let t = thrown(move || {
+        let _ = e.check_replaces(Some(id.clone()), Some(version + 1.0), now).map_err(throw);
+    });
+    assert_eq!((t.kind.as_str(), t.code), ("Rollback", 14));
+}
+
 fn engine_with_delta() -> Engine {
     let mut e = engine();
     e.apply_delta(DELTA).unwrap();

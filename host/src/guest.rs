@@ -95,6 +95,7 @@ pub struct Guest {
     answer_buf: Vec<u8>,
     last_call: Duration,
     traps: u64,
+    refused_loads: u64,
 }
 
 impl fmt::Debug for Guest {
@@ -152,6 +153,7 @@ impl Guest {
             answer_buf: Vec::new(),
             last_call: Duration::ZERO,
             traps: 0,
+            refused_loads: 0,
         })
     }
 
@@ -181,6 +183,7 @@ impl Guest {
             answer_buf: Vec::new(),
             last_call: Duration::ZERO,
             traps: 0,
+            refused_loads: 0,
         })
     }
 
@@ -238,8 +241,33 @@ impl Guest {
         self.traps
     }
 
+    /// The hot-swap entry point of a serving host: [`Guest::load_snapshot`] after the
+    /// last-known-good checks of [`edgeseg::swap`] at `now_ms` — an expired snapshot, or an older
+    /// version of the serving lineage, is refused ([`GuestError::Refused`], counted in
+    /// [`Guest::refused_loads`]) before the guest sees it, and the serving snapshot stays.
+    pub fn swap_snapshot(&mut self, snapshot: &[u8], now_ms: u64) -> Result<LoadedSnapshot, GuestError> {
+        let serving = self.current.as_ref().map(|c| (c.info.snapshot_id.as_str(), c.info.version));
+        let checked = edgeseg::swap::peek(snapshot).and_then(|l| edgeseg::swap::admit(serving, &l, now_ms));
+        if let Err(e) = checked {
+            self.refused_loads += 1;
+            return Err(GuestError::Refused { kind: e.kind(), message: e.to_string() });
+        }
+        let loaded = self.load_snapshot(snapshot);
+        if loaded.is_err() {
+            self.refused_loads += 1;
+        }
+        loaded
+    }
+
+    /// Snapshots [`Guest::swap_snapshot`] refused (host checks or the guest's own) since creation.
+    pub fn refused_loads(&self) -> u64 {
+        self.refused_loads
+    }
+
     /// Loads `snapshot` into the guest. On success the new snapshot serves and the previous
-    /// handle is freed; on failure the previous snapshot keeps serving.
+    /// handle is freed; on failure the previous snapshot keeps serving. No expiry or rollback
+    /// check (replays and tests load what they are given): serving hosts use
+    /// [`Guest::swap_snapshot`].
     pub fn load_snapshot(&mut self, snapshot: &[u8]) -> Result<LoadedSnapshot, GuestError> {
         let loaded = self.with_recovery(|g| {
             let fuel = g.load_fuel(snapshot.len());

@@ -1,6 +1,6 @@
 // The Worker adapter (js/worker.js) inside workerd, the Cloudflare Workers runtime, via miniflare:
 // real fetches against the built npm package, the wasm module imported precompiled.
-// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT set).
+// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT, EDGESEG_JS_SNAPSHOT_V2 set).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
@@ -175,5 +175,19 @@ test("a bad snapshot never replaces the last good one", async () => {
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-test-loaded-version"), "1");
   assert.equal((await originSaw(res))["x-edgeseg-tier"], "premium");
+});
+
+test("a newer snapshot replaces the serving one; the older one arriving again is a rollback, refused", async () => {
+  await kv.put("edgeseg.snapshot", await readFile(process.env.EDGESEG_JS_SNAPSHOT_V2));
+  const res = await get("/", { cookie: "edgeseg_uid=alice" });
+  assert.equal(res.headers.get("x-test-loaded-version"), "2");
+  assert.equal((await originSaw(res))["x-edgeseg-snapshot"], "2");
+  await kv.put("edgeseg.snapshot", await readFile(snapshotPath));
+  const after = await get("/", { cookie: "edgeseg_uid=alice" });
+  assert.equal(after.status, 200);
+  assert.equal(after.headers.get("x-test-loaded-version"), "2", "v1 must not replace v2");
+  const h = await originSaw(after);
+  assert.equal(h["x-edgeseg-snapshot"], "2");
+  assert.equal(h["x-edgeseg-tier"], "premium");
 });
 

@@ -177,6 +177,14 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
         .current_dir(root())
         .args(["build", "--definitions", "snapshots/data/demo.json", "--members", "js/test/members.csv", "--out"])
         .arg(&snapshot))?;
+    // The same data as version 2, for the Worker's last-known-good tests (v2 serves, then v1
+    // arriving again is a rollback and is refused).
+    let snapshot_v2 = dir.join("test-v2.snapshot");
+    run(Command::new(edgeseg)
+        .current_dir(root())
+        .args(["build", "--definitions", "snapshots/data/demo.json", "--members", "js/test/members.csv"])
+        .args(["--snapshot-version", "2", "--out"])
+        .arg(&snapshot_v2))?;
     let delta = dir.join("test.delta");
     run(Command::new(edgeseg)
         .current_dir(root())
@@ -212,6 +220,7 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .current_dir(&npm_dir)
             .env("EDGESEG_JS_PKG", &pkg)
             .env("EDGESEG_JS_SNAPSHOT", &snapshot)
+            .env("EDGESEG_JS_SNAPSHOT_V2", &snapshot_v2)
             .env("EDGESEG_JS_OUT", &dir)
             .env("EDGESEG_CHROMIUM", CHROMIUM)
             .env("EDGESEG_DENO", &deno))

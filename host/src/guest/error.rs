@@ -19,6 +19,9 @@ pub enum GuestError {
     /// The guest trapped (out of fuel, out of memory, `unreachable`…). The instance has been
     /// replaced and the last good snapshot re-loaded; the message says if that failed.
     Trap(String),
+    /// The host refused a snapshot before the guest saw it ([`edgeseg::swap`]: expired, a
+    /// rollback, or a container that does not even check out); the serving snapshot stays.
+    Refused { kind: ErrorKind, message: String },
     /// No snapshot is loaded yet.
     NoSnapshot,
     /// The host could not complete the call (undecodable or out-of-bounds answer, oversized input,
@@ -31,6 +34,7 @@ impl GuestError {
     pub fn kind(&self) -> Option<ErrorKind> {
         match self {
             GuestError::Abi { kind, .. } => *kind,
+            GuestError::Refused { kind, .. } => Some(*kind),
             _ => None,
         }
     }
@@ -58,6 +62,7 @@ impl fmt::Display for GuestError {
             }
             GuestError::Abi { kind: None, code, message } => write!(f, "guest error {code}: {message}"),
             GuestError::Trap(message) => write!(f, "guest trapped: {message}"),
+            GuestError::Refused { kind, message } => write!(f, "snapshot refused ({kind:?}): {message}"),
             GuestError::NoSnapshot => f.write_str("no snapshot loaded"),
             GuestError::Host(message) => write!(f, "host error: {message}"),
         }

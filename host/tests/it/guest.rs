@@ -184,6 +184,41 @@ fn a_garbage_request_is_a_request_error() {
 }
 
 #[test]
+fn swaps_refuse_expired_rolled_back_and_corrupt_snapshots_each_with_its_kind_and_keep_serving() {
+    let now = 1_763_700_000_000;
+    let mut guest = guest();
+    guest.swap_snapshot(&snapshot(5), now).unwrap();
+    let refused = |guest: &mut edgeseg_host::guest::Guest, bytes: &[u8]| match guest.swap_snapshot(bytes, now) {
+        Err(e @ GuestError::Refused { .. }) => e.kind(),
+        Err(GuestError::Abi { kind, .. }) => kind,
+        other => panic!("accepted: {other:?}"),
+    };
+    let mut expired = payload(6);
+    expired.expires_ms = Some(now);
+    assert_eq!(refused(&mut guest, &expired.encode().unwrap()), Some(ErrorKind::Expired));
+    assert_eq!(refused(&mut guest, &snapshot(4)), Some(ErrorKind::Rollback));
+    let good = snapshot(6);
+    assert_eq!(refused(&mut guest, &good[..good.len() - 1]), Some(ErrorKind::Truncated));
+    let mut flipped = good.clone();
+    *flipped.last_mut().unwrap() ^= 0x10;
+    assert_eq!(refused(&mut guest, &flipped), Some(ErrorKind::ChecksumMismatch));
+    let mut oversized = good.clone();
+    oversized.extend_from_slice(&[0; 64]);
+    assert_eq!(refused(&mut guest, &oversized), Some(ErrorKind::LengthMismatch));
+    assert_eq!(guest.refused_loads(), 5);
+    // Through all of it v5 kept answering.
+    assert_eq!(tier_of(&mut guest, &u1()), ("premium".into(), 5));
+
+    // Not yet expired, the same version again, and a newer one are all fine.
+    let mut later = payload(6);
+    later.expires_ms = Some(now + 1);
+    assert_eq!(guest.swap_snapshot(&snapshot(5), now).unwrap().version, 5);
+    assert_eq!(guest.swap_snapshot(&later.encode().unwrap(), now).unwrap().version, 6);
+    assert_eq!(tier_of(&mut guest, &u1()), ("premium".into(), 6));
+    assert_eq!(guest.refused_loads(), 5);
+}
+
+#[test]
 fn out_of_fuel_traps_and_the_guest_recovers() {
     let mut guest = guest();
     let loaded = guest.load_snapshot(&snapshot(4)).unwrap();
