@@ -236,6 +236,12 @@ impl Guest {
         self.last_call
     }
 
+    /// The live instance's linear memory in bytes (it only grows; capped by
+    /// [`GuestConfig::max_memory_bytes`]).
+    pub fn memory_bytes(&self) -> usize {
+        self.live.as_ref().map_or(0, |l| l.exports.memory.data_size(&l.store))
+    }
+
     /// How many calls trapped since this guest was created.
     pub fn traps(&self) -> u64 {
         self.traps

@@ -6,6 +6,7 @@ mod actions;
 mod demo;
 mod diff;
 mod differential;
+mod hostile;
 mod jsonlogic;
 mod privacy;
 mod slo;
