@@ -68,7 +68,7 @@ fn a_million_distinct_client_addresses_keep_the_throttle_table_and_memory_bounde
     assert_eq!(allowed, u64::from(N));
     let stats = guest.stats().unwrap();
     assert!(stats.throttle_keys <= stats.throttle_capacity, "{stats:?}");
-    assert!(stats.throttle_evictions >= u64::from(N) - u64::from(stats.throttle_capacity), "{stats:?}");
+    assert!(stats.throttle_evictions >= u64::from(N) - stats.throttle_capacity, "{stats:?}");
     assert_eq!(guest.memory_bytes(), memory_after_warmup, "guest memory grew after the table filled");
     assert!(guest.memory_bytes() < 16 << 20, "{} bytes of guest memory", guest.memory_bytes());
     assert_eq!(guest.traps(), 0);
