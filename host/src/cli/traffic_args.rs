@@ -6,7 +6,7 @@ use crate::traffic::nginx::{COMBINED, LogFormat, NginxReader};
 use crate::traffic::{DEFAULT_MAX_LINE_BYTES, TrafficError, TrafficReader, TrafficRecord};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
@@ -75,8 +75,10 @@ impl Iterator for Traffic {
 
     fn next(&mut self) -> Option<Self::Item> {
         let next = self.records.next();
-        self.pending += 1;
-        if self.pending >= TICK || next.is_none() {
+        if next.is_some() {
+            self.pending += 1;
+        }
+        if self.pending >= TICK || (next.is_none() && self.pending > 0) {
             self.bar.inc(self.pending);
             self.pending = 0;
         }
@@ -153,7 +155,10 @@ impl TrafficArgs {
             return ProgressBar::hidden();
         };
         let bar = ProgressBar::with_draw_target(None, target);
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} requests  {per_sec}  {elapsed}") {
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} requests  {rate}  {elapsed}") {
+            let style = style.with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            });
             bar.set_style(style);
         }
         bar
@@ -185,10 +190,11 @@ impl TermLike for PlainStderr {
         Ok(())
     }
     fn write_line(&self, s: &str) -> io::Result<()> {
-        writeln!(io::stderr(), "{s}")
+        self.write_str(s)
     }
     fn write_str(&self, s: &str) -> io::Result<()> {
-        write!(io::stderr(), "{s}")
+        let s = s.trim_end();
+        if s.is_empty() { Ok(()) } else { writeln!(io::stderr(), "{s}") }
     }
     fn clear_line(&self) -> io::Result<()> {
         Ok(())
