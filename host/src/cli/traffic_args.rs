@@ -203,3 +203,45 @@ impl TermLike for PlainStderr {
         io::stderr().flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn traffic(args: &[&str]) -> Result<TrafficArgs, clap::Error> {
+        let argv = ["edgeseg", "replay", "--snapshot", "s"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Replay(r) => Ok(r.traffic),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_format_follows_the_flag_the_log_format_and_the_name() {
+        let f = |args: &[&str]| traffic(args).unwrap().resolved_format();
+        assert_eq!(f(&["--traffic", "t.jsonl"]).unwrap(), TrafficFormat::Jsonl);
+        assert_eq!(f(&["--traffic", "t.HAR"]).unwrap(), TrafficFormat::Har);
+        assert_eq!(f(&["--traffic", "t.har", "--format", "jsonl"]).unwrap(), TrafficFormat::Jsonl);
+        assert_eq!(f(&["--traffic", "access.log", "--format", "nginx"]).unwrap(), TrafficFormat::Nginx);
+        assert_eq!(
+            f(&["--traffic", "access.log", "--log-format", "$msec \"$request\""]).unwrap(),
+            TrafficFormat::Nginx
+        );
+        let err = f(&["--traffic", "t.har", "--format", "har", "--log-format", "$msec"]).unwrap_err();
+        assert!(err.to_string().contains("--log-format describes nginx logs"), "{err}");
+        assert!(traffic(&["--traffic", "t", "--format", "apache"]).is_err());
+    }
+
+    #[test]
+    fn progress_flags_exclude_each_other_and_a_bad_log_format_fails_on_open() {
+        assert!(traffic(&["--traffic", "t", "--progress", "--no-progress"]).is_err());
+        let args = traffic(&["--traffic", "t", "--log-format", "$remote_addr", "--no-progress"]).unwrap();
+        let err = args.open().unwrap_err();
+        assert!(err.to_string().contains("nginx log format: no time"), "{err}");
+        let missing = traffic(&["--traffic", "/nonexistent/edgeseg.jsonl"]).unwrap().open().unwrap_err();
+        assert!(format!("{missing:#}").contains("opening traffic /nonexistent/edgeseg.jsonl"), "{missing:#}");
+    }
+}

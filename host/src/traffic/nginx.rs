@@ -330,10 +330,20 @@ impl Fields {
                 if method.is_empty() || !uri.starts_with(['/', '*']) && !uri.contains("://") || rest.len() > 1 {
                     return Err(format!("$request {req:?} is not `METHOD URI [PROTOCOL]`"));
                 }
-                (
-                    self.method.take().unwrap_or_else(|| method.to_owned()),
-                    self.uri.take().unwrap_or_else(|| uri.to_owned()),
-                )
+                // A proxy request line has the absolute form: `GET http://host/path HTTP/1.1`.
+                let (uri_host, uri) = match uri.split_once("://") {
+                    Some((_, rest)) => {
+                        let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+                        let (authority, path) = rest.split_at(cut);
+                        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+                        (Some(authority.split(':').next().unwrap_or(authority).to_owned()), path)
+                    }
+                    None => (None, uri.to_owned()),
+                };
+                if self.host.is_none() {
+                    self.host = uri_host;
+                }
+                (self.method.take().unwrap_or_else(|| method.to_owned()), self.uri.take().unwrap_or(uri))
             }
             None => match (self.method.take(), self.uri.take()) {
                 (Some(m), Some(u)) => (m, u),

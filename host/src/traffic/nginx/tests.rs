@@ -116,3 +116,11 @@ fn a_huge_line_is_capped_and_skipped() {
     assert_eq!(recs[0], Err(TrafficError { line: 1, reason: TrafficErrorReason::TooLong { limit: 1000 } }));
     assert!(matches!(&recs[1], Ok(r) if r.line == 2));
 }
+
+#[test]
+fn an_absolute_form_request_gives_host_and_path() {
+    let line = COMBINED_LINE.replace("GET /apache_pb.gif?a=1", "GET http://proxy.example:8080/x?y=1");
+    let recs = read(COMBINED, &line);
+    let Ok(r) = &recs[0] else { panic!("{recs:?}") };
+    assert_eq!((r.host.as_str(), r.path.as_str()), ("proxy.example", "/x?y=1"));
+}
