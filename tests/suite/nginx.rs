@@ -232,10 +232,15 @@ fn nginx_access_logs_replay_into_the_tiers_of_the_identities_sent() {
     assert_eq!(tier(&t, "standard"), &("standard".into(), 2, 1));
     assert_eq!(tier(&t, "free"), &("free".into(), 3, 1));
 
-    // `combined` has cookies only through... nothing: no cookie, no x-customer-id. Every request
-    // is anonymous, which is what a default nginx log can tell.
+    // `combined` logs neither the cookie nor x-customer-id: every request is anonymous, which is
+    // all a default nginx log can tell.
     let combined = dir.join("combined.log");
-    let report = replay(&combined, &["--format", "nginx"]);
+    // A line that is not nginx's (say, a truncated write) is counted and skipped on request.
+    let mut lines = std::fs::read_to_string(&combined).unwrap();
+    lines.insert_str(0, "127.0.0.1 - - [01/Dec/2026:23:00:00 +0000] \"GET /tru\n");
+    std::fs::write(&combined, lines).unwrap();
+    let report = replay(&combined, &["--format", "nginx", "--skip-malformed"]);
+    assert_eq!(report["malformed_skipped"], 1);
     assert_eq!(report["requests"], 8);
     assert_eq!(report["identified"], 0);
     assert_eq!(tier(&tiers(&report), "free").1, 8);
