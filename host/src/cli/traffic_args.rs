@@ -236,6 +236,22 @@ mod tests {
     }
 
     #[test]
+    fn the_progress_bar_counts_records_not_the_end() {
+        let dir = std::env::temp_dir().join(format!("edgeseg-progress-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("t.jsonl");
+        let line = r#"{"now_ms": 1, "method": "GET", "path": "/"}"#;
+        std::fs::write(&log, format!("{line}\nnot json\n{line}\n")).unwrap();
+        let args = traffic(&["--traffic", log.to_str().unwrap(), "--no-progress"]).unwrap();
+        let mut t = args.open().unwrap();
+        assert_eq!(t.by_ref().count(), 3, "errors are records to the bar too: it counts lines read");
+        assert_eq!(t.next(), None);
+        assert_eq!(t.bar.position(), 3);
+        assert!(t.bar.is_hidden());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn progress_flags_exclude_each_other_and_a_bad_log_format_fails_on_open() {
         assert!(traffic(&["--traffic", "t", "--progress", "--no-progress"]).is_err());
         let args = traffic(&["--traffic", "t", "--log-format", "$remote_addr", "--no-progress"]).unwrap();
