@@ -62,6 +62,8 @@ struct Budget {
     read: Rc<Cell<u64>>,
     limit: Rc<Cell<u64>>,
     tripped: Rc<Cell<bool>>,
+    /// The receiver is gone: the walk was abandoned on purpose.
+    stopped: Rc<Cell<bool>>,
 }
 
 struct Counting<R> {
@@ -102,13 +104,11 @@ fn walk<R: Read>(reader: R, max_entry: usize, tx: &SyncSender<Result<TrafficReco
         Ok(false) => fatal(TrafficErrorReason::HarDocument("no log.entries array".into())),
         Err(_) if budget.tripped.get() => fatal(TrafficErrorReason::HarEntryTooLarge { limit: max_entry }),
         // The receiver went away: nobody to tell.
-        Err(e) if e.to_string().starts_with(STOPPED) => return,
+        Err(_) if budget.stopped.get() => return,
         Err(e) => fatal(TrafficErrorReason::HarDocument(e.to_string())),
     };
     let _ = tx.send(Err(end));
 }
-
-const STOPPED: &str = "reader dropped";
 
 /// The top level: finds `log`. `true` once `log.entries` was walked.
 struct Document<'a> {
@@ -180,7 +180,8 @@ impl<'de> Visitor<'de> for Level<'_> {
             doc.budget.limit.set(u64::MAX);
             let i = doc.index.get();
             if doc.tx.send(entry_record(value, i + 1)).is_err() {
-                return Err(de::Error::custom(STOPPED));
+                doc.budget.stopped.set(true);
+                return Err(de::Error::custom("HAR reader dropped"));
             }
             doc.index.set(i + 1);
         }

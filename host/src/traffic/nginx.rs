@@ -225,7 +225,7 @@ impl LogFormat {
                     let raw = rest.get(..len).unwrap_or("");
                     pos += len;
                     if raw != "-" {
-                        fields.set(name, var, unescape(raw)).map_err(err)?;
+                        fields.set(var, unescape(raw));
                     }
                 }
             }
@@ -282,7 +282,9 @@ fn last_of_list(v: &str) -> &str {
 }
 
 impl Fields {
-    fn set(&mut self, name: &str, var: &Var, value: String) -> Result<(), String> {
+    /// Records one variable's value; of two variables for one field (`$host` and
+    /// `$server_name`) the first in the format wins.
+    fn set(&mut self, var: &Var, value: String) {
         let slot = match var {
             Var::RemoteAddr => &mut self.client_ip,
             Var::TimeLocal => &mut self.time_local,
@@ -296,21 +298,13 @@ impl Fields {
             Var::RequestTime => &mut self.request_time,
             Var::UpstreamResponseTime => &mut self.upstream_time,
             Var::Host => &mut self.host,
-            Var::Header(h) => {
-                self.headers.push((h.clone(), value));
-                return Ok(());
-            }
-            Var::Cookie(c) => {
-                self.cookies.push((c.clone(), value));
-                return Ok(());
-            }
-            Var::Opaque => return Ok(()),
+            Var::Header(h) => return self.headers.push((h.clone(), value)),
+            Var::Cookie(c) => return self.cookies.push((c.clone(), value)),
+            Var::Opaque => return,
         };
-        if slot.is_some() {
-            return Err(format!("${name} appears twice in the format"));
+        if slot.is_none() {
+            *slot = Some(value);
         }
-        *slot = Some(value);
-        Ok(())
     }
 
     fn into_record(mut self, time: TimeSource, line: u64) -> Result<TrafficRecord, String> {
