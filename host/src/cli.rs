@@ -11,10 +11,10 @@ pub mod jsonlogic;
 mod revoke;
 mod slo;
 mod snapshot_cmds;
+mod traffic_args;
 
 use crate::guest::{Guest, GuestConfig};
 use crate::replay::{ReplayOptions, ScheduledDelta, replay};
-use crate::traffic::TrafficReader;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 pub use diff::DiffArgs;
@@ -22,10 +22,10 @@ pub use revoke::RevokeArgs;
 pub use slo::SloArgs;
 pub use snapshot_cmds::{BuildArgs, ImportFlagdArgs, InspectArgs, SampleArgs};
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+pub use traffic_args::{Traffic, TrafficArgs, TrafficFormat};
 
 /// Where the module is looked for when neither `--module` nor `EDGESEG_WASM` says otherwise
 /// (`cargo xtask` copies the size-optimised build there).
@@ -49,7 +49,7 @@ pub enum Command {
     Build(BuildArgs),
     /// Describe a snapshot: header, tiers, purposes, segments and sizes (never an id).
     Inspect(InspectArgs),
-    /// Replay a JSONL request log through the wasm module and report per tier.
+    /// Replay a request log (edgeseg JSONL, nginx or HAR) through the wasm module; report per tier.
     Replay(ReplayArgs),
     /// Write a revocation delta (opt-outs since the build) for a snapshot.
     Revoke(RevokeArgs),
@@ -68,24 +68,17 @@ pub struct ReplayArgs {
     /// Snapshot file (as built by `edgeseg build`).
     #[arg(long, value_name = "FILE")]
     pub snapshot: PathBuf,
-    /// Request log, one JSON object per line; `-` reads standard input.
-    #[arg(long, value_name = "FILE")]
-    pub traffic: PathBuf,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
     #[arg(long, value_name = "FILE")]
     pub module: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Count and skip malformed log lines instead of stopping at the first.
-    #[arg(long)]
-    pub skip_malformed: bool,
     /// Fuel (wasm operations) per guest call; 0 turns metering off.
     #[arg(long, value_name = "N", default_value_t = crate::guest::DEFAULT_FUEL_PER_CALL)]
     pub fuel: u64,
-    /// Longest log line accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::traffic::DEFAULT_MAX_LINE_BYTES)]
-    pub max_line_bytes: usize,
     /// Apply a revocation delta after N requests (`FILE@N`; `FILE` alone: before the first).
     /// Repeatable.
     #[arg(long, value_name = "FILE@N")]
@@ -177,18 +170,15 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 
     let mut deltas = args.delta.iter().map(|d| scheduled_delta(d)).collect::<anyhow::Result<Vec<_>>>()?;
     deltas.sort_by_key(|d| d.after);
-    let opts = ReplayOptions { skip_malformed: args.skip_malformed, deltas };
-    let traffic_name = args.traffic.display().to_string();
-    let report = if args.traffic.as_os_str() == "-" {
-        let reader = TrafficReader::new(io::stdin().lock()).with_max_line_bytes(args.max_line_bytes);
-        replay(&mut guest, reader, &opts)
-    } else {
-        let file = File::open(&args.traffic).with_context(|| format!("opening traffic {traffic_name}"))?;
-        let reader =
-            TrafficReader::new(BufReader::with_capacity(256 << 10, file)).with_max_line_bytes(args.max_line_bytes);
-        replay(&mut guest, reader, &opts)
+    let opts = ReplayOptions { skip_malformed: args.traffic.skip_malformed, deltas };
+    let traffic_name = args.traffic.traffic.display().to_string();
+    let mut traffic = args.traffic.open()?;
+    for note in &traffic.notes {
+        eprintln!("note: {note}");
     }
-    .with_context(|| format!("replaying {traffic_name}"))?;
+    let report = replay(&mut guest, &mut traffic, &opts);
+    traffic.finish();
+    let report = report.with_context(|| format!("replaying {traffic_name}"))?;
 
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;

@@ -21,7 +21,14 @@ use edgeseg::{AttrValue, Request};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::BufRead;
+
+pub mod har;
+pub mod lines;
+pub mod nginx;
+pub mod time;
+
+use lines::{Line, Lines};
 
 /// Default cap on one log line: 1 MiB, far above any real request yet bounded.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
@@ -50,7 +57,7 @@ impl Attr {
 /// One logged request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrafficRecord {
-    /// 1-based line number in the log.
+    /// 1-based line number in the log (HAR: 1-based entry number).
     pub line: u64,
     pub now_ms: u64,
     pub method: String,
@@ -113,9 +120,18 @@ pub enum TrafficErrorReason {
     TooLong { limit: usize },
     /// The line is not a valid record (bad JSON, missing or mistyped field).
     Json(String),
+    /// The nginx line does not match the log format, or a field in it is invalid.
+    Nginx(String),
+    /// The HAR entry (`log.entries[line - 1]`) is not a usable request.
+    HarEntry(String),
+    /// The HAR entry is larger than the cap; the document cannot be read further.
+    HarEntryTooLarge { limit: usize },
+    /// The HAR document itself is broken (bad JSON, no `log.entries`); reading stops here.
+    HarDocument(String),
 }
 
-/// A log line that could not be read, with its 1-based line number.
+/// A log line that could not be read, with its 1-based line number (in a HAR file: the 1-based
+/// entry number; `Display` names the entry as `log.entries[i]`, 0-based like the JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrafficError {
     pub line: u64,
@@ -125,7 +141,12 @@ pub struct TrafficError {
 impl TrafficError {
     /// Whether the stream is over (an IO error) rather than one line being bad.
     pub fn is_fatal(&self) -> bool {
-        matches!(self.reason, TrafficErrorReason::Io(_))
+        matches!(
+            self.reason,
+            TrafficErrorReason::Io(_)
+                | TrafficErrorReason::HarEntryTooLarge { .. }
+                | TrafficErrorReason::HarDocument(_)
+        )
     }
 }
 
@@ -136,7 +157,12 @@ impl fmt::Display for TrafficError {
             TrafficErrorReason::TooLong { limit } => {
                 write!(f, "line {}: longer than {limit} bytes, skipped", self.line)
             }
-            TrafficErrorReason::Json(e) => write!(f, "line {}: {e}", self.line),
+            TrafficErrorReason::Json(e) | TrafficErrorReason::Nginx(e) => write!(f, "line {}: {e}", self.line),
+            TrafficErrorReason::HarEntry(e) => write!(f, "log.entries[{}]: {e}", self.line.saturating_sub(1)),
+            TrafficErrorReason::HarEntryTooLarge { limit } => {
+                write!(f, "log.entries[{}]: larger than {limit} bytes", self.line.saturating_sub(1))
+            }
+            TrafficErrorReason::HarDocument(e) => write!(f, "HAR document: {e}"),
         }
     }
 }
@@ -146,69 +172,18 @@ impl std::error::Error for TrafficError {}
 /// Streams [`TrafficRecord`]s from a JSONL log; blank lines are skipped.
 #[derive(Debug)]
 pub struct TrafficReader<R> {
-    reader: R,
-    max_line: usize,
-    line: u64,
-    buf: Vec<u8>,
-    done: bool,
+    lines: Lines<R>,
 }
 
 impl<R: BufRead> TrafficReader<R> {
     pub fn new(reader: R) -> TrafficReader<R> {
-        TrafficReader { reader, max_line: DEFAULT_MAX_LINE_BYTES, line: 0, buf: Vec::new(), done: false }
+        TrafficReader { lines: Lines::new(reader, DEFAULT_MAX_LINE_BYTES) }
     }
 
     /// Sets the longest line accepted, in bytes (newline excluded).
     pub fn with_max_line_bytes(mut self, max: usize) -> TrafficReader<R> {
-        self.max_line = max;
+        self.lines.set_max_line(max);
         self
-    }
-
-    /// Reads the next line into `self.buf` (without `\n` or `\r\n`). `Ok(None)` at end of input;
-    /// `Ok(Some(false))` for a line over the cap, which has been consumed but not kept.
-    fn next_line(&mut self) -> io::Result<Option<bool>> {
-        self.buf.clear();
-        let mut too_long = false;
-        let mut any = false;
-        loop {
-            let available = match self.reader.fill_buf() {
-                Ok(available) => available,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if available.is_empty() {
-                if !any {
-                    return Ok(None);
-                }
-                // End of input: a last line without a newline still counts.
-                break;
-            }
-            any = true;
-            let (chunk, used, ended) = match available.iter().position(|&b| b == b'\n') {
-                Some(i) => (available.split_at(i).0, i + 1, true),
-                None => (available, available.len(), false),
-            };
-            if !too_long {
-                // Allow one byte over the cap for a `\r` that belongs to the line ending.
-                if self.buf.len() + chunk.len() > self.max_line.saturating_add(1) {
-                    too_long = true;
-                    self.buf.clear();
-                } else {
-                    self.buf.extend_from_slice(chunk);
-                }
-            }
-            self.reader.consume(used);
-            if ended {
-                break;
-            }
-        }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        if self.buf.len() > self.max_line {
-            too_long = true;
-        }
-        Ok(Some(!too_long))
     }
 }
 
@@ -216,30 +191,13 @@ impl<R: BufRead> Iterator for TrafficReader<R> {
     type Item = Result<TrafficRecord, TrafficError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            let kept = match self.next_line() {
-                Ok(Some(kept)) => kept,
-                Ok(None) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    let line = self.line + 1;
-                    return Some(Err(TrafficError { line, reason: TrafficErrorReason::Io(e.to_string()) }));
-                }
-            };
-            self.line += 1;
-            if !kept {
-                let reason = TrafficErrorReason::TooLong { limit: self.max_line };
-                return Some(Err(TrafficError { line: self.line, reason }));
+        loop {
+            match self.lines.next_line()? {
+                Line::Error(e) => return Some(Err(e)),
+                Line::Text(_, text) if text.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Text(line, text) => return Some(TrafficRecord::parse(text, line)),
             }
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(TrafficRecord::parse(&self.buf, self.line));
         }
-        None
     }
 }
 

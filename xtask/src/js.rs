@@ -146,10 +146,7 @@ fn chromium() -> Result<(), String> {
     if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
         return Ok(());
     }
-    run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    crate::tasks::apt_install(&["chromium", "chromium-driver"])
 }
 
 /// The JS tests, in real runtimes. `edgeseg` is the CLI binary (builds the test snapshot).

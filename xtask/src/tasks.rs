@@ -179,7 +179,7 @@ pub fn demo(args: &[String]) -> Result<(), String> {
 
 /// Installs the Debian packages that are missing (`dpkg -s` says which). CI runs as root on a
 /// Debian machine; elsewhere the error says what to install by hand.
-fn apt_install(packages: &[&str]) -> Result<(), String> {
+pub(crate) fn apt_install(packages: &[&str]) -> Result<(), String> {
     let missing: Vec<&str> = packages
         .iter()
         .copied()
@@ -211,8 +211,8 @@ pub fn test(args: &[String]) -> Result<(), String> {
     run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown", "thumbv7em-none-eabihf"]))?;
     run(Command::new("rustup").args(["component", "add", "clippy", "rustfmt"]))?;
 
-    step("Debian packages the tests drive (promtool from `prometheus`)");
-    apt_install(&["prometheus"])?;
+    step("Debian packages the tests drive (promtool from `prometheus`; nginx and chromium for the traffic readers)");
+    apt_install(&["prometheus", "nginx", "chromium"])?;
 
     step("raw-ABI module");
     let module = build(&[])?;

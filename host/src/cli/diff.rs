@@ -1,12 +1,11 @@
 //! `edgeseg diff`: the same traffic through two snapshots; tier transitions and gates.
 
+use super::TrafficArgs;
 use crate::diff::{Gates, diff};
 use crate::guest::{Guest, GuestConfig};
-use crate::traffic::TrafficReader;
 use anyhow::Context;
 use clap::Args;
-use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -17,9 +16,8 @@ pub struct DiffArgs {
     /// The snapshot about to ship.
     #[arg(long, value_name = "FILE")]
     pub new: PathBuf,
-    /// Request log (edgeseg JSONL).
-    #[arg(long, value_name = "FILE")]
-    pub traffic: PathBuf,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
     #[arg(long, value_name = "FILE")]
     pub module: Option<PathBuf>,
@@ -29,9 +27,6 @@ pub struct DiffArgs {
     /// Fail if more than this share of requests changes tier, e.g. `1%` or `0.5`.
     #[arg(long, value_name = "PCT")]
     pub max_moved: Option<String>,
-    /// Count and skip malformed log lines instead of stopping at the first.
-    #[arg(long)]
-    pub skip_malformed: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -55,10 +50,14 @@ pub fn run_diff(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         let bytes = std::fs::read(path).with_context(|| format!("reading snapshot {}", path.display()))?;
         guest.load_snapshot(&bytes).with_context(|| format!("loading snapshot {}", path.display()))?;
     }
-    let file = File::open(&args.traffic).with_context(|| format!("opening traffic {}", args.traffic.display()))?;
-    let reader = TrafficReader::new(BufReader::with_capacity(256 << 10, file));
+    let mut traffic = args.traffic.open()?;
+    for note in &traffic.notes {
+        eprintln!("note: {note}");
+    }
     let gates = Gates { forbid_demotion: args.forbid_demotion.clone(), max_moved_pct };
-    let report = diff(&mut old, &mut new, reader, args.skip_malformed, &gates)?;
+    let report = diff(&mut old, &mut new, &mut traffic, args.traffic.skip_malformed, &gates);
+    traffic.finish();
+    let report = report?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;

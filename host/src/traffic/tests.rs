@@ -1,5 +1,5 @@
 use super::*;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{self, BufReader, Cursor, Read};
 
 fn read_all(text: &str) -> Vec<Result<TrafficRecord, TrafficError>> {
     TrafficReader::new(Cursor::new(text.as_bytes().to_vec())).collect()
