@@ -46,13 +46,15 @@ fn record(now_ms: u64, ip: String, headers: Vec<(String, String)>) -> TrafficRec
 }
 
 #[test]
-fn a_million_distinct_client_addresses_keep_the_throttle_table_and_memory_bounded() {
+fn hundreds_of_thousands_of_distinct_client_addresses_keep_the_throttle_table_and_memory_bounded() {
     let mut guest = guest();
     let now = 1_763_700_000_000;
     let mut memory_after_warmup = 0;
     let mut allowed = 0u64;
-    const N: u32 = 1_000_000;
-    for i in 0..N {
+    // 300 000 by default (4.6x the table's capacity: every slot is evicted several times) to keep
+    // CI short on a debug wasmtime; `EDGESEG_HOSTILE_KEYS=1000000` runs the full million.
+    let n: u32 = std::env::var("EDGESEG_HOSTILE_KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    for i in 0..n {
         // Every request from a new address (an IPv6 sweep), all within the same second.
         let ip = format!("2001:db8::{:x}:{:x}", i >> 16, i & 0xffff);
         let d = guest.decide_with(&record(now, ip, vec![]).request(), |d| d.throttle.as_ref().map(|t| t.result));
@@ -60,15 +62,15 @@ fn a_million_distinct_client_addresses_keep_the_throttle_table_and_memory_bounde
             Some(ThrottleResult::Allowed) => allowed += 1,
             other => panic!("request {i}: {other:?}"),
         }
-        if i == 100_000 {
+        if i == 100_000.min(n / 2) {
             memory_after_warmup = guest.memory_bytes();
         }
     }
     // Each new address gets its burst; the table evicts instead of growing.
-    assert_eq!(allowed, u64::from(N));
+    assert_eq!(allowed, u64::from(n));
     let stats = guest.stats().unwrap();
     assert!(stats.throttle_keys <= stats.throttle_capacity, "{stats:?}");
-    assert!(stats.throttle_evictions >= u64::from(N) - stats.throttle_capacity, "{stats:?}");
+    assert!(stats.throttle_evictions >= u64::from(n) - stats.throttle_capacity, "{stats:?}");
     assert_eq!(guest.memory_bytes(), memory_after_warmup, "guest memory grew after the table filled");
     assert!(guest.memory_bytes() < 16 << 20, "{} bytes of guest memory", guest.memory_bytes());
     assert_eq!(guest.traps(), 0);
