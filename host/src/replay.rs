@@ -19,6 +19,7 @@
 //! itself, and exact numbers make small replays comparable.
 
 mod audit;
+pub mod grafana;
 pub mod prometheus;
 mod report;
 pub mod slo;

@@ -88,3 +88,72 @@ fn promtool_accepts_the_generated_rules_and_the_replay_exposition() {
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+#[test]
+fn the_grafana_dashboard_has_a_row_per_tier_and_every_query_passes_promtool() {
+    let dir = scratch("slo-dashboard");
+    let defs = root().join("snapshots/data/demo.json");
+    let defs = defs.to_str().unwrap();
+    let text =
+        edgeseg(&["slo", "dashboard", "--definitions", defs, "--latency-histogram", "http_request_duration_seconds"]);
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let panels = dash["panels"].as_array().unwrap();
+    let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
+    assert_eq!(rows, ["premium — SLO 99.95%, p99 < 200 ms", "standard — SLO 99.9%, p99 < 500 ms", "free — SLO 99%"]);
+    // Four panels under each row, none overlapping: request rate, error ratio, burn rate, p99.
+    assert_eq!(panels.len(), 3 * 5);
+    let mut cells = std::collections::HashSet::new();
+    for p in panels.iter().filter(|p| p["type"] == "timeseries") {
+        let g = &p["gridPos"];
+        assert!(cells.insert((g["x"].as_u64().unwrap(), g["y"].as_u64().unwrap())), "overlap at {g}");
+        assert!(g["x"].as_u64().unwrap() + g["w"].as_u64().unwrap() <= 24, "{g}");
+    }
+    let by_title = |t: &str| panels.iter().find(|p| p["title"] == t).unwrap_or_else(|| panic!("no panel {t}"));
+    // The premium error ratio is drawn against its 0.05% allowance; burn thresholds are the alerts'.
+    let err = by_title("premium: error ratio (5m) vs allowance");
+    assert_eq!(err["targets"][0]["expr"], r#"edgeseg:error_ratio:rate5m{tier="premium"}"#);
+    assert_eq!(err["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"], 0.0005);
+    let burn = by_title("free: burn rate (x budget)");
+    let steps: Vec<f64> = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["value"].as_f64())
+        .collect();
+    assert_eq!(steps, [2.0, 4.0, 6.0, 14.4]);
+    assert_eq!(burn["targets"][3]["expr"], r#"edgeseg:error_ratio:rate1h{tier="free"} / 0.01"#);
+    let p99 = by_title("standard: p99 latency");
+    assert_eq!(p99["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"], 0.5);
+
+    // Every query is valid PromQL, and every recording rule it reads is one `slo rules` defines:
+    // promtool checks them as recording rules of one file together with the generated rules.
+    let rules = edgeseg(&["slo", "rules", "--definitions", defs]);
+    let exprs = edgeseg_host::replay::grafana::expressions(&dash);
+    assert_eq!(exprs.len(), 3 * (1 + 1 + 5 + 1));
+    let defined: Vec<&str> = rules.lines().filter_map(|l| l.trim().strip_prefix("- record: ")).collect();
+    for e in &exprs {
+        if let Some(start) = e.find("edgeseg:error_ratio:") {
+            let name: String =
+                e[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == '_').collect();
+            assert!(defined.contains(&name.as_str()), "{name} is not recorded by `slo rules`");
+        }
+    }
+    let mut yaml = rules.clone();
+    yaml.push_str("  - name: dashboard-queries\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        yaml.push_str(&format!(
+            "      - record: dashboard:query{i}\n        expr: {}\n",
+            serde_json::to_string(e).unwrap()
+        ));
+    }
+    let path = dir.join("dashboard-queries.yml");
+    std::fs::write(&path, &yaml).unwrap();
+    let checked = promtool(&["check", "rules", path.to_str().unwrap()], None);
+    assert!(
+        checked.status.success(),
+        "promtool check rules:\n{}\n{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&checked.stdout).contains(&format!("SUCCESS: {} rules found", 17 + exprs.len())));
+}

@@ -1,5 +1,7 @@
-//! `edgeseg slo rules`: Prometheus recording and alerting rules for the tiers' SLOs.
+//! `edgeseg slo rules`: Prometheus recording and alerting rules for the tiers' SLOs;
+//! `edgeseg slo dashboard`: the Grafana dashboard over the same metrics.
 
+use crate::replay::grafana::{DashboardSource, dashboard};
 use crate::replay::prometheus::{RuleSource, slo_rules};
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -16,6 +18,19 @@ pub struct SloArgs {
 pub enum SloCommand {
     /// Print Prometheus rules (YAML) watching each tier's SLO with multi-window burn-rate alerts.
     Rules(RulesArgs),
+    /// Print a Grafana dashboard (JSON model): a row per tier with request rate, error ratio
+    /// against the SLO, burn rates per alert window and, with a latency histogram, p99.
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub source: RulesArgs,
+    /// A Prometheus latency histogram labelled by tier (base name, e.g.
+    /// `http_request_duration_seconds`); adds a p99 panel per tier.
+    #[arg(long, value_name = "NAME")]
+    pub latency_histogram: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -38,7 +53,34 @@ pub struct RulesArgs {
 }
 
 pub fn run_slo(args: &SloArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let SloCommand::Rules(r) = &args.command;
+    match &args.command {
+        SloCommand::Rules(r) => {
+            let (_, tiers, src) = load(r)?;
+            write!(out, "{}", slo_rules(&tiers, &src))?;
+        }
+        SloCommand::Dashboard(d) => {
+            let (id, tiers, rules) = load(&d.source)?;
+            if let Some(h) = &d.latency_histogram {
+                prometheus_name("--latency-histogram", h, true)?;
+            }
+            let src = DashboardSource { rules, latency_histogram: d.latency_histogram.clone() };
+            serde_json::to_writer_pretty(&mut *out, &dashboard(&id, &tiers, &src))?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn prometheus_name(what: &str, v: &str, colons: bool) -> anyhow::Result<()> {
+    let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':'));
+    if ok { Ok(()) } else { anyhow::bail!("{what} {v:?} is not a Prometheus name") }
+}
+
+/// The snapshot's id, its tiers that have an SLO, and the checked metric source.
+type Loaded = (String, Vec<(String, edgeseg::snapshot::Slo)>, RuleSource);
+
+fn load(r: &RulesArgs) -> anyhow::Result<Loaded> {
     let bytes = match (&r.snapshot, &r.definitions) {
         (Some(path), _) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         (None, Some(path)) => {
@@ -60,12 +102,7 @@ pub fn run_slo(args: &SloArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     for (what, v) in
         [("--metric", &src.metric), ("--tier-label", &src.tier_label), ("--status-label", &src.status_label)]
     {
-        let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || (what == "--metric" && c == ':'));
-        if !ok {
-            anyhow::bail!("{what} {v:?} is not a Prometheus name");
-        }
+        prometheus_name(what, v, what == "--metric")?;
     }
-    write!(out, "{}", slo_rules(&tiers, &src))?;
-    Ok(())
+    Ok((snap.id.clone(), tiers, src))
 }
