@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Expired,
     /// An older version of the serving snapshot's lineage (a host-side refusal).
     Rollback,
+    /// A signature is required and missing, or does not verify (a host-side refusal).
+    Signature,
 }
 
 impl ErrorKind {
@@ -55,6 +57,7 @@ impl ErrorKind {
             ErrorKind::Stale => 12,
             ErrorKind::Expired => 13,
             ErrorKind::Rollback => 14,
+            ErrorKind::Signature => 15,
         }
     }
 
@@ -75,6 +78,7 @@ impl ErrorKind {
             12 => ErrorKind::Stale,
             13 => ErrorKind::Expired,
             14 => ErrorKind::Rollback,
+            15 => ErrorKind::Signature,
             _ => return None,
         })
     }
@@ -95,6 +99,7 @@ impl ErrorKind {
             ErrorKind::Stale => "stale revocation delta",
             ErrorKind::Expired => "snapshot expired",
             ErrorKind::Rollback => "snapshot rollback",
+            ErrorKind::Signature => "snapshot signature missing or invalid",
         }
     }
 }

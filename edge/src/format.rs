@@ -4,11 +4,18 @@
 //! offset size  field
 //!      0    8  magic            "EDGESEG\0"
 //!      8    2  format version   u16 LE (this build reads MIN_FORMAT_VERSION..=FORMAT_VERSION)
-//!     10    2  flags            u16 LE (none defined yet; unknown bits are refused)
+//!     10    2  flags            u16 LE (bit 0: signed; unknown bits are refused)
 //!     12    4  payload length   u32 LE
 //!     16    4  payload checksum CRC-32C (Castagnoli) of the payload bytes, u32 LE
 //!     20    …  payload          postcard `SnapshotPayload`, then (version 2) postcard `PayloadExt`
+//!      …   64  signature        only with flag bit 0 ([`FLAG_SIGNED`]): Ed25519 over every byte
+//!                               before it (header with the flag set, then the payload)
 //! ```
+//!
+//! The module checks the signature's presence and length but not the signature itself: the host
+//! or adapter that holds the public key verifies before handing bytes over (natively, or with
+//! WebCrypto), which keeps elliptic-curve code out of the module. A module that predates the flag
+//! refuses signed snapshots ([`ErrorKind::UnsupportedFlags`]), never misreads them.
 //!
 //! Version 2 appends an extension record after version 1's payload instead of changing it, so a
 //! version-1 snapshot still decodes with the same code and gets the extension's defaults (see
@@ -37,7 +44,11 @@ pub const DELTA_VERSION: u16 = 1;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 20;
 /// Flags this build understands (none yet).
-pub const KNOWN_FLAGS: u16 = 0;
+pub const KNOWN_FLAGS: u16 = FLAG_SIGNED;
+/// Header flag: a [`SIGNATURE_LEN`]-byte Ed25519 signature follows the payload.
+pub const FLAG_SIGNED: u16 = 1;
+/// Bytes of the trailing signature of a signed container.
+pub const SIGNATURE_LEN: usize = 64;
 
 /// The decoded fixed header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,18 +91,21 @@ pub fn split_as<'b>(bytes: &'b [u8], magic: &[u8; 8], min: u16, max: u16) -> Res
         return Err(Error::new(ErrorKind::UnsupportedFlags, format!("flags {:#06x}", header.flags)));
     }
     let announced = header.payload_len as usize;
-    if payload.len() < announced {
+    let trailer = if header.flags & FLAG_SIGNED != 0 { SIGNATURE_LEN } else { 0 };
+    let expected = announced.saturating_add(trailer);
+    if payload.len() < expected {
         return Err(Error::new(
             ErrorKind::Truncated,
-            format!("payload is {} bytes, header announces {announced}", payload.len()),
+            format!("{} bytes after the header, it announces {announced} + {trailer} of signature", payload.len()),
         ));
     }
-    if payload.len() > announced {
+    if payload.len() > expected {
         return Err(Error::new(
             ErrorKind::LengthMismatch,
-            format!("{} bytes after the announced payload", payload.len() - announced),
+            format!("{} bytes after the announced payload and signature", payload.len() - expected),
         ));
     }
+    let payload = payload.get(..announced).unwrap_or_default();
     let actual = crc32c(payload);
     if actual != header.checksum {
         return Err(Error::new(
@@ -117,6 +131,36 @@ pub fn wrap_as(payload: &[u8], magic: &[u8; 8], version: u16) -> Result<Vec<u8>,
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&crc32c(payload).to_le_bytes());
     out.extend_from_slice(payload);
+    Ok(out)
+}
+
+/// `(signed message, signature)`.
+pub type SignedParts<'b> = (&'b [u8], &'b [u8]);
+
+/// A signed container's two parts: the signed message (header and payload) and the signature;
+/// `None` for an unsigned container. The container is checked as [`split`] checks it.
+pub fn signed_parts(bytes: &[u8]) -> Result<Option<SignedParts<'_>>, Error> {
+    let (header, payload) = split(bytes)?;
+    if header.flags & FLAG_SIGNED == 0 {
+        return Ok(None);
+    }
+    Ok(bytes.split_at_checked(HEADER_LEN + payload.len()))
+}
+
+/// Signs an unsigned container: sets [`FLAG_SIGNED`] in its header and appends
+/// `sign(header and payload)`. The builder passes its Ed25519 signer; no crypto lives here.
+pub fn sign_with(unsigned: &[u8], sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN]) -> Result<Vec<u8>, Error> {
+    let (header, _) = split(unsigned)?;
+    if header.flags & FLAG_SIGNED != 0 {
+        return Err(Error::new(ErrorKind::Invalid, "the container is signed already"));
+    }
+    let mut out = Vec::with_capacity(unsigned.len() + SIGNATURE_LEN);
+    out.extend_from_slice(unsigned);
+    if let Some(flags) = out.get_mut(10..12) {
+        flags.copy_from_slice(&(header.flags | FLAG_SIGNED).to_le_bytes());
+    }
+    let signature = sign(&out);
+    out.extend_from_slice(&signature);
     Ok(out)
 }
 
@@ -192,10 +236,38 @@ mod tests {
         version[8] = 9;
         assert_eq!(split(&version).unwrap_err().kind(), ErrorKind::UnsupportedVersion);
         let mut flags = good.clone();
-        flags[10] = 1;
+        flags[10] = 2;
         assert_eq!(split(&flags).unwrap_err().kind(), ErrorKind::UnsupportedFlags);
+        // The signed flag without a signature after the payload.
+        flags[10] = 1;
+        assert_eq!(split(&flags).unwrap_err().kind(), ErrorKind::Truncated);
         let mut flipped = good.clone();
         *flipped.last_mut().unwrap() ^= 0x10;
         assert_eq!(split(&flipped).unwrap_err().kind(), ErrorKind::ChecksumMismatch);
+    }
+
+    #[test]
+    fn a_signed_container_carries_its_signature_after_the_payload() {
+        let unsigned = wrap(b"payload").unwrap();
+        assert_eq!(signed_parts(&unsigned).unwrap(), None);
+        let mut seen = Vec::new();
+        let signed = sign_with(&unsigned, |message| {
+            seen = message.to_vec();
+            [7u8; SIGNATURE_LEN]
+        })
+        .unwrap();
+        assert_eq!(signed.len(), unsigned.len() + SIGNATURE_LEN);
+        // The signature covers the header with the flag set, and the payload.
+        assert_eq!(seen.len(), unsigned.len());
+        assert_eq!(u16::from_le_bytes([seen[10], seen[11]]), FLAG_SIGNED);
+        let (header, payload) = split(&signed).unwrap();
+        assert_eq!((header.flags, payload), (FLAG_SIGNED, &b"payload"[..]));
+        assert_eq!(signed_parts(&signed).unwrap(), Some((&seen[..], &[7u8; SIGNATURE_LEN][..])));
+        assert_eq!(sign_with(&signed, |_| [0; SIGNATURE_LEN]).unwrap_err().kind(), ErrorKind::Invalid);
+        // A signature cut short, or bytes after it.
+        assert_eq!(split(&signed[..signed.len() - 1]).unwrap_err().kind(), ErrorKind::Truncated);
+        let mut long = signed.clone();
+        long.push(0);
+        assert_eq!(split(&long).unwrap_err().kind(), ErrorKind::LengthMismatch);
     }
 }

@@ -61,6 +61,8 @@ pub enum Command {
     Jsonlogic(jsonlogic::JsonLogicArgs),
     /// Turn a flagd flag file's `$evaluators` into segments (prints a definitions fragment).
     ImportFlagd(ImportFlagdArgs),
+    /// Make an Ed25519 key pair for signing snapshots (`build --signing-key`, `--public-key`).
+    Keygen(snapshot_cmds::KeygenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +88,9 @@ pub struct ReplayArgs {
     /// Also write the report as Prometheus text exposition to FILE.
     #[arg(long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
+    /// Require the snapshot to be signed by the key whose public half is in FILE (64 hex digits).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
 }
 
 /// Parses `FILE@N` (or `FILE`) and reads the delta.
@@ -129,6 +134,7 @@ pub fn run_with_input(
         Command::Diff(args) => diff::run_diff(&args, out),
         Command::Jsonlogic(args) => jsonlogic::run_jsonlogic(&args, input, out),
         Command::ImportFlagd(args) => snapshot_cmds::run_import_flagd(&args, out),
+        Command::Keygen(args) => snapshot_cmds::run_keygen(&args, out),
     }
 }
 
@@ -164,8 +170,15 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let module = module_path(args.module.as_ref());
     let config = GuestConfig { fuel_per_call: (args.fuel > 0).then_some(args.fuel), ..GuestConfig::default() };
     let mut guest = Guest::from_file(&module, config)?;
+    if let Some(path) = &args.public_key {
+        guest.set_public_key(Some(snapshot_cmds::read_public_key(path)?));
+    }
     let snapshot =
         std::fs::read(&args.snapshot).with_context(|| format!("reading snapshot {}", args.snapshot.display()))?;
+    if let Some(key) = guest.public_key() {
+        edgeseg_snapshots::sign::verify(&snapshot, key)
+            .with_context(|| format!("verifying snapshot {}", args.snapshot.display()))?;
+    }
     guest.load_snapshot(&snapshot).with_context(|| format!("loading snapshot {}", args.snapshot.display()))?;
 
     let mut deltas = args.delta.iter().map(|d| scheduled_delta(d)).collect::<anyhow::Result<Vec<_>>>()?;

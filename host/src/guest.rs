@@ -96,6 +96,7 @@ pub struct Guest {
     last_call: Duration,
     traps: u64,
     refused_loads: u64,
+    public_key: Option<edgeseg_snapshots::sign::PublicKey>,
 }
 
 impl fmt::Debug for Guest {
@@ -154,6 +155,7 @@ impl Guest {
             last_call: Duration::ZERO,
             traps: 0,
             refused_loads: 0,
+            public_key: None,
         })
     }
 
@@ -184,6 +186,7 @@ impl Guest {
             last_call: Duration::ZERO,
             traps: 0,
             refused_loads: 0,
+            public_key: self.public_key,
         })
     }
 
@@ -248,10 +251,17 @@ impl Guest {
     }
 
     /// The hot-swap entry point of a serving host: [`Guest::load_snapshot`] after the
-    /// last-known-good checks of [`edgeseg::swap`] at `now_ms` — an expired snapshot, or an older
-    /// version of the serving lineage, is refused ([`GuestError::Refused`], counted in
+    /// last-known-good checks of [`edgeseg::swap`] at `now_ms` — a snapshot without a valid
+    /// signature when a public key is set, an expired snapshot, or an older version of the serving
+    /// lineage, is refused ([`GuestError::Refused`], counted in
     /// [`Guest::refused_loads`]) before the guest sees it, and the serving snapshot stays.
     pub fn swap_snapshot(&mut self, snapshot: &[u8], now_ms: u64) -> Result<LoadedSnapshot, GuestError> {
+        if let Some(key) = &self.public_key
+            && let Err(e) = edgeseg_snapshots::sign::verify(snapshot, key)
+        {
+            self.refused_loads += 1;
+            return Err(GuestError::Refused { kind: e.kind(), message: e.to_string() });
+        }
         let serving = self.current.as_ref().map(|c| (c.info.snapshot_id.as_str(), c.info.version));
         let checked = edgeseg::swap::peek(snapshot).and_then(|l| edgeseg::swap::admit(serving, &l, now_ms));
         if let Err(e) = checked {
@@ -263,6 +273,17 @@ impl Guest {
             self.refused_loads += 1;
         }
         loaded
+    }
+
+    /// Requires every snapshot [`Guest::swap_snapshot`] accepts from now on to carry a valid
+    /// Ed25519 signature under `key` (`None`: signatures are not checked).
+    pub fn set_public_key(&mut self, key: Option<edgeseg_snapshots::sign::PublicKey>) {
+        self.public_key = key;
+    }
+
+    /// The configured snapshot-signing public key.
+    pub fn public_key(&self) -> Option<&edgeseg_snapshots::sign::PublicKey> {
+        self.public_key.as_ref()
     }
 
     /// Snapshots [`Guest::swap_snapshot`] refused (host checks or the guest's own) since creation.

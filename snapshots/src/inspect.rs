@@ -240,8 +240,12 @@ impl fmt::Display for Inspection {
         writeln!(f, "  size      {} ({} bytes)", size(self.total_bytes), self.total_bytes)?;
         writeln!(
             f,
-            "  header    format v{}, flags {:#06x}, payload {} bytes, crc32c {}",
-            h.format_version, h.flags, h.payload_len, h.checksum
+            "  header    format v{}, flags {:#06x}{}, payload {} bytes, crc32c {}",
+            h.format_version,
+            h.flags,
+            if h.flags & edgeseg::format::FLAG_SIGNED != 0 { " (Ed25519-signed)" } else { "" },
+            h.payload_len,
+            h.checksum
         )?;
         writeln!(f, "  created   {} ({} ms)", self.created, self.created_ms)?;
         match (&self.expires, self.expires_ms) {

@@ -38,6 +38,7 @@ pub mod policy;
 mod prng;
 pub mod revoke;
 pub mod sample;
+pub mod sign;
 mod summary;
 
 pub use build::{BuildOptions, Built, build, build_files};

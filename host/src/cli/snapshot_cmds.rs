@@ -31,6 +31,10 @@ pub struct BuildArgs {
     /// Member file: `.csv` or `.jsonl`.
     #[arg(long, value_name = "FILE")]
     pub members: PathBuf,
+    /// Sign the snapshot with this Ed25519 secret key (a file of 64 hex digits, from `edgeseg
+    /// keygen`); hosts configured with the public key refuse anything unsigned or re-signed.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     /// Where to write the snapshot.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -84,7 +88,12 @@ fn write_with(
 
 pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let opts = BuildOptions { version: args.snapshot_version, created_ms: args.created_ms, seed: args.seed };
-    let built = build_files(&args.definitions, &args.members, &opts)?;
+    let mut built = build_files(&args.definitions, &args.members, &opts)?;
+    if let Some(path) = &args.signing_key {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = edgeseg_snapshots::sign::signing_key(&text).with_context(|| format!("in {}", path.display()))?;
+        built.bytes = edgeseg_snapshots::sign::sign(&built.bytes, &key).map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+    }
     // Write to a temporary name and rename, so a crash never leaves half a snapshot under the
     // name a deploy step picks up.
     let tmp = args.out.with_extension("tmp");
@@ -130,4 +139,38 @@ pub fn run_import_flagd(args: &ImportFlagdArgs, out: &mut dyn Write) -> anyhow::
     serde_json::to_writer_pretty(&mut *out, &fragment)?;
     writeln!(out)?;
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Writes `<OUT>.key` (the secret signing key, mode 0600) and `<OUT>.pub` (the public key hosts
+    /// are configured with), each 64 hex digits.
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+}
+
+pub fn run_keygen(args: &KeygenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    use edgeseg_snapshots::sign;
+    let key = sign::generate()?;
+    let secret = args.out.with_extension("key");
+    let public = args.out.with_extension("pub");
+    for path in [&secret, &public] {
+        anyhow::ensure!(!path.exists(), "{} exists; refusing to overwrite a key", path.display());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&secret).with_context(|| format!("creating {}", secret.display()))?;
+    writeln!(file, "{}", sign::to_hex(&key.to_bytes())).with_context(|| format!("writing {}", secret.display()))?;
+    std::fs::write(&public, format!("{}\n", sign::to_hex(key.verifying_key().as_bytes())))
+        .with_context(|| format!("writing {}", public.display()))?;
+    writeln!(out, "signing key {} (keep secret), public key {}", secret.display(), public.display())?;
+    Ok(())
+}
+
+/// Reads a public key file (64 hex digits).
+pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<edgeseg_snapshots::sign::PublicKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    edgeseg_snapshots::sign::verifying_key(&text).with_context(|| format!("in {}", path.display()))
 }

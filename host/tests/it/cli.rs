@@ -139,3 +139,62 @@ fn import_flagd_prints_a_definitions_fragment_that_builds() {
     let text = format!("{e:#}");
     assert!(text.contains("flags.json") && text.contains("$evaluators.k.==[0].var"), "{text}");
 }
+
+#[test]
+fn keygen_then_a_signed_build_replays_under_its_public_key_and_an_unsigned_one_does_not() {
+    let dir = scratch("signing");
+    let root = workspace();
+    let prefix = dir.join("publisher");
+    let out = edgeseg(&["keygen", "--out", prefix.to_str().unwrap()]).unwrap();
+    assert!(out.contains("publisher.key") && out.contains("publisher.pub"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("publisher.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never overwrites a key.
+    assert!(edgeseg(&["keygen", "--out", prefix.to_str().unwrap()]).is_err());
+
+    edgeseg(&["sample", "--seed", "5", "--members", "300", "--requests", "200", "--out-dir", dir.to_str().unwrap()])
+        .unwrap();
+    let defs = root.join("snapshots/data/demo.json");
+    let members = dir.join("members.csv");
+    let build = |out: &PathBuf, key: Option<&PathBuf>| {
+        let mut args = vec!["build", "--definitions", defs.to_str().unwrap(), "--members", members.to_str().unwrap()];
+        args.extend(["--out", out.to_str().unwrap(), "--seed", "1", "--created-ms", "1763700000000"]);
+        if let Some(k) = key {
+            args.extend(["--signing-key", k.to_str().unwrap()]);
+        }
+        edgeseg(&args).unwrap();
+    };
+    let signed = dir.join("signed.snapshot");
+    let unsigned = dir.join("unsigned.snapshot");
+    build(&signed, Some(&dir.join("publisher.key")));
+    build(&unsigned, None);
+    assert!(edgeseg(&["inspect", signed.to_str().unwrap()]).unwrap().contains("flags 0x0001 (Ed25519-signed)"));
+
+    let module = wasm_path().to_str().unwrap().to_owned();
+    let traffic = dir.join("traffic.jsonl");
+    let replay = |snapshot: &PathBuf, key: Option<&PathBuf>| {
+        let mut args = vec!["replay", "--snapshot", snapshot.to_str().unwrap(), "--traffic", traffic.to_str().unwrap()];
+        args.extend(["--module", &module, "--json"]);
+        if let Some(k) = key {
+            args.extend(["--public-key", k.to_str().unwrap()]);
+        }
+        edgeseg(&args)
+    };
+    let public = dir.join("publisher.pub");
+    let with_key: serde_json::Value = serde_json::from_str(&replay(&signed, Some(&public)).unwrap()).unwrap();
+    // The module decides a signed snapshot exactly as the unsigned build of the same data.
+    let plain: serde_json::Value = serde_json::from_str(&replay(&unsigned, None).unwrap()).unwrap();
+    assert_eq!(with_key["tiers"][0]["requests"], plain["tiers"][0]["requests"]);
+    assert_eq!(with_key["segments"], plain["segments"]);
+
+    let e = format!("{:#}", replay(&unsigned, Some(&public)).unwrap_err());
+    assert!(e.contains("not signed"), "{e}");
+    let other = dir.join("other");
+    edgeseg(&["keygen", "--out", other.to_str().unwrap()]).unwrap();
+    let e = format!("{:#}", replay(&signed, Some(&dir.join("other.pub"))).unwrap_err());
+    assert!(e.contains("does not verify"), "{e}");
+}

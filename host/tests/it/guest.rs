@@ -219,6 +219,41 @@ fn swaps_refuse_expired_rolled_back_and_corrupt_snapshots_each_with_its_kind_and
 }
 
 #[test]
+fn with_a_public_key_only_snapshots_signed_by_its_key_swap_in() {
+    use edgeseg_snapshots::sign;
+    let now = 1_763_700_000_000;
+    let publisher = sign::generate().unwrap();
+    let impostor = sign::generate().unwrap();
+    let mut guest = guest();
+    guest.set_public_key(Some(publisher.verifying_key()));
+    let v5 = sign::sign(&snapshot(5), &publisher).unwrap();
+    assert_eq!(guest.swap_snapshot(&v5, now).unwrap().version, 5);
+    let kind = |r: Result<_, GuestError>| r.unwrap_err().kind();
+    assert_eq!(kind(guest.swap_snapshot(&snapshot(6), now)), Some(ErrorKind::Signature));
+    assert_eq!(
+        kind(guest.swap_snapshot(&sign::sign(&snapshot(6), &impostor).unwrap(), now)),
+        Some(ErrorKind::Signature)
+    );
+    let mut forged = sign::sign(&snapshot(6), &publisher).unwrap();
+    *forged.last_mut().unwrap() ^= 0x80;
+    assert_eq!(kind(guest.swap_snapshot(&forged, now)), Some(ErrorKind::Signature));
+    // A signed rollback is still a rollback.
+    assert_eq!(
+        kind(guest.swap_snapshot(&sign::sign(&snapshot(4), &publisher).unwrap(), now)),
+        Some(ErrorKind::Rollback)
+    );
+    assert_eq!(guest.refused_loads(), 4);
+    assert_eq!(tier_of(&mut guest, &u1()), ("premium".into(), 5));
+    // The signed snapshot decides exactly as the unsigned one.
+    let mut plain = guest.sibling(GuestConfig::default()).unwrap();
+    plain.set_public_key(None);
+    plain.load_snapshot(&snapshot(5)).unwrap();
+    for req in request_matrix() {
+        assert_eq!(guest.decide(&req.request()).unwrap(), plain.decide(&req.request()).unwrap());
+    }
+}
+
+#[test]
 fn out_of_fuel_traps_and_the_guest_recovers() {
     let mut guest = guest();
     let loaded = guest.load_snapshot(&snapshot(4)).unwrap();
