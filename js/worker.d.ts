@@ -7,6 +7,9 @@ export interface WorkerOptions {
   key?: string;
   /** Custom snapshot source; overrides `binding`. `null` keeps the current snapshot. */
   snapshot?: (env: any) => Promise<ArrayBuffer | Uint8Array | null> | ArrayBuffer | Uint8Array | null;
+  /** Ed25519 public key (64 hex digits, as `edgeseg keygen` writes it, or 32 bytes): only snapshots
+   * signed with its secret key (`edgeseg build --signing-key`) load; others keep the last good one. */
+  publicKey?: string | Uint8Array;
   /** Re-read the binding at most this often (ms). Default 60000. A bad snapshot never replaces a good one. */
   refreshMs?: number;
   /** Path answered at the edge with `{tier, segments, version}`, `ETag` = snapshot version. Default `/user/segments`. */

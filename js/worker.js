@@ -3,8 +3,9 @@
 // The wasm module is a precompiled import (`CompiledWasm`): Workers forbid compiling wasm from bytes
 // at run time, so it is instantiated with `initSync({ module })`. The snapshot is read from a
 // binding (a KV namespace, a static-assets fetcher, or bytes), re-read at most every `refreshMs`,
-// and a snapshot that fails to load, has expired, or is an older version of the serving one
-// (a rollback) never replaces the last good one.
+// and a snapshot that fails to load, has expired, is an older version of the serving one (a
+// rollback), or — with `publicKey` set — is unsigned or wrongly signed (checked with WebCrypto's
+// Ed25519) never replaces the last good one.
 //
 // Per request (client-sent x-edgeseg-* headers are always dropped): decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
 // when its throttle rejects → tag the request (decision headers) and pick its origin (`route`) →
@@ -47,13 +48,46 @@ async function readBinding(binding, key) {
   throw new TypeError("edgeseg: the snapshot binding is neither KV, a fetcher, nor bytes");
 }
 
+function signatureError(message) {
+  return Object.assign(new Error(`edgeseg: snapshot signature missing or invalid: ${message}`), { kind: "Signature", code: 15 });
+}
+
+function hexBytes(hex) {
+  if (typeof hex !== "string" || !/^[0-9a-fA-F]{64}$/.test(hex.trim())) return null;
+  return Uint8Array.from(hex.trim().match(/../g), (h) => parseInt(h, 16));
+}
+
+let verifyKey = null; // [configured key, imported CryptoKey]
+
+/**
+ * Checks a signed container (edge/src/format.rs: flag bit 0, then a 64-byte Ed25519 signature over
+ * header and payload) with WebCrypto before the module sees it. The module never verifies.
+ */
+async function verifySignature(bytes, publicKey) {
+  const raw = publicKey instanceof Uint8Array ? publicKey : hexBytes(publicKey);
+  if (raw == null || raw.length !== 32) throw signatureError("publicKey must be 32 bytes or 64 hex digits");
+  if (bytes.length < 20) throw signatureError(`${bytes.length} bytes, no header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if ((view.getUint16(10, true) & 1) === 0) throw signatureError("the snapshot is not signed");
+  const end = 20 + view.getUint32(12, true);
+  if (bytes.length !== end + 64) throw signatureError(`${bytes.length} bytes, expected ${end} and a 64-byte signature`);
+  if (verifyKey?.[0] !== publicKey) {
+    const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+    verifyKey = [publicKey, key];
+  }
+  const ok = await crypto.subtle.verify({ name: "Ed25519" }, verifyKey[1], bytes.subarray(end), bytes.subarray(0, end));
+  if (!ok) throw signatureError("it does not verify under the configured public key");
+}
+
 async function refresh(env, options, now) {
   try {
     const bytes = options.snapshot
       ? await options.snapshot(env)
       : await readBinding(env[options.binding ?? "EDGESEG_SNAPSHOT"], options.key ?? "edgeseg.snapshot");
     if (bytes == null) return;
-    const engine = Engine.load(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+    const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    if (options.publicKey != null) await verifySignature(raw, options.publicKey);
+    const engine = Engine.load(raw);
     try {
       // Last-known-good: an expired snapshot, or an older version of the serving one, never serves.
       engine.checkReplaces(state.engine?.snapshotId, state.engine?.version, now);

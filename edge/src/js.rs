@@ -49,8 +49,10 @@ export interface DecisionHeader { name: string; value: string }
 /**
  * The core's decision, field for field (snake_case, as the Rust struct has it). Fields the
  * engine gains later (throttle verdict, cache policy, route…) appear without a new skin.
- * `u64` fields are Numbers; only if one exceeds `Number.MAX_SAFE_INTEGER` (a consent mask over
- * more than 53 purposes) are that decision's `u64` fields BigInts.
+ * `u64` fields are Numbers, except the throttle's opaque 64-bit `state_key`/`state`, which are
+ * always BigInts (they are hashes and µs timestamps; a Number would lose bits). Only if another
+ * `u64` exceeds `Number.MAX_SAFE_INTEGER` (a consent mask over more than 53 purposes) are that
+ * decision's `u64` fields all BigInts.
  */
 export interface Decision {
   snapshot_version: number;
@@ -68,8 +70,8 @@ export interface Decision {
     limit: number;
     remaining: number;
     retry_after_s: number | null;
-    state_key: number | bigint;
-    state: number | bigint;
+    state_key: bigint;
+    state: bigint;
   } | null;
   cache: { source: ActionSource; mode: "Public" | "Private" | "NoStore" | "Bypass"; key: string | null } | null;
   route: { source: ActionSource; pool: string; lane: string } | null;
@@ -114,7 +116,7 @@ impl Engine {
     ) -> Result<JsValue, JsValue> {
         let owned = OwnedRequest::from_js(&request)?;
         let decision = self.core.decide(&owned.borrow());
-        to_js(&decision)
+        decision_to_js(&decision)
     }
 
     /// The segments one request context matches: `decide(context).segments`. Without an identity
@@ -196,6 +198,20 @@ impl Engine {
 struct DeltaSummary {
     sequence: u64,
     entries: u64,
+}
+
+/// A decision as a plain object: Numbers throughout (see [`to_js`]), and the throttle's opaque
+/// `state_key`/`state` as BigInts always, so the type of every field is the same on every decision.
+fn decision_to_js(decision: &crate::Decision<'_>) -> Result<JsValue, JsValue> {
+    let mut plain = decision.clone();
+    let opaque = plain.throttle.as_mut().map(|t| (core::mem::take(&mut t.state_key), core::mem::take(&mut t.state)));
+    let value = to_js(&plain)?;
+    if let Some((key, state)) = opaque {
+        let throttle = Reflect::get(&value, &JsValue::from_str("throttle"))?;
+        Reflect::set(&throttle, &JsValue::from_str("state_key"), &js_sys::BigInt::from(key).into())?;
+        Reflect::set(&throttle, &JsValue::from_str("state"), &js_sys::BigInt::from(state).into())?;
+    }
+    Ok(value)
 }
 
 /// Serialises `value` with plain Numbers for `u64`s, falling back to BigInts only when one of them

@@ -95,7 +95,7 @@ test("Deno resolves the package to its deno build, which decides a Fetch Request
   });
   const got = JSON.parse(out);
   assert.equal(got.tier, "standard");
-  assert.deepEqual(got.segments, ["standard", "high-value", "high-value-checkout", "churn-risk"]);
+  assert.deepEqual(got.segments, ["standard", "high-value", "high-value-checkout", "churn-risk", "private-pages"]);
   assert.match(got.build, /\/deno\/edgeseg\.js$/);
 });
 

@@ -1,6 +1,6 @@
 // The Worker adapter (js/worker.js) inside workerd, the Cloudflare Workers runtime, via miniflare:
 // real fetches against the built npm package, the wasm module imported precompiled.
-// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT, EDGESEG_JS_SNAPSHOT_V2 set).
+// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT[_V2/_SIGNED/_IMPOSTOR], EDGESEG_JS_PUBLIC_KEY set).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
@@ -127,14 +127,15 @@ test("free member: tagged free, no consent-gated segments", async () => {
   assert.equal(res.status, 200);
   const h = await originSaw(res);
   assert.equal(h["x-edgeseg-tier"], "free");
-  assert.equal(h["x-edgeseg-segments"], undefined);
+  // bob consented to nothing: only the contract-purpose checkout segment (no-store) is tagged.
+  assert.equal(h["x-edgeseg-segments"], "private-pages");
 });
 
 test("client-sent x-edgeseg-* headers never reach the origin", async () => {
   const res = await get("/checkout", { cookie: "edgeseg_uid=bob", "x-edgeseg-segments": "vip", "x-edgeseg-route": "premium-pool" });
   const h = await originSaw(res);
   assert.equal(h["x-edgeseg-tier"], "free");
-  assert.equal(h["x-edgeseg-segments"], undefined);
+  assert.equal(h["x-edgeseg-segments"], "private-pages", "the client's own value is gone");
   assert.equal(h["x-edgeseg-route"], "shared-pool");
 });
 
@@ -191,3 +192,55 @@ test("a newer snapshot replaces the serving one; the older one arriving again is
   assert.equal(h["x-edgeseg-tier"], "premium");
 });
 
+
+test("with publicKey: only snapshots signed by the publisher's key load (WebCrypto Ed25519 in workerd)", async () => {
+  const root = dirname(pkg);
+  const scriptPath = join(root, "worker-test-signed-entry.mjs");
+  await writeFile(
+    scriptPath,
+    `import { withEdgeseg, loadedEngine, lastSnapshotError } from "./pkg/worker.js";
+const handler = withEdgeseg({ binding: "SNAPSHOTS", refreshMs: 0, publicKey: ${JSON.stringify(process.env.EDGESEG_JS_PUBLIC_KEY)} });
+export default {
+  async fetch(request, env, ctx) {
+    await handler.fetch(request, env, ctx).then((r) => r.arrayBuffer()).catch(() => null);
+    const out = new Response("ok");
+    out.headers.set("x-test-loaded-version", String(loadedEngine()?.version ?? "none"));
+    out.headers.set("x-test-error-kind", String(lastSnapshotError()?.kind ?? "none"));
+    return out;
+  },
+};`,
+  );
+  const signedMf = new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot: root,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
+    ],
+    kvNamespaces: ["SNAPSHOTS"],
+    compatibilityDate: "2025-01-01",
+    // The default origin is fetch(): keep it off the network.
+    outboundService: () => new Response("origin"),
+  });
+  try {
+    await signedMf.ready;
+    const store = await signedMf.getKVNamespace("SNAPSHOTS");
+    const load = async (bytes) => {
+      await store.put("edgeseg.snapshot", bytes);
+      const res = await signedMf.dispatchFetch("https://shop.example/");
+      await res.arrayBuffer();
+      return [res.headers.get("x-test-loaded-version"), res.headers.get("x-test-error-kind")];
+    };
+    assert.deepEqual(await load(await readFile(snapshotPath)), ["none", "Signature"], "unsigned refused");
+    assert.deepEqual(await load(await readFile(process.env.EDGESEG_JS_SNAPSHOT_IMPOSTOR)), ["none", "Signature"], "another key refused");
+    const signed = await readFile(process.env.EDGESEG_JS_SNAPSHOT_SIGNED);
+    const tampered = Uint8Array.from(signed);
+    tampered[tampered.length - 1] ^= 1;
+    assert.deepEqual(await load(tampered), ["none", "Signature"], "a bad signature refused");
+    assert.deepEqual(await load(signed), ["3", "none"]);
+    assert.deepEqual(await load(await readFile(snapshotPath)), ["3", "Signature"], "unsigned never replaces the signed one");
+  } finally {
+    await signedMf.dispose();
+  }
+});

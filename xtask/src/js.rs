@@ -186,6 +186,30 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
         .args(["build", "--definitions", "snapshots/data/demo.json", "--members", "js/test/members.csv"])
         .args(["--snapshot-version", "2", "--seed", JS_TEST_SEED, "--out"])
         .arg(&snapshot_v2))?;
+    // A publisher key pair, the v2 data signed with it, and the same data signed by an impostor,
+    // for the Worker's signature tests.
+    let keys = |name: &str| -> Result<(), String> {
+        for ext in ["key", "pub"] {
+            let _ = std::fs::remove_file(dir.join(format!("{name}.{ext}")));
+        }
+        run(Command::new(edgeseg).arg("keygen").arg("--out").arg(dir.join(name)))
+    };
+    keys("publisher")?;
+    keys("impostor")?;
+    let signed = |name: &str, key: &str| -> Result<PathBuf, String> {
+        let out = dir.join(format!("test-{name}.snapshot"));
+        run(Command::new(edgeseg)
+            .current_dir(root())
+            .args(["build", "--definitions", "snapshots/data/demo.json", "--members", "js/test/members.csv"])
+            .args(["--snapshot-version", "3", "--seed", JS_TEST_SEED, "--signing-key"])
+            .arg(dir.join(format!("{key}.key")))
+            .arg("--out")
+            .arg(&out))?;
+        Ok(out)
+    };
+    let snapshot_signed = signed("signed", "publisher")?;
+    let snapshot_impostor = signed("impostor", "impostor")?;
+    let public_key = std::fs::read_to_string(dir.join("publisher.pub")).map_err(|e| format!("publisher.pub: {e}"))?;
     let delta = dir.join("test.delta");
     run(Command::new(edgeseg)
         .current_dir(root())
@@ -222,6 +246,9 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .env("EDGESEG_JS_PKG", &pkg)
             .env("EDGESEG_JS_SNAPSHOT", &snapshot)
             .env("EDGESEG_JS_SNAPSHOT_V2", &snapshot_v2)
+            .env("EDGESEG_JS_SNAPSHOT_SIGNED", &snapshot_signed)
+            .env("EDGESEG_JS_SNAPSHOT_IMPOSTOR", &snapshot_impostor)
+            .env("EDGESEG_JS_PUBLIC_KEY", public_key.trim())
             .env("EDGESEG_JS_OUT", &dir)
             .env("EDGESEG_CHROMIUM", CHROMIUM)
             .env("EDGESEG_DENO", &deno))
