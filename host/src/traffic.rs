@@ -28,7 +28,7 @@ pub mod lines;
 pub mod nginx;
 pub mod time;
 
-use lines::{Line, Lines};
+use lines::Lines;
 
 /// Default cap on one log line: 1 MiB, far above any real request yet bounded.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
@@ -191,13 +191,7 @@ impl<R: BufRead> Iterator for TrafficReader<R> {
     type Item = Result<TrafficRecord, TrafficError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.lines.next_line()? {
-                Line::Error(e) => return Some(Err(e)),
-                Line::Text(_, text) if text.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Text(line, text) => return Some(TrafficRecord::parse(text, line)),
-            }
-        }
+        self.lines.parse_next(TrafficRecord::parse)
     }
 }
 

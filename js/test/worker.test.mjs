@@ -41,21 +41,27 @@ export default {
 };
 `;
 
-before(async () => {
-  const root = dirname(pkg);
-  const scriptPath = join(root, "worker-test-entry.mjs");
-  await writeFile(scriptPath, entry);
-  mf = new Miniflare({
+/** A workerd instance running the entry at `scriptPath` (next to the package) with a KV binding. */
+function workerd(scriptPath, extra = {}) {
+  return new Miniflare({
     modules: true,
     scriptPath,
-    modulesRoot: root,
+    modulesRoot: dirname(pkg),
     modulesRules: [
       { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
       { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
     ],
     kvNamespaces: ["SNAPSHOTS"],
     compatibilityDate: "2025-01-01",
+    ...extra,
   });
+}
+
+before(async () => {
+  const root = dirname(pkg);
+  const scriptPath = join(root, "worker-test-entry.mjs");
+  await writeFile(scriptPath, entry);
+  mf = workerd(scriptPath);
   await mf.ready;
   kv = await mf.getKVNamespace("SNAPSHOTS");
 });
@@ -210,19 +216,8 @@ export default {
   },
 };`,
   );
-  const signedMf = new Miniflare({
-    modules: true,
-    scriptPath,
-    modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
-    ],
-    kvNamespaces: ["SNAPSHOTS"],
-    compatibilityDate: "2025-01-01",
-    // The default origin is fetch(): keep it off the network.
-    outboundService: () => new Response("origin"),
-  });
+  // The default origin is fetch(): keep it off the network.
+  const signedMf = workerd(scriptPath, { outboundService: () => new Response("origin") });
   try {
     await signedMf.ready;
     const store = await signedMf.getKVNamespace("SNAPSHOTS");

@@ -26,6 +26,15 @@ fn promtool(args: &[&str], stdin: Option<&Path>) -> std::process::Output {
     })
 }
 
+/// Writes `yaml` to `path` and asserts `promtool check rules` accepts it with `count` rules.
+fn check_rules(path: &Path, yaml: &str, count: usize) {
+    std::fs::write(path, yaml).unwrap();
+    let checked = promtool(&["check", "rules", path.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "promtool check rules:\n{stdout}\n{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(stdout.contains(&format!("SUCCESS: {count} rules found")), "{stdout}");
+}
+
 #[test]
 fn promtool_accepts_the_generated_rules_and_the_replay_exposition() {
     let dir = scratch("slo");
@@ -35,16 +44,7 @@ fn promtool_accepts_the_generated_rules_and_the_replay_exposition() {
     assert_eq!(rules.matches("- alert:").count(), 12, "{rules}");
     assert_eq!(rules.matches("- record:").count(), 5, "{rules}");
     assert!(rules.contains(r#"edgeseg:error_ratio:rate1h{tier="premium"} > 0.007200 and edgeseg:error_ratio:rate5m{tier="premium"} > 0.007200"#), "{rules}");
-    let path = dir.join("rules.yml");
-    std::fs::write(&path, &rules).unwrap();
-    let checked = promtool(&["check", "rules", path.to_str().unwrap()], None);
-    assert!(
-        checked.status.success(),
-        "promtool check rules:\n{}\n{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    assert!(String::from_utf8_lossy(&checked.stdout).contains("SUCCESS: 17 rules found"));
+    check_rules(&dir.join("rules.yml"), &rules, 17);
 
     // A label name Prometheus would reject is refused before any YAML is written.
     let mut out = Vec::new();
@@ -146,14 +146,5 @@ fn the_grafana_dashboard_has_a_row_per_tier_and_every_query_passes_promtool() {
             serde_json::to_string(e).unwrap()
         ));
     }
-    let path = dir.join("dashboard-queries.yml");
-    std::fs::write(&path, &yaml).unwrap();
-    let checked = promtool(&["check", "rules", path.to_str().unwrap()], None);
-    assert!(
-        checked.status.success(),
-        "promtool check rules:\n{}\n{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    assert!(String::from_utf8_lossy(&checked.stdout).contains(&format!("SUCCESS: {} rules found", 17 + exprs.len())));
+    check_rules(&dir.join("dashboard-queries.yml"), &yaml, 17 + exprs.len());
 }

@@ -68,6 +68,21 @@ impl<R: BufRead> Lines<R> {
         }
     }
 
+    /// The next non-blank line through `parse(text, line number)`, a line error as is, or `None`
+    /// at the end: what every line-oriented reader's `Iterator::next` is.
+    pub fn parse_next<T>(
+        &mut self,
+        parse: impl FnOnce(&[u8], u64) -> Result<T, TrafficError>,
+    ) -> Option<Result<T, TrafficError>> {
+        loop {
+            match self.next_line()? {
+                Line::Error(e) => return Some(Err(e)),
+                Line::Text(_, text) if text.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Text(line, text) => return Some(parse(text, line)),
+            }
+        }
+    }
+
     /// Reads the next line into `self.buf` (without `\n` or `\r\n`). `Ok(None)` at end of input;
     /// `Ok(Some(false))` for a line over the cap, which has been consumed but not kept.
     fn fill(&mut self) -> io::Result<Option<bool>> {

@@ -25,7 +25,7 @@
 //! | `$upstream_status` (else `$status`) | status; of a list (`502, 200`) the last |
 //! | `$request_time` (else `$upstream_response_time`), seconds | latency in ms |
 
-use super::lines::{Line, Lines};
+use super::lines::Lines;
 use super::time::{parse_iso8601, parse_msec, parse_time_local};
 use super::{DEFAULT_MAX_LINE_BYTES, TrafficError, TrafficErrorReason, TrafficRecord};
 use std::fmt;
@@ -405,13 +405,8 @@ impl<R: BufRead> Iterator for NginxReader<R> {
     type Item = Result<TrafficRecord, TrafficError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.lines.next_line()? {
-                Line::Error(e) => return Some(Err(e)),
-                Line::Text(_, text) if text.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Text(line, text) => return Some(self.format.parse_line(text, line)),
-            }
-        }
+        let format = &self.format;
+        self.lines.parse_next(|text, line| format.parse_line(text, line))
     }
 }
 
