@@ -61,6 +61,8 @@ struct Report {
     artefacts: Vec<Artefact>,
     peers: Vec<Peer>,
     code_bytes: u64,
+    /// The data section (strings, tables): not in the function list.
+    data_bytes: u64,
     functions: usize,
     top_contributors: Vec<Contributor>,
     pass: bool,
@@ -155,6 +157,7 @@ fn report(a: &Args) -> Result<Report, String> {
     let named = named_module(&cfg.raw)?;
     let bytes = std::fs::read(&named).map_err(|e| format!("{}: {e}", named.display()))?;
     let mut functions = wasm::functions(&bytes)?;
+    let data_bytes = wasm::data_bytes(&bytes)?;
     let code_bytes: u64 = functions.iter().map(|f| f.body_bytes).sum();
     let count = functions.len();
     functions.sort_by(|x, y| y.body_bytes.cmp(&x.body_bytes).then_with(|| x.name.cmp(&y.name)));
@@ -173,6 +176,7 @@ fn report(a: &Args) -> Result<Report, String> {
         artefacts: vec![raw, js_wasm, js_glue, js_total],
         peers,
         code_bytes,
+        data_bytes,
         functions: count,
         top_contributors,
         pass,
@@ -203,11 +207,12 @@ fn print_table(r: &Report) {
         );
     }
     println!(
-        "\ntop {} contributors to the raw-ABI module (function bodies after wasm-opt; {} functions, {} bytes of code)",
+        "\ntop {} contributors to the raw-ABI module (function bodies after wasm-opt; {} functions, {} bytes of code;",
         r.top_contributors.len(),
         r.functions,
         r.code_bytes
     );
+    println!("the data section's {} bytes of strings and tables are not listed)", r.data_bytes);
     println!("{:>7} {:>6}  function", "bytes", "%code");
     for c in &r.top_contributors {
         println!("{:>7} {:>5.1}%  {}", c.bytes, c.percent_of_code, c.name);

@@ -96,6 +96,11 @@ pub fn imports(bytes: &[u8]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The size of the data section (static data: strings, tables), which no function list shows.
+pub fn data_bytes(bytes: &[u8]) -> Result<u64, String> {
+    Ok(sections(bytes)?.iter().filter(|(id, _)| *id == 11).map(|(_, s)| s.len() as u64).sum())
+}
+
 /// One defined function: its name (from the `name` section, else `func[index]`) and the size of
 /// its body in the code section (locals and instructions, without the size prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +201,7 @@ mod tests {
         m.extend_from_slice(&[0, names.len() as u8]);
         m.extend_from_slice(&names);
         let f = super::functions(&m).unwrap();
+        assert_eq!(super::data_bytes(&m).unwrap(), 0);
         assert_eq!(
             f,
             [
