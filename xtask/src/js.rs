@@ -102,18 +102,16 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     }
     let wasm = out.join("web").join("edgeseg_bg.wasm");
     let raw_len = std::fs::metadata(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?.len();
-    let gz = gzip_len(&wasm);
+    let gz = gzip_len(&wasm)?;
     let glue = out.join("web").join("edgeseg.js");
     let glue_len = std::fs::metadata(&glue).map(|m| m.len()).unwrap_or(0);
-    let gz_text = |g: Option<u64>| g.map_or("gzip size unknown".to_string(), |g| format!("{g} bytes gzip -9"));
     eprintln!(
-        "{}/web/edgeseg_bg.wasm: {raw_len} bytes raw, {} (budget {} gzip); glue edgeseg.js: {glue_len} bytes raw, {}",
+        "{}/web/edgeseg_bg.wasm: {raw_len} bytes raw, {gz} bytes gzip (budget {} gzip); glue edgeseg.js: {glue_len} bytes raw, {} bytes gzip",
         js.out,
-        gz_text(gz),
         js.budget_gzip_bytes,
-        gz_text(gzip_len(&glue))
+        gzip_len(&glue)?
     );
-    if gz.is_some_and(|g| g > js.budget_gzip_bytes) {
+    if gz > js.budget_gzip_bytes {
         eprintln!("warning: the JS module is over its gzip budget");
     }
     Ok(out)

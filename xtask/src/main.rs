@@ -4,6 +4,7 @@
 //! * `cargo xtask build-js` — the npm package of the JS skin at `target/js/pkg` (config: `[js]`)
 //! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
+//! * `cargo xtask size`  — raw and gzip sizes of both modules against budgets and peers, top functions
 //! * `cargo xtask bench` — compiled rule evaluation, edgeseg against datalogic-rs (`target/bench/rules.json`)
 //!
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
@@ -11,6 +12,7 @@
 mod bench;
 mod config;
 mod js;
+mod size;
 mod tasks;
 mod wasm;
 
@@ -23,9 +25,10 @@ fn main() -> ExitCode {
         Some("build-js") => js::build(&args[1..]).map(|_| ()),
         Some("demo") => tasks::demo(&args[1..]),
         Some("test") => tasks::test(&args[1..]),
+        Some("size") => size::size(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|build-js|demo|test|bench> [--release]\n\n{}", USAGE);
+            eprintln!("usage: cargo xtask <build|build-js|demo|test|size|bench> [--release]\n\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
@@ -44,5 +47,8 @@ const USAGE: &str = "\
   demo    generate sample data, build a snapshot, replay sample traffic in wasmtime, print the report
           (--release: build the host optimised; --members N --requests N to resize)
   test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo
+  size    raw and gzip sizes of the raw-ABI and JS modules, budgets (pass/fail), peers' published sizes,
+          the raw module's 20 biggest functions (--json; --check: exit non-zero over a budget;
+          --reuse: measure target/wasm and target/js/pkg as they are instead of building them)
   bench   edgeseg's compiled rule evaluation against datalogic-rs on the same rules and data (release;
           median of runs, ratio; JSON in target/bench/rules.json; --runs N)";
