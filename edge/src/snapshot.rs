@@ -235,7 +235,14 @@ fn check_name(what: &str, name: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::new(ErrorKind::Invalid, format!("{what} name {name:?} is not [a-z0-9_.-]{{1,64}}")))
+        // The name is untrusted: say where it goes wrong instead of echoing it (no escaping code
+        // in the module, no control characters in logs).
+        let bad = name.bytes().position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b)));
+        let why = match bad {
+            Some(i) => format!("byte {i} is {:#04x}", name.as_bytes().get(i).copied().unwrap_or(0)),
+            None => format!("{} bytes long", name.len()),
+        };
+        Err(Error::new(ErrorKind::Invalid, format!("a {what} name is not [a-z0-9_.-]{{1,64}}: {why}")))
     }
 }
 

@@ -22,6 +22,7 @@
 //! Module map: [`value`] holds runtime values and JS coercions, `ops` the arithmetic and string
 //! operators, `flagd` flagd's `sem_ver`, `fractional` and its MurmurHash3.
 
+mod decimal;
 mod flagd;
 mod ops;
 pub mod value;

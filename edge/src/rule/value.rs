@@ -246,7 +246,7 @@ fn parse_float_str(s: &str) -> f64 {
             end = exp_end;
         }
     }
-    t.get(..end).and_then(|p| p.parse::<f64>().ok()).unwrap_or(f64::NAN)
+    t.get(..end).and_then(super::decimal::parse).unwrap_or(f64::NAN)
 }
 
 /// JS `ToNumber` for strings: trimmed decimal (or `0x`/`0o`/`0b` integer, or `Infinity`); empty is 0;
@@ -270,7 +270,7 @@ pub fn string_to_number(s: &str) -> f64 {
     if t.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
         return f64::NAN;
     }
-    t.parse::<f64>().unwrap_or(f64::NAN)
+    super::decimal::parse(t).unwrap_or(f64::NAN)
 }
 
 /// JS `String(v)` for JSON values.
