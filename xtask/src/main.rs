@@ -5,11 +5,13 @@
 //! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
 //! * `cargo xtask bench` — compiled rule evaluation, edgeseg against datalogic-rs (`target/bench/rules.json`)
+//! * `cargo xtask fuzz`  — every cargo-fuzz target of `fuzz/` for N seconds (nightly), a table of execs
 //!
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
 
 mod bench;
 mod config;
+mod fuzz;
 mod js;
 mod tasks;
 mod wasm;
@@ -24,8 +26,9 @@ fn main() -> ExitCode {
         Some("demo") => tasks::demo(&args[1..]),
         Some("test") => tasks::test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|build-js|demo|test|bench> [--release]\n\n{}", USAGE);
+            eprintln!("usage: cargo xtask <build|build-js|demo|test|bench|fuzz> [--release]\n\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
@@ -45,4 +48,6 @@ const USAGE: &str = "\
           (--release: build the host optimised; --members N --requests N to resize)
   test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo
   bench   edgeseg's compiled rule evaluation against datalogic-rs on the same rules and data (release;
-          median of runs, ratio; JSON in target/bench/rules.json; --runs N)";
+          median of runs, ratio; JSON in target/bench/rules.json; --runs N)
+  fuzz    build the cargo-fuzz targets of fuzz/ (nightly) and run each for --seconds N (default 60;
+          --target NAME for one); table of execs, execs/s, corpus; fails naming any crash artifact";
