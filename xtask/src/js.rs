@@ -26,7 +26,7 @@ struct Tools {
     path: OsString,
 }
 
-fn cargo_install(name: &str, version: &str, bin: &str, locked: bool) -> Result<PathBuf, String> {
+pub(crate) fn cargo_install(name: &str, version: &str, bin: &str, locked: bool) -> Result<PathBuf, String> {
     let dir = target_dir().join("tools").join(format!("{name}-{version}"));
     let exe = dir.join("bin").join(bin);
     if !exe.is_file() {

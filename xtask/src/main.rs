@@ -6,11 +6,13 @@
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
 //! * `cargo xtask size`  — raw and gzip sizes of both modules against budgets and peers, top functions
 //! * `cargo xtask bench` — compiled rule evaluation, edgeseg against datalogic-rs (`target/bench/rules.json`)
+//! * `cargo xtask fuzz`  — every cargo-fuzz target of `fuzz/` for N seconds (nightly), a table of execs
 //!
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
 
 mod bench;
 mod config;
+mod fuzz;
 mod js;
 mod size;
 mod tasks;
@@ -27,8 +29,9 @@ fn main() -> ExitCode {
         Some("test") => tasks::test(&args[1..]),
         Some("size") => size::size(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|build-js|demo|test|size|bench> [--release]\n\n{}", USAGE);
+            eprintln!("usage: cargo xtask <build|build-js|demo|test|size|bench|fuzz> [--release]\n\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
@@ -51,4 +54,6 @@ const USAGE: &str = "\
           the raw module's 20 biggest functions (--json; --check: exit non-zero over a budget;
           --reuse: measure target/wasm and target/js/pkg as they are instead of building them)
   bench   edgeseg's compiled rule evaluation against datalogic-rs on the same rules and data (release;
-          median of runs, ratio; JSON in target/bench/rules.json; --runs N)";
+          median of runs, ratio; JSON in target/bench/rules.json; --runs N)
+  fuzz    build the cargo-fuzz targets of fuzz/ (nightly) and run each for --seconds N (default 60;
+          --target NAME for one); table of execs, execs/s, corpus; fails naming any crash artifact";

@@ -204,6 +204,9 @@ pub(crate) fn apt_install(packages: &[&str]) -> Result<(), String> {
     .map_err(hint)
 }
 
+/// Seconds per fuzz target in `cargo xtask test` (`cargo xtask fuzz` defaults to 60).
+const FUZZ_SECONDS: u32 = 10;
+
 /// Everything CI runs. Installs what it needs first: a fresh machine has only rustup, cargo, Node, git.
 pub fn test(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
@@ -283,10 +286,18 @@ pub fn test(args: &[String]) -> Result<(), String> {
     // After the demo: the `edgeseg` CLI it built makes the JS tests' snapshot.
     crate::js::test(&target_dir().join("debug").join("edgeseg"))?;
 
-    // Both modules were just built; without --check while the raw-ABI module is over its budget
-    // (issue 9: the biggest remaining cost is float parsing in edge/src/rule/value.rs).
+    // Both modules were just built; both are within their gzip budgets, and this keeps them there.
     step("size: both modules against their gzip budgets and the peers; the raw module's biggest functions");
-    crate::size::size(&["--reuse".into()])?;
+    crate::size::size(&["--reuse".into(), "--check".into()])?;
+
+    step("fuzz: a short bounded run of every target (needs a nightly toolchain)");
+    if crate::fuzz::nightly_installed() {
+        let fuzzing = Instant::now();
+        crate::fuzz::run(FUZZ_SECONDS, None)?;
+        eprintln!("fuzz step: {:.0?}", fuzzing.elapsed());
+    } else {
+        eprintln!("skipped: no nightly toolchain (rustup toolchain install nightly --profile minimal)");
+    }
 
     eprintln!("\nxtask test: all steps passed in {:.0?}", started.elapsed());
     Ok(())

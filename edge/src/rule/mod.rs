@@ -42,6 +42,11 @@ use value::{contains, elements, less};
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes in one rule.
 pub const MAX_NODES: usize = 4096;
+/// Most node evaluations one pass over a rule may take, counting a node once per parent that
+/// refers to it. Nodes may be shared (the IR is a DAG), so without this bound 61 nodes, each
+/// `+` of the previous one twice, make 2^60 evaluations: a snapshot that hangs every decision (issue 10).
+/// Iteration bodies count once here, not once per element.
+pub const MAX_EVALUATIONS: u64 = 1 << 16;
 
 /// A literal value in the IR.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,12 +270,16 @@ impl Rule {
             return invalid(format!("rule has {} nodes, limit {MAX_NODES}", self.nodes.len()));
         }
         let mut depth: Vec<usize> = Vec::with_capacity(self.nodes.len());
+        // Evaluations of each node's subtree, shared children counted each time they are used.
+        let mut evaluations: Vec<u64> = Vec::with_capacity(self.nodes.len());
         for (i, node) in self.nodes.iter().enumerate() {
             let mut d = 1usize;
+            let mut e = 1u64;
             let mut child = |c: u32| -> Result<(), Error> {
-                match depth.get(c as usize) {
-                    Some(cd) if (c as usize) < i => {
+                match (depth.get(c as usize), evaluations.get(c as usize)) {
+                    (Some(cd), Some(ce)) if (c as usize) < i => {
                         d = d.max(cd + 1);
+                        e = e.saturating_add(*ce);
                         Ok(())
                     }
                     _ => Err(Error::new(ErrorKind::Invalid, format!("rule node {i} refers forward to {c}"))),
@@ -368,7 +377,13 @@ impl Rule {
             if d > MAX_DEPTH {
                 return invalid(format!("rule deeper than {MAX_DEPTH}"));
             }
+            if e > MAX_EVALUATIONS {
+                return invalid(format!(
+                    "rule node {i} takes more than {MAX_EVALUATIONS} evaluations (shared subtrees)"
+                ));
+            }
             depth.push(d);
+            evaluations.push(e);
         }
         Ok(())
     }

@@ -79,6 +79,33 @@ fn validate_refuses_forward_refs_bad_arity_and_depth() {
     assert!(Rule { nodes: vec![] }.validate(0).is_err());
 }
 
+/// Issue 10 (fuzzing): 61 nodes, node `i` the `+` of node `i - 1` twice — valid by depth and size,
+/// but 2^60 evaluations. Found reviewing what bounds the `rule_eval` fuzz target's termination (a
+/// 60 s run had not hit it); `validate` now counts shared subtrees.
+#[test]
+fn issue_10_shared_subtrees_are_bounded() {
+    let bytes = include_bytes!("../../testdata/fuzz/rule_eval-shared-subtrees");
+    let rule: Rule = postcard::from_bytes(bytes).unwrap();
+    assert_eq!(rule.nodes.len(), 61);
+    let err = rule.validate(0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(alloc::format!("{err}").contains("evaluations"), "{err}");
+
+    // Sharing itself stays legal while the work stays small (17 levels: 2^17 - 1 > 2^16 refused,
+    // 16 levels: 2^16 - 1 evaluations accepted, and the sum is right).
+    let doubling = |levels: u32| {
+        let mut nodes = vec![num_lit(1.0)];
+        for i in 1..levels {
+            nodes.push(Node::Arith { op: ArithOp::Add, args: vec![i - 1, i - 1] });
+        }
+        Rule { nodes }
+    };
+    assert!(doubling(17).validate(0).is_err());
+    let ok = doubling(16);
+    assert!(ok.validate(0).is_ok());
+    assert_eq!(ok.evaluate(&NoEnv), n(32768.0));
+}
+
 fn num_lit(x: f64) -> Node {
     Node::Literal(Literal::Number(x))
 }

@@ -1,0 +1,243 @@
+//! Fixtures shared by the fuzz targets: a small valid snapshot (the shape of the host tests'
+//! `support::payload`), a few fixed requests, a rule environment over arbitrary request fields,
+//! and the list of traffic-log readers the `traffic_*` targets drain.
+//!
+//! Fixtures may unwrap: they are built from constants, once per fuzzing process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use arbitrary::Arbitrary;
+use edgeseg::fingerprint::FingerprintKey;
+use edgeseg::format;
+use edgeseg::membership::MembershipData;
+use edgeseg::rule::{CompareOp, Env, Literal, Node, Rule, Slot, Value};
+use edgeseg::snapshot::{IdentitySource, PayloadExt, Purpose, Segment, SnapshotPayload, Tier};
+use edgeseg::{AttrValue, Engine, Request};
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+pub const KEY: FingerprintKey = FingerprintKey(*b"0123456789abcdef");
+pub const SNAPSHOT_ID: &str = "fuzz-fixture";
+pub const SNAPSHOT_VERSION: u64 = 7;
+
+fn exact(ids: &[&str]) -> MembershipData {
+    MembershipData::exact(ids.iter().map(|id| KEY.fingerprint(id)).collect())
+}
+
+/// Five segments over two purposes: exact and bloom memberships, a request rule, a path rule.
+pub fn payload() -> SnapshotPayload {
+    let mobile = vec![
+        Node::Var { slot: Slot::Country, default: None },
+        Node::Literal(Literal::String("DE".into())),
+        Node::Compare { op: CompareOp::StrictEq, args: vec![0, 1] },
+        Node::Var { slot: Slot::Attribute("device".into()), default: None },
+        Node::Literal(Literal::String("mobile".into())),
+        Node::Compare { op: CompareOp::Eq, args: vec![3, 4] },
+        Node::And(vec![2, 5]),
+    ];
+    let checkout = vec![
+        Node::Literal(Literal::String("/checkout".into())),
+        Node::Var { slot: Slot::Path, default: None },
+        Node::In { needle: 0, haystack: 1 },
+    ];
+    let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
+    let audience = MembershipData::bloom(&[KEY.fingerprint("u1"), KEY.fingerprint("u3")], 0.001, &seed).unwrap();
+    let segment = |name: &str, precedence, tier, purpose, rule: Option<Vec<Node>>, membership| Segment {
+        name: name.into(),
+        tier,
+        purpose,
+        precedence,
+        rule: rule.map(|nodes| Rule { nodes }),
+        members: 2,
+        membership,
+    };
+    SnapshotPayload {
+        id: SNAPSHOT_ID.into(),
+        version: SNAPSHOT_VERSION,
+        created_ms: 1_763_700_000_000,
+        expires_ms: None,
+        fingerprint_key: KEY,
+        identity: vec![IdentitySource::Cookie("edgeseg_uid".into()), IdentitySource::Header("x-customer-id".into())],
+        purposes: vec![
+            Purpose { name: "contract".into(), requires_consent: false, consented: None },
+            Purpose {
+                name: "personalisation".into(),
+                requires_consent: true,
+                consented: Some(exact(&["u1", "u2", "u3"])),
+            },
+        ],
+        tiers: vec![Tier { name: "premium".into() }, Tier { name: "plus".into() }, Tier { name: "free".into() }],
+        default_tier: 2,
+        segments: vec![
+            segment("vip", 100, Some(0), 0, None, Some(exact(&["u1", "u2"]))),
+            segment("plus", 50, Some(1), 0, None, Some(exact(&["u3", "u4"]))),
+            segment("mobile-de", 10, None, 1, Some(mobile), None),
+            segment("audience", 8, None, 1, None, Some(audience)),
+            segment("checkout", 5, None, 0, Some(checkout), None),
+        ],
+        // Small, so that building an engine per fuzz input stays cheap (the default is 65 536).
+        ext: PayloadExt { throttle_keys: 64, ..PayloadExt::default() },
+    }
+}
+
+/// The fixture's snapshot bytes (encoded once per process).
+pub fn snapshot() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| payload().encode().unwrap())
+}
+
+/// The container to fuzz, from a fuzz input. The first byte says how the rest is read: odd, as a
+/// postcard payload that gets a valid header here (`magic`, `version`, length and CRC-32C), so the
+/// mutator explores the payload decoder instead of dying on the checksum; even, as container bytes
+/// as they are (the header checks themselves). `None` for an empty input.
+pub fn container<'d>(data: &'d [u8], magic: &[u8; 8], version: u16) -> Option<Cow<'d, [u8]>> {
+    let (&mode, rest) = data.split_first()?;
+    if mode & 1 == 1 { format::wrap_as(rest, magic, version).ok().map(Cow::Owned) } else { Some(Cow::Borrowed(rest)) }
+}
+
+/// [`container`] for snapshots.
+pub fn snapshot_container(data: &[u8]) -> Option<Cow<'_, [u8]>> {
+    container(data, &format::MAGIC, format::FORMAT_VERSION)
+}
+
+/// [`container`] for revocation deltas.
+pub fn delta_container(data: &[u8]) -> Option<Cow<'_, [u8]>> {
+    container(data, &format::DELTA_MAGIC, format::DELTA_VERSION)
+}
+
+/// A fresh engine over the fixture snapshot.
+pub fn engine() -> Engine {
+    Engine::load(snapshot()).unwrap()
+}
+
+/// Requests decided against every snapshot that loads: anonymous, a member by cookie and by
+/// header, consent signals (GPC, a TCF string, a malformed one), attributes and a client IP.
+pub fn requests() -> Vec<Request<'static>> {
+    let base =
+        Request { method: "GET", host: "shop.example", path: "/", now_ms: 1_763_719_200_000, ..Request::default() };
+    vec![
+        base.clone(),
+        Request {
+            path: "/checkout/cart",
+            headers: vec![("cookie", "edgeseg_uid=u1; euconsent-v2=CQbP0NAQbP0NAEsACBENAwEgAL-AAAAAAAYgAAAAAAAA")],
+            country: Some("DE"),
+            attributes: vec![("device", AttrValue::String("mobile"))],
+            ..base.clone()
+        },
+        Request {
+            headers: vec![("x-customer-id", "u3"), ("sec-gpc", "1"), ("baggage", "a=1,edgeseg.tier=free")],
+            client_ip: Some("192.0.2.7"),
+            ..base.clone()
+        },
+        Request {
+            method: "POST",
+            headers: vec![("Cookie", "edgeseg_uid=\"u2\"; euconsent-v2=CQ"), ("cookie", "consent=personalisation")],
+            attributes: vec![("n", AttrValue::Number(f64::NAN)), ("b", AttrValue::Bool(true)), ("z", AttrValue::Null)],
+            now_ms: u64::MAX,
+            ..base
+        },
+    ]
+}
+
+/// An attribute value, generated.
+#[derive(Arbitrary, Debug)]
+pub enum ArbAttr {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+}
+
+/// Request fields and the rest of a rule's world, generated.
+#[derive(Arbitrary, Debug)]
+pub struct Context {
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    pub country: Option<String>,
+    pub now_ms: u64,
+    pub identity: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
+    pub attributes: Vec<(String, ArbAttr)>,
+    /// Bit `i`: the request is in segment `i`.
+    pub segments: u64,
+    /// Bit `i`: purpose `i` is granted.
+    pub consent: u64,
+}
+
+/// A rule [`Env`] over a generated [`Context`] (a test double of the engine's request env).
+#[derive(Debug)]
+pub struct TestEnv<'c>(pub &'c Context);
+
+impl<'a> Env<'a> for TestEnv<'a> {
+    fn slot(&self, slot: &'a Slot) -> Value<'a> {
+        let c = self.0;
+        let find = |list: &'a [(String, String)], name: &str| {
+            list.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or(Value::Null, |(_, v)| Value::Str(v))
+        };
+        match slot {
+            Slot::Method => Value::Str(&c.method),
+            Slot::Host => Value::Str(&c.host),
+            Slot::Path => Value::Str(&c.path),
+            Slot::Country => c.country.as_deref().map_or(Value::Null, Value::Str),
+            Slot::Now => Value::Number((c.now_ms / 1000) as f64),
+            Slot::NowMs => Value::Number(c.now_ms as f64),
+            Slot::Header(name) => find(&c.headers, name),
+            Slot::Cookie(name) => find(&c.cookies, name),
+            Slot::Attribute(name) => match c.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v) {
+                None | Some(ArbAttr::Null) => Value::Null,
+                Some(ArbAttr::Bool(b)) => Value::Bool(*b),
+                Some(ArbAttr::Number(n)) => Value::Number(*n),
+                Some(ArbAttr::String(s)) => Value::Str(s),
+            },
+            Slot::Identity => c.identity.as_deref().map_or(Value::Null, Value::Str),
+        }
+    }
+
+    fn in_segment(&self, segment: u16) -> bool {
+        segment < 64 && self.0.segments & (1 << segment) != 0
+    }
+
+    fn consent(&self, purpose: u16) -> bool {
+        purpose < 64 && self.0.consent & (1 << purpose) != 0
+    }
+}
+
+/// The host's traffic-log readers, compiled from `host/src/` itself (the same source files, not
+/// copies). Depending on `edgeseg-host` would be simpler, but it links wasmtime, which under
+/// sanitizer coverage and one codegen unit turns a cold fuzz build from minutes into most of an
+/// hour on two cores; the readers depend only on `edgeseg`, serde and serde_json. (If the host
+/// ever gains a feature that leaves wasmtime out, depend on it instead.)
+/// (`rustfmt::skip`: the file is formatted in its own crate; rustfmt would look for its `#[cfg(test)]
+/// mod tests` next to this path.)
+#[rustfmt::skip]
+#[path = "../../host/src/traffic.rs"]
+pub mod host_traffic;
+
+/// Every traffic-log reader, as "drain this whole input". A reader added on another branch (nginx,
+/// HAR) gets a `#[path]` module above, a function here and a three-line `traffic_<name>` target.
+pub mod traffic {
+    use super::host_traffic::TrafficReader;
+    use std::io::Cursor;
+
+    /// Drains the JSONL reader over `data` (a small line cap, so long lines are exercised too),
+    /// turning each record into the engine's request and deciding it. Returns (records, errors).
+    pub fn jsonl(data: &[u8], engine: &mut edgeseg::Engine) -> (usize, usize) {
+        let (mut records, mut errors) = (0, 0);
+        for item in TrafficReader::new(Cursor::new(data)).with_max_line_bytes(4096) {
+            match item {
+                Ok(record) => {
+                    records += 1;
+                    let _ = engine.decide(&record.request());
+                }
+                Err(e) => {
+                    errors += 1;
+                    let _ = e.to_string();
+                    // A cursor never fails to read: an IO error here would be a reader bug.
+                    assert!(!e.is_fatal(), "fatal error from an in-memory reader: {e}");
+                }
+            }
+        }
+        (records, errors)
+    }
+}
