@@ -211,8 +211,13 @@ impl<'a> Env<'a> for TestEnv<'a> {
 /// (`rustfmt::skip`: the file is formatted in its own crate; rustfmt would look for its `#[cfg(test)]
 /// mod tests` next to this path.)
 #[rustfmt::skip]
-#[path = "../../host/src/traffic.rs"]
-pub mod host_traffic;
+#[path = "../../host/src"]
+pub mod host_src {
+    // Inside an inline `#[path]` module, `traffic.rs`'s own `mod lines;` (nginx, har, time)
+    // resolve under `host/src/traffic/`, as they do in the host crate.
+    pub mod traffic;
+}
+pub use host_src::traffic as host_traffic;
 
 /// Every traffic-log reader, as "drain this whole input". A reader added on another branch (nginx,
 /// HAR) gets a `#[path]` module above, a function here and a three-line `traffic_<name>` target.
@@ -223,8 +228,32 @@ pub mod traffic {
     /// Drains the JSONL reader over `data` (a small line cap, so long lines are exercised too),
     /// turning each record into the engine's request and deciding it. Returns (records, errors).
     pub fn jsonl(data: &[u8], engine: &mut edgeseg::Engine) -> (usize, usize) {
+        drain(TrafficReader::new(Cursor::new(data)).with_max_line_bytes(4096), engine)
+    }
+
+    /// Drains the nginx reader: the first line of `data` is the `log_format` (refused formats
+    /// end the case), the rest the log; `combined` when the first byte is even.
+    pub fn nginx(data: &[u8], engine: &mut edgeseg::Engine) -> (usize, usize) {
+        use super::host_traffic::nginx::{COMBINED, LogFormat, NginxReader};
+        let (format, log) = match data.split_first() {
+            Some((b, rest)) if b % 2 == 0 => (COMBINED.to_owned(), rest),
+            Some((_, rest)) => {
+                let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                let (head, tail) = rest.split_at(end);
+                (String::from_utf8_lossy(head).into_owned(), tail)
+            }
+            None => return (0, 0),
+        };
+        let Ok(format) = LogFormat::parse(&format) else { return (0, 0) };
+        drain(NginxReader::new(Cursor::new(log), format).with_max_line_bytes(4096), engine)
+    }
+
+    fn drain(
+        reader: impl Iterator<Item = Result<super::host_traffic::TrafficRecord, super::host_traffic::TrafficError>>,
+        engine: &mut edgeseg::Engine,
+    ) -> (usize, usize) {
         let (mut records, mut errors) = (0, 0);
-        for item in TrafficReader::new(Cursor::new(data)).with_max_line_bytes(4096) {
+        for item in reader {
             match item {
                 Ok(record) => {
                     records += 1;
