@@ -248,6 +248,29 @@ pub mod traffic {
         drain(NginxReader::new(Cursor::new(log), format).with_max_line_bytes(4096), engine)
     }
 
+    /// Drains the HAR reader (its walker thread included) with a 64 KiB entry cap. A fatal error
+    /// (a broken document, an entry over the cap) must be the last item.
+    pub fn har(data: &[u8], engine: &mut edgeseg::Engine) -> (usize, usize) {
+        use super::host_traffic::har::HarReader;
+        let Ok(reader) = HarReader::new(Cursor::new(data.to_vec()), 64 << 10) else { return (0, 0) };
+        let (mut records, mut errors, mut ended) = (0, 0, false);
+        for item in reader {
+            assert!(!ended, "an item after a fatal error");
+            match item {
+                Ok(record) => {
+                    records += 1;
+                    let _ = engine.decide(&record.request());
+                }
+                Err(e) => {
+                    errors += 1;
+                    let _ = e.to_string();
+                    ended = e.is_fatal();
+                }
+            }
+        }
+        (records, errors)
+    }
+
     fn drain(
         reader: impl Iterator<Item = Result<super::host_traffic::TrafficRecord, super::host_traffic::TrafficError>>,
         engine: &mut edgeseg::Engine,

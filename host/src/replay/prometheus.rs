@@ -89,6 +89,13 @@ impl Report {
         f.sample("edgeseg_replay_consent_violations_total", &[("snapshot", &snap)], self.consent.violations as f64);
         f.head("edgeseg_replay_guest_traps_total", "counter", "Guest calls that trapped (the guest recovered).");
         f.sample("edgeseg_replay_guest_traps_total", &[("snapshot", &snap)], self.guest_traps as f64);
+        f.head(
+            "edgeseg_replay_fallback_answers_total",
+            "counter",
+            "Requests the host answered in the guest's place (trap or guest error): default tier, fail-safe actions.",
+        );
+        let answers = self.fallback.as_ref().map_or(0, |f| f.answers);
+        f.sample("edgeseg_replay_fallback_answers_total", &[("snapshot", &snap)], answers as f64);
         if let Some(ts) = &self.throttle_state {
             f.head("edgeseg_replay_throttle_keys_high_water", "gauge", "Most throttle keys held at once.");
             f.sample("edgeseg_replay_throttle_keys_high_water", &[("snapshot", &snap)], ts.high_water as f64);

@@ -176,4 +176,7 @@ fn traps_are_counted_and_the_replay_goes_on() {
     let text = report.to_text(false);
     assert!(text.contains("guest traps        8"), "{text}");
     assert!(text.contains("fallback answers   8 (tier free;"), "{text}");
+    let prom = report.to_prometheus();
+    let line = prom.lines().find(|l| l.starts_with("edgeseg_replay_fallback_answers_total{")).unwrap();
+    assert!(line.ends_with(" 8"), "{line}");
 }
