@@ -249,10 +249,28 @@ pub mod traffic {
     }
 
     /// Drains the HAR reader (its walker thread included) with a 64 KiB entry cap. A fatal error
-    /// (a broken document, an entry over the cap) must be the last item.
+    /// (a broken document, an entry over the cap) is allowed, as the last item.
     pub fn har(data: &[u8], engine: &mut edgeseg::Engine) -> (usize, usize) {
         use super::host_traffic::har::HarReader;
         let Ok(reader) = HarReader::new(Cursor::new(data.to_vec()), 64 << 10) else { return (0, 0) };
+        drain_with(reader, engine, true)
+    }
+
+    /// Line readers over a cursor: a fatal error (an IO error) would be a reader bug.
+    fn drain(
+        reader: impl Iterator<Item = Result<super::host_traffic::TrafficRecord, super::host_traffic::TrafficError>>,
+        engine: &mut edgeseg::Engine,
+    ) -> (usize, usize) {
+        drain_with(reader, engine, false)
+    }
+
+    /// Every record decided, every error displayed; nothing may follow a fatal error, and a fatal
+    /// error at all only where `fatal_allowed`. Returns (records, errors).
+    fn drain_with(
+        reader: impl Iterator<Item = Result<super::host_traffic::TrafficRecord, super::host_traffic::TrafficError>>,
+        engine: &mut edgeseg::Engine,
+        fatal_allowed: bool,
+    ) -> (usize, usize) {
         let (mut records, mut errors, mut ended) = (0, 0, false);
         for item in reader {
             assert!(!ended, "an item after a fatal error");
@@ -265,28 +283,7 @@ pub mod traffic {
                     errors += 1;
                     let _ = e.to_string();
                     ended = e.is_fatal();
-                }
-            }
-        }
-        (records, errors)
-    }
-
-    fn drain(
-        reader: impl Iterator<Item = Result<super::host_traffic::TrafficRecord, super::host_traffic::TrafficError>>,
-        engine: &mut edgeseg::Engine,
-    ) -> (usize, usize) {
-        let (mut records, mut errors) = (0, 0);
-        for item in reader {
-            match item {
-                Ok(record) => {
-                    records += 1;
-                    let _ = engine.decide(&record.request());
-                }
-                Err(e) => {
-                    errors += 1;
-                    let _ = e.to_string();
-                    // A cursor never fails to read: an IO error here would be a reader bug.
-                    assert!(!e.is_fatal(), "fatal error from an in-memory reader: {e}");
+                    assert!(fatal_allowed || !ended, "fatal error from an in-memory reader: {e}");
                 }
             }
         }
