@@ -234,8 +234,10 @@ pub trait Env<'a> {
     }
 }
 
-/// The environment of a rule over a data document: there is no request.
-struct NoRequest;
+/// An environment with no inputs: every slot is null, no segment matches, no purpose is granted.
+/// Rules over a data document run in it, and the builder folds constants in it.
+#[derive(Clone, Copy, Debug)]
+pub struct NoRequest;
 
 impl<'a> Env<'a> for NoRequest {
     fn slot(&self, _: &'a Slot) -> Value<'a> {

@@ -40,7 +40,7 @@ pub use data::{compile_data, literal_from_json, literal_to_json};
 pub use refs::{Evaluators, expand_refs};
 
 use crate::error::{BuildError, BuildErrorKind};
-use edgeseg::rule::{ArithOp, CompareOp, Env, IterOp, Literal, MAX_DEPTH, MAX_NODES, Node, Rule, Slot, Value};
+use edgeseg::rule::{ArithOp, CompareOp, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot};
 use std::collections::HashMap;
 
 /// What a rule's variables refer to.
@@ -384,17 +384,6 @@ impl Compiler<'_> {
 
 /// Evaluates a rule with no inputs (all its leaves are literals) to a literal.
 fn fold(rule: &Rule) -> Literal {
-    rule.evaluate(&NoInputs).to_literal()
-}
-
-/// The environment of constant folding: folded nodes read nothing.
-struct NoInputs;
-
-impl<'a> Env<'a> for NoInputs {
-    fn slot(&self, _: &'a Slot) -> Value<'a> {
-        Value::Null
-    }
-    fn in_segment(&self, _: u16) -> bool {
-        false
-    }
+    // Folded nodes read nothing, so the edge's input-less environment is all they need.
+    rule.evaluate(&NoRequest).to_literal()
 }
