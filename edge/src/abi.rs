@@ -182,12 +182,6 @@ mod exports {
     use alloc::boxed::Box;
     use core::cell::RefCell;
 
-    /// The module's allocator: talc instead of std's dlmalloc, ~7 KB less code (issue 9's size
-    /// budget). Single-threaded wasm only, like the table below; it grows memory with `memory.grow`
-    /// as dlmalloc did, so hosts' memory limits apply the same way.
-    #[global_allocator]
-    static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-
     struct Engines(RefCell<Vec<Option<Engine>>>);
     // SAFETY: compiled only for wasm32 without the `atomics` feature, i.e. without threads; the
     // table is never touched from two places at once.

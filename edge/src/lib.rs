@@ -30,6 +30,14 @@ extern crate alloc;
 
 #[cfg(feature = "abi")]
 pub mod abi;
+
+/// Both wasm modules' allocator (raw ABI and JS): talc instead of std's dlmalloc, ~7 KB less code
+/// (issue 9's size budgets). Single-threaded wasm only (no `atomics`), like the ABI's handle table
+/// and wasm-bindgen's own state; it grows memory with `memory.grow` as dlmalloc did, so hosts'
+/// memory limits apply the same way.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), any(feature = "abi", feature = "js")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 pub mod actions;
 pub mod consent;
 mod decision;

@@ -4,6 +4,7 @@
 //! * `cargo xtask build-js` — the npm package of the JS skin at `target/js/pkg` (config: `[js]`)
 //! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
+//! * `cargo xtask test-js` — only the JS half of `test` (Node, Chromium, workerd, Deno), for JS work
 //! * `cargo xtask size`  — raw and gzip sizes of both modules against budgets and peers, top functions
 //! * `cargo xtask bench` — compiled rule evaluation, edgeseg against datalogic-rs (`target/bench/rules.json`)
 //! * `cargo xtask fuzz`  — every cargo-fuzz target of `fuzz/` for N seconds (nightly), a table of execs
@@ -27,11 +28,12 @@ fn main() -> ExitCode {
         Some("build-js") => js::build(&args[1..]).map(|_| ()),
         Some("demo") => tasks::demo(&args[1..]),
         Some("test") => tasks::test(&args[1..]),
+        Some("test-js") => tasks::test_js(&args[1..]),
         Some("size") => size::size(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|build-js|demo|test|size|bench|fuzz> [--release]\n\n{}", USAGE);
+            eprintln!("usage: cargo xtask <build|build-js|demo|test|test-js|size|bench|fuzz> [--release]\n\n{}", USAGE);
             return ExitCode::from(2);
         }
     };
@@ -50,6 +52,8 @@ const USAGE: &str = "\
   demo    generate sample data, build a snapshot, replay sample traffic in wasmtime, print the report
           (--release: build the host optimised; --members N --requests N to resize)
   test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo
+  test-js only the JS half of test: installs its tools, builds the edgeseg CLI and the npm package,
+          runs the wasm-bindgen tests (Node, headless Chromium) and the Worker/browser/Deno tests
   size    raw and gzip sizes of the raw-ABI and JS modules, budgets (pass/fail), peers' published sizes,
           the raw module's 20 biggest functions (--json; --check: exit non-zero over a budget;
           --reuse: measure target/wasm and target/js/pkg as they are instead of building them)

@@ -208,6 +208,19 @@ pub(crate) fn apt_install(packages: &[&str]) -> Result<(), String> {
 const FUZZ_SECONDS: u32 = 10;
 
 /// Everything CI runs. Installs what it needs first: a fresh machine has only rustup, cargo, Node, git.
+/// `cargo xtask test-js`: the JS half of [`test`] alone (it needs the `edgeseg` CLI for its
+/// snapshots, which `test` gets from the demo step).
+pub fn test_js(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("test-js: unknown argument {a}"));
+    }
+    let started = Instant::now();
+    run(cargo().args(["build", "--locked", "-p", "edgeseg-host", "--bin", "edgeseg"]))?;
+    crate::js::test(&target_dir().join("debug").join("edgeseg"))?;
+    eprintln!("\nxtask test-js: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
 pub fn test(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("test: unknown argument {a}"));
