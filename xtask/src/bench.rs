@@ -1,33 +1,84 @@
-//! `cargo xtask bench`: edgeseg's compiled rule evaluation against datalogic-rs, in one run.
+//! `cargo xtask bench`: edgeseg against its peers, in one command and one run.
 //!
-//! The measured code is the `rules_bench` example of the tests crate (it needs datalogic-rs, a
-//! dev-dependency there); this task builds it optimised, runs it, and leaves the JSON report in
-//! `target/bench/rules.json`. The ≥ 10× goal is printed by the bench, never asserted.
+//! 1. the tests crate's `rules_bench` example: compiled rule evaluation against datalogic-rs on
+//!    the same rules and data (`target/bench/rules.json`);
+//! 2. the tests crate's criterion bench `edgeseg` (`tests/benches/edgeseg/`): the full decision
+//!    natively and in wasmtime against datalogic-rs, membership probes against bare `bloomfilter`
+//!    and `xorf` filters, snapshot load time at 10^5..10^7 members, replay throughput in wasmtime;
+//!    each section prints ours beside the peer with the ratio, and the run's medians go to
+//!    `target/bench/report.json`, into which this task then merges the rules figures.
+//!
+//! Both run optimised against the module `cargo xtask build` makes (wasm-opt included), so the
+//! wasm figures are the shipped module's. `--quick` shrinks sizes and run times (a minute or two
+//! instead of several); goals are printed, never asserted: the machine is shared.
 
-use crate::tasks::{cargo, root, run, target_dir};
+use crate::tasks::{build, cargo, run, step, target_dir};
+use serde_json::Value;
 
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut runs = None;
+    let mut quick = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--runs" => runs = Some(it.next().ok_or("--runs needs a number")?.clone()),
+            "--quick" => quick = true,
             other => return Err(format!("bench: unknown argument {other}")),
         }
     }
-    let report = target_dir().join("bench").join("rules.json");
+    let dir = target_dir().join("bench");
+    let module = build(&[])?;
+
+    step("rule evaluation: edgeseg against datalogic-rs (tests/examples/rules_bench.rs)");
+    let rules = dir.join("rules.json");
     let mut cmd = cargo();
     cmd.args(["run", "--locked", "--release", "-q", "-p", "edgeseg-tests", "--example", "rules_bench", "--"])
         .arg("--json")
-        .arg(&report);
-    if let Some(n) = runs {
-        cmd.args(["--runs", &n]);
+        .arg(&rules)
+        .env("EDGESEG_WASM", &module);
+    match (runs, quick) {
+        (Some(n), _) => {
+            cmd.args(["--runs", &n]);
+        }
+        (None, true) => {
+            cmd.args(["--runs", "3"]);
+        }
+        (None, false) => {}
     }
-    // The tests crate's build script builds the guest module unless one is given; the bench does
-    // not use it, so hand over the xtask-built one when it exists.
-    let module = root().join("target/wasm/edgeseg.wasm");
-    if module.is_file() {
-        cmd.env("EDGESEG_WASM", module);
+    run(&mut cmd)?;
+
+    step("decisions, membership probes, snapshot loads, replay (criterion: tests/benches/edgeseg)");
+    let report = dir.join("report.json");
+    let mut cmd = cargo();
+    cmd.args(["bench", "--locked", "-p", "edgeseg-tests", "--bench", "edgeseg", "--"])
+        .env("EDGESEG_WASM", &module)
+        .env("CRITERION_HOME", dir.join("criterion"))
+        .env("EDGESEG_BENCH_REPORT", &report);
+    if quick {
+        cmd.arg("--quick");
     }
-    run(&mut cmd)
+    run(&mut cmd)?;
+
+    merge(&report, &rules)?;
+    println!("\nJSON report (every section, rules included): {}", report.display());
+    Ok(())
+}
+
+/// Puts the rules bench's report into the combined one, under `rules`, and prints its headline
+/// beside the others'.
+fn merge(report: &std::path::Path, rules: &std::path::Path) -> Result<(), String> {
+    let read = |p: &std::path::Path| -> Result<Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let mut combined = read(report)?;
+    let rules = read(rules)?;
+    println!(
+        "\nrule evaluation (above): median ratio datalogic-rs / edgeseg {:.1}x over {} rules",
+        rules["median_ratio"].as_f64().unwrap_or(f64::NAN),
+        rules["rules"].as_array().map_or(0, Vec::len)
+    );
+    combined["rules"] = rules;
+    let text = serde_json::to_string_pretty(&combined).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(report, text).map_err(|e| format!("{}: {e}", report.display()))
 }
