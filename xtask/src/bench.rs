@@ -27,7 +27,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         }
     }
     let dir = target_dir().join("bench");
-    let module = build(&[])?;
+    let module = stable_copy(&build(&[])?, &dir.join("edgeseg.wasm"))?;
 
     step("rule evaluation: edgeseg against datalogic-rs (tests/examples/rules_bench.rs)");
     let rules = dir.join("rules.json");
@@ -62,6 +62,20 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     merge(&report, &rules)?;
     println!("\nJSON report (every section, rules included): {}", report.display());
     Ok(())
+}
+
+/// Copies the module to `to` unless `to` already holds the same bytes. The tests crate's build
+/// script watches the module it is given: a fresh copy every run (wasm-opt rewrites its output)
+/// would rebuild the benches each time.
+fn stable_copy(from: &std::path::Path, to: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let bytes = std::fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    if std::fs::read(to).ok().as_deref() != Some(bytes.as_slice()) {
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(to, &bytes).map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    Ok(to.to_path_buf())
 }
 
 /// Puts the rules bench's report into the combined one, under `rules`, and prints its headline

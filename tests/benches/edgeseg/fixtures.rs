@@ -30,14 +30,30 @@ pub fn module() -> PathBuf {
 
 /// A guest of the module with the default limits, but `max_memory_bytes` of linear memory.
 pub fn guest(max_memory_bytes: usize) -> Guest {
-    let config = GuestConfig { max_memory_bytes, ..GuestConfig::default() };
-    Guest::from_file(&module(), config).unwrap()
+    sibling(GuestConfig { max_memory_bytes, ..GuestConfig::default() })
 }
 
 /// [`guest`] without fuel metering (a looping guest would hang it: never a serving host's choice).
 pub fn guest_unmetered(max_memory_bytes: usize) -> Guest {
-    let config = GuestConfig { max_memory_bytes, fuel_per_call: None };
-    Guest::from_file(&module(), config).unwrap()
+    sibling(GuestConfig { max_memory_bytes, fuel_per_call: None })
+}
+
+thread_local! {
+    /// One compiled module per fuel setting: guests are siblings sharing its code.
+    static COMPILED: std::cell::RefCell<Vec<Guest>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn sibling(config: GuestConfig) -> Guest {
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let metered = config.fuel_per_call.is_some();
+        if let Some(base) = compiled.iter().find(|g| g.config().fuel_per_call.is_some() == metered) {
+            return base.sibling(config).unwrap();
+        }
+        let guest = Guest::from_file(&module(), config.clone()).unwrap();
+        compiled.push(guest.sibling(config).unwrap());
+        guest
+    })
 }
 
 /// The encoding's name as definitions spell it (`"exact"`, `"bloom"`, …).
