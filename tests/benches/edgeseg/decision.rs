@@ -240,10 +240,7 @@ pub fn run(h: &mut Harness) -> Value {
 /// A routine that decides the next request of `reqs` on each call; at the end of the sample it
 /// starts over one sample-span later, so the throttle sees traffic going on at the sample's rate
 /// rather than the same second replayed (which would throttle nearly everyone).
-fn traffic_loop<'r>(
-    reqs: &[edgeseg::Request<'r>],
-    mut f: impl FnMut(&edgeseg::Request<'r>),
-) -> impl FnMut() {
+fn traffic_loop<'r>(reqs: &[edgeseg::Request<'r>], mut f: impl FnMut(&edgeseg::Request<'r>)) -> impl FnMut() {
     let mut reqs = reqs.to_vec();
     let first = reqs.first().map_or(0, |r| r.now_ms);
     let span = reqs.last().map_or(0, |r| r.now_ms) - first + 1_000;
