@@ -93,6 +93,22 @@ fn merge(report: &std::path::Path, rules: &std::path::Path) -> Result<(), String
         rules["rules"].as_array().map_or(0, Vec::len)
     );
     combined["rules"] = rules;
+    // For tracking across commits: which code, when, on how many cores.
+    let commit = crate::tasks::output(
+        std::process::Command::new("git").current_dir(crate::tasks::root()).args(["rev-parse", "HEAD"]),
+    )
+    .map(|s| s.trim().to_owned())
+    .unwrap_or_default();
+    let dirty = crate::tasks::output(
+        std::process::Command::new("git").current_dir(crate::tasks::root()).args(["status", "--porcelain"]),
+    )
+    .is_ok_and(|s| !s.trim().is_empty());
+    let measured_at_unix_s =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    combined["run"] = serde_json::json!({
+        "git_commit": commit, "git_dirty": dirty, "measured_at_unix_s": measured_at_unix_s, "cores": cores,
+    });
     let text = serde_json::to_string_pretty(&combined).map_err(|e| e.to_string())? + "\n";
     std::fs::write(report, text).map_err(|e| format!("{}: {e}", report.display()))
 }
