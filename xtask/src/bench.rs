@@ -1,33 +1,114 @@
-//! `cargo xtask bench`: edgeseg's compiled rule evaluation against datalogic-rs, in one run.
+//! `cargo xtask bench`: edgeseg against its peers, in one command and one run.
 //!
-//! The measured code is the `rules_bench` example of the tests crate (it needs datalogic-rs, a
-//! dev-dependency there); this task builds it optimised, runs it, and leaves the JSON report in
-//! `target/bench/rules.json`. The ≥ 10× goal is printed by the bench, never asserted.
+//! 1. the tests crate's `rules_bench` example: compiled rule evaluation against datalogic-rs on
+//!    the same rules and data (`target/bench/rules.json`);
+//! 2. the tests crate's criterion bench `edgeseg` (`tests/benches/edgeseg/`): the full decision
+//!    natively and in wasmtime against datalogic-rs, membership probes against bare `bloomfilter`
+//!    and `xorf` filters, snapshot load time at 10^5..10^7 members, replay throughput in wasmtime;
+//!    each section prints ours beside the peer with the ratio, and the run's medians go to
+//!    `target/bench/report.json`, into which this task then merges the rules figures.
+//!
+//! Both run optimised against the module `cargo xtask build` makes (wasm-opt included), so the
+//! wasm figures are the shipped module's. `--quick` shrinks sizes and run times (a minute or two
+//! instead of several); goals are printed, never asserted: the machine is shared.
 
-use crate::tasks::{cargo, root, run, target_dir};
+use crate::tasks::{build, cargo, run, step, target_dir};
+use serde_json::Value;
 
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut runs = None;
+    let mut quick = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--runs" => runs = Some(it.next().ok_or("--runs needs a number")?.clone()),
+            "--quick" => quick = true,
             other => return Err(format!("bench: unknown argument {other}")),
         }
     }
-    let report = target_dir().join("bench").join("rules.json");
+    let dir = target_dir().join("bench");
+    let module = stable_copy(&build(&[])?, &dir.join("edgeseg.wasm"))?;
+
+    step("rule evaluation: edgeseg against datalogic-rs (tests/examples/rules_bench.rs)");
+    let rules = dir.join("rules.json");
     let mut cmd = cargo();
     cmd.args(["run", "--locked", "--release", "-q", "-p", "edgeseg-tests", "--example", "rules_bench", "--"])
         .arg("--json")
-        .arg(&report);
-    if let Some(n) = runs {
-        cmd.args(["--runs", &n]);
+        .arg(&rules)
+        .env("EDGESEG_WASM", &module);
+    match (runs, quick) {
+        (Some(n), _) => {
+            cmd.args(["--runs", &n]);
+        }
+        (None, true) => {
+            cmd.args(["--runs", "3"]);
+        }
+        (None, false) => {}
     }
-    // The tests crate's build script builds the guest module unless one is given; the bench does
-    // not use it, so hand over the xtask-built one when it exists.
-    let module = root().join("target/wasm/edgeseg.wasm");
-    if module.is_file() {
-        cmd.env("EDGESEG_WASM", module);
+    run(&mut cmd)?;
+
+    step("decisions, membership probes, snapshot loads, replay (criterion: tests/benches/edgeseg)");
+    let report = dir.join("report.json");
+    let mut cmd = cargo();
+    cmd.args(["bench", "--locked", "-p", "edgeseg-tests", "--bench", "edgeseg", "--"])
+        .env("EDGESEG_WASM", &module)
+        .env("CRITERION_HOME", dir.join("criterion"))
+        .env("EDGESEG_BENCH_REPORT", &report);
+    if quick {
+        cmd.arg("--quick");
     }
-    run(&mut cmd)
+    run(&mut cmd)?;
+
+    merge(&report, &rules)?;
+    println!("\nJSON report (every section, rules included): {}", report.display());
+    Ok(())
+}
+
+/// Copies the module to `to` unless `to` already holds the same bytes. The tests crate's build
+/// script watches the module it is given: a fresh copy every run (wasm-opt rewrites its output)
+/// would rebuild the benches each time.
+fn stable_copy(from: &std::path::Path, to: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let bytes = std::fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    if std::fs::read(to).ok().as_deref() != Some(bytes.as_slice()) {
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(to, &bytes).map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    Ok(to.to_path_buf())
+}
+
+/// Puts the rules bench's report into the combined one, under `rules`, and prints its headline
+/// beside the others'.
+fn merge(report: &std::path::Path, rules: &std::path::Path) -> Result<(), String> {
+    let read = |p: &std::path::Path| -> Result<Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let mut combined = read(report)?;
+    let rules = read(rules)?;
+    println!(
+        "\nrule evaluation (above): median ratio datalogic-rs / edgeseg {:.1}x over {} rules",
+        rules["median_ratio"].as_f64().unwrap_or(f64::NAN),
+        rules["rules"].as_array().map_or(0, Vec::len)
+    );
+    combined["rules"] = rules;
+    // For tracking across commits: which code, when, on how many cores.
+    let commit = crate::tasks::output(
+        std::process::Command::new("git").current_dir(crate::tasks::root()).args(["rev-parse", "HEAD"]),
+    )
+    .map(|s| s.trim().to_owned())
+    .unwrap_or_default();
+    let dirty = crate::tasks::output(
+        std::process::Command::new("git").current_dir(crate::tasks::root()).args(["status", "--porcelain"]),
+    )
+    .is_ok_and(|s| !s.trim().is_empty());
+    let measured_at_unix_s =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    combined["run"] = serde_json::json!({
+        "git_commit": commit, "git_dirty": dirty, "measured_at_unix_s": measured_at_unix_s, "cores": cores,
+    });
+    let text = serde_json::to_string_pretty(&combined).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(report, text).map_err(|e| format!("{}: {e}", report.display()))
 }

@@ -6,7 +6,7 @@
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
 //! * `cargo xtask test-js` — only the JS half of `test` (Node, Chromium, workerd, Deno), for JS work
 //! * `cargo xtask size`  — raw and gzip sizes of both modules against budgets and peers, top functions
-//! * `cargo xtask bench` — compiled rule evaluation, edgeseg against datalogic-rs (`target/bench/rules.json`)
+//! * `cargo xtask bench` — edgeseg against its peers: rules, decisions, membership, loads, replay (`target/bench/report.json`)
 //! * `cargo xtask fuzz`  — every cargo-fuzz target of `fuzz/` for N seconds (nightly), a table of execs
 //!
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
@@ -57,7 +57,9 @@ const USAGE: &str = "\
   size    raw and gzip sizes of the raw-ABI and JS modules, budgets (pass/fail), peers' published sizes,
           the raw module's 20 biggest functions (--json; --check: exit non-zero over a budget;
           --reuse: measure target/wasm and target/js/pkg as they are instead of building them)
-  bench   edgeseg's compiled rule evaluation against datalogic-rs on the same rules and data (release;
-          median of runs, ratio; JSON in target/bench/rules.json; --runs N)
+  bench   edgeseg against its peers, ratios side by side (release, medians): rule evaluation and the full
+          decision (native, wasmtime) vs datalogic-rs; membership probes vs bare bloomfilter and xorf;
+          snapshot load at 10^5..10^7 members; replay decisions/s in wasmtime. JSON in
+          target/bench/report.json (--quick: small sizes, short runs; --runs N for the rules bench)
   fuzz    build the cargo-fuzz targets of fuzz/ (nightly) and run each for --seconds N (default 60;
           --target NAME for one); table of execs, execs/s, corpus; fails naming any crash artifact";

@@ -287,6 +287,12 @@ pub fn test(args: &[String]) -> Result<(), String> {
     step("tests: unit, spec (native + wasmtime), CLI, goldens");
     run(cargo().args(["test", "--locked", "--workspace"]).env("EDGESEG_WASM", &module))?;
 
+    // clippy --all-targets above compiled the bench code; this runs every case of it once on tiny
+    // inputs (no criterion, nothing timed) so a harness that panics or disagrees fails here, not
+    // at the next `cargo xtask bench`.
+    step("bench smoke run (tests/benches/edgeseg without --bench: each case once, answers checked)");
+    run(cargo().args(["test", "--locked", "-p", "edgeseg-tests", "--bench", "edgeseg"]).env("EDGESEG_WASM", &module))?;
+
     step("examples run (host/examples)");
     run(cargo()
         .args(["run", "--locked", "-q", "-p", "edgeseg-host", "--example", "replay_synthetic", "--"])
