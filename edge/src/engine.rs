@@ -267,7 +267,10 @@ fn classify<'e>(
     gated: u64,
     req: &Request<'_>,
 ) -> Classification<'e> {
-    // A header value over the snapshot's limit is read as absent by identity, signals and rules.
+    // A header value over the snapshot's limit is read as absent by identity and rules. Consent
+    // signals still see it: absent would widen consent, and they fail closed on what they cannot
+    // read (the TCF decoder's own 8 KiB cap, a malformed consent cookie).
+    let full = req;
     let max = snap.limits.header_bytes as usize;
     let headers_skipped = req.headers.iter().filter(|(_, v)| v.len() > max).count() as u32;
     let capped;
@@ -290,7 +293,7 @@ fn classify<'e>(
             granted |= 1 << i;
         }
     }
-    let mut narrowing = consent::deny_from_signals(req, &snap.consent, &snap.purposes, gated);
+    let mut narrowing = consent::deny_from_signals(full, &snap.consent, &snap.purposes, gated);
     narrowing.revoked = match (fingerprint, revocations) {
         (Some(fp), Some(d)) => d.revoked(fp) & gated,
         _ => 0,

@@ -134,8 +134,8 @@ pub struct Limits {
     pub rule_nodes: u32,
     /// Deepest rule (the edge checks the hard [`MAX_DEPTH`]; the builder checks this value).
     pub rule_depth: u32,
-    /// Longest header value read for identity, consent signals and rules: a longer one is treated
-    /// as absent (and counted in `EngineStats::headers_skipped`).
+    /// Longest header value identity and rules read: a longer one is treated as absent (and
+    /// counted in `EngineStats::headers_skipped`). Consent signals still read it and fail closed.
     pub header_bytes: u32,
     /// Largest revocation delta accepted, in bytes.
     pub delta_bytes: u32,

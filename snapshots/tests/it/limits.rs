@@ -188,3 +188,20 @@ fn an_expired_snapshot_still_decides_but_every_decision_is_flagged_stale() {
     engine.decide(&req);
     assert_eq!(engine.stats().stale_decisions, 2);
 }
+
+#[test]
+fn a_consent_signal_past_header_bytes_still_narrows_never_widens() {
+    // Identity from a header, a consent cookie saying "contract only" in a cookie header longer
+    // than the limit: read as absent it would grant personalisation; it must not.
+    let defs = r#"{"id": "lim", "version": 3, "purposes": ["contract", "personalisation"], "tiers": ["premium", "free"],
+        "identity": [{"header": "x-customer-id"}], "consent": {"cookie": "site_consent"}, "limits": {"header_bytes": 64},
+        "segments": [{"name": "reco", "purpose": "personalisation", "members": {"all": true}}]}"#;
+    let members = r#"{"id": "alice", "consents": ["personalisation"]}"#;
+    let built = build_jsonl(defs, members, &seeded(1)).unwrap();
+    let mut engine = Engine::load(&built.bytes).unwrap();
+    assert_eq!(engine.decide(&request("/", None, vec![("x-customer-id", "alice")])).segments, ["reco"]);
+    let cookie = format!("site_consent=contract; pad={}", "x".repeat(64));
+    let d = engine.decide(&request("/", None, vec![("x-customer-id", "alice"), ("cookie", &cookie)]));
+    assert!(d.segments.is_empty(), "{:?}", d.segments);
+    assert_eq!(engine.stats().headers_skipped, 1);
+}
