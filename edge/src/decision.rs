@@ -120,16 +120,16 @@ pub const BAGGAGE_PREFIX: &str = "edgeseg.";
 /// only the engine's member is sent: a client cannot smuggle a spoofed member past the merge by
 /// making its header too long.
 pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
+    const TIER_KEY: &str = "edgeseg.tier=";
     let mut out = strip_baggage(existing.unwrap_or(""));
+    if out.len() + 1 + TIER_KEY.len() + tier.len() > MAX_BAGGAGE {
+        out.clear();
+    }
     if !out.is_empty() {
         out.push(',');
     }
-    out.push_str(BAGGAGE_PREFIX);
-    out.push_str("tier=");
+    out.push_str(TIER_KEY);
     out.push_str(tier);
-    if out.len() > MAX_BAGGAGE {
-        out = alloc::format!("{BAGGAGE_PREFIX}tier={tier}");
-    }
     out
 }
 

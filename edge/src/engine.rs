@@ -277,8 +277,16 @@ fn classify<'e>(
     let req = if headers_skipped == 0 {
         req
     } else {
-        capped =
-            Request { headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(), ..req.clone() };
+        capped = Request {
+            method: req.method,
+            host: req.host,
+            path: req.path,
+            headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(),
+            country: req.country,
+            client_ip: req.client_ip,
+            now_ms: req.now_ms,
+            attributes: req.attributes.clone(),
+        };
         &capped
     };
     let identity = identity(snap, req);

@@ -125,7 +125,7 @@ pub struct PayloadExt {
 }
 
 /// Configured maxima the builder enforced and the edge holds the snapshot and its traffic to.
-/// `0` means the default; no value may exceed its hard cap ([`Limits::HARD`]).
+/// `0` means the default; a value over its hard cap ([`Limits::HARD`]) counts as the cap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Most segments.
@@ -161,25 +161,18 @@ impl Limits {
         [self.segments, self.rule_nodes, self.rule_depth, self.header_bytes, self.delta_bytes]
     }
 
-    /// Each `0` replaced by its default; a value over its hard cap is refused
-    /// ([`ErrorKind::TooLarge`], naming the limit).
-    pub fn resolve(&self) -> Result<Limits, Error> {
-        let mut out = Limits::DEFAULT.values();
-        let hard = Limits::HARD.values();
-        for (i, v) in self.values().into_iter().enumerate() {
-            let cap = hard.get(i).copied().unwrap_or(0);
-            if v > cap {
-                let name = LIMIT_NAMES.get(i).copied().unwrap_or("");
-                return Err(Error::new(ErrorKind::TooLarge, format!("limit {name} is {v}, the hard cap is {cap}")));
-            }
-            if let Some(o) = out.get_mut(i)
-                && v != 0
-            {
-                *o = v;
-            }
+    /// Each `0` replaced by its default, each value held to its hard cap (the builder refuses
+    /// values over it; the edge never trusts more than it can hold).
+    pub fn resolve(&self) -> Limits {
+        let (d, h) = (Limits::DEFAULT, Limits::HARD);
+        let pick = |v: u32, default: u32, cap: u32| if v == 0 { default } else { v.min(cap) };
+        Limits {
+            segments: pick(self.segments, d.segments, h.segments),
+            rule_nodes: pick(self.rule_nodes, d.rule_nodes, h.rule_nodes),
+            rule_depth: pick(self.rule_depth, d.rule_depth, h.rule_depth),
+            header_bytes: pick(self.header_bytes, d.header_bytes, h.header_bytes),
+            delta_bytes: pick(self.delta_bytes, d.delta_bytes, h.delta_bytes),
         }
-        let [segments, rule_nodes, rule_depth, header_bytes, delta_bytes] = out;
-        Ok(Limits { segments, rule_nodes, rule_depth, header_bytes, delta_bytes })
     }
 }
 
@@ -332,10 +325,16 @@ impl Snapshot {
             p.ext = ext;
             rest = r;
             // The limits record, appended after format 2 first shipped: absent in older files.
+            // Read as its five varints in a loop: the same bytes as the derived struct, less code.
             if !rest.is_empty() {
-                let (limits, r) = postcard::take_from_bytes::<Limits>(rest).map_err(payload_err)?;
-                p.ext.limits = limits;
-                rest = r;
+                let mut v = [0u32; 5];
+                for x in &mut v {
+                    let (n, r) = postcard::take_from_bytes::<u32>(rest).map_err(payload_err)?;
+                    *x = n;
+                    rest = r;
+                }
+                let [segments, rule_nodes, rule_depth, header_bytes, delta_bytes] = v;
+                p.ext.limits = Limits { segments, rule_nodes, rule_depth, header_bytes, delta_bytes };
             }
         }
         if !rest.is_empty() {
@@ -347,7 +346,7 @@ impl Snapshot {
     fn validate(p: SnapshotPayload, format_version: u16, byte_len: usize) -> Result<Snapshot, Error> {
         let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
         let ext = p.ext;
-        let limits = ext.limits.resolve()?;
+        let limits = ext.limits.resolve();
         let too_large = |why: String| Err(Error::new(ErrorKind::TooLarge, why));
         check_ext_len("purpose", ext.purposes.len(), p.purposes.len())?;
         check_ext_len("tier", ext.tiers.len(), p.tiers.len())?;

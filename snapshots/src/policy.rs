@@ -386,7 +386,7 @@ impl LimitsDef {
 
     /// The limits in force: the configured ones, defaults filled in.
     pub fn effective(&self) -> Result<Limits, BuildError> {
-        self.compile()?.resolve().map_err(|e| limit_error("limits".into(), e.detail()))
+        Ok(self.compile()?.resolve())
     }
 }
 

@@ -102,7 +102,7 @@ fn payload_of(bytes: &[u8]) -> SnapshotPayload {
 }
 
 #[test]
-fn the_edge_refuses_a_snapshot_over_its_own_declared_limits_or_the_hard_caps() {
+fn the_edge_refuses_a_snapshot_over_its_own_declared_limits_and_holds_them_to_the_hard_caps() {
     let built = build_jsonl(&defs("", &nested(2), 2), "", &seeded(1)).unwrap();
     let mut p = payload_of(&built.bytes);
 
@@ -116,10 +116,10 @@ fn the_edge_refuses_a_snapshot_over_its_own_declared_limits_or_the_hard_caps() {
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
     assert!(e.detail().contains("segment deep: rule has 5 nodes, limit rule_nodes 4"), "{e}");
 
-    p.ext.limits = Limits { header_bytes: Limits::HARD.header_bytes + 1, ..Limits::default() };
-    let e = Engine::load(&p.encode().unwrap()).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
-    assert!(e.detail().contains("header_bytes"), "{e}");
+    // A declared limit over the hard cap is held to the cap (the builder never writes one).
+    p.ext.limits = Limits { header_bytes: u32::MAX, segments: u32::MAX, ..Limits::default() };
+    let limits = Engine::load(&p.encode().unwrap()).unwrap().snapshot().limits;
+    assert_eq!((limits.header_bytes, limits.segments), (Limits::HARD.header_bytes, Limits::HARD.segments));
 
     p.ext.limits = Limits { rule_nodes: 5, segments: 3, ..Limits::default() };
     Engine::load(&p.encode().unwrap()).unwrap();
