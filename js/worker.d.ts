@@ -10,6 +10,10 @@ export interface WorkerOptions {
   /** Ed25519 public key (64 hex digits, as `edgeseg keygen` writes it, or 32 bytes): only snapshots
    * signed with its secret key (`edgeseg build --signing-key`) load; others keep the last good one. */
   publicKey?: string | Uint8Array;
+  /** Key of the revocation delta in the same KV namespace or fetcher. Default `edgeseg.delta`. */
+  deltaKey?: string;
+  /** Custom delta source; overrides `deltaKey`. `null`: no (new) delta. */
+  delta?: (env: any) => Promise<ArrayBuffer | Uint8Array | null> | ArrayBuffer | Uint8Array | null;
   /** Re-read the binding at most this often (ms). Default 60000. A bad snapshot never replaces a good one. */
   refreshMs?: number;
   /** Path answered at the edge with `{tier, segments, version}`, `ETag` = snapshot version. Default `/user/segments`. */
@@ -30,5 +34,22 @@ export function loadedEngine(): Engine | null;
 
 /** The last snapshot load error (an `EdgesegError`), null after a good load. */
 export function lastSnapshotError(): Error | null;
+
+/** Counters of this isolate's adapter, and the serving engine's own `stats()` (null without one). */
+export interface WorkerStats {
+  /** Requests answered with the fail-safe fallback (`x-edgeseg-fallback`). */
+  fallbacks: number;
+  /** Of those, real wasm traps (`WebAssembly.RuntimeError`); each re-instantiated the module. */
+  traps: number;
+  reinstantiations: number;
+  /** Snapshots that did not replace the serving one, by error kind (`Expired`, `Rollback`, `Signature`, `ChecksumMismatch`, `TooLarge`…; `Trap`, `Error`). */
+  refusedLoads: Record<string, number>;
+  /** Revocation deltas refused, by error kind (`Invalid`, `Stale`, `TooLarge`…). */
+  refusedDeltas: Record<string, number>;
+  /** The engine's counters: throttle table, delta, `stale_decisions`, `headers_skipped`. */
+  engine: Record<string, number | null> | null;
+}
+
+export function stats(): WorkerStats;
 
 export { Engine } from "./web/edgeseg.js";

@@ -14,11 +14,21 @@
 // tier and segments, `ETag` = snapshot version, 304 on `If-None-Match`.
 //
 // If `decide` throws (a trap, a refused request) the request is still served: untagged but for
-// `x-edgeseg-fallback`, no throttle, no cache policy — fail-open for throttle and cache,
-// fail-closed for anything consent-gated.
+// `x-edgeseg-fallback`, no throttle, no cache policy, the client's `baggage` without `edgeseg.*`
+// members — fail-open for throttle and cache, fail-closed for anything consent-gated. After a
+// real trap (`WebAssembly.RuntimeError`) the instance may be corrupt (its shadow stack and
+// allocator are left mid-call), so it is thrown away: a fresh instance of the same module, the
+// last good snapshot loaded into it again and its revocation delta re-applied.
+//
+// A revocation delta (`edgeseg revoke`) is read beside the snapshot (`deltaKey` in the same KV
+// namespace or fetcher, or `options.delta`) and applied when it changes; a refused one (another
+// snapshot's, not newer, over the snapshot's `delta_bytes`) leaves the applied one in force.
+// `stats()` counts fallbacks, traps, re-instantiations and refused snapshots and deltas by kind.
 //
 // `throttle`, `cache` and `route` are null when no segment or tier configures them: nothing happens.
-import { initSync, Engine } from "./web/edgeseg.js";
+// `__edgesegReset` is appended to wasm-bindgen's web glue by `cargo xtask build-js`: it forgets
+// the instance so that the next `initSync` makes a new one.
+import { initSync, Engine, __edgesegReset } from "./web/edgeseg.js";
 import wasmModule from "./web/edgeseg_bg.wasm";
 
 let initialised = false;
@@ -30,8 +40,48 @@ function init() {
   }
 }
 
-/** Per isolate: the last good engine, when the binding was last read, and the last load error. */
-const state = { engine: null, checkedAt: -Infinity, lastError: null, loading: null };
+/**
+ * Per isolate: the last good engine and its bytes, the delta applied to it (and the last delta
+ * tried, so a refused one is not retried every refresh), when the binding was last read, and the
+ * last load error.
+ */
+const state = { engine: null, bytes: null, delta: null, deltaTried: null, checkedAt: -Infinity, lastError: null, loading: null };
+const counters = { fallbacks: 0, traps: 0, reinstantiations: 0, refusedLoads: {}, refusedDeltas: {} };
+
+function countKind(map, err) {
+  const kind = err instanceof WebAssembly.RuntimeError ? "Trap" : (err?.kind ?? "Error");
+  map[kind] = (map[kind] ?? 0) + 1;
+}
+
+/**
+ * After a trap: a new instance, the last good snapshot and its delta loaded into it again. The old
+ * engine is released first (its finalizer must never free into the new instance).
+ */
+function reinstantiate() {
+  const old = state.engine;
+  state.engine = null;
+  try {
+    old?.free();
+  } catch {
+    // Freeing into the broken instance may trap again; the handle is unregistered either way.
+  }
+  __edgesegReset();
+  initSync({ module: wasmModule });
+  counters.reinstantiations++;
+  if (state.bytes == null) return;
+  try {
+    state.engine = Engine.load(state.bytes);
+    if (state.delta != null) state.engine.applyDelta(state.delta);
+  } catch (err) {
+    // Cannot happen with bytes that loaded before; serve untagged until the next good refresh.
+    state.lastError = err;
+    console.error(`edgeseg: reloading the last good snapshot after a trap failed: ${err?.message ?? err}`);
+  }
+}
+
+function sameBytes(a, b) {
+  return a != null && b != null && a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 async function readBinding(binding, key) {
   if (binding == null) return null;
@@ -79,11 +129,14 @@ async function verifySignature(bytes, publicKey) {
   if (!ok) throw signatureError("it does not verify under the configured public key");
 }
 
+function isStore(binding) {
+  return binding != null && (typeof binding.get === "function" || typeof binding.fetch === "function");
+}
+
 async function refresh(env, options, now) {
+  const binding = env[options.binding ?? "EDGESEG_SNAPSHOT"];
   try {
-    const bytes = options.snapshot
-      ? await options.snapshot(env)
-      : await readBinding(env[options.binding ?? "EDGESEG_SNAPSHOT"], options.key ?? "edgeseg.snapshot");
+    const bytes = options.snapshot ? await options.snapshot(env) : await readBinding(binding, options.key ?? "edgeseg.snapshot");
     if (bytes == null) return;
     const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
     if (options.publicKey != null) await verifySignature(raw, options.publicKey);
@@ -100,15 +153,36 @@ async function refresh(env, options, now) {
     } else {
       const old = state.engine;
       state.engine = engine;
+      state.bytes = raw;
+      state.delta = state.deltaTried = null; // a delta belongs to one snapshot
       old?.free();
     }
     state.lastError = null;
   } catch (err) {
-    // Keep serving the last good snapshot; the error is visible in logs and `lastError`.
+    // Keep serving the last good snapshot; the error is visible in logs, `lastError` and `stats()`.
     state.lastError = err;
+    countKind(counters.refusedLoads, err);
     console.error(`edgeseg: snapshot not loaded (${err?.kind ?? "error"}): ${err?.message ?? err}`);
+    if (err instanceof WebAssembly.RuntimeError) reinstantiate();
   } finally {
     state.checkedAt = now;
+  }
+  try {
+    const bytes = options.delta
+      ? await options.delta(env)
+      : !options.snapshot && isStore(binding)
+        ? await readBinding(binding, options.deltaKey ?? "edgeseg.delta")
+        : null;
+    if (bytes == null || state.engine == null) return;
+    const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    if (sameBytes(raw, state.deltaTried)) return;
+    state.deltaTried = raw;
+    state.engine.applyDelta(raw);
+    state.delta = raw;
+  } catch (err) {
+    countKind(counters.refusedDeltas, err);
+    console.error(`edgeseg: delta not applied (${err?.kind ?? "error"}): ${err?.message ?? err}`);
+    if (err instanceof WebAssembly.RuntimeError) reinstantiate();
   }
 }
 
@@ -134,6 +208,18 @@ function stripEdgesegHeaders(headers) {
   for (const name of [...headers.keys()]) {
     if (name.startsWith("x-edgeseg-")) headers.delete(name);
   }
+}
+
+/** A fallback forwards the client's baggage, but never members in edgeseg's namespace. */
+function stripEdgesegBaggage(headers) {
+  const baggage = headers.get("baggage");
+  if (baggage == null) return;
+  const kept = baggage
+    .split(",")
+    .map((m) => m.trim())
+    .filter((m) => m && !m.split(/[=;]/)[0].trim().startsWith("edgeseg."));
+  if (kept.length) headers.set("baggage", kept.join(","));
+  else headers.delete("baggage");
 }
 
 function addHeaders(headers, list) {
@@ -185,10 +271,17 @@ export function withEdgeseg(options = {}) {
         // The engine failed on this request (a wasm trap, or a request it refused): serve it
         // anyway. Fail-open for throttles and cache (no 429, no cache policy added), fail-closed
         // for consent-gated tags (none sent; client-sent x-edgeseg-* removed as always).
-        const reason = err instanceof WebAssembly.RuntimeError ? "guest-trap" : "guest-error";
+        const trapped = err instanceof WebAssembly.RuntimeError;
+        const reason = trapped ? "guest-trap" : "guest-error";
         console.error(`edgeseg: ${reason}, answering with the fallback: ${err?.message ?? err}`);
+        counters.fallbacks++;
+        if (trapped) {
+          counters.traps++;
+          reinstantiate();
+        }
         const untagged = new Request(request);
         stripEdgesegHeaders(untagged.headers);
+        stripEdgesegBaggage(untagged.headers);
         untagged.headers.set("x-edgeseg-fallback", reason);
         return origin(untagged, env, ctx, null);
       }
@@ -226,6 +319,27 @@ export function loadedEngine() {
 /** The last snapshot load error, null after a good load. */
 export function lastSnapshotError() {
   return state.lastError;
+}
+
+/**
+ * The adapter's counters (since the isolate started) and the serving engine's own `stats()`
+ * (since it was loaded or re-instantiated; `stale_decisions`, `headers_skipped`, throttle table).
+ */
+export function stats() {
+  let engine = null;
+  try {
+    engine = state.engine?.stats() ?? null;
+  } catch {
+    // A broken instance: the next decide re-instantiates it.
+  }
+  return {
+    fallbacks: counters.fallbacks,
+    traps: counters.traps,
+    reinstantiations: counters.reinstantiations,
+    refusedLoads: { ...counters.refusedLoads },
+    refusedDeltas: { ...counters.refusedDeltas },
+    engine,
+  };
 }
 
 export { Engine };

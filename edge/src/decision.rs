@@ -48,6 +48,9 @@ pub struct Decision<'e> {
     /// on a reject, `Retry-After`.
     #[serde(borrow)]
     pub response_headers: Vec<Header<'e>>,
+    /// The snapshot is past its `expires_ms` and nothing has replaced it: it still serves
+    /// (last-known-good) and the origin is told with `x-edgeseg-stale: 1`.
+    pub stale: bool,
 }
 
 impl Decision<'_> {
@@ -106,31 +109,45 @@ pub struct RouteOutcome<'e> {
     pub lane: &'e str,
 }
 
-/// W3C Baggage caps a header at 8192 bytes; past that we leave the caller's header untouched.
+/// W3C Baggage caps a header at 8192 bytes.
 pub(crate) const MAX_BAGGAGE: usize = 8192;
-const TIER_KEY: &str = "edgeseg.tier";
+/// Baggage members under this prefix are edgeseg's: a client's own are never passed on.
+pub const BAGGAGE_PREFIX: &str = "edgeseg.";
 
 /// Merges `edgeseg.tier=<tier>` into an existing `baggage` value per the W3C Baggage format:
-/// other list members are kept in order, an earlier `edgeseg.tier` member is replaced. `None`
-/// when the result would exceed the W3C size limit (the original header is then left alone).
-pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> Option<String> {
-    let mut out = String::new();
-    for member in existing.unwrap_or("").split(',') {
-        let member = member.trim_matches([' ', '\t']);
-        if member.is_empty() {
-            continue;
-        }
-        let key = member.split(['=', ';']).next().unwrap_or("").trim_matches([' ', '\t']);
-        if key == TIER_KEY {
-            continue;
-        }
-        out.push_str(member);
+/// other list members are kept in order, every `edgeseg.*` member the client sent is dropped
+/// (only the engine speaks for that namespace). When the result would exceed the W3C size limit,
+/// only the engine's member is sent: a client cannot smuggle a spoofed member past the merge by
+/// making its header too long.
+pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
+    const TIER_KEY: &str = "edgeseg.tier=";
+    let mut out = strip_baggage(existing.unwrap_or(""));
+    if out.len() + 1 + TIER_KEY.len() + tier.len() > MAX_BAGGAGE {
+        out.clear();
+    }
+    if !out.is_empty() {
         out.push(',');
     }
     out.push_str(TIER_KEY);
-    out.push('=');
     out.push_str(tier);
-    (out.len() <= MAX_BAGGAGE).then_some(out)
+    out
+}
+
+/// A `baggage` value without its `edgeseg.*` members (what a fallback answer forwards).
+pub fn strip_baggage(existing: &str) -> String {
+    let mut out = String::new();
+    for member in existing.split(',') {
+        let member = member.trim_matches([' ', '\t']);
+        let key = member.split(['=', ';']).next().unwrap_or("").trim_matches([' ', '\t']);
+        if member.is_empty() || key.starts_with(BAGGAGE_PREFIX) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(member);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -139,13 +156,16 @@ mod tests {
 
     #[test]
     fn baggage_merge() {
-        assert_eq!(merge_baggage(None, "premium").as_deref(), Some("edgeseg.tier=premium"));
+        assert_eq!(merge_baggage(None, "premium"), "edgeseg.tier=premium");
         assert_eq!(
-            merge_baggage(Some("a=1, edgeseg.tier=free;p=1 ,b=2;prop"), "premium").as_deref(),
-            Some("a=1,b=2;prop,edgeseg.tier=premium")
+            merge_baggage(Some("a=1, edgeseg.tier=free;p=1 ,b=2;prop, edgeseg.segments=vip"), "premium"),
+            "a=1,b=2;prop,edgeseg.tier=premium"
         );
-        assert_eq!(merge_baggage(Some(" , "), "free").as_deref(), Some("edgeseg.tier=free"));
-        let huge = alloc::format!("k={}", "v".repeat(MAX_BAGGAGE));
-        assert_eq!(merge_baggage(Some(&huge), "free"), None);
+        assert_eq!(merge_baggage(Some(" , "), "free"), "edgeseg.tier=free");
+        // Too long to merge: the client's members (a spoofed tier among them) are all dropped.
+        let huge = alloc::format!("edgeseg.tier=premium,k={}", "v".repeat(MAX_BAGGAGE));
+        assert_eq!(merge_baggage(Some(&huge), "free"), "edgeseg.tier=free");
+        assert_eq!(strip_baggage("edgeseg.tier=premium, a=1;p , edgeseg.x=2,b=3"), "a=1;p,b=3");
+        assert_eq!(strip_baggage("edgeseg.tier=premium"), "");
     }
 }

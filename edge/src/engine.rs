@@ -27,6 +27,8 @@ pub struct Engine {
     limiter: Limiter,
     /// Purposes that need consent (everything but `contract`).
     gated: u64,
+    stale_decisions: u64,
+    headers_skipped: u64,
 }
 
 /// Where a request lands, before actions (see [`Engine::classify`]).
@@ -40,6 +42,8 @@ pub struct Classification<'e> {
     /// Purposes granted on this request after narrowing.
     pub consent: u64,
     pub narrowing: consent::Narrowing,
+    /// Header values over the snapshot's `header_bytes` limit, read as absent.
+    pub headers_skipped: u32,
 }
 
 /// Counters a host reads for its report and its health checks.
@@ -52,6 +56,10 @@ pub struct EngineStats {
     /// Sequence of the applied revocation delta, if any.
     pub delta_sequence: Option<u64>,
     pub revocations: u64,
+    /// Decisions made after the snapshot's `expires_ms` (last-known-good, flagged `stale`).
+    pub stale_decisions: u64,
+    /// Header values over the snapshot's `header_bytes` limit, read as absent.
+    pub headers_skipped: u64,
 }
 
 impl Engine {
@@ -63,7 +71,7 @@ impl Engine {
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
         let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
         let limiter = Limiter::new(snapshot.throttle_keys as usize);
-        Engine { snapshot, revocations: None, limiter, gated }
+        Engine { snapshot, revocations: None, limiter, gated, stale_decisions: 0, headers_skipped: 0 }
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -74,8 +82,14 @@ impl Engine {
     /// are cumulative) and takes effect from the next decision. A delta for another snapshot, or
     /// one not newer than the current, is refused and the current one stays.
     pub fn apply_delta(&mut self, bytes: &[u8]) -> Result<&RevocationDelta, Error> {
-        let delta = RevocationDelta::decode(bytes)?;
         let snap = &self.snapshot;
+        if bytes.len() > snap.limits.delta_bytes as usize {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!("delta is {} bytes, limit delta_bytes {}", bytes.len(), snap.limits.delta_bytes),
+            ));
+        }
+        let delta = RevocationDelta::decode(bytes)?;
         if delta.snapshot_id != snap.id || delta.snapshot_version != snap.version {
             return Err(Error::new(
                 ErrorKind::Invalid,
@@ -111,6 +125,8 @@ impl Engine {
             throttle_evictions: self.limiter.evictions(),
             delta_sequence: self.revocations.as_ref().map(|d| d.sequence),
             revocations: self.revocations.as_ref().map_or(0, |d| d.entries.len() as u64),
+            stale_decisions: self.stale_decisions,
+            headers_skipped: self.headers_skipped,
         }
     }
 
@@ -128,9 +144,13 @@ impl Engine {
 
     /// Puts one request into its tier and segments and applies their actions.
     pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
-        let Classification { tier_index, matched, fingerprint, consent, narrowing } =
+        let Classification { tier_index, matched, fingerprint, consent, narrowing, headers_skipped } =
             classify(&self.snapshot, self.revocations.as_ref(), self.gated, req);
         let snap = &self.snapshot;
+        // Past its expiry and not replaced: still served (last-known-good), but flagged.
+        let stale = snap.expires_ms.is_some_and(|e| e <= req.now_ms);
+        self.stale_decisions += u64::from(stale);
+        self.headers_skipped += u64::from(headers_skipped);
 
         let tier_view = snap.tiers.get(usize::from(tier_index));
         let tier = tier_view.map_or("", |t| t.name.as_str());
@@ -155,10 +175,11 @@ impl Engine {
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: segments.join(",") });
         }
-        if let Some(baggage) = merge_baggage(req.header("baggage"), tier) {
-            headers.push(Header { name: "baggage", value: baggage });
-        }
+        headers.push(Header { name: "baggage", value: merge_baggage(req.header("baggage"), tier) });
         headers.push(Header { name: "x-edgeseg-snapshot", value: format!("{}", snap.version) });
+        if stale {
+            headers.push(Header { name: "x-edgeseg-stale", value: String::from("1") });
+        }
 
         let throttle = throttle_pick.and_then(|(source, actions)| {
             let policy = actions.throttle.as_ref()?;
@@ -233,6 +254,7 @@ impl Engine {
             route,
             headers,
             response_headers,
+            stale,
         }
     }
 }
@@ -245,6 +267,28 @@ fn classify<'e>(
     gated: u64,
     req: &Request<'_>,
 ) -> Classification<'e> {
+    // A header value over the snapshot's limit is read as absent by identity and rules. Consent
+    // signals still see it: absent would widen consent, and they fail closed on what they cannot
+    // read (the TCF decoder's own 8 KiB cap, a malformed consent cookie).
+    let full = req;
+    let max = snap.limits.header_bytes as usize;
+    let headers_skipped = req.headers.iter().filter(|(_, v)| v.len() > max).count() as u32;
+    let capped;
+    let req = if headers_skipped == 0 {
+        req
+    } else {
+        capped = Request {
+            method: req.method,
+            host: req.host,
+            path: req.path,
+            headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(),
+            country: req.country,
+            client_ip: req.client_ip,
+            now_ms: req.now_ms,
+            attributes: req.attributes.clone(),
+        };
+        &capped
+    };
     let identity = identity(snap, req);
     let fingerprint = identity.map(|id| snap.fingerprint(id));
 
@@ -257,7 +301,7 @@ fn classify<'e>(
             granted |= 1 << i;
         }
     }
-    let mut narrowing = consent::deny_from_signals(req, &snap.consent, &snap.purposes, gated);
+    let mut narrowing = consent::deny_from_signals(full, &snap.consent, &snap.purposes, gated);
     narrowing.revoked = match (fingerprint, revocations) {
         (Some(fp), Some(d)) => d.revoked(fp) & gated,
         _ => 0,
@@ -291,7 +335,14 @@ fn classify<'e>(
             best_tier = Some(best_tier.map_or(t, |b| b.min(t)));
         }
     }
-    Classification { tier_index: best_tier.unwrap_or(snap.default_tier), matched, fingerprint, consent, narrowing }
+    Classification {
+        tier_index: best_tier.unwrap_or(snap.default_tier),
+        matched,
+        fingerprint,
+        consent,
+        narrowing,
+        headers_skipped,
+    }
 }
 
 fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {

@@ -37,6 +37,8 @@ pub enum ErrorKind {
     Rollback,
     /// A signature is required and missing, or does not verify (a host-side refusal).
     Signature,
+    /// Over a configured or hard limit (a snapshot over its declared limits, an oversized delta).
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -58,6 +60,7 @@ impl ErrorKind {
             ErrorKind::Expired => 13,
             ErrorKind::Rollback => 14,
             ErrorKind::Signature => 15,
+            ErrorKind::TooLarge => 16,
         }
     }
 
@@ -79,6 +82,7 @@ impl ErrorKind {
             13 => ErrorKind::Expired,
             14 => ErrorKind::Rollback,
             15 => ErrorKind::Signature,
+            16 => ErrorKind::TooLarge,
             _ => return None,
         })
     }
@@ -100,6 +104,7 @@ impl ErrorKind {
             ErrorKind::Expired => "snapshot expired",
             ErrorKind::Rollback => "snapshot rollback",
             ErrorKind::Signature => "snapshot signature missing or invalid",
+            ErrorKind::TooLarge => "over a limit",
         }
     }
 }

@@ -79,6 +79,8 @@ export interface Decision {
   headers: DecisionHeader[];
   /** Add to the response (Cache-Control, Vary, Surrogate-Key, RateLimit…); with a 429 on reject. */
   response_headers: DecisionHeader[];
+  /** The snapshot is past its expiry and nothing replaced it: still serving, flagged. */
+  stale: boolean;
   [field: string]: unknown;
 }
 

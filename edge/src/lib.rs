@@ -56,7 +56,7 @@ pub mod swap;
 pub mod tcf;
 pub mod throttle;
 
-pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult};
+pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, strip_baggage};
 pub use engine::{Classification, Engine, EngineStats};
 pub use error::{Error, ErrorKind};
 pub use request::{AttrValue, Request};

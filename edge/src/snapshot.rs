@@ -7,7 +7,8 @@
 //! Format 2 added consent signals and actions without touching format 1's record: they travel in a
 //! second postcard record, [`PayloadExt`], right after the first. A format-1 snapshot decodes with
 //! the same code and gets `PayloadExt::default()` — no signals configured, no actions — so it keeps
-//! deciding exactly as it did (a committed format-1 file pins that).
+//! deciding exactly as it did (a committed format-1 file pins that). A third record, [`Limits`],
+//! follows the extension in snapshots built since; one without it gets [`Limits::DEFAULT`].
 
 use crate::actions::Actions;
 use crate::consent::{ConsentConfig, PurposeSignals};
@@ -15,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::fingerprint::FingerprintKey;
 use crate::format;
 use crate::membership::{Encoding, MembershipData, MembershipSet};
-use crate::rule::Rule;
+use crate::rule::{MAX_DEPTH, MAX_NODES, Rule};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -31,6 +32,13 @@ pub const MAX_SEGMENTS: usize = 4096;
 pub const DEFAULT_THROTTLE_KEYS: u32 = 65_536;
 /// Most throttle keys a snapshot may ask for (about 24 bytes each: 24 MiB at this cap).
 pub const MAX_THROTTLE_KEYS: u32 = 1 << 20;
+/// Longest header value the edge reads when the snapshot does not say (the TCF decoder's cap).
+pub const DEFAULT_HEADER_BYTES: u32 = 8192;
+/// Longest header value a snapshot may let the edge read.
+pub const MAX_HEADER_BYTES: u32 = 65_536;
+/// Largest revocation delta, in bytes, a snapshot may accept (2^20 entries of at most 20 bytes,
+/// and room for the header): also the default.
+pub const MAX_DELTA_BYTES: u32 = 24 << 20;
 
 /// Where the customer id of a request is found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +118,62 @@ pub struct PayloadExt {
     /// Service-level objectives per tier (parallel to `tiers`); the edge ignores them, reports use
     /// them.
     pub tier_slos: Vec<Option<Slo>>,
+    /// The configured limits: a record of its own after this one (appended later; a snapshot
+    /// without it gets the defaults), so it is not inside this record's encoding.
+    #[serde(skip)]
+    pub limits: Limits,
+}
+
+/// Configured maxima the builder enforced and the edge holds the snapshot and its traffic to.
+/// `0` means the default; a value over its hard cap ([`Limits::HARD`]) counts as the cap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Most segments.
+    pub segments: u32,
+    /// Most nodes in one rule.
+    pub rule_nodes: u32,
+    /// Deepest rule (the edge checks the hard [`MAX_DEPTH`]; the builder checks this value).
+    pub rule_depth: u32,
+    /// Longest header value identity and rules read: a longer one is treated as absent (and
+    /// counted in `EngineStats::headers_skipped`). Consent signals still read it and fail closed.
+    pub header_bytes: u32,
+    /// Largest revocation delta accepted, in bytes.
+    pub delta_bytes: u32,
+}
+
+/// Names of [`Limits`]' fields, in order (for errors).
+pub const LIMIT_NAMES: [&str; 5] = ["segments", "rule_nodes", "rule_depth", "header_bytes", "delta_bytes"];
+
+impl Limits {
+    /// The hard caps: what this build can hold whatever a snapshot declares.
+    pub const HARD: Limits = Limits {
+        segments: MAX_SEGMENTS as u32,
+        rule_nodes: MAX_NODES as u32,
+        rule_depth: MAX_DEPTH as u32,
+        header_bytes: MAX_HEADER_BYTES,
+        delta_bytes: MAX_DELTA_BYTES,
+    };
+    /// What `0` stands for.
+    pub const DEFAULT: Limits = Limits { header_bytes: DEFAULT_HEADER_BYTES, ..Limits::HARD };
+
+    /// The fields in [`LIMIT_NAMES`] order.
+    pub const fn values(&self) -> [u32; 5] {
+        [self.segments, self.rule_nodes, self.rule_depth, self.header_bytes, self.delta_bytes]
+    }
+
+    /// Each `0` replaced by its default, each value held to its hard cap (the builder refuses
+    /// values over it; the edge never trusts more than it can hold).
+    pub fn resolve(&self) -> Limits {
+        let (d, h) = (Limits::DEFAULT, Limits::HARD);
+        let pick = |v: u32, default: u32, cap: u32| if v == 0 { default } else { v.min(cap) };
+        Limits {
+            segments: pick(self.segments, d.segments, h.segments),
+            rule_nodes: pick(self.rule_nodes, d.rule_nodes, h.rule_nodes),
+            rule_depth: pick(self.rule_depth, d.rule_depth, h.rule_depth),
+            header_bytes: pick(self.header_bytes, d.header_bytes, h.header_bytes),
+            delta_bytes: pick(self.delta_bytes, d.delta_bytes, h.delta_bytes),
+        }
+    }
 }
 
 /// A tier's service-level objective: availability (successful requests, i.e. status below 500)
@@ -134,6 +198,7 @@ impl SnapshotPayload {
         let encode_err = |e: postcard::Error| Error::new(ErrorKind::Payload, format!("encode: {e}"));
         let mut payload = postcard::to_allocvec(self).map_err(encode_err)?;
         payload.extend_from_slice(&postcard::to_allocvec(&self.ext).map_err(encode_err)?);
+        payload.extend_from_slice(&postcard::to_allocvec(&self.ext.limits).map_err(encode_err)?);
         format::wrap(&payload)
     }
 }
@@ -221,6 +286,8 @@ pub struct Snapshot {
     pub consent: ConsentConfig,
     /// Most throttle keys an engine over this snapshot keeps.
     pub throttle_keys: u32,
+    /// The snapshot's limits, defaults filled in.
+    pub limits: Limits,
     /// The container format version the snapshot was written in.
     pub format_version: u16,
     /// Total size of the snapshot bytes, header included.
@@ -252,13 +319,24 @@ impl Snapshot {
         let (header, payload) = format::split(bytes)?;
         let payload_err = |e: postcard::Error| Error::new(ErrorKind::Payload, format!("{e}"));
         let (mut p, rest) = postcard::take_from_bytes::<SnapshotPayload>(payload).map_err(payload_err)?;
-        let rest = if header.version >= 2 {
-            let (ext, rest) = postcard::take_from_bytes::<PayloadExt>(rest).map_err(payload_err)?;
+        let mut rest = rest;
+        if header.version >= 2 {
+            let (ext, r) = postcard::take_from_bytes::<PayloadExt>(rest).map_err(payload_err)?;
             p.ext = ext;
-            rest
-        } else {
-            rest
-        };
+            rest = r;
+            // The limits record, appended after format 2 first shipped: absent in older files.
+            // Read as its five varints in a loop: the same bytes as the derived struct, less code.
+            if !rest.is_empty() {
+                let mut v = [0u32; 5];
+                for x in &mut v {
+                    let (n, r) = postcard::take_from_bytes::<u32>(rest).map_err(payload_err)?;
+                    *x = n;
+                    rest = r;
+                }
+                let [segments, rule_nodes, rule_depth, header_bytes, delta_bytes] = v;
+                p.ext.limits = Limits { segments, rule_nodes, rule_depth, header_bytes, delta_bytes };
+            }
+        }
         if !rest.is_empty() {
             return Err(Error::new(ErrorKind::Payload, format!("{} bytes after the payload records", rest.len())));
         }
@@ -268,6 +346,8 @@ impl Snapshot {
     fn validate(p: SnapshotPayload, format_version: u16, byte_len: usize) -> Result<Snapshot, Error> {
         let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
         let ext = p.ext;
+        let limits = ext.limits.resolve();
+        let too_large = |why: String| Err(Error::new(ErrorKind::TooLarge, why));
         check_ext_len("purpose", ext.purposes.len(), p.purposes.len())?;
         check_ext_len("tier", ext.tiers.len(), p.tiers.len())?;
         check_ext_len("segment", ext.segments.len(), p.segments.len())?;
@@ -292,8 +372,8 @@ impl Snapshot {
         if usize::from(p.default_tier) >= p.tiers.len() {
             return invalid(format!("default tier {} of {} tiers", p.default_tier, p.tiers.len()));
         }
-        if p.segments.len() > MAX_SEGMENTS {
-            return invalid(format!("{} segments, limit {MAX_SEGMENTS}", p.segments.len()));
+        if p.segments.len() > limits.segments as usize {
+            return too_large(format!("{} segments, limit {}", p.segments.len(), limits.segments));
         }
         let mut tiers = Vec::with_capacity(p.tiers.len());
         for (i, t) in p.tiers.into_iter().enumerate() {
@@ -347,6 +427,14 @@ impl Snapshot {
             if let Some(rule) = &s.rule {
                 rule.validate(seg_count)
                     .map_err(|e| Error::new(e.kind(), format!("segment {}: {}", s.name, e.detail())))?;
+                if rule.nodes.len() > limits.rule_nodes as usize {
+                    return too_large(format!(
+                        "segment {}: rule has {} nodes, limit rule_nodes {}",
+                        s.name,
+                        rule.nodes.len(),
+                        limits.rule_nodes
+                    ));
+                }
             }
             let actions = ext_at(&ext.segments, i);
             check_actions(&format!("segment {}", s.name), &actions)?;
@@ -386,6 +474,7 @@ impl Snapshot {
             segments,
             consent: ext.consent,
             throttle_keys: if ext.throttle_keys == 0 { DEFAULT_THROTTLE_KEYS } else { ext.throttle_keys },
+            limits,
             format_version,
             byte_len,
         })

@@ -25,6 +25,8 @@ export function request(kind) {
   switch (kind) {
     case "alice-object":
       return { method: "GET", host: "shop.example", path: "/", headers: { cookie: "theme=dark; edgeseg_uid=alice" }, nowMs: now };
+    case "alice-2100":
+      return { method: "GET", host: "shop.example", path: "/", headers: { cookie: "edgeseg_uid=alice" }, nowMs: 4102444800000 };
     case "alice-request":
       return new Request("https://shop.example/checkout?step=2", { headers: new Headers({ "x-customer-id": "alice" }) });
     case "alice-pairs-mobile":
@@ -68,11 +70,13 @@ struct Decision {
     headers: Vec<Header>,
     response_headers: Vec<Header>,
     throttle: Option<Throttle>,
+    stale: bool,
 }
 
 #[derive(Debug, Deserialize)]
 struct Stats {
     throttle_keys: u64,
+    stale_decisions: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +166,20 @@ fn free_member_is_throttled_and_cached_publicly() {
     }
     let stats: Stats = serde_wasm_bindgen::from_value(e.stats().unwrap()).unwrap();
     assert_eq!(stats.throttle_keys, 1);
+}
+
+#[wasm_bindgen_test]
+fn past_its_expiry_the_snapshot_still_decides_but_flagged_stale() {
+    let mut e = engine();
+    let fresh = decide_with(&mut e, "alice-object");
+    assert!(!fresh.stale);
+    assert!(!fresh.headers.iter().any(|h| h.name == "x-edgeseg-stale"));
+    // The test snapshot expires a day after it is built; 2100 is long past that.
+    let stale = decide_with(&mut e, "alice-2100");
+    assert_eq!((stale.tier.as_str(), stale.stale), ("premium", true));
+    assert!(stale.headers.iter().any(|h| h.name == "x-edgeseg-stale" && h.value == "1"));
+    let stats: Stats = serde_wasm_bindgen::from_value(e.stats().unwrap()).unwrap();
+    assert_eq!(stats.stale_decisions, 1);
 }
 
 #[wasm_bindgen_test]

@@ -32,6 +32,7 @@ use edgeseg::abi::ABI_VERSION;
 use edgeseg::{Decision, Request};
 use instance::{Live, StoreState, check_interface, instantiate, load_into, trap, wt};
 use owned::decode_decide_answer;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,6 +97,8 @@ pub struct Guest {
     last_call: Duration,
     traps: u64,
     refused_loads: u64,
+    /// `refused_loads` by the refusal's kind (`ErrorKind` name, `Trap` or `Host`).
+    refused_by_kind: BTreeMap<String, u64>,
     public_key: Option<edgeseg_snapshots::sign::PublicKey>,
 }
 
@@ -155,6 +158,7 @@ impl Guest {
             last_call: Duration::ZERO,
             traps: 0,
             refused_loads: 0,
+            refused_by_kind: BTreeMap::new(),
             public_key: None,
         })
     }
@@ -186,6 +190,7 @@ impl Guest {
             last_call: Duration::ZERO,
             traps: 0,
             refused_loads: 0,
+            refused_by_kind: BTreeMap::new(),
             public_key: self.public_key,
         })
     }
@@ -256,21 +261,27 @@ impl Guest {
     /// lineage, is refused ([`GuestError::Refused`], counted in
     /// [`Guest::refused_loads`]) before the guest sees it, and the serving snapshot stays.
     pub fn swap_snapshot(&mut self, snapshot: &[u8], now_ms: u64) -> Result<LoadedSnapshot, GuestError> {
-        if let Some(key) = &self.public_key
-            && let Err(e) = edgeseg_snapshots::sign::verify(snapshot, key)
-        {
-            self.refused_loads += 1;
-            return Err(GuestError::Refused { kind: e.kind(), message: e.to_string() });
-        }
+        let refused = |kind, message| Err(GuestError::Refused { kind, message });
         let serving = self.current.as_ref().map(|c| (c.info.snapshot_id.as_str(), c.info.version));
-        let checked = edgeseg::swap::peek(snapshot).and_then(|l| edgeseg::swap::admit(serving, &l, now_ms));
-        if let Err(e) = checked {
+        let loaded = match &self.public_key {
+            Some(key) => edgeseg_snapshots::sign::verify(snapshot, key).or_else(|e| refused(e.kind(), e.to_string())),
+            None => Ok(()),
+        };
+        let loaded = loaded
+            .and_then(|()| {
+                match edgeseg::swap::peek(snapshot).and_then(|l| edgeseg::swap::admit(serving, &l, now_ms)) {
+                    Ok(()) => Ok(()),
+                    Err(e) => refused(e.kind(), e.to_string()),
+                }
+            })
+            .and_then(|()| self.load_snapshot(snapshot));
+        if let Err(e) = &loaded {
             self.refused_loads += 1;
-            return Err(GuestError::Refused { kind: e.kind(), message: e.to_string() });
-        }
-        let loaded = self.load_snapshot(snapshot);
-        if loaded.is_err() {
-            self.refused_loads += 1;
+            let kind = match e {
+                GuestError::Trap(_) => "Trap".to_owned(),
+                e => e.kind().map_or_else(|| "Host".to_owned(), |k| format!("{k:?}")),
+            };
+            *self.refused_by_kind.entry(kind).or_default() += 1;
         }
         loaded
     }
@@ -289,6 +300,13 @@ impl Guest {
     /// Snapshots [`Guest::swap_snapshot`] refused (host checks or the guest's own) since creation.
     pub fn refused_loads(&self) -> u64 {
         self.refused_loads
+    }
+
+    /// [`Guest::refused_loads`] by kind: the refusal's [`edgeseg::ErrorKind`] name (`Expired`, `Rollback`,
+    /// `Signature`, `ChecksumMismatch`, `Invalid`, `TooLarge`…), `Trap` when loading trapped, `Host`
+    /// for a host failure.
+    pub fn refused_loads_by_kind(&self) -> &BTreeMap<String, u64> {
+        &self.refused_by_kind
     }
 
     /// Loads `snapshot` into the guest. On success the new snapshot serves and the previous

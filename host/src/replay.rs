@@ -119,6 +119,7 @@ struct Seen {
     throttle: Option<ThrottleResult>,
     cache: Option<&'static str>,
     route: Option<String>,
+    stale: bool,
 }
 
 #[derive(Default)]
@@ -154,6 +155,7 @@ pub fn replay(
     let (mut requests, mut decided, mut identified) = (0u64, 0u64, 0u64);
     let (mut malformed, mut traps, mut errors) = (0u64, 0u64, 0u64);
     let mut fallback_tier: Option<String> = None;
+    let mut stale = 0u64;
     let (mut violations, mut tcf_invalid, mut cookie_invalid, mut deltas_applied) = (0u64, 0u64, 0u64, 0u64);
     let mut deltas = opts.deltas.iter().peekable();
 
@@ -226,6 +228,7 @@ pub fn replay(
                 throttle: d.throttle.as_ref().map(|t| t.result),
                 cache: d.cache.as_ref().map(|c| c.mode.as_str()),
                 route: d.route.as_ref().map(|r| format!("{}/{}", r.pool, r.lane)),
+                stale: d.stale,
             }
         });
         let seen = match outcome {
@@ -240,7 +243,7 @@ pub fn replay(
                 };
                 // The edge still answers: the host's fallback (default tier, nothing consent-gated,
                 // no throttle, no cache policy). Counted apart from the guest's decisions.
-                let answer = guest.fallback(reason).map_err(ReplayError::Guest)?;
+                let answer = guest.fallback(reason, &request).map_err(ReplayError::Guest)?;
                 fallback_tier = Some(answer.tier);
                 continue;
             }
@@ -252,6 +255,7 @@ pub fn replay(
             continue;
         };
         decided += 1;
+        stale += u64::from(seen.stale);
         tier.requests += 1;
         tier.segments += seen.segments;
         tier.latencies_ns.push(guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX));
@@ -386,6 +390,9 @@ pub fn replay(
             .zip(shadowed)
             .map(|(k, n)| (k.to_owned(), n))
             .collect(),
+        stale_decisions: stale,
+        headers_skipped: stats.map(|s| s.headers_skipped),
+        refused_loads: guest.refused_loads_by_kind().clone(),
         throttle_state: stats.map(|s| ThrottleState {
             keys: s.throttle_keys,
             high_water: s.throttle_keys_high_water,

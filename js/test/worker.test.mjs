@@ -1,6 +1,7 @@
 // The Worker adapter (js/worker.js) inside workerd, the Cloudflare Workers runtime, via miniflare:
 // real fetches against the built npm package, the wasm module imported precompiled.
-// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT[_V2/_SIGNED/_IMPOSTOR], EDGESEG_JS_PUBLIC_KEY set).
+// Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT[_V2/_SIGNED/_IMPOSTOR], EDGESEG_JS_PUBLIC_KEY,
+// EDGESEG_JS_DELTA set).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
@@ -12,8 +13,11 @@ const snapshotPath = process.env.EDGESEG_JS_SNAPSHOT;
 let mf;
 let kv;
 
+/** JSON of the adapter's stats (u64 counters may be BigInts). */
+const statsJson = `JSON.stringify(stats(), (k, v) => (typeof v === "bigint" ? Number(v) : v))`;
+
 const entry = `
-import { withEdgeseg, loadedEngine } from "./pkg/worker.js";
+import { withEdgeseg, loadedEngine, stats } from "./pkg/worker.js";
 const handler = withEdgeseg({
   binding: "SNAPSHOTS",
   refreshMs: 0, // re-read KV on every request, so the test sees each put at once
@@ -25,17 +29,10 @@ const handler = withEdgeseg({
 });
 export default {
   async fetch(request, env, ctx) {
-    if (request.headers.has("x-test-trap-once")) {
-      // Make the engine's next decide die as a wasm trap does (RuntimeError), once.
-      const engine = loadedEngine();
-      engine.decide = () => {
-        delete engine.decide;
-        throw new WebAssembly.RuntimeError("unreachable");
-      };
-    }
     const response = await handler.fetch(request, env, ctx);
     const out = new Response(response.body, response);
     out.headers.set("x-test-loaded-version", String(loadedEngine()?.version ?? "none"));
+    out.headers.set("x-test-stats", ${statsJson});
     return out;
   },
 };
@@ -145,20 +142,74 @@ test("client-sent x-edgeseg-* headers never reach the origin", async () => {
   assert.equal(h["x-edgeseg-route"], "shared-pool");
 });
 
-test("a trapping engine: the request is still served, fail-open for throttle and cache, fail-closed for tags", async () => {
-  const res = await get("/checkout", { cookie: "edgeseg_uid=alice", "x-test-trap-once": "1", "x-edgeseg-tier": "premium" });
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("cache-control"), null, "no cache policy added");
-  assert.equal(res.headers.get("ratelimit"), null, "no throttle verdict");
-  const h = await originSaw(res);
-  assert.equal(h["x-edgeseg-fallback"], "guest-trap");
-  for (const name of ["x-edgeseg-tier", "x-edgeseg-segments", "x-edgeseg-route", "baggage"]) {
-    assert.equal(h[name], undefined, name);
+test("client-sent edgeseg.* baggage members never reach the origin; other members do", async () => {
+  const h = await originSaw(await get("/checkout", { cookie: "edgeseg_uid=bob", baggage: "edgeseg.tier=premium, a=1, edgeseg.segments=vip" }));
+  assert.equal(h["x-edgeseg-tier"], "free");
+  assert.equal(h["baggage"], "a=1,edgeseg.tier=free");
+});
+
+test("a real wasm trap: fail-safe answer, then a fresh instance with the last good snapshot and its delta re-applied", async () => {
+  const root = dirname(pkg);
+  const scriptPath = join(root, "worker-test-trap-entry.mjs");
+  await writeFile(
+    scriptPath,
+    `import { withEdgeseg, loadedEngine, stats } from "./pkg/worker.js";
+import { initSync } from "./pkg/web/edgeseg.js";
+import wasmModule from "./pkg/web/edgeseg_bg.wasm";
+const handler = withEdgeseg({
+  binding: "SNAPSHOTS",
+  refreshMs: 3_600_000, // read once: the trap must hit decide, not a reload
+  origin: (req) => new Response(JSON.stringify({ headers: Object.fromEntries(req.headers) })),
+});
+export default {
+  async fetch(request, env, ctx) {
+    if (request.headers.has("x-test-corrupt-memory")) {
+      // A real trap, not a thrown error: every byte of the live instance's linear memory becomes
+      // 0xff, so the next call follows garbage pointers out of bounds and wasm traps.
+      const exports = initSync({ module: wasmModule }); // initialised already: the live instance's exports
+      new Uint8Array(exports.memory.buffer).fill(0xff);
+    }
+    const out = new Response((await handler.fetch(request, env, ctx)).body);
+    out.headers.set("x-test-stats", ${statsJson});
+    return out;
+  },
+};`,
+  );
+  const trapMf = workerd(scriptPath);
+  try {
+    await trapMf.ready;
+    const store = await trapMf.getKVNamespace("SNAPSHOTS");
+    await store.put("edgeseg.snapshot", await readFile(snapshotPath));
+    // The delta revokes alice's personalisation (js/test/revocations.txt).
+    await store.put("edgeseg.delta", await readFile(process.env.EDGESEG_JS_DELTA));
+    const fetchOnce = async (headers) => {
+      const res = await trapMf.dispatchFetch("https://shop.example/checkout", { headers });
+      return { seen: (await res.json()).headers, stats: JSON.parse(res.headers.get("x-test-stats")) };
+    };
+    const alice = { cookie: "edgeseg_uid=alice" };
+    const before = await fetchOnce(alice);
+    assert.equal(before.seen["x-edgeseg-tier"], "premium");
+    assert.equal(before.stats.engine.delta_sequence, 1, "the delta applied");
+    assert.ok(!before.seen["x-edgeseg-segments"].includes("high-value"), "personalisation revoked for alice");
+
+    const trapped = await fetchOnce({ ...alice, "x-test-corrupt-memory": "1", "x-edgeseg-tier": "premium", baggage: "edgeseg.tier=premium,a=1" });
+    assert.equal(trapped.seen["x-edgeseg-fallback"], "guest-trap", "a RuntimeError, not another error");
+    for (const name of ["x-edgeseg-tier", "x-edgeseg-segments", "x-edgeseg-route"]) assert.equal(trapped.seen[name], undefined, name);
+    assert.equal(trapped.seen["baggage"], "a=1", "the client's edgeseg.* baggage is stripped on fallback");
+    assert.deepEqual(
+      [trapped.stats.fallbacks, trapped.stats.traps, trapped.stats.reinstantiations],
+      [1, 1, 1],
+    );
+
+    // The fresh instance decides exactly as before the trap, delta included.
+    const after = await fetchOnce(alice);
+    assert.equal(after.seen["x-edgeseg-fallback"], undefined);
+    assert.deepEqual(after.seen, before.seen);
+    assert.equal(after.stats.engine.delta_sequence, 1, "the delta re-applied");
+    assert.equal(after.stats.reinstantiations, 1);
+  } finally {
+    await trapMf.dispose();
   }
-  // The next request is decided by the engine again.
-  const next = await originSaw(await get("/checkout", { cookie: "edgeseg_uid=alice" }));
-  assert.equal(next["x-edgeseg-tier"], "premium");
-  assert.equal(next["x-edgeseg-fallback"], undefined);
 });
 
 test("GET /user/segments: JSON with ETag = snapshot version, then 304 on If-None-Match", async () => {
@@ -176,11 +227,12 @@ test("GET /user/segments: JSON with ETag = snapshot version, then 304 on If-None
   await stale.arrayBuffer();
 });
 
-test("a bad snapshot never replaces the last good one", async () => {
+test("a bad snapshot never replaces the last good one, and is counted by kind", async () => {
   await kv.put("edgeseg.snapshot", new Uint8Array([1, 2, 3, 4]));
   const res = await get("/", { cookie: "edgeseg_uid=alice" });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-test-loaded-version"), "1");
+  assert.deepEqual(JSON.parse(res.headers.get("x-test-stats")).refusedLoads, { Truncated: 1 });
   assert.equal((await originSaw(res))["x-edgeseg-tier"], "premium");
 });
 
@@ -193,6 +245,7 @@ test("a newer snapshot replaces the serving one; the older one arriving again is
   const after = await get("/", { cookie: "edgeseg_uid=alice" });
   assert.equal(after.status, 200);
   assert.equal(after.headers.get("x-test-loaded-version"), "2", "v1 must not replace v2");
+  assert.deepEqual(JSON.parse(after.headers.get("x-test-stats")).refusedLoads, { Truncated: 1, Rollback: 1 });
   const h = await originSaw(after);
   assert.equal(h["x-edgeseg-snapshot"], "2");
   assert.equal(h["x-edgeseg-tier"], "premium");

@@ -13,7 +13,7 @@
 //! the final segment order (which `in_segment` indices refer to) is known.
 
 use crate::error::{BuildError, BuildErrorKind};
-use crate::policy::{ActionsDef, CacheDef, ConsentDef, RouteDef, SloDef, ThrottleDef};
+use crate::policy::{ActionsDef, CacheDef, ConsentDef, LimitsDef, RouteDef, SloDef, ThrottleDef};
 use edgeseg::snapshot::{MAX_PURPOSES, MAX_SEGMENTS, MAX_THROTTLE_KEYS, MAX_TIERS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -64,6 +64,10 @@ pub struct Definitions {
     /// Most throttle keys an edge instance keeps (bounded memory); default 65536.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle_keys: Option<u32>,
+    /// Configured maxima (segments, rule size and depth, header bytes read, throttle keys, delta
+    /// bytes); see [`LimitsDef`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsDef>,
     pub segments: Vec<SegmentDef>,
     /// flagd-style reusable rule fragments, referenced from rules as `{"$ref": "name"}` and
     /// expanded at compile time (`compile::expand_refs`).
@@ -235,6 +239,14 @@ impl Definitions {
 
         if self.segments.len() > MAX_SEGMENTS {
             return limit("segments", format!("{} segments, the edge allows {MAX_SEGMENTS}", self.segments.len()));
+        }
+        let limits = self.limits.unwrap_or_default();
+        if self.throttle_keys.is_some() && limits.throttle_keys.is_some() {
+            return defs("limits.throttle_keys".into(), "set either `throttle_keys` or `limits.throttle_keys`".into());
+        }
+        let max_segments = limits.effective()?.segments as usize;
+        if self.segments.len() > max_segments {
+            return limit("segments", format!("{} segments, limits.segments is {max_segments}", self.segments.len()));
         }
         let mut seen = HashSet::new();
         for (i, s) in self.segments.iter().enumerate() {

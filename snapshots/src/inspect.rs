@@ -42,6 +42,8 @@ pub struct Inspection {
     pub actions: Vec<ActionInfo>,
     /// Throttle table size of an engine over this snapshot.
     pub throttle_keys: u32,
+    /// The limits in force (the snapshot's, defaults filled in).
+    pub limits: edgeseg::snapshot::Limits,
 }
 
 /// Cookie and header names the edge reads consent signals from.
@@ -181,6 +183,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
             .map(|(owner, a)| describe_actions(owner, a))
             .collect(),
         throttle_keys: snap.throttle_keys,
+        limits: snap.limits,
     })
 }
 
@@ -269,6 +272,12 @@ impl fmt::Display for Inspection {
         sources.push("Sec-GPC".into());
         writeln!(f, "  signals   {}", sources.join(", "))?;
         writeln!(f, "  throttle  {} keys", self.throttle_keys)?;
+        let l = &self.limits;
+        writeln!(
+            f,
+            "  limits    {} segments, rules {} nodes / depth {}, headers {} bytes, delta {} bytes",
+            l.segments, l.rule_nodes, l.rule_depth, l.header_bytes, l.delta_bytes
+        )?;
         writeln!(f)?;
         writeln!(f, "{:<24} {:<8} {:>10} {:>10}  {:<4} tcf", "purpose", "consent", "consented", "bytes", "gpc")?;
         for p in &self.purposes {

@@ -76,6 +76,8 @@ impl Plan {
         let has_members =
             |final_index: usize| order.get(final_index).is_some_and(|&i| defs.segments[i].members.is_some());
 
+        let limits_def = defs.limits.unwrap_or_default();
+        let limits = limits_def.effective()?;
         let mut segments = Vec::with_capacity(order.len());
         let mut segment_actions = Vec::with_capacity(order.len());
         for &i in &order {
@@ -94,6 +96,9 @@ impl Plan {
                 )?),
                 None => None,
             };
+            if let Some(rule) = &rule {
+                crate::policy::check_rule(rule, &limits, &s.name, &format!("{at}.rule"))?;
+            }
             let (selection, fp_rate) = match &s.members {
                 Some(m) => {
                     let sel = match &m.where_ {
@@ -151,7 +156,8 @@ impl Plan {
             purposes: purpose_signals,
             tiers: tier_actions,
             segments: segment_actions,
-            throttle_keys: defs.throttle_keys.unwrap_or(0),
+            throttle_keys: defs.throttle_keys.or(limits_def.throttle_keys).unwrap_or(0),
+            limits: limits_def.compile()?,
             tier_slos: defs
                 .tiers
                 .iter()

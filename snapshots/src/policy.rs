@@ -18,7 +18,8 @@ use crate::definitions::CONTRACT;
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::actions::{Actions, CacheKey, CacheMode, CachePolicy, Route};
 use edgeseg::consent::{ConsentConfig, PurposeSignals};
-use edgeseg::snapshot::Slo;
+use edgeseg::rule::{Node, Rule};
+use edgeseg::snapshot::{LIMIT_NAMES, Limits, MAX_THROTTLE_KEYS, Slo};
 use edgeseg::throttle::{ThrottleAction, ThrottleKey, ThrottlePolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -326,4 +327,116 @@ impl SloDef {
         }
         Ok(Slo { availability_ppm: (self.availability * 10_000.0).round() as u32, latency_p99_ms: self.latency_p99_ms })
     }
+}
+
+/// `limits`: configured maxima. Every field is optional (absent: the edge's default) and must lie
+/// in `1..=` its hard cap ([`Limits::HARD`], [`MAX_THROTTLE_KEYS`]). The builder refuses
+/// definitions over them ([`BuildErrorKind::Limit`], naming the limit, the segment and the
+/// value); the edge refuses a snapshot over its own declared limits and treats longer header
+/// values as absent.
+///
+/// ```json
+/// "limits": {"segments": 64, "rule_nodes": 256, "rule_depth": 16, "header_bytes": 4096,
+///            "throttle_keys": 100000, "delta_bytes": 1048576}
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_nodes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_depth: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_bytes: Option<u32>,
+    /// Throttle table size (the same setting as the top-level `throttle_keys`; set one of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_keys: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_bytes: Option<u32>,
+}
+
+fn limit_error(field: String, message: impl Into<String>) -> BuildError {
+    BuildError::new(BuildErrorKind::Limit, message).with_field(field)
+}
+
+impl LimitsDef {
+    /// The snapshot's [`Limits`] record (`0` for each limit left unset), each value checked
+    /// against its hard cap.
+    pub fn compile(&self) -> Result<Limits, BuildError> {
+        let given = [self.segments, self.rule_nodes, self.rule_depth, self.header_bytes, self.delta_bytes];
+        let mut out = [0u32; 5];
+        for (((name, value), cap), slot) in LIMIT_NAMES.iter().zip(given).zip(Limits::HARD.values()).zip(&mut out) {
+            if let Some(v) = value {
+                if !(1..=cap).contains(&v) {
+                    return Err(limit_error(format!("limits.{name}"), format!("{v} is not in 1..={cap}")));
+                }
+                *slot = v;
+            }
+        }
+        if let Some(n) = self.throttle_keys
+            && !(1..=MAX_THROTTLE_KEYS).contains(&n)
+        {
+            return Err(limit_error("limits.throttle_keys".into(), format!("{n} is not in 1..={MAX_THROTTLE_KEYS}")));
+        }
+        let [segments, rule_nodes, rule_depth, header_bytes, delta_bytes] = out;
+        Ok(Limits { segments, rule_nodes, rule_depth, header_bytes, delta_bytes })
+    }
+
+    /// The limits in force: the configured ones, defaults filled in.
+    pub fn effective(&self) -> Result<Limits, BuildError> {
+        Ok(self.compile()?.resolve())
+    }
+}
+
+/// Depth of a compiled rule (a lone node is 1): what `limits.rule_depth` bounds.
+pub fn rule_depth(rule: &Rule) -> usize {
+    let mut depth: Vec<usize> = Vec::with_capacity(rule.nodes.len());
+    for node in &rule.nodes {
+        let children: Vec<u32> = match node {
+            Node::Literal(_) | Node::InSegment(_) | Node::Consent(_) => Vec::new(),
+            Node::Var { default, .. } | Node::ScopeVar { default, .. } => default.iter().copied().collect(),
+            Node::Array(cs)
+            | Node::And(cs)
+            | Node::Or(cs)
+            | Node::If(cs)
+            | Node::Cat(cs)
+            | Node::Merge(cs)
+            | Node::Substr(cs)
+            | Node::Compare { args: cs, .. }
+            | Node::Arith { args: cs, .. } => cs.clone(),
+            Node::In { needle: a, haystack: b }
+            | Node::Iterate { array: a, body: b, .. }
+            | Node::Affix { text: a, affix: b, .. } => vec![*a, *b],
+            Node::Reduce { array, body, initial } => [*array, *body].into_iter().chain(*initial).collect(),
+            Node::SemVer { left, op, right } => vec![*left, *op, *right],
+            Node::Fractional { key, variants } => std::iter::once(*key).chain(variants.iter().copied()).collect(),
+            Node::Missing(keys) => keys.iter().map(|k| k.var).collect(),
+            Node::MissingSome { need, keys } => std::iter::once(*need).chain(keys.iter().map(|k| k.var)).collect(),
+            Node::Not(c) | Node::Truthy(c) => vec![*c],
+        };
+        let d = 1 + children.iter().filter_map(|&c| depth.get(c as usize)).copied().max().unwrap_or(0);
+        depth.push(d);
+    }
+    depth.last().copied().unwrap_or(0)
+}
+
+/// Refuses a compiled rule over the configured node or depth limit, naming limit, segment and value.
+pub fn check_rule(rule: &Rule, limits: &Limits, segment: &str, at: &str) -> Result<(), BuildError> {
+    let nodes = rule.nodes.len();
+    if nodes > limits.rule_nodes as usize {
+        return Err(limit_error(
+            at.into(),
+            format!("segment {segment}: rule has {nodes} nodes, limits.rule_nodes is {}", limits.rule_nodes),
+        ));
+    }
+    let depth = rule_depth(rule);
+    if depth > limits.rule_depth as usize {
+        return Err(limit_error(
+            at.into(),
+            format!("segment {segment}: rule is {depth} deep, limits.rule_depth is {}", limits.rule_depth),
+        ));
+    }
+    Ok(())
 }

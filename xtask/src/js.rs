@@ -79,6 +79,9 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
             .args(["--", "--locked", "--no-default-features", "--features", &js.features.join(",")]))?;
         let wasm = dir.join("edgeseg_bg.wasm");
         run(Command::new(&tools.wasm_opt).args(&raw.wasm_opt).arg(&wasm).arg("-o").arg(&wasm))?;
+        if target == "web" {
+            add_reset(&dir)?;
+        }
         // wasm-pack leaves a `*` .gitignore that would hide the folder from `npm pack`.
         let _ = std::fs::remove_file(dir.join(".gitignore"));
     }
@@ -115,6 +118,31 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
         eprintln!("warning: the JS module is over its gzip budget");
     }
     Ok(out)
+}
+
+/// The instance variable of wasm-bindgen's web glue, which [`add_reset`] clears.
+const GLUE_INSTANCE: &str = "let wasmModule, wasmInstance, wasm;";
+
+/// Appends `__edgesegReset()` to the web glue: it forgets the instance, so the next `initSync`
+/// instantiates the module afresh. The Worker adapter (`js/worker.js`) calls it after a wasm trap,
+/// which can leave an instance's shadow stack and allocator mid-call. wasm-bindgen's own
+/// `--experimental-reset-state-function` (which wasm-pack cannot pass) would guard every method
+/// with an instance check, about 300 bytes of gzip against the JS budget; this is one line.
+fn add_reset(dir: &Path) -> Result<(), String> {
+    let glue = dir.join("edgeseg.js");
+    let mut text = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    if !text.contains(GLUE_INSTANCE) {
+        return Err(format!(
+            "{}: wasm-bindgen's glue no longer declares `{GLUE_INSTANCE}`; update xtask's add_reset",
+            glue.display()
+        ));
+    }
+    text.push_str("export function __edgesegReset(){wasm=undefined}\n");
+    write(&glue, &text)?;
+    let types = dir.join("edgeseg.d.ts");
+    let mut decl = std::fs::read_to_string(&types).map_err(|e| format!("{}: {e}", types.display()))?;
+    decl.push_str("/** Forgets the instance: the next `initSync` instantiates the module afresh (after a trap). */\nexport function __edgesegReset(): void;\n");
+    write(&types, &decl)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -247,6 +275,7 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .env("EDGESEG_JS_SNAPSHOT_SIGNED", &snapshot_signed)
             .env("EDGESEG_JS_SNAPSHOT_IMPOSTOR", &snapshot_impostor)
             .env("EDGESEG_JS_PUBLIC_KEY", public_key.trim())
+            .env("EDGESEG_JS_DELTA", &delta)
             .env("EDGESEG_JS_OUT", &dir)
             .env("EDGESEG_CHROMIUM", CHROMIUM)
             .env("EDGESEG_DENO", &deno))

@@ -11,7 +11,10 @@
 //!   identified — no personalisation tag, no baggage, no route chosen for a member, because the
 //!   host cannot know what this person consented to;
 //! * the snapshot's **default tier** (the tier of a request that matches nothing), and an
-//!   `x-edgeseg-fallback` header naming why, so origins and logs can tell these answers apart.
+//!   `x-edgeseg-fallback` header naming why, so origins and logs can tell these answers apart;
+//! * the client's own `baggage` **without its `edgeseg.*` members**: a client must not be able to
+//!   claim a tier downstream just because the engine could not answer. When the client sent
+//!   `baggage`, the fallback carries a `baggage` header to set in its place (empty: drop it).
 
 use super::{Guest, GuestError, OwnedDecision};
 use edgeseg::Request;
@@ -54,24 +57,32 @@ impl Guest {
         match self.decide(request) {
             Ok(decision) => Ok(Answered { decision, fallback: None }),
             Err(e @ GuestError::Trap(_)) => Ok(Answered {
-                decision: self.fallback(FallbackReason::GuestTrap)?,
+                decision: self.fallback(FallbackReason::GuestTrap, request)?,
                 fallback: Some((FallbackReason::GuestTrap, e)),
             }),
             Err(e @ GuestError::Abi { .. }) => Ok(Answered {
-                decision: self.fallback(FallbackReason::GuestError)?,
+                decision: self.fallback(FallbackReason::GuestError, request)?,
                 fallback: Some((FallbackReason::GuestError, e)),
             }),
             Err(e) => Err(e),
         }
     }
 
-    /// The fallback decision for the serving snapshot (see the module notes).
-    pub fn fallback(&mut self, reason: FallbackReason) -> Result<OwnedDecision, GuestError> {
+    /// The fallback decision for `request` under the serving snapshot (see the module notes).
+    pub fn fallback(&mut self, reason: FallbackReason, request: &Request<'_>) -> Result<OwnedDecision, GuestError> {
         let (tier_index, tier) = self.default_tier()?;
         let version = self.current.as_ref().map(|c| c.info.version).ok_or(GuestError::NoSnapshot)?;
+        let mut headers = vec![
+            ("x-edgeseg-tier".to_owned(), tier.clone()),
+            ("x-edgeseg-snapshot".to_owned(), version.to_string()),
+            ("x-edgeseg-fallback".to_owned(), reason.as_str().to_owned()),
+        ];
+        if let Some(baggage) = request.header("baggage") {
+            headers.push(("baggage".to_owned(), edgeseg::strip_baggage(baggage)));
+        }
         Ok(OwnedDecision {
             snapshot_version: version,
-            tier: tier.clone(),
+            tier,
             tier_index,
             segments: Vec::new(),
             identified: false,
@@ -80,12 +91,10 @@ impl Guest {
             throttle: None,
             cache: None,
             route: None,
-            headers: vec![
-                ("x-edgeseg-tier".to_owned(), tier),
-                ("x-edgeseg-snapshot".to_owned(), version.to_string()),
-                ("x-edgeseg-fallback".to_owned(), reason.as_str().to_owned()),
-            ],
+            headers,
             response_headers: Vec::new(),
+            // Not known without the engine; the guest's own decisions carry it.
+            stale: false,
         })
     }
 

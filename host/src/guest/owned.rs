@@ -55,6 +55,8 @@ pub struct OwnedDecision {
     /// `(name, value)` in the order the engine emitted them.
     pub headers: Vec<(String, String)>,
     pub response_headers: Vec<(String, String)>,
+    /// Decided on a snapshot past its expiry (see [`edgeseg::Decision::stale`]).
+    pub stale: bool,
 }
 
 /// An owned [`edgeseg::ThrottleOutcome`]; `source` is `segment:<name>` or `tier:<name>`.
@@ -114,6 +116,7 @@ impl From<&Decision<'_>> for OwnedDecision {
             }),
             headers: d.headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
             response_headers: d.response_headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
+            stale: d.stale,
         }
     }
 }

@@ -96,6 +96,28 @@ impl Report {
         );
         let answers = self.fallback.as_ref().map_or(0, |f| f.answers);
         f.sample("edgeseg_replay_fallback_answers_total", &[("snapshot", &snap)], answers as f64);
+        f.head(
+            "edgeseg_replay_stale_decisions_total",
+            "counter",
+            "Decisions on a snapshot past its expiry that nothing replaced (last-known-good, flagged stale).",
+        );
+        f.sample("edgeseg_replay_stale_decisions_total", &[("snapshot", &snap)], self.stale_decisions as f64);
+        if let Some(n) = self.headers_skipped {
+            f.head(
+                "edgeseg_replay_headers_skipped_total",
+                "counter",
+                "Header values over the snapshot's header_bytes limit, read as absent.",
+            );
+            f.sample("edgeseg_replay_headers_skipped_total", &[("snapshot", &snap)], n as f64);
+        }
+        f.head(
+            "edgeseg_replay_refused_loads_total",
+            "counter",
+            "Snapshots refused at a hot swap (the previous one kept serving), by kind.",
+        );
+        for (kind, n) in &self.refused_loads {
+            f.sample("edgeseg_replay_refused_loads_total", &[("snapshot", &snap), ("kind", kind)], *n as f64);
+        }
         if let Some(ts) = &self.throttle_state {
             f.head("edgeseg_replay_throttle_keys_high_water", "gauge", "Most throttle keys held at once.");
             f.sample("edgeseg_replay_throttle_keys_high_water", &[("snapshot", &snap)], ts.high_water as f64);

@@ -49,6 +49,13 @@ pub struct Report {
     pub shadowed_actions: BTreeMap<String, u64>,
     /// The engine's throttle table at the end of the replay; `None` if the guest could not say.
     pub throttle_state: Option<ThrottleState>,
+    /// Decisions on a snapshot past its expiry (served as last-known-good, flagged `stale`).
+    pub stale_decisions: u64,
+    /// Header values over the snapshot's `header_bytes` limit, read as absent (the engine's count
+    /// since its last (re-)instantiation); `None` if the guest could not say.
+    pub headers_skipped: Option<u64>,
+    /// Snapshots the guest refused to swap in, by kind (`Expired`, `Rollback`, `Signature`…).
+    pub refused_loads: BTreeMap<String, u64>,
 }
 
 /// The host's fallback answers (`host/src/guest/fallback.rs`): fail-open for throttles and cache,
@@ -268,6 +275,16 @@ impl Report {
                 "throttle keys      {} held, high-water {} of {} (evictions {})",
                 ts.keys, ts.high_water, ts.capacity, ts.evictions
             )?;
+        }
+        // Hardening counters: printed only when something happened, so a clean replay reads as before.
+        if self.stale_decisions > 0 {
+            writeln!(out, "stale decisions    {} (snapshot past its expiry, still serving)", self.stale_decisions)?;
+        }
+        if let Some(n) = self.headers_skipped.filter(|&n| n > 0) {
+            writeln!(out, "headers skipped    {n} (over the snapshot's header_bytes limit)")?;
+        }
+        if !self.refused_loads.is_empty() {
+            writeln!(out, "refused loads      {}", mix(&self.refused_loads))?;
         }
 
         self.write_slos(out)?;

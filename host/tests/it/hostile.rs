@@ -115,3 +115,26 @@ fn memory_growth_stops_at_the_configured_cap() {
     let mut roomy = Guest::from_bytes(&wasm, GuestConfig::default()).unwrap();
     assert_eq!(roomy.decide_raw_with(1, b"x").map(|a| a.len()), Ok(1));
 }
+
+#[test]
+fn a_guest_that_loops_on_one_request_is_stopped_and_the_host_keeps_serving_the_others() {
+    // decide: `if len > 1 { loop {} }`, else answer one byte at offset 8.
+    let mut decide = vec![0x20, 0x02]; // local.get 2 (input length)
+    decide.extend(i32_const(1));
+    decide.extend_from_slice(&[0x4b, 0x04, 0x40]); // i32.gt_u, if
+    decide.extend(spin());
+    decide.push(0x0b); // end
+    decide.extend(i64_const((1i64 << 32) | 8));
+    let wasm = module(&[], &fake_edgeseg(2, i64_const(0), decide), true);
+    let mut guest =
+        Guest::from_bytes(&wasm, GuestConfig { fuel_per_call: Some(100_000), ..GuestConfig::default() }).unwrap();
+    for round in 1..=3 {
+        match guest.decide_raw_with(1, b"loop") {
+            Err(GuestError::Trap(m)) => assert!(m.contains("fuel"), "round {round}: {m}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert_eq!(guest.traps(), round);
+        // The next request gets an answer from a fresh instance: the loop cost one request, not the host.
+        assert_eq!(guest.decide_raw_with(1, b"x").map(|a| a.len()), Ok(1), "round {round}");
+    }
+}

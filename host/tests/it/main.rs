@@ -7,6 +7,7 @@
 
 mod cli;
 mod guest;
+mod hardening;
 mod hostile;
 mod replay;
 mod support;

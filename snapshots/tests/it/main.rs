@@ -7,6 +7,7 @@ mod compile;
 mod definitions;
 mod flagd;
 mod inspect;
+mod limits;
 mod members;
 mod sample;
 
