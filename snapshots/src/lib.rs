@@ -31,6 +31,7 @@ pub mod conflicts;
 pub mod definitions;
 mod error;
 pub mod flagd;
+pub mod fuse;
 pub mod inspect;
 pub mod members;
 mod plan;

@@ -1,6 +1,6 @@
 //! Membership sets: which fingerprints belong to a segment (or consented to a purpose).
 //!
-//! Two encodings for now, chosen per set by the builder:
+//! Four encodings, chosen per set by the builder:
 //!
 //! * [`MembershipData::Exact`] — strictly ascending fingerprints, 8 bytes little-endian each,
 //!   probed in place by binary search. No false positives: required wherever membership grants a
@@ -9,10 +9,18 @@
 //!   bitmap length, hash count, 32-byte seed; then the bitmap). Compact, has false positives,
 //!   accepts inserts: meant for audiences and deltas. Probed with `u64` keys only, which hash the
 //!   same on every little-endian platform (`[u8]` keys would not).
+//! * [`MembershipData::Fuse`] — a binary fuse filter ([`fuse`]): immutable, about 9 bits a member
+//!   at 2⁻⁸ false positives or 18 at 2⁻¹⁶. For large audiences.
+//! * [`MembershipData::Packed`] — compact `exact` ([`packed`]): the same sorted fingerprints,
+//!   quotiented into buckets, about 47 bits a member at 10⁷ instead of 64; no false positives.
+//!   Decides exactly as [`MembershipData::Exact`] over the same members.
 //!
 //! Everything is validated at load: an exact set that is not strictly ascending, or a bloom header
 //! with a zero-length bitmap (which makes `bloomfilter` divide by zero) or an absurd hash count,
 //! is an [`ErrorKind::Invalid`] snapshot, not a trap at probe time.
+
+pub mod fuse;
+pub mod packed;
 
 use crate::error::{Error, ErrorKind};
 use alloc::format;
@@ -22,8 +30,10 @@ use serde::{Deserialize, Serialize};
 /// The encoding name, for reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Encoding {
+    /// No false positives (plain or compact form).
     Exact,
     Bloom,
+    Fuse,
 }
 
 impl Encoding {
@@ -31,6 +41,7 @@ impl Encoding {
         match self {
             Encoding::Exact => "exact",
             Encoding::Bloom => "bloom",
+            Encoding::Fuse => "fuse",
         }
     }
 }
@@ -42,6 +53,10 @@ pub enum MembershipData {
     Exact(#[serde(with = "serde_bytes")] Vec<u8>),
     /// `bloomfilter::Bloom::<u64>::to_bytes()`.
     Bloom(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A binary fuse filter, [`fuse`]'s layout (appended in format 2; older engines refuse it).
+    Fuse(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Compact exact, [`packed`]'s layout (appended in format 2).
+    Packed(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// Largest hash count accepted from a snapshot: beyond this a filter is broken or hostile (each
@@ -60,6 +75,14 @@ impl MembershipData {
             bytes.extend_from_slice(&fp.to_le_bytes());
         }
         MembershipData::Exact(bytes)
+    }
+
+    /// Builds a compact exact set from fingerprints in any order, duplicates allowed. Decides
+    /// exactly as [`MembershipData::exact`] over the same fingerprints.
+    pub fn packed(mut fingerprints: Vec<u64>) -> Result<MembershipData, Error> {
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        packed::encode(&fingerprints).map(MembershipData::Packed)
     }
 
     /// Builds a bloom filter for `fingerprints` at false-positive rate `fp_rate` with `seed`.
@@ -85,15 +108,18 @@ impl MembershipData {
 
     pub fn encoding(&self) -> Encoding {
         match self {
-            MembershipData::Exact(_) => Encoding::Exact,
+            MembershipData::Exact(_) | MembershipData::Packed(_) => Encoding::Exact,
             MembershipData::Bloom(_) => Encoding::Bloom,
+            MembershipData::Fuse(_) => Encoding::Fuse,
         }
     }
 
     /// Encoded size in bytes.
     pub fn byte_len(&self) -> usize {
         match self {
-            MembershipData::Exact(b) | MembershipData::Bloom(b) => b.len(),
+            MembershipData::Exact(b) | MembershipData::Bloom(b) | MembershipData::Fuse(b) | MembershipData::Packed(b) => {
+                b.len()
+            }
         }
     }
 }
@@ -104,6 +130,8 @@ pub enum MembershipSet {
     Exact(ExactSet),
     #[cfg(feature = "bloom")]
     Bloom(BloomSet),
+    Fuse(fuse::FuseSet),
+    Packed(packed::PackedSet),
 }
 
 impl MembershipSet {
@@ -117,6 +145,8 @@ impl MembershipSet {
             MembershipData::Bloom(_) => {
                 Err(Error::new(ErrorKind::Invalid, format!("{what}: bloom encoding not compiled into this build")))
             }
+            MembershipData::Fuse(bytes) => fuse::FuseSet::new(bytes, what).map(MembershipSet::Fuse),
+            MembershipData::Packed(bytes) => packed::PackedSet::new(bytes, what).map(MembershipSet::Packed),
         }
     }
 
@@ -126,14 +156,17 @@ impl MembershipSet {
             MembershipSet::Exact(s) => s.contains(fingerprint),
             #[cfg(feature = "bloom")]
             MembershipSet::Bloom(s) => s.contains(fingerprint),
+            MembershipSet::Fuse(s) => s.contains(fingerprint),
+            MembershipSet::Packed(s) => s.contains(fingerprint),
         }
     }
 
     pub fn encoding(&self) -> Encoding {
         match self {
-            MembershipSet::Exact(_) => Encoding::Exact,
+            MembershipSet::Exact(_) | MembershipSet::Packed(_) => Encoding::Exact,
             #[cfg(feature = "bloom")]
             MembershipSet::Bloom(_) => Encoding::Bloom,
+            MembershipSet::Fuse(_) => Encoding::Fuse,
         }
     }
 
@@ -141,8 +174,10 @@ impl MembershipSet {
     pub fn exact_len(&self) -> Option<usize> {
         match self {
             MembershipSet::Exact(s) => Some(s.len()),
+            MembershipSet::Packed(s) => Some(s.len()),
             #[cfg(feature = "bloom")]
             MembershipSet::Bloom(_) => None,
+            MembershipSet::Fuse(_) => None,
         }
     }
 }
@@ -273,6 +308,95 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Invalid);
         let err = MembershipSet::load(MembershipData::Exact(alloc::vec![0; 7]), "t").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid);
+    }
+
+    fn spread(n: u64, salt: u64) -> Vec<u64> {
+        (0..n).map(|i| (i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ salt).collect()
+    }
+
+    #[test]
+    fn packed_decides_as_plain_exact() {
+        for n in [0u64, 1, 2, 63, 64, 65, 1000, 50_000] {
+            let mut fps = spread(n, n);
+            // Extremes and a run sharing a bucket.
+            if n > 2 {
+                fps.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) + 1]);
+            }
+            let plain = MembershipSet::load(MembershipData::exact(fps.clone()), "t").unwrap();
+            let data = MembershipData::packed(fps.clone()).unwrap();
+            assert_eq!(data.encoding(), Encoding::Exact);
+            let bytes = data.byte_len();
+            let packed = MembershipSet::load(data, "t").unwrap();
+            assert_eq!(packed.exact_len(), plain.exact_len(), "n={n}");
+            for &fp in &fps {
+                assert!(packed.contains(fp), "n={n} member {fp:#x}");
+            }
+            for probe in spread(20_000, 0xdead_beef).into_iter().chain(fps.iter().map(|f| f ^ 1)) {
+                assert_eq!(packed.contains(probe), plain.contains(probe), "n={n} probe {probe:#x}");
+            }
+            if n >= 1000 {
+                // 64 − (⌊log2 n⌋ − 4) remainder bits, at most 2 bits of offsets.
+                let len = plain.exact_len().unwrap();
+                let bits = bytes as f64 * 8.0 / len as f64;
+                let bound = f64::from(70 - (usize::BITS - 1 - len.leading_zeros()));
+                assert!(bits <= bound && bits < 64.0, "{bits} bits per member at n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn packed_refuses_hostile_layouts() {
+        let MembershipData::Packed(good) = MembershipData::packed(spread(5000, 3)).unwrap() else { unreachable!() };
+        let load = |b: Vec<u8>| MembershipSet::load(MembershipData::Packed(b), "t").map(|_| ());
+        assert!(load(good.clone()).is_ok());
+        assert_eq!(load(good[..7].to_vec()).unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(load(good[..good.len() - 1].to_vec()).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut q = good.clone();
+        q[0] = 40;
+        assert_eq!(load(q).unwrap_err().kind(), ErrorKind::Invalid);
+        // A count that disagrees with the offsets, and offsets that go backwards.
+        let mut count = good.clone();
+        count[4] ^= 1;
+        assert_eq!(load(count).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut back = good.clone();
+        back[packed::HEADER_LEN + 8..packed::HEADER_LEN + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(load(back).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut zero = good;
+        zero[packed::HEADER_LEN..packed::HEADER_LEN + 4].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(load(zero).unwrap_err().kind(), ErrorKind::Invalid);
+    }
+
+    #[test]
+    fn fuse_refuses_hostile_headers() {
+        // A well-formed empty-ish filter: 8-bit, segment length 4, one segment, 12 slots.
+        let mut good = alloc::vec![8u8, 3, 0, 0];
+        good.extend_from_slice(&4u32.to_le_bytes());
+        good.extend_from_slice(&1u32.to_le_bytes());
+        good.extend_from_slice(&7u64.to_le_bytes());
+        good.extend_from_slice(&[0; 12]);
+        let load = |b: &[u8]| MembershipSet::load(MembershipData::Fuse(b.to_vec()), "t").map(|_| ());
+        assert!(load(&good).is_ok());
+        let bad = |at: usize, v: u8| {
+            let mut b = good.clone();
+            b[at] = v;
+            load(&b).unwrap_err().kind()
+        };
+        assert_eq!(bad(0, 12), ErrorKind::Invalid); // fingerprint bits
+        assert_eq!(bad(1, 4), ErrorKind::Invalid); // arity
+        assert_eq!(bad(4, 3), ErrorKind::Invalid); // segment length not a power of two
+        assert_eq!(bad(8, 0), ErrorKind::Invalid); // no segments
+        assert_eq!(bad(8, 2), ErrorKind::Invalid); // length disagrees
+        assert_eq!(bad(0, 16), ErrorKind::Invalid); // 16-bit needs twice the bytes
+        assert_eq!(load(&good[..19]).unwrap_err().kind(), ErrorKind::Invalid);
+        // Huge geometry that would overflow 32-bit index arithmetic.
+        let mut huge = good.clone();
+        huge[4..8].copy_from_slice(&(1u32 << 18).to_le_bytes());
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(load(&huge).unwrap_err().kind(), ErrorKind::Invalid);
+        // Every probe of a valid filter stays in bounds (no panic), whatever the key.
+        let set = MembershipSet::load(MembershipData::Fuse(good), "t").unwrap();
+        let hits = spread(10_000, 9).into_iter().filter(|&k| set.contains(k)).count();
+        assert!(hits < 200, "{hits}");
     }
 
     #[cfg(feature = "bloom")]
