@@ -42,7 +42,7 @@ pub mod sample;
 pub mod sign;
 mod summary;
 
-pub use build::{BuildOptions, Built, build, build_files};
+pub use build::{BuildOptions, Built, ExactForm, Progress, build, build_files, build_with_progress};
 pub use definitions::Definitions;
 pub use error::{BuildError, BuildErrorKind};
 pub use inspect::{Inspection, inspect};

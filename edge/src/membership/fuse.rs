@@ -52,7 +52,10 @@ pub fn fingerprint(hash: u64) -> u64 {
 #[inline]
 pub fn slots(hash: u64, segment_length: u32, segment_count_length: u32) -> [usize; 3] {
     let mask = u64::from(segment_length) - 1;
-    let h0 = ((u128::from(hash) * u128::from(segment_count_length)) >> 64) as u64;
+    // The high 64 bits of hash × segment_count_length, in u64 arithmetic (no u128 helpers in the
+    // module): exact, and it cannot overflow because the second factor is below 2^32.
+    let n = u64::from(segment_count_length);
+    let h0 = ((hash >> 32) * n + (((hash & 0xffff_ffff) * n) >> 32)) >> 32;
     let h1 = (h0 + u64::from(segment_length)) ^ ((hash >> 18) & mask);
     let h2 = (h0 + 2 * u64::from(segment_length)) ^ (hash & mask);
     [h0 as usize, h1 as usize, h2 as usize]
@@ -73,40 +76,35 @@ fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 impl FuseSet {
+    /// Validates the header and the length; any failure is one error (the module carries one
+    /// message, not one per field).
     pub(crate) fn new(bytes: Vec<u8>, what: &str) -> Result<FuseSet, Error> {
-        let invalid = |why: &str| Error::new(ErrorKind::Invalid, format!("{what}: fuse filter {why}"));
-        let (Some(&bits), Some(&arity), Some(seglen), Some(segcount), Some(seed)) = (
-            bytes.first(),
-            bytes.get(1),
-            le_u32(&bytes, 4),
-            le_u32(&bytes, 8),
-            bytes.get(12..20).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_le_bytes),
-        ) else {
-            return Err(invalid("header truncated"));
+        FuseSet::parse(bytes).ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed fuse filter")))
+    }
+
+    fn parse(bytes: Vec<u8>) -> Option<FuseSet> {
+        let seglen = le_u32(&bytes, 4)?;
+        let segcount = le_u32(&bytes, 8)?;
+        let seed = u64::from_le_bytes(bytes.get(12..20)?.try_into().ok()?);
+        let width: usize = match bytes.get(..4)? {
+            [8, ARITY, 0, 0] => 1,
+            [16, ARITY, 0, 0] => 2,
+            _ => return None,
         };
-        let width: usize = match bits {
-            8 => 1,
-            16 => 2,
-            _ => return Err(invalid("fingerprint bits not 8 or 16")),
-        };
-        if arity != ARITY || bytes.get(2..4) != Some(&[0, 0][..]) {
-            return Err(invalid("arity not 3"));
-        }
         if !seglen.is_power_of_two() || seglen > MAX_SEGMENT_LENGTH || segcount == 0 {
-            return Err(invalid("segment length or count out of range"));
+            return None;
         }
         // Every slot is below (segment count + 2) × segment length: require exactly that many
         // fingerprints, computed without overflow on 32-bit targets too.
-        let segment_count_length = segcount.checked_mul(seglen).ok_or_else(|| invalid("too large"))?;
-        let array = (segcount as usize)
-            .checked_add(2)
-            .and_then(|n| n.checked_mul(seglen as usize))
-            .and_then(|n| n.checked_mul(width))
-            .and_then(|n| n.checked_add(HEADER_LEN));
-        if array != Some(bytes.len()) {
-            return Err(invalid("length disagrees with its header"));
-        }
-        Ok(FuseSet { bytes, wide: bits == 16, seed, segment_length: seglen, segment_count_length })
+        let segment_count_length = segcount.checked_mul(seglen)?;
+        let len = (segcount as usize).checked_add(2)?.checked_mul(seglen as usize)?.checked_mul(width)?;
+        (len.checked_add(HEADER_LEN)? == bytes.len()).then_some(FuseSet {
+            bytes,
+            wide: width == 2,
+            seed,
+            segment_length: seglen,
+            segment_count_length,
+        })
     }
 
     pub fn contains(&self, key: u64) -> bool {

@@ -170,6 +170,14 @@ impl MembershipSet {
         }
     }
 
+    /// A fuse filter's fingerprint bits (its false-positive rate is 2^-bits).
+    pub fn fp_bits(&self) -> Option<u8> {
+        match self {
+            MembershipSet::Fuse(s) => Some(s.fingerprint_bits()),
+            _ => None,
+        }
+    }
+
     /// Exact sets know their size; bloom filters do not.
     pub fn exact_len(&self) -> Option<usize> {
         match self {

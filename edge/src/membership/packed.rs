@@ -87,39 +87,35 @@ pub fn encode(sorted: &[u64]) -> Result<Vec<u8>, Error> {
 }
 
 impl PackedSet {
+    /// Validates the header, the length and the offsets; any failure is one error.
     pub(crate) fn new(bytes: Vec<u8>, what: &str) -> Result<PackedSet, Error> {
-        let invalid = |why: &str| Error::new(ErrorKind::Invalid, format!("{what}: compact exact set {why}"));
-        let (Some(&q), Some(n)) = (bytes.first(), le_u32(&bytes, 4)) else {
-            return Err(invalid("header truncated"));
+        PackedSet::parse(bytes)
+            .ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed compact exact set")))
+    }
+
+    fn parse(bytes: Vec<u8>) -> Option<PackedSet> {
+        let n = le_u32(&bytes, 4)?;
+        let q = match bytes.get(..4)? {
+            &[q, 0, 0, 0] if q <= MAX_BUCKET_BITS => q,
+            _ => return None,
         };
-        if q > MAX_BUCKET_BITS || bytes.get(1..4) != Some(&[0, 0, 0][..]) {
-            return Err(invalid("bucket bits over 28"));
-        }
         let width = 64 - u32::from(q);
         let offsets = (1usize << q) + 1;
-        let data = offsets.checked_mul(4).and_then(|o| o.checked_add(HEADER_LEN));
-        let total = (n as usize)
-            .checked_mul(width as usize)
-            .map(|b| b.div_ceil(8))
-            .and_then(|r| data.and_then(|d| d.checked_add(r)));
-        let (Some(data), Some(total)) = (data, total) else {
-            return Err(invalid("too large"));
-        };
+        let data = offsets.checked_mul(4)?.checked_add(HEADER_LEN)?;
+        let total = data.checked_add((n as usize).checked_mul(width as usize)?.div_ceil(8))?;
         if total != bytes.len() {
-            return Err(invalid("length disagrees with its header"));
+            return None;
         }
+        // Offsets start at 0, never decrease and end at n: every bucket lies inside the data.
         let mut prev = 0u32;
         for i in 0..offsets {
-            let off = le_u32(&bytes, HEADER_LEN + 4 * i).unwrap_or(u32::MAX);
-            if (i == 0 && off != 0) || off < prev || off > n {
-                return Err(invalid("offsets out of order"));
+            let off = le_u32(&bytes, HEADER_LEN + 4 * i)?;
+            if off < prev || (i == 0 && off != 0) {
+                return None;
             }
             prev = off;
         }
-        if prev != n {
-            return Err(invalid("offsets do not end at the member count"));
-        }
-        Ok(PackedSet { bytes, bucket_bits: u32::from(q), len: n as usize, data })
+        (prev == n).then_some(PackedSet { bytes, bucket_bits: u32::from(q), len: n as usize, data })
     }
 
     pub fn len(&self) -> usize {
@@ -137,13 +133,16 @@ impl PackedSet {
     fn remainder(&self, i: usize, width: u32) -> u64 {
         let bit = i * width as usize;
         let start = self.data + bit / 8;
-        let mut word = [0u8; 16];
-        let src = self.bytes.get(start..).unwrap_or_default();
-        let take = src.len().min(9);
-        if let (Some(dst), Some(src)) = (word.get_mut(..take), src.get(..take)) {
-            dst.copy_from_slice(src);
+        let shift = (bit % 8) as u32;
+        // Up to 9 bytes hold the value; bytes past the end read as zero (validation makes the
+        // last value end inside the data, so they are never part of it).
+        let byte = |k: usize| u64::from(self.bytes.get(start + k).copied().unwrap_or(0));
+        let mut lo = 0u64;
+        for k in 0..8 {
+            lo |= byte(k) << (8 * k);
         }
-        ((u128::from_le_bytes(word) >> (bit % 8)) as u64) & remainder_mask(width)
+        let hi = if shift == 0 { 0 } else { byte(8) << (64 - shift) };
+        ((lo >> shift) | hi) & remainder_mask(width)
     }
 
     pub fn contains(&self, fingerprint: u64) -> bool {
