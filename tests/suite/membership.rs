@@ -113,6 +113,7 @@ fn ten_million_members_fuse_within_bounds() {
     let built = membership::snapshot(
         n,
         &[("fuse16", r#""encoding": "fuse", "fp_bits": 16"#), ("fuse8", r#""encoding": "fuse", "fp_bits": 8"#)],
+        false,
         ExactForm::Compact,
         9,
     );

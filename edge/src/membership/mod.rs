@@ -127,7 +127,9 @@ impl MembershipData {
 /// A validated, probe-ready membership set.
 #[derive(Debug)]
 pub enum MembershipSet {
-    Exact(ExactSet),
+    /// The plain form, probed in place by the same code as the compact form (one bucket, 64-bit
+    /// remainders).
+    Exact(packed::PackedSet),
     #[cfg(feature = "bloom")]
     Bloom(BloomSet),
     Fuse(fuse::FuseSet),
@@ -138,7 +140,7 @@ impl MembershipSet {
     /// Validates `data` and makes it probe-ready. `what` names the set in errors.
     pub fn load(data: MembershipData, what: &str) -> Result<MembershipSet, Error> {
         match data {
-            MembershipData::Exact(bytes) => ExactSet::new(bytes, what).map(MembershipSet::Exact),
+            MembershipData::Exact(bytes) => packed::PackedSet::plain(bytes, what).map(MembershipSet::Exact),
             #[cfg(feature = "bloom")]
             MembershipData::Bloom(bytes) => BloomSet::new(&bytes, what).map(MembershipSet::Bloom),
             #[cfg(not(feature = "bloom"))]
@@ -153,11 +155,10 @@ impl MembershipSet {
     /// Is `fingerprint` in the set? (Bloom: maybe.)
     pub fn contains(&self, fingerprint: u64) -> bool {
         match self {
-            MembershipSet::Exact(s) => s.contains(fingerprint),
+            MembershipSet::Exact(s) | MembershipSet::Packed(s) => s.contains(fingerprint),
             #[cfg(feature = "bloom")]
             MembershipSet::Bloom(s) => s.contains(fingerprint),
             MembershipSet::Fuse(s) => s.contains(fingerprint),
-            MembershipSet::Packed(s) => s.contains(fingerprint),
         }
     }
 
@@ -181,71 +182,11 @@ impl MembershipSet {
     /// Exact sets know their size; bloom filters do not.
     pub fn exact_len(&self) -> Option<usize> {
         match self {
-            MembershipSet::Exact(s) => Some(s.len()),
-            MembershipSet::Packed(s) => Some(s.len()),
+            MembershipSet::Exact(s) | MembershipSet::Packed(s) => Some(s.len()),
             #[cfg(feature = "bloom")]
             MembershipSet::Bloom(_) => None,
             MembershipSet::Fuse(_) => None,
         }
-    }
-}
-
-/// Sorted fingerprints, probed in place.
-#[derive(Debug)]
-pub struct ExactSet {
-    bytes: Vec<u8>,
-}
-
-impl ExactSet {
-    fn new(bytes: Vec<u8>, what: &str) -> Result<ExactSet, Error> {
-        if !bytes.len().is_multiple_of(8) {
-            return Err(Error::new(
-                ErrorKind::Invalid,
-                format!("{what}: exact set is {} bytes, not a multiple of 8", bytes.len()),
-            ));
-        }
-        let set = ExactSet { bytes };
-        let mut prev: Option<u64> = None;
-        for i in 0..set.len() {
-            let fp = set.get(i);
-            if prev.is_some_and(|p| p >= fp) {
-                return Err(Error::new(
-                    ErrorKind::Invalid,
-                    format!("{what}: exact set not strictly ascending at entry {i}"),
-                ));
-            }
-            prev = Some(fp);
-        }
-        Ok(set)
-    }
-
-    pub fn len(&self) -> usize {
-        self.bytes.len() / 8
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    fn get(&self, i: usize) -> u64 {
-        let mut word = [0u8; 8];
-        if let Some(src) = self.bytes.get(i * 8..i * 8 + 8) {
-            word.copy_from_slice(src);
-        }
-        u64::from_le_bytes(word)
-    }
-
-    pub fn contains(&self, fingerprint: u64) -> bool {
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.get(mid).cmp(&fingerprint) {
-                core::cmp::Ordering::Less => lo = mid + 1,
-                core::cmp::Ordering::Greater => hi = mid,
-                core::cmp::Ordering::Equal => return true,
-            }
-        }
-        false
     }
 }
 

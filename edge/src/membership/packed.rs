@@ -37,6 +37,8 @@ pub struct PackedSet {
     len: usize,
     /// Byte offset of the remainders.
     data: usize,
+    /// The plain form (`MembershipData::Exact`): no header, no offsets, one bucket.
+    plain: bool,
 }
 
 fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -115,7 +117,25 @@ impl PackedSet {
             }
             prev = off;
         }
-        (prev == n).then_some(PackedSet { bytes, bucket_bits: u32::from(q), len: n as usize, data })
+        (prev == n).then_some(PackedSet { bytes, bucket_bits: u32::from(q), len: n as usize, data, plain: false })
+    }
+
+    /// The plain form: strictly ascending little-endian u64s (checked here, as format 1 did).
+    pub(crate) fn plain(bytes: Vec<u8>, what: &str) -> Result<PackedSet, Error> {
+        let len = bytes.len() / 8;
+        let set = PackedSet { bytes, bucket_bits: 0, len, data: 0, plain: true };
+        let mut prev = None;
+        let ascending = (0..len).all(|i| {
+            let fp = Some(set.remainder(i, 64));
+            let up = prev < fp;
+            prev = fp;
+            up
+        });
+        if set.bytes.len().is_multiple_of(8) && ascending {
+            Ok(set)
+        } else {
+            Err(Error::new(ErrorKind::Invalid, format!("{what}: exact set not 8-byte entries in strictly ascending order")))
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -127,6 +147,9 @@ impl PackedSet {
     }
 
     fn offset(&self, bucket: usize) -> usize {
+        if self.plain {
+            return if bucket == 0 { 0 } else { self.len };
+        }
         le_u32(&self.bytes, HEADER_LEN + 4 * bucket).map_or(0, |o| o as usize)
     }
 
@@ -137,10 +160,10 @@ impl PackedSet {
         // Up to 9 bytes hold the value; bytes past the end read as zero (validation makes the
         // last value end inside the data, so they are never part of it).
         let byte = |k: usize| u64::from(self.bytes.get(start + k).copied().unwrap_or(0));
-        let mut lo = 0u64;
-        for k in 0..8 {
-            lo |= byte(k) << (8 * k);
-        }
+        let lo = match self.bytes.get(start..start + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+            Some(word) => u64::from_le_bytes(word),
+            None => (0..8).fold(0, |w, k| w | byte(k) << (8 * k)),
+        };
         let hi = if shift == 0 { 0 } else { byte(8) << (64 - shift) };
         ((lo >> shift) | hi) & remainder_mask(width)
     }
