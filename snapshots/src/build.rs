@@ -223,6 +223,11 @@ fn find_conflicts(plan: &Plan, tally: &mut Tally) -> Vec<crate::conflicts::Confl
 fn exact(fps: Vec<u64>, form: ExactForm, what: &str) -> Result<MembershipData, BuildError> {
     match form {
         ExactForm::Plain => Ok(MembershipData::exact(fps)),
+        // Below a few hundred members the bucket offsets can cost more than they save: then the
+        // plain form is the smaller one, and it is what "compact" writes.
+        ExactForm::Compact if edgeseg::membership::packed::encoded_len(fps.len()) >= fps.len() * 8 => {
+            Ok(MembershipData::exact(fps))
+        }
         ExactForm::Compact => MembershipData::packed(fps)
             .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what.to_string())),
     }

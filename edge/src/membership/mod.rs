@@ -275,6 +275,7 @@ mod tests {
             let data = MembershipData::packed(fps.clone()).unwrap();
             assert_eq!(data.encoding(), Encoding::Exact);
             let bytes = data.byte_len();
+            assert_eq!(bytes, packed::encoded_len(plain.exact_len().unwrap()));
             let packed = MembershipSet::load(data, "t").unwrap();
             assert_eq!(packed.exact_len(), plain.exact_len(), "n={n}");
             for &fp in &fps {

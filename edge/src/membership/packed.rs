@@ -54,13 +54,19 @@ pub fn bucket_bits(n: usize) -> u8 {
     if n < 64 { 0 } else { ((usize::BITS - 1 - n.leading_zeros()) as u8).saturating_sub(4).min(MAX_BUCKET_BITS) }
 }
 
+/// Bytes [`encode`] writes for `n` members.
+pub fn encoded_len(n: usize) -> usize {
+    let q = bucket_bits(n);
+    HEADER_LEN + 4 * ((1usize << q) + 1) + (n * (64 - usize::from(q))).div_ceil(8)
+}
+
 /// Encodes strictly ascending fingerprints (the builder's side; no edge path calls it).
 pub fn encode(sorted: &[u64]) -> Result<Vec<u8>, Error> {
     let n = u32::try_from(sorted.len()).map_err(|_| Error::new(ErrorKind::Invalid, "over 2^32 members in one set"))?;
     let q = bucket_bits(sorted.len());
     let width = 64 - u32::from(q);
     let buckets = 1usize << q;
-    let mut out = Vec::with_capacity(HEADER_LEN + 4 * (buckets + 1) + (sorted.len() * width as usize).div_ceil(8));
+    let mut out = Vec::with_capacity(encoded_len(sorted.len()));
     out.extend_from_slice(&[q, 0, 0, 0]);
     out.extend_from_slice(&n.to_le_bytes());
     let bucket_of = |fp: u64| if q == 0 { 0 } else { (fp >> width) as usize };
