@@ -302,6 +302,7 @@ mod tests {
             for start in 0..9 {
                 let d = &data[start..(start + len).min(data.len())];
                 assert_eq!(crc32c(d), !crc32c_bytewise(!0, d), "len {} start {start}", d.len());
+                #[cfg(not(target_arch = "wasm32"))]
                 assert_eq!(!crc32c_slice8(!0, d), !crc32c_bytewise(!0, d), "len {} start {start}", d.len());
             }
         }

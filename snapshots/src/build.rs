@@ -85,7 +85,8 @@ pub fn build_files(definitions: &Path, members: &Path, opts: &BuildOptions) -> R
     let defs = Definitions::load(definitions)?;
     let plan = Plan::new(&defs).map_err(|e| e.in_file(definitions))?;
     let reader = members::open(members)?;
-    run(&plan, reader, opts, &mut |_| {}).map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
+    run(&plan, reader, opts, &mut |_| {})
+        .map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
 }
 
 /// Builds from parsed definitions and any source of members.

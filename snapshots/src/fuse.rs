@@ -107,9 +107,9 @@ pub fn build(keys: &[u64], bits: u8, seed: u64) -> Result<Vec<u8>, FuseError> {
             }
         }
         let mut qsize = 0usize;
-        for i in 0..array_len {
+        for (i, &count) in t2count.iter().enumerate() {
             alone[qsize] = i as u32;
-            if t2count[i] >> 2 == 1 {
+            if count >> 2 == 1 {
                 qsize += 1;
             }
         }

@@ -136,7 +136,8 @@ pub fn members(count: u64, seed: u64) -> impl Iterator<Item = Result<crate::Memb
         let p = profile(seed, i);
         let consents = [("personalisation", p.personalisation), ("marketing", p.marketing), ("analytics", p.analytics)]
             .into_iter()
-            .filter_map(|(name, yes)| yes.then(|| name.to_string()))
+            .filter(|&(_, yes)| yes)
+            .map(|(name, _)| name.to_string())
             .collect();
         let cell = crate::members::csv_value;
         Ok(crate::Member {

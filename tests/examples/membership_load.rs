@@ -50,7 +50,12 @@ fn main() {
                 let t = Instant::now();
                 let copy = built.bytes.clone();
                 let copy_t = t.elapsed();
-                eprintln!("  crc32c {:.2} ms ({crc:x}), fresh copy {:.2} ms ({})", crc_t.as_secs_f64() * 1e3, copy_t.as_secs_f64() * 1e3, copy.len());
+                eprintln!(
+                    "  crc32c {:.2} ms ({crc:x}), fresh copy {:.2} ms ({})",
+                    crc_t.as_secs_f64() * 1e3,
+                    copy_t.as_secs_f64() * 1e3,
+                    copy.len()
+                );
             }
             let config = GuestConfig { max_memory_bytes: 1 << 31, ..GuestConfig::default() };
             let mut guest = Guest::from_file(wasm_module(), config).unwrap();

@@ -10,7 +10,8 @@ use edgeseg_tests::{membership, root, wasm_module};
 
 fn demo_build(form: ExactForm) -> edgeseg_snapshots::Built {
     let defs = Definitions::load(&root().join("snapshots/data/demo.json")).unwrap();
-    let opts = BuildOptions { seed: Some(42), created_ms: Some(1_763_700_000_000), exact_form: form, ..Default::default() };
+    let opts =
+        BuildOptions { seed: Some(42), created_ms: Some(1_763_700_000_000), exact_form: form, ..Default::default() };
     build(&defs, sample::members(20_000, 42), &opts).unwrap()
 }
 
@@ -83,7 +84,8 @@ fn auto_keeps_privileges_exact_and_large_audiences_fuse() {
             line: None,
         })
     });
-    let built = build(&defs, members, &BuildOptions { seed: Some(3), created_ms: Some(1), ..Default::default() }).unwrap();
+    let built =
+        build(&defs, members, &BuildOptions { seed: Some(3), created_ms: Some(1), ..Default::default() }).unwrap();
     let enc = |name: &str| {
         let s = built.summary.segments.iter().find(|s| s.name == name).unwrap();
         (s.encoding.clone().unwrap(), s.target_fp_rate)

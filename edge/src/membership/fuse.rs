@@ -113,9 +113,8 @@ impl FuseSet {
         let [a, b, c] = slots(h, self.segment_length, self.segment_count_length);
         let data = self.bytes.get(HEADER_LEN..).unwrap_or_default();
         if self.wide {
-            let at = |i: usize| {
-                data.get(2 * i..2 * i + 2).and_then(|s| <[u8; 2]>::try_from(s).ok()).map(u16::from_le_bytes)
-            };
+            let at =
+                |i: usize| data.get(2 * i..2 * i + 2).and_then(|s| <[u8; 2]>::try_from(s).ok()).map(u16::from_le_bytes);
             matches!((at(a), at(b), at(c)), (Some(x), Some(y), Some(z)) if (f as u16) ^ x ^ y ^ z == 0)
         } else {
             matches!((data.get(a), data.get(b), data.get(c)), (Some(x), Some(y), Some(z)) if (f as u8) ^ x ^ y ^ z == 0)

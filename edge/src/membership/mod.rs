@@ -117,9 +117,10 @@ impl MembershipData {
     /// Encoded size in bytes.
     pub fn byte_len(&self) -> usize {
         match self {
-            MembershipData::Exact(b) | MembershipData::Bloom(b) | MembershipData::Fuse(b) | MembershipData::Packed(b) => {
-                b.len()
-            }
+            MembershipData::Exact(b)
+            | MembershipData::Bloom(b)
+            | MembershipData::Fuse(b)
+            | MembershipData::Packed(b) => b.len(),
         }
     }
 }

@@ -140,7 +140,10 @@ impl PackedSet {
         if set.bytes.len().is_multiple_of(8) && ascending {
             Ok(set)
         } else {
-            Err(Error::new(ErrorKind::Invalid, format!("{what}: exact set not 8-byte entries in strictly ascending order")))
+            Err(Error::new(
+                ErrorKind::Invalid,
+                format!("{what}: exact set not 8-byte entries in strictly ascending order"),
+            ))
         }
     }
 

@@ -2,9 +2,11 @@
 
 use anyhow::Context;
 use clap::Args;
-use edgeseg_snapshots::{BuildOptions, Definitions, ExactForm, Progress, build_files, build_with_progress, inspect, sample};
-use std::io::IsTerminal;
+use edgeseg_snapshots::{
+    BuildOptions, Definitions, ExactForm, Progress, build_files, build_with_progress, inspect, sample,
+};
 use std::fs::File;
+use std::io::IsTerminal;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
