@@ -19,8 +19,6 @@
 //! in each of three consecutive segments, and XORs their fingerprints with the key's. The header
 //! checks below make every slot fall inside the array, whatever the bytes say.
 
-use crate::error::{Error, ErrorKind};
-use alloc::format;
 use alloc::vec::Vec;
 
 /// Bytes before the fingerprint array.
@@ -76,13 +74,8 @@ fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 impl FuseSet {
-    /// Validates the header and the length; any failure is one error (the module carries one
-    /// message, not one per field).
-    pub(crate) fn new(bytes: Vec<u8>, what: &str) -> Result<FuseSet, Error> {
-        FuseSet::parse(bytes).ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed fuse filter")))
-    }
-
-    fn parse(bytes: Vec<u8>) -> Option<FuseSet> {
+    /// Validates the header and the length (`None`: malformed).
+    pub(crate) fn parse(bytes: Vec<u8>) -> Option<FuseSet> {
         let seglen = le_u32(&bytes, 4)?;
         let segcount = le_u32(&bytes, 8)?;
         let seed = u64::from_le_bytes(bytes.get(12..20)?.try_into().ok()?);

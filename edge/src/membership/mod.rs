@@ -140,17 +140,20 @@ pub enum MembershipSet {
 impl MembershipSet {
     /// Validates `data` and makes it probe-ready. `what` names the set in errors.
     pub fn load(data: MembershipData, what: &str) -> Result<MembershipSet, Error> {
-        match data {
-            MembershipData::Exact(bytes) => packed::PackedSet::plain(bytes, what).map(MembershipSet::Exact),
+        // One message for every way a set can be malformed: each distinct message costs module
+        // size, and the set's name and encoding say where to look.
+        let (set, name) = match data {
+            MembershipData::Exact(bytes) => (packed::PackedSet::plain(bytes).map(MembershipSet::Exact), "exact"),
             #[cfg(feature = "bloom")]
-            MembershipData::Bloom(bytes) => BloomSet::new(&bytes, what).map(MembershipSet::Bloom),
+            MembershipData::Bloom(bytes) => (BloomSet::new(&bytes).map(MembershipSet::Bloom), "bloom"),
             #[cfg(not(feature = "bloom"))]
-            MembershipData::Bloom(_) => {
-                Err(Error::new(ErrorKind::Invalid, format!("{what}: bloom encoding not compiled into this build")))
+            MembershipData::Bloom(_) => (None, "bloom (not compiled into this build)"),
+            MembershipData::Fuse(bytes) => (fuse::FuseSet::parse(bytes).map(MembershipSet::Fuse), "fuse"),
+            MembershipData::Packed(bytes) => {
+                (packed::PackedSet::parse(bytes).map(MembershipSet::Packed), "compact exact")
             }
-            MembershipData::Fuse(bytes) => fuse::FuseSet::new(bytes, what).map(MembershipSet::Fuse),
-            MembershipData::Packed(bytes) => packed::PackedSet::new(bytes, what).map(MembershipSet::Packed),
-        }
+        };
+        set.ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed {name} set")))
     }
 
     /// Is `fingerprint` in the set? (Bloom: maybe.)
@@ -209,26 +212,17 @@ impl core::fmt::Debug for BloomSet {
 
 #[cfg(feature = "bloom")]
 impl BloomSet {
-    fn new(bytes: &[u8], what: &str) -> Result<BloomSet, Error> {
-        let invalid = |why: &str| Error::new(ErrorKind::Invalid, format!("{what}: bloom filter {why}"));
-        let (Some(&version), Some(len), Some(k)) = (
-            bytes.first(),
-            bytes.get(1..9).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_le_bytes),
-            bytes.get(9..13).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_le_bytes),
-        ) else {
-            return Err(invalid("header truncated"));
-        };
-        if version != 1 {
-            return Err(invalid("header version is not 1"));
+    /// A zero-length bitmap (which makes `bloomfilter` divide by zero), an absurd hash count or
+    /// a length that disagrees with the header is refused.
+    fn new(bytes: &[u8]) -> Option<BloomSet> {
+        let version = *bytes.first()?;
+        let len = u64::from_le_bytes(bytes.get(1..9)?.try_into().ok()?);
+        let k = u32::from_le_bytes(bytes.get(9..13)?.try_into().ok()?);
+        let bitmap = bytes.len().checked_sub(BLOOM_HEADER_LEN)? as u64;
+        if version != 1 || len == 0 || len != bitmap || k == 0 || k > MAX_BLOOM_HASHES {
+            return None;
         }
-        if len == 0 || len != (bytes.len() - BLOOM_HEADER_LEN) as u64 {
-            return Err(invalid("bitmap length disagrees with its header or is zero"));
-        }
-        if k == 0 || k > MAX_BLOOM_HASHES {
-            return Err(invalid("hash count outside 1..=32"));
-        }
-        let bloom = bloomfilter::Bloom::<u64>::from_slice(bytes).map_err(invalid)?;
-        Ok(BloomSet { bloom })
+        bloomfilter::Bloom::<u64>::from_slice(bytes).ok().map(|bloom| BloomSet { bloom })
     }
 
     pub fn contains(&self, fingerprint: u64) -> bool {

@@ -21,7 +21,6 @@
 //! the container's checksum already catches corruption.
 
 use crate::error::{Error, ErrorKind};
-use alloc::format;
 use alloc::vec::Vec;
 
 /// Bytes before the offsets.
@@ -95,13 +94,8 @@ pub fn encode(sorted: &[u64]) -> Result<Vec<u8>, Error> {
 }
 
 impl PackedSet {
-    /// Validates the header, the length and the offsets; any failure is one error.
-    pub(crate) fn new(bytes: Vec<u8>, what: &str) -> Result<PackedSet, Error> {
-        PackedSet::parse(bytes)
-            .ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed compact exact set")))
-    }
-
-    fn parse(bytes: Vec<u8>) -> Option<PackedSet> {
+    /// Validates the header, the length and the offsets (`None`: malformed).
+    pub(crate) fn parse(bytes: Vec<u8>) -> Option<PackedSet> {
         let n = le_u32(&bytes, 4)?;
         let q = match bytes.get(..4)? {
             &[q, 0, 0, 0] if q <= MAX_BUCKET_BITS => q,
@@ -127,7 +121,7 @@ impl PackedSet {
     }
 
     /// The plain form: strictly ascending little-endian u64s (checked here, as format 1 did).
-    pub(crate) fn plain(bytes: Vec<u8>, what: &str) -> Result<PackedSet, Error> {
+    pub(crate) fn plain(bytes: Vec<u8>) -> Option<PackedSet> {
         let len = bytes.len() / 8;
         let set = PackedSet { bytes, bucket_bits: 0, len, data: 0, plain: true };
         let mut prev = None;
@@ -137,14 +131,7 @@ impl PackedSet {
             prev = fp;
             up
         });
-        if set.bytes.len().is_multiple_of(8) && ascending {
-            Ok(set)
-        } else {
-            Err(Error::new(
-                ErrorKind::Invalid,
-                format!("{what}: exact set not 8-byte entries in strictly ascending order"),
-            ))
-        }
+        (set.bytes.len().is_multiple_of(8) && ascending).then_some(set)
     }
 
     pub fn len(&self) -> usize {
