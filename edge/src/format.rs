@@ -175,14 +175,99 @@ fn take<const N: usize>(head: &[u8], at: usize) -> [u8; N] {
 /// CRC-32C (Castagnoli, reflected, polynomial 0x82F63B78), table-driven.
 ///
 /// Written here rather than pulled in: twenty lines, no_std, and the check value below pins it.
+/// Natively, large inputs (a snapshot with millions of members) take the slicing-by-8 path, about
+/// four times faster; the wasm modules keep the byte-wise loop (the 8 KiB of tables would cost
+/// more module size than the load time is worth there).
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
+    #[cfg(target_arch = "x86_64")]
+    if bytes.len() >= 4096 && sse42() {
+        // SAFETY: the CPU has SSE4.2 (checked just above).
+        return !unsafe { crc32c_sse42(!0, bytes) };
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if bytes.len() >= 4096 {
+        return !crc32c_slice8(!0, bytes);
+    }
+    !crc32c_bytewise(!0, bytes)
+}
+
+/// Does this x86-64 CPU have SSE4.2 (and so the CRC-32C instruction)? CPUID leaf 1, ECX bit 20;
+/// no std, so no `is_x86_feature_detected!`.
+#[cfg(target_arch = "x86_64")]
+fn sse42() -> bool {
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID leaf 1 exists on every x86-64 CPU.
+    let leaf1 = unsafe { core::arch::x86_64::__cpuid(1) };
+    leaf1.ecx & (1 << 20) != 0
+}
+
+/// The CPU's CRC-32C instruction, eight bytes a step (same polynomial, same reflected state as
+/// the table).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn crc32c_sse42(crc: u32, bytes: &[u8]) -> u32 {
+    use core::arch::x86_64::{_mm_crc32_u8, _mm_crc32_u64};
+    let mut chunks = bytes.chunks_exact(8);
+    let mut wide = u64::from(crc);
+    for c in &mut chunks {
+        let word = <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes);
+        wide = _mm_crc32_u64(wide, word);
+    }
+    let mut crc = wide as u32;
+    for &b in chunks.remainder() {
+        crc = _mm_crc32_u8(crc, b);
+    }
+    crc
+}
+
+fn crc32c_bytewise(mut crc: u32, bytes: &[u8]) -> u32 {
     for &b in bytes {
         let idx = ((crc ^ u32::from(b)) & 0xff) as usize;
         crc = (crc >> 8) ^ CRC32C_TABLE.get(idx).copied().unwrap_or(0);
     }
-    !crc
+    crc
 }
+
+/// Slicing-by-8 (Kounavis & Berry): eight bytes a step through eight derived tables.
+#[cfg(not(target_arch = "wasm32"))]
+// Every index is masked to 0..=255 (or is a u32's top byte) into 256-entry tables.
+#[allow(clippy::indexing_slicing)]
+fn crc32c_slice8(mut crc: u32, bytes: &[u8]) -> u32 {
+    let t = &CRC32C_SLICE8;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
+        let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+        crc = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xff) as usize]
+            ^ t[2][((hi >> 8) & 0xff) as usize]
+            ^ t[1][((hi >> 16) & 0xff) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    crc32c_bytewise(crc, chunks.remainder())
+}
+
+// Evaluated at compile time, like the table it extends.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::indexing_slicing)]
+const CRC32C_SLICE8: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
+    t[0] = CRC32C_TABLE;
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ CRC32C_TABLE[(prev & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+};
 
 // Evaluated at compile time: an out-of-range index here would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
@@ -211,6 +296,16 @@ mod tests {
         // The standard check value for CRC-32C (RFC 3720 appendix, "123456789").
         assert_eq!(crc32c(b"123456789"), 0xE306_9283);
         assert_eq!(crc32c(b""), 0);
+        // The slicing-by-8 path agrees with the byte-wise loop at every alignment and remainder.
+        let data: alloc::vec::Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in [4096, 4097, 4103, 8191, 20_000] {
+            for start in 0..9 {
+                let d = &data[start..(start + len).min(data.len())];
+                assert_eq!(crc32c(d), !crc32c_bytewise(!0, d), "len {} start {start}", d.len());
+                #[cfg(not(target_arch = "wasm32"))]
+                assert_eq!(!crc32c_slice8(!0, d), !crc32c_bytewise(!0, d), "len {} start {start}", d.len());
+            }
+        }
     }
 
     #[test]

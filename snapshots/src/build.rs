@@ -16,7 +16,7 @@
 //! they are derived from the seed instead, which makes the bytes reproducible for tests and
 //! goldens — and makes the fingerprints guessable by anyone who knows the seed, so never ship one.
 
-use crate::definitions::{Definitions, EncodingDef};
+use crate::definitions::{AUTO_FUSE_MIN_MEMBERS, Definitions, EncodingDef};
 use crate::error::{BuildError, BuildErrorKind};
 use crate::members::{self, Member};
 use crate::plan::{Plan, Selection};
@@ -33,8 +33,31 @@ use std::path::Path;
 /// The edge refuses to fingerprint longer ids (`edgeseg`'s engine `MAX_ID_LEN`): a member with a
 /// longer id could never be matched, so the builder refuses it.
 const MAX_ID_LEN: usize = 512;
-/// Random non-member fingerprints probed per bloom segment to measure its false-positive rate.
-const FP_PROBES: u64 = 100_000;
+/// Random non-member fingerprints probed per bloom or fuse segment to measure its false-positive
+/// rate.
+pub const FP_PROBES: u64 = 1_000_000;
+
+/// How `exact` sets are written. Both decide identically; `Plain` is the format-1 form (64 bits a
+/// member), kept for old engines and for the test that pins the equivalence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExactForm {
+    /// Compact (`MembershipData::Packed`): about 64 − log2(n) + 5 bits a member.
+    #[default]
+    Compact,
+    /// Sorted little-endian u64s (`MembershipData::Exact`).
+    Plain,
+}
+
+/// Build stages reported to a progress callback (see [`build_with_progress`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Members read so far.
+    Members(u64),
+    /// Encoding segment `index` of `of` (membership sets are built one at a time).
+    Encoding { index: usize, of: usize },
+    /// Measuring false-positive rates and decoding the result.
+    Checking,
+}
 
 /// Knobs of one build. `Default` is a real build: now, random keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,6 +69,8 @@ pub struct BuildOptions {
     /// `Some`: derive the fingerprint key and bloom seeds from this seed (reproducible bytes, for
     /// tests and goldens only). `None`: draw them from the OS.
     pub seed: Option<u64>,
+    /// How `exact` sets (segments and consent sets) are written.
+    pub exact_form: ExactForm,
 }
 
 /// A built snapshot and what went into it.
@@ -60,7 +85,8 @@ pub fn build_files(definitions: &Path, members: &Path, opts: &BuildOptions) -> R
     let defs = Definitions::load(definitions)?;
     let plan = Plan::new(&defs).map_err(|e| e.in_file(definitions))?;
     let reader = members::open(members)?;
-    run(&plan, reader, opts).map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
+    run(&plan, reader, opts, &mut |_| {})
+        .map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
 }
 
 /// Builds from parsed definitions and any source of members.
@@ -69,7 +95,18 @@ pub fn build(
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     opts: &BuildOptions,
 ) -> Result<Built, BuildError> {
-    run(&Plan::new(defs)?, members, opts)
+    run(&Plan::new(defs)?, members, opts, &mut |_| {})
+}
+
+/// [`build`], reporting progress to `progress` (members every 65 536 and at the end, then each
+/// encoding stage). The CLI renders it as a progress bar.
+pub fn build_with_progress(
+    defs: &Definitions,
+    members: impl IntoIterator<Item = Result<Member, BuildError>>,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Built, BuildError> {
+    run(&Plan::new(defs)?, members, opts, progress)
 }
 
 /// Where key material comes from: the OS, or a stream derived from a seed.
@@ -117,12 +154,13 @@ fn run(
     plan: &Plan,
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     opts: &BuildOptions,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Built, BuildError> {
     let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
     let mut key = [0u8; 16];
     keys.fill(&mut key)?;
     let key = FingerprintKey(key);
-    let mut tally = ingest(plan, &key, members)?;
+    let mut tally = ingest(plan, &key, members, progress)?;
     let conflicts = find_conflicts(plan, &mut tally);
 
     let created_ms = match opts.created_ms {
@@ -142,12 +180,13 @@ fn run(
         expires_ms,
         fingerprint_key: key,
         identity: plan.identity.clone(),
-        purposes: purposes(plan, &mut tally),
+        purposes: purposes(plan, &mut tally, opts.exact_form)?,
         tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
         default_tier: plan.default_tier,
-        segments: segments(plan, &mut tally, &mut keys)?,
+        segments: segments(plan, &mut tally, &mut keys, opts.exact_form, progress)?,
         ext: plan.ext.clone(),
     };
+    progress(Progress::Checking);
     let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
     drop(payload);
     // Decode once with the edge's own validation: a snapshot the edge would refuse never leaves.
@@ -181,31 +220,79 @@ fn find_conflicts(plan: &Plan, tally: &mut Tally) -> Vec<crate::conflicts::Confl
     crate::conflicts::find(&facts)
 }
 
+/// An exact set in the chosen form.
+fn exact(fps: Vec<u64>, form: ExactForm, what: &str) -> Result<MembershipData, BuildError> {
+    match form {
+        ExactForm::Plain => Ok(MembershipData::exact(fps)),
+        // Below a few hundred members the bucket offsets can cost more than they save: then the
+        // plain form is the smaller one, and it is what "compact" writes.
+        ExactForm::Compact if edgeseg::membership::packed::encoded_len(fps.len()) >= fps.len() * 8 => {
+            Ok(MembershipData::exact(fps))
+        }
+        ExactForm::Compact => MembershipData::packed(fps)
+            .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what.to_string())),
+    }
+}
+
 /// The purposes table; consent sets take the collected fingerprints.
-fn purposes(plan: &Plan, tally: &mut Tally) -> Vec<Purpose> {
+fn purposes(plan: &Plan, tally: &mut Tally, form: ExactForm) -> Result<Vec<Purpose>, BuildError> {
     plan.purposes
         .iter()
         .zip(std::mem::take(&mut tally.consented))
-        .map(|(p, fps)| Purpose {
-            name: p.name.clone(),
-            requires_consent: p.requires_consent,
-            consented: p.requires_consent.then(|| MembershipData::exact(fps)),
+        .map(|(p, fps)| {
+            Ok(Purpose {
+                name: p.name.clone(),
+                requires_consent: p.requires_consent,
+                consented: if p.requires_consent {
+                    Some(exact(fps, form, &format!("purpose {}", p.name))?)
+                } else {
+                    None
+                },
+            })
         })
         .collect()
 }
 
-/// The segments in snapshot order. Exact sets take their fingerprints; bloom segments keep theirs
-/// for the false-positive probe in [`summarise`].
-fn segments(plan: &Plan, tally: &mut Tally, keys: &mut KeySource) -> Result<Vec<Segment>, BuildError> {
+/// The encoding a segment gets: `auto` resolved by privilege and size.
+fn resolve(seg: &crate::plan::PlanSegment, members: usize) -> Option<EncodingDef> {
+    match &seg.selection {
+        Some((_, EncodingDef::Auto)) if seg.privileged || members < AUTO_FUSE_MIN_MEMBERS => Some(EncodingDef::Exact),
+        Some((_, EncodingDef::Auto)) => Some(EncodingDef::Fuse),
+        Some((_, e)) => Some(*e),
+        None => None,
+    }
+}
+
+/// The segments in snapshot order. Exact sets take their fingerprints; bloom and fuse segments
+/// keep theirs for the false-positive probe in [`summarise`].
+fn segments(
+    plan: &Plan,
+    tally: &mut Tally,
+    keys: &mut KeySource,
+    form: ExactForm,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Segment>, BuildError> {
     let mut out = Vec::with_capacity(plan.segments.len());
-    for (seg, fps) in plan.segments.iter().zip(&mut tally.fingerprints) {
+    let of = plan.segments.len();
+    for (index, (seg, fps)) in plan.segments.iter().zip(&mut tally.fingerprints).enumerate() {
+        progress(Progress::Encoding { index, of });
         let members = fps.len() as u64;
-        let membership = match &seg.selection {
-            Some((_, EncodingDef::Exact)) => Some(MembershipData::exact(std::mem::take(fps))),
-            Some((_, EncodingDef::Bloom)) => {
-                Some(MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?).map_err(|e| {
-                    BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(format!("segment {}", seg.name))
-                })?)
+        let field = || format!("segment {}", seg.name);
+        let membership = match resolve(seg, fps.len()) {
+            Some(EncodingDef::Exact | EncodingDef::Auto) => Some(exact(std::mem::take(fps), form, &field())?),
+            Some(EncodingDef::Bloom) => Some(
+                MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?)
+                    .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field()))?,
+            ),
+            Some(EncodingDef::Fuse) => {
+                let mut seed = [0u8; 8];
+                keys.fill(&mut seed)?;
+                // Fingerprints were sorted for the conflict check; ids are unique, so they are
+                // distinct already (dedup is for safety, it costs one pass).
+                fps.dedup();
+                let bytes = crate::fuse::build(fps, seg.fuse_bits, u64::from_le_bytes(seed))
+                    .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field()))?;
+                Some(MembershipData::Fuse(bytes))
             }
             None => None,
         };
@@ -232,7 +319,11 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         .zip(tally.fingerprints)
         .zip(tally.excluded.into_iter().zip(tally.excluded_tcf))
         .map(|(((seg, view), mut fps), (excluded, excluded_tcf))| {
-            let target = matches!(seg.selection, Some((_, EncodingDef::Bloom))).then_some(seg.fp_rate);
+            let target = match resolve(seg, fps.len()) {
+                Some(EncodingDef::Bloom) => Some(seg.fp_rate),
+                Some(EncodingDef::Fuse) => Some((-f64::from(seg.fuse_bits)).exp2()),
+                _ => None,
+            };
             let measured = target.map(|_| {
                 fps.sort_unstable();
                 measure_fp_rate(&mut probe, &fps, |fp| view.membership.as_ref().is_some_and(|m| m.contains(fp)))
@@ -322,6 +413,7 @@ fn ingest(
     plan: &Plan,
     key: &FingerprintKey,
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Tally, BuildError> {
     let purpose_index: HashMap<&str, usize> =
         plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
@@ -341,6 +433,9 @@ fn ingest(
     for member in members {
         let m = member?;
         tally.members_read += 1;
+        if tally.members_read.is_multiple_of(1 << 16) {
+            progress(Progress::Members(tally.members_read));
+        }
         let position = m.line.unwrap_or(tally.members_read);
         lines_known &= m.line.is_some();
         let err = |msg: String, field: &str| {
@@ -411,6 +506,7 @@ fn ingest(
             }
         }
     }
+    progress(Progress::Members(tally.members_read));
     seen.sort_unstable();
     if let Some(pair) = seen.windows(2).find(|w| w[0].0 == w[1].0) {
         let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));

@@ -128,9 +128,13 @@ pub struct MembersDef {
     pub all: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<EncodingDef>,
-    /// Target false-positive rate for `bloom`; default [`DEFAULT_FP_RATE`].
+    /// Target false-positive rate for `bloom` (default [`DEFAULT_FP_RATE`]) or `fuse` (picks 8-bit
+    /// fingerprints, 2⁻⁸, when the rate allows, else 16-bit, 2⁻¹⁶).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fp_rate: Option<f64>,
+    /// Fingerprint bits of a `fuse` filter, 8 or 16 (false-positive rate 2⁻ᵇⁱᵗˢ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp_bits: Option<u8>,
 }
 
 /// Membership encodings the builder can write.
@@ -139,7 +143,16 @@ pub struct MembersDef {
 pub enum EncodingDef {
     Exact,
     Bloom,
+    /// A binary fuse filter: immutable, 9 or 18 bits a member at 2⁻⁸ or 2⁻¹⁶ false positives.
+    Fuse,
+    /// The builder decides (the default): `exact` for segments that grant a privilege (a tier or a
+    /// throttle quota) and for audiences under [`AUTO_FUSE_MIN_MEMBERS`]; `fuse` (16-bit unless
+    /// `fp_rate`/`fp_bits` say otherwise) for larger audiences.
+    Auto,
 }
+
+/// Members from which an `auto` segment without a privilege becomes a `fuse` filter.
+pub const AUTO_FUSE_MIN_MEMBERS: usize = 100_000;
 
 impl Definitions {
     /// Parses and validates definitions from JSON text. Errors carry line and column (schema) or
@@ -278,9 +291,21 @@ impl Definitions {
 }
 
 impl MembersDef {
-    /// The encoding after defaults: `exact` unless `bloom` was asked for.
+    /// The encoding asked for; `auto` when none was.
     pub fn encoding(&self) -> EncodingDef {
-        self.encoding.unwrap_or(EncodingDef::Exact)
+        self.encoding.unwrap_or(EncodingDef::Auto)
+    }
+
+    /// Fingerprint bits for a `fuse` filter: `fp_bits`, else the fewest that meet `fp_rate`, else
+    /// 8 for an explicit `fuse` and 16 for one `auto` chose.
+    pub fn fuse_bits(&self) -> u8 {
+        match (self.fp_bits, self.fp_rate) {
+            (Some(b), _) => b,
+            (None, Some(r)) if r >= 1.0 / 256.0 => 8,
+            (None, Some(_)) => 16,
+            (None, None) if self.encoding() == EncodingDef::Fuse => 8,
+            (None, None) => 16,
+        }
     }
 
     fn validate(&self, at: &str, has_tier: bool) -> Result<(), BuildError> {
@@ -298,21 +323,37 @@ impl MembersDef {
         }
         // Privilege-granting segments must have no false positives: a bloom hit would hand a
         // stranger a paid tier.
-        if has_tier && self.encoding() == EncodingDef::Bloom {
+        let encoding = self.encoding();
+        if has_tier && matches!(encoding, EncodingDef::Bloom | EncodingDef::Fuse) {
+            let name = if encoding == EncodingDef::Bloom { "bloom" } else { "fuse" };
             return Err(def_error(
                 format!("{at}.encoding"),
-                "a segment with a tier grants a privilege and must be `exact`, not `bloom`".into(),
+                format!("a segment with a tier grants a privilege and must be `exact`, not `{name}`"),
             ));
         }
         if let Some(rate) = self.fp_rate {
-            if self.encoding() != EncodingDef::Bloom {
-                return Err(def_error(
-                    format!("{at}.fp_rate"),
-                    "only a `bloom` encoding has a false-positive rate".into(),
-                ));
+            if encoding == EncodingDef::Exact {
+                return Err(def_error(format!("{at}.fp_rate"), "an `exact` set has no false positives".into()));
             }
             if !(rate > 0.0 && rate < 0.5) {
                 return Err(def_error(format!("{at}.fp_rate"), format!("{rate} is not in (0, 0.5)")));
+            }
+            if encoding != EncodingDef::Bloom && rate < (-16f64).exp2() {
+                return Err(def_error(
+                    format!("{at}.fp_rate"),
+                    format!("{rate} is below a 16-bit fuse filter's 2^-16; use `exact`"),
+                ));
+            }
+        }
+        if let Some(bits) = self.fp_bits {
+            if !matches!(encoding, EncodingDef::Fuse | EncodingDef::Auto) {
+                return Err(def_error(format!("{at}.fp_bits"), "only a `fuse` filter has fingerprint bits".into()));
+            }
+            if bits != 8 && bits != 16 {
+                return Err(def_error(format!("{at}.fp_bits"), format!("{bits} is not 8 or 16")));
+            }
+            if self.fp_rate.is_some() {
+                return Err(def_error(format!("{at}.fp_bits"), "give `fp_bits` or `fp_rate`, not both".into()));
             }
         }
         Ok(())
@@ -369,7 +410,7 @@ mod tests {
         let d = Definitions::from_json(MINIMAL).unwrap();
         assert_eq!(d.default_tier_index(), 1);
         assert_eq!(d.segments[0].precedence, 0);
-        assert_eq!(d.segments[0].members.as_ref().unwrap().encoding(), EncodingDef::Exact);
+        assert_eq!(d.segments[0].members.as_ref().unwrap().encoding(), EncodingDef::Auto);
     }
 
     #[test]

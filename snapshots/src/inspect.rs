@@ -103,8 +103,11 @@ pub struct SegmentInfo {
     pub tier: Option<String>,
     pub purpose: String,
     pub precedence: i32,
-    /// `"exact"`, `"bloom"`, or `None` for a rule-only segment.
+    /// `"exact"`, `"bloom"`, `"fuse"`, or `None` for a rule-only segment.
     pub encoding: Option<String>,
+    /// A fuse filter's fingerprint bits: its false-positive rate is 2^-bits, so this is log2(1/ε)
+    /// to set beside `bits_per_member`.
+    pub fp_bits: Option<u8>,
     /// As counted by the builder (a bloom filter cannot count itself).
     pub members: u64,
     pub membership_bytes: usize,
@@ -162,6 +165,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
                 purpose: snap.purposes.get(usize::from(s.purpose)).map_or_else(String::new, |p| p.name.clone()),
                 precedence: s.precedence,
                 encoding: s.membership.as_ref().map(|m| m.encoding().as_str().to_string()),
+                fp_bits: s.membership.as_ref().and_then(|m| m.fp_bits()),
                 members: s.members,
                 membership_bytes: s.membership_bytes,
                 bits_per_member: (s.membership.is_some() && s.members > 0)
@@ -296,14 +300,14 @@ impl fmt::Display for Inspection {
         writeln!(f)?;
         writeln!(
             f,
-            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>5}",
-            "segment", "tier", "purpose", "prec", "encoding", "members", "bytes", "bits/mbr", "rule"
+            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>9} {:>5}",
+            "segment", "tier", "purpose", "prec", "encoding", "members", "bytes", "bits/mbr", "log2(1/e)", "rule"
         )?;
         for s in &self.segments {
             let has_set = s.encoding.is_some();
             writeln!(
                 f,
-                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>5}",
+                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>9} {:>5}",
                 s.name,
                 s.tier.as_deref().unwrap_or("-"),
                 s.purpose,
@@ -312,6 +316,7 @@ impl fmt::Display for Inspection {
                 if has_set { s.members.to_string() } else { "-".into() },
                 if has_set { size(s.membership_bytes) } else { "-".into() },
                 if has_set { bits_per_member(s.membership_bytes, s.members) } else { "-".into() },
+                s.fp_bits.map_or_else(|| "-".into(), |b| b.to_string()),
                 if s.rule_nodes == 0 { "-".into() } else { s.rule_nodes.to_string() },
             )?;
         }

@@ -31,6 +31,7 @@ pub mod conflicts;
 pub mod definitions;
 mod error;
 pub mod flagd;
+pub mod fuse;
 pub mod inspect;
 pub mod members;
 mod plan;
@@ -41,7 +42,7 @@ pub mod sample;
 pub mod sign;
 mod summary;
 
-pub use build::{BuildOptions, Built, build, build_files};
+pub use build::{BuildOptions, Built, ExactForm, Progress, build, build_files, build_with_progress};
 pub use definitions::Definitions;
 pub use error::{BuildError, BuildErrorKind};
 pub use inspect::{Inspection, inspect};

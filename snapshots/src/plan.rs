@@ -34,7 +34,12 @@ pub(crate) struct PlanSegment {
     pub rule: Option<Rule>,
     /// `Some` for segments with `members`.
     pub selection: Option<(Selection, EncodingDef)>,
+    /// Bloom's target rate.
     pub fp_rate: f64,
+    /// A fuse filter's fingerprint bits (8 or 16).
+    pub fuse_bits: u8,
+    /// Grants a privilege (a tier or a throttle quota): `auto` keeps it exact.
+    pub privileged: bool,
 }
 
 /// The resolved definitions.
@@ -99,7 +104,7 @@ impl Plan {
             if let Some(rule) = &rule {
                 crate::policy::check_rule(rule, &limits, &s.name, &format!("{at}.rule"))?;
             }
-            let (selection, fp_rate) = match &s.members {
+            let (selection, fp_rate, fuse_bits) = match &s.members {
                 Some(m) => {
                     let sel = match &m.where_ {
                         Some(json) => Selection::Where(compile_segment_rule(
@@ -113,9 +118,9 @@ impl Plan {
                         )?),
                         None => Selection::All,
                     };
-                    (Some((sel, m.encoding())), m.fp_rate())
+                    (Some((sel, m.encoding())), m.fp_rate(), m.fuse_bits())
                 }
-                None => (None, 0.0),
+                None => (None, 0.0, 16),
             };
             // `validate` guarantees the lookups below succeed.
             let tier = match &s.tier {
@@ -131,6 +136,8 @@ impl Plan {
                 rule,
                 selection,
                 fp_rate,
+                fuse_bits,
+                privileged: s.tier.is_some() || s.throttle.is_some(),
             });
         }
 

@@ -128,6 +128,33 @@ fn tcf_string(purposes: u32, created_ds: u64) -> String {
         .collect()
 }
 
+/// The members [`write_members`] writes, as they would be read back, generated one at a time: a
+/// build over 10⁸ members needs no 10⁸-line file (`edgeseg build --synthetic-members N`).
+/// Cells are typed as the CSV reader types them, so both paths select the same members.
+pub fn members(count: u64, seed: u64) -> impl Iterator<Item = Result<crate::Member, crate::BuildError>> {
+    (1..=count).map(move |i| {
+        let p = profile(seed, i);
+        let consents = [("personalisation", p.personalisation), ("marketing", p.marketing), ("analytics", p.analytics)]
+            .into_iter()
+            .filter(|&(_, yes)| yes)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let cell = crate::members::csv_value;
+        Ok(crate::Member {
+            id: member_id(i),
+            consents,
+            tcf: None,
+            attributes: vec![
+                ("plan".into(), cell(p.plan)),
+                ("country".into(), cell(p.country)),
+                ("engagement".into(), cell(&p.engagement.to_string())),
+                ("ltv".into(), cell(&format!("{:.2}", p.ltv))),
+            ],
+            line: None,
+        })
+    })
+}
+
 /// Writes `count` members as CSV: `id,plan,country,engagement,ltv,consents`.
 pub fn write_members(out: &mut impl Write, count: u64, seed: u64) -> std::io::Result<()> {
     writeln!(out, "id,plan,country,engagement,ltv,consents")?;

@@ -27,7 +27,7 @@ pub struct SegmentSummary {
     pub tier: Option<String>,
     pub purpose: String,
     pub precedence: i32,
-    /// `"exact"`, `"bloom"`, or `None` for a rule-only segment.
+    /// `"exact"`, `"bloom"`, `"fuse"`, or `None` for a rule-only segment.
     pub encoding: Option<String>,
     /// Members written (after consent filtering).
     pub members: u64,
@@ -40,9 +40,10 @@ pub struct SegmentSummary {
     pub bytes: usize,
     /// Nodes in the request rule (0 when there is none).
     pub rule_nodes: usize,
-    /// The bloom filter's target false-positive rate.
+    /// The bloom or fuse filter's target false-positive rate ε (a fuse filter's is 2^-bits).
     pub target_fp_rate: Option<f64>,
-    /// The bloom filter's false-positive rate measured on 100 000 random non-member fingerprints.
+    /// The filter's false-positive rate measured on [`crate::build::FP_PROBES`] (10⁶) random
+    /// non-member fingerprints.
     pub measured_fp_rate: Option<f64>,
 }
 
@@ -88,7 +89,7 @@ impl fmt::Display for BuildSummary {
         writeln!(f)?;
         writeln!(
             f,
-            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>7} {:>10} {:>8} {:>5} {:>15}",
+            "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>7} {:>10} {:>8} {:>9} {:>5} {:>17}",
             "segment",
             "tier",
             "purpose",
@@ -99,18 +100,20 @@ impl fmt::Display for BuildSummary {
             "of-tcf",
             "bytes",
             "bits/mbr",
+            "log2(1/e)",
             "rule",
             "fp target/meas"
         )?;
         for s in &self.segments {
             let fp = match (s.target_fp_rate, s.measured_fp_rate) {
-                (Some(t), Some(m)) => format!("{:.2}%/{:.2}%", t * 100.0, m * 100.0),
+                (Some(t), Some(m)) => format!("{t:.2e}/{m:.2e}"),
                 _ => "-".into(),
             };
+            let log2 = s.target_fp_rate.map_or_else(|| "-".into(), |t| format!("{:.1}", -t.log2()));
             let has_set = s.encoding.is_some();
             writeln!(
                 f,
-                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>7} {:>10} {:>8} {:>5} {:>15}",
+                "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>9} {:>7} {:>10} {:>8} {:>9} {:>5} {:>17}",
                 s.name,
                 s.tier.as_deref().unwrap_or("-"),
                 s.purpose,
@@ -121,6 +124,7 @@ impl fmt::Display for BuildSummary {
                 if has_set { s.excluded_tcf.to_string() } else { "-".into() },
                 if has_set { size(s.bytes) } else { "-".into() },
                 if has_set { bits_per_member(s.bytes, s.members) } else { "-".into() },
+                log2,
                 if s.rule_nodes == 0 { "-".into() } else { s.rule_nodes.to_string() },
                 fp,
             )?;

@@ -2,9 +2,11 @@
 //!
 //! * [`spec`] — the one spec-data format (definitions + members + requests + expected decisions),
 //!   run natively and through wasmtime with identical results.
+//! * [`membership`] — snapshots with many synthetic members, per encoding (tests and benches).
 //! * [`golden`] — committed expected outputs, rewritten with `EDGESEG_BLESS=1`, diffed on failure.
 
 pub mod golden;
+pub mod membership;
 pub mod spec;
 
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ mod differential;
 mod har;
 mod hostile;
 mod jsonlogic;
+mod membership;
 mod nginx;
 mod privacy;
 mod slo;

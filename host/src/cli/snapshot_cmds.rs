@@ -2,8 +2,11 @@
 
 use anyhow::Context;
 use clap::Args;
-use edgeseg_snapshots::{BuildOptions, build_files, inspect, sample};
+use edgeseg_snapshots::{
+    BuildOptions, Definitions, ExactForm, Progress, build_files, build_with_progress, inspect, sample,
+};
 use std::fs::File;
+use std::io::IsTerminal;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -29,8 +32,22 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE")]
     pub definitions: PathBuf,
     /// Member file: `.csv` or `.jsonl`.
-    #[arg(long, value_name = "FILE")]
-    pub members: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "synthetic_members")]
+    pub members: Option<PathBuf>,
+    /// Instead of a member file, generate N members as `edgeseg sample` would (seed 42), one at a
+    /// time: for builds at scale without an N-line file.
+    #[arg(long, value_name = "N", conflicts_with = "members")]
+    pub synthetic_members: Option<u64>,
+    /// How `exact` sets are written: `compact` (default; about 64 − log2(n) + 5 bits a member) or
+    /// `plain` (64 bits a member, the format-1 form). Both decide identically.
+    #[arg(long, value_name = "FORM", default_value = "compact", value_parser = ["compact", "plain"])]
+    pub exact_form: String,
+    /// Draw a progress bar on stderr even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "no_progress")]
+    pub progress: bool,
+    /// Never draw a progress bar (by default it is drawn when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
     /// Sign the snapshot with this Ed25519 secret key (a file of 64 hex digits, from `edgeseg
     /// keygen`); hosts configured with the public key refuse anything unsigned or re-signed.
     #[arg(long, value_name = "FILE")]
@@ -87,8 +104,43 @@ fn write_with(
 }
 
 pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let opts = BuildOptions { version: args.snapshot_version, created_ms: args.created_ms, seed: args.seed };
-    let mut built = build_files(&args.definitions, &args.members, &opts)?;
+    let opts = BuildOptions {
+        version: args.snapshot_version,
+        created_ms: args.created_ms,
+        seed: args.seed,
+        exact_form: if args.exact_form == "plain" { ExactForm::Plain } else { ExactForm::Compact },
+    };
+    let draw = args.progress || (!args.no_progress && std::io::stderr().is_terminal());
+    let mut built = match (&args.members, args.synthetic_members) {
+        (Some(members), None) if !draw => build_files(&args.definitions, members, &opts)?,
+        (members, synthetic) => {
+            let defs = Definitions::load(&args.definitions)?;
+            let bar = if draw { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
+            bar.set_draw_target(if draw {
+                indicatif::ProgressDrawTarget::stderr_with_hz(4)
+            } else {
+                indicatif::ProgressDrawTarget::hidden()
+            });
+            let mut report = |p: Progress| match p {
+                Progress::Members(n) => bar.set_message(format!("{n} members read")),
+                Progress::Encoding { index, of } => bar.set_message(format!("encoding segment {} of {of}", index + 1)),
+                Progress::Checking => bar.set_message("measuring false-positive rates, checking the snapshot"),
+            };
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+            let built = match (members, synthetic) {
+                (Some(path), _) => {
+                    let reader = edgeseg_snapshots::members::open(path)?;
+                    build_with_progress(&defs, reader, &opts, &mut report).map_err(|e| {
+                        if e.kind() == edgeseg_snapshots::BuildErrorKind::Members { e.in_file(path) } else { e }
+                    })
+                }
+                (None, Some(n)) => build_with_progress(&defs, sample::members(n, 42), &opts, &mut report),
+                (None, None) => anyhow::bail!("give --members or --synthetic-members"),
+            };
+            bar.finish_and_clear();
+            built?
+        }
+    };
     if let Some(path) = &args.signing_key {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let key = edgeseg_snapshots::sign::signing_key(&text).with_context(|| format!("in {}", path.display()))?;

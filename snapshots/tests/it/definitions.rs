@@ -58,9 +58,27 @@ fn semantic_errors_carry_field_paths() {
             "must be `exact`",
         ),
         (
-            with(|v| v["segments"][1]["members"]["fp_rate"] = json!(0.01)),
+            with(|v| {
+                v["segments"][1]["members"]["encoding"] = json!("exact");
+                v["segments"][1]["members"]["fp_rate"] = json!(0.01);
+            }),
             "segments[1].members.fp_rate",
-            "only a `bloom`",
+            "an `exact` set has no false positives",
+        ),
+        (
+            with(|v| v["segments"][1]["members"] = json!({"encoding": "fuse", "fp_bits": 12, "all": true})),
+            "segments[1].members.fp_bits",
+            "not 8 or 16",
+        ),
+        (
+            with(|v| v["segments"][1]["members"] = json!({"encoding": "bloom", "fp_bits": 8, "all": true})),
+            "segments[1].members.fp_bits",
+            "only a `fuse` filter",
+        ),
+        (
+            with(|v| v["segments"][1]["members"] = json!({"encoding": "fuse", "fp_rate": 1e-6, "all": true})),
+            "segments[1].members.fp_rate",
+            "below a 16-bit fuse filter",
         ),
         (
             with(|v| v["segments"][1]["members"] = json!({"encoding": "bloom", "fp_rate": 1.5, "all": true})),

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 /// A fixed, reproducible build: seeded keys and a fixed clock.
 pub fn seeded(seed: u64) -> BuildOptions {
-    BuildOptions { seed: Some(seed), created_ms: Some(1_763_700_000_000), version: None }
+    BuildOptions { seed: Some(seed), created_ms: Some(1_763_700_000_000), ..BuildOptions::default() }
 }
 
 /// `count` sample members as CSV text.

@@ -1,0 +1,375 @@
+//! Membership sets: which fingerprints belong to a segment (or consented to a purpose).
+//!
+//! Four encodings, chosen per set by the builder:
+//!
+//! * [`MembershipData::Exact`] — strictly ascending fingerprints, 8 bytes little-endian each,
+//!   probed in place by binary search. No false positives: required wherever membership grants a
+//!   privilege (a tier, a quota) or records consent.
+//! * [`MembershipData::Bloom`] — a serialised `bloomfilter::Bloom<u64>` (45-byte header: version,
+//!   bitmap length, hash count, 32-byte seed; then the bitmap). Compact, has false positives,
+//!   accepts inserts: meant for audiences and deltas. Probed with `u64` keys only, which hash the
+//!   same on every little-endian platform (`[u8]` keys would not).
+//! * [`MembershipData::Fuse`] — a binary fuse filter ([`fuse`]): immutable, about 9 bits a member
+//!   at 2⁻⁸ false positives or 18 at 2⁻¹⁶. For large audiences.
+//! * [`MembershipData::Packed`] — compact `exact` ([`packed`]): the same sorted fingerprints,
+//!   quotiented into buckets, about 47 bits a member at 10⁷ instead of 64; no false positives.
+//!   Decides exactly as [`MembershipData::Exact`] over the same members.
+//!
+//! Everything is validated at load: an exact set that is not strictly ascending, or a bloom header
+//! with a zero-length bitmap (which makes `bloomfilter` divide by zero) or an absurd hash count,
+//! is an [`ErrorKind::Invalid`] snapshot, not a trap at probe time.
+
+pub mod fuse;
+pub mod packed;
+
+use crate::error::{Error, ErrorKind};
+use alloc::format;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// The encoding name, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Encoding {
+    /// No false positives (plain or compact form).
+    Exact,
+    Bloom,
+    Fuse,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Exact => "exact",
+            Encoding::Bloom => "bloom",
+            Encoding::Fuse => "fuse",
+        }
+    }
+}
+
+/// A membership set as it travels in the snapshot payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipData {
+    /// Strictly ascending u64 fingerprints, little-endian, concatenated.
+    Exact(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// `bloomfilter::Bloom::<u64>::to_bytes()`.
+    Bloom(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A binary fuse filter, [`fuse`]'s layout (appended in format 2; older engines refuse it).
+    Fuse(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Compact exact, [`packed`]'s layout (appended in format 2).
+    Packed(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// Largest hash count accepted from a snapshot: beyond this a filter is broken or hostile (each
+/// probe would cost that many SipHash rounds).
+pub const MAX_BLOOM_HASHES: u32 = 32;
+#[cfg(feature = "bloom")]
+const BLOOM_HEADER_LEN: usize = 1 + 8 + 4 + 32;
+
+impl MembershipData {
+    /// Builds an exact set from fingerprints in any order, duplicates allowed.
+    pub fn exact(mut fingerprints: Vec<u64>) -> MembershipData {
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        let mut bytes = Vec::with_capacity(fingerprints.len() * 8);
+        for fp in fingerprints {
+            bytes.extend_from_slice(&fp.to_le_bytes());
+        }
+        MembershipData::Exact(bytes)
+    }
+
+    /// Builds a compact exact set from fingerprints in any order, duplicates allowed. Decides
+    /// exactly as [`MembershipData::exact`] over the same fingerprints.
+    pub fn packed(mut fingerprints: Vec<u64>) -> Result<MembershipData, Error> {
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        packed::encode(&fingerprints).map(MembershipData::Packed)
+    }
+
+    /// Builds a bloom filter for `fingerprints` at false-positive rate `fp_rate` with `seed`.
+    ///
+    /// The seed must come from a real random source (or a test's fixed value); a seed whose two
+    /// 16-byte halves are equal measurably degrades the filter and is refused.
+    #[cfg(feature = "bloom")]
+    pub fn bloom(fingerprints: &[u64], fp_rate: f64, seed: &[u8; 32]) -> Result<MembershipData, Error> {
+        if seed[..16] == seed[16..] {
+            return Err(Error::new(ErrorKind::Invalid, "bloom seed halves are equal"));
+        }
+        if !(fp_rate > 0.0 && fp_rate < 1.0) {
+            return Err(Error::new(ErrorKind::Invalid, format!("bloom fp rate {fp_rate} not in (0, 1)")));
+        }
+        let items = fingerprints.len().max(1);
+        let mut bloom = bloomfilter::Bloom::<u64>::new_for_fp_rate_with_seed(items, fp_rate, seed)
+            .map_err(|e| Error::new(ErrorKind::Invalid, e))?;
+        for fp in fingerprints {
+            bloom.set(fp);
+        }
+        Ok(MembershipData::Bloom(bloom.to_bytes()))
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            MembershipData::Exact(_) | MembershipData::Packed(_) => Encoding::Exact,
+            MembershipData::Bloom(_) => Encoding::Bloom,
+            MembershipData::Fuse(_) => Encoding::Fuse,
+        }
+    }
+
+    /// Encoded size in bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            MembershipData::Exact(b)
+            | MembershipData::Bloom(b)
+            | MembershipData::Fuse(b)
+            | MembershipData::Packed(b) => b.len(),
+        }
+    }
+}
+
+/// A validated, probe-ready membership set.
+#[derive(Debug)]
+pub enum MembershipSet {
+    /// The plain form, probed in place by the same code as the compact form (one bucket, 64-bit
+    /// remainders).
+    Exact(packed::PackedSet),
+    #[cfg(feature = "bloom")]
+    Bloom(BloomSet),
+    Fuse(fuse::FuseSet),
+    Packed(packed::PackedSet),
+}
+
+impl MembershipSet {
+    /// Validates `data` and makes it probe-ready. `what` names the set in errors.
+    pub fn load(data: MembershipData, what: &str) -> Result<MembershipSet, Error> {
+        // One message for every way a set can be malformed: each distinct message costs module
+        // size, and the set's name and encoding say where to look.
+        let (set, name) = match data {
+            MembershipData::Exact(bytes) => (packed::PackedSet::plain(bytes).map(MembershipSet::Exact), "exact"),
+            #[cfg(feature = "bloom")]
+            MembershipData::Bloom(bytes) => (BloomSet::new(&bytes).map(MembershipSet::Bloom), "bloom"),
+            #[cfg(not(feature = "bloom"))]
+            MembershipData::Bloom(_) => (None, "bloom (not compiled into this build)"),
+            MembershipData::Fuse(bytes) => (fuse::FuseSet::parse(bytes).map(MembershipSet::Fuse), "fuse"),
+            MembershipData::Packed(bytes) => {
+                (packed::PackedSet::parse(bytes).map(MembershipSet::Packed), "compact exact")
+            }
+        };
+        set.ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed {name} set")))
+    }
+
+    /// Is `fingerprint` in the set? (Bloom: maybe.)
+    pub fn contains(&self, fingerprint: u64) -> bool {
+        match self {
+            MembershipSet::Exact(s) | MembershipSet::Packed(s) => s.contains(fingerprint),
+            #[cfg(feature = "bloom")]
+            MembershipSet::Bloom(s) => s.contains(fingerprint),
+            MembershipSet::Fuse(s) => s.contains(fingerprint),
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        match self {
+            MembershipSet::Exact(_) | MembershipSet::Packed(_) => Encoding::Exact,
+            #[cfg(feature = "bloom")]
+            MembershipSet::Bloom(_) => Encoding::Bloom,
+            MembershipSet::Fuse(_) => Encoding::Fuse,
+        }
+    }
+
+    /// A fuse filter's fingerprint bits (its false-positive rate is 2^-bits).
+    pub fn fp_bits(&self) -> Option<u8> {
+        match self {
+            MembershipSet::Fuse(s) => Some(s.fingerprint_bits()),
+            _ => None,
+        }
+    }
+
+    /// Exact sets know their size; bloom filters do not.
+    pub fn exact_len(&self) -> Option<usize> {
+        match self {
+            MembershipSet::Exact(s) | MembershipSet::Packed(s) => Some(s.len()),
+            #[cfg(feature = "bloom")]
+            MembershipSet::Bloom(_) => None,
+            MembershipSet::Fuse(_) => None,
+        }
+    }
+}
+
+/// A validated bloom filter.
+#[cfg(feature = "bloom")]
+pub struct BloomSet {
+    bloom: bloomfilter::Bloom<u64>,
+}
+
+#[cfg(feature = "bloom")]
+impl core::fmt::Debug for BloomSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BloomSet")
+            .field("bits", &self.bloom.len())
+            .field("hashes", &self.bloom.number_of_hash_functions())
+            .finish()
+    }
+}
+
+#[cfg(feature = "bloom")]
+impl BloomSet {
+    /// A zero-length bitmap (which makes `bloomfilter` divide by zero), an absurd hash count or
+    /// a length that disagrees with the header is refused.
+    fn new(bytes: &[u8]) -> Option<BloomSet> {
+        let version = *bytes.first()?;
+        let len = u64::from_le_bytes(bytes.get(1..9)?.try_into().ok()?);
+        let k = u32::from_le_bytes(bytes.get(9..13)?.try_into().ok()?);
+        let bitmap = bytes.len().checked_sub(BLOOM_HEADER_LEN)? as u64;
+        if version != 1 || len == 0 || len != bitmap || k == 0 || k > MAX_BLOOM_HASHES {
+            return None;
+        }
+        bloomfilter::Bloom::<u64>::from_slice(bytes).ok().map(|bloom| BloomSet { bloom })
+    }
+
+    pub fn contains(&self, fingerprint: u64) -> bool {
+        self.bloom.check(&fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_probes_and_rejects_unsorted() {
+        let data = MembershipData::exact(alloc::vec![5, 1, 9, 5, u64::MAX]);
+        let set = MembershipSet::load(data, "t").unwrap();
+        for fp in [1, 5, 9, u64::MAX] {
+            assert!(set.contains(fp), "{fp}");
+        }
+        for fp in [0, 2, 6, 10, u64::MAX - 1] {
+            assert!(!set.contains(fp), "{fp}");
+        }
+        assert_eq!(set.exact_len(), Some(4));
+        let mut unsorted = Vec::new();
+        unsorted.extend_from_slice(&9u64.to_le_bytes());
+        unsorted.extend_from_slice(&1u64.to_le_bytes());
+        let err = MembershipSet::load(MembershipData::Exact(unsorted), "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+        let err = MembershipSet::load(MembershipData::Exact(alloc::vec![0; 7]), "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
+    }
+
+    fn spread(n: u64, salt: u64) -> Vec<u64> {
+        (0..n).map(|i| (i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ salt).collect()
+    }
+
+    #[test]
+    fn packed_decides_as_plain_exact() {
+        for n in [0u64, 1, 2, 63, 64, 65, 1000, 50_000] {
+            let mut fps = spread(n, n);
+            // Extremes and a run sharing a bucket.
+            if n > 2 {
+                fps.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) + 1]);
+            }
+            let plain = MembershipSet::load(MembershipData::exact(fps.clone()), "t").unwrap();
+            let data = MembershipData::packed(fps.clone()).unwrap();
+            assert_eq!(data.encoding(), Encoding::Exact);
+            let bytes = data.byte_len();
+            assert_eq!(bytes, packed::encoded_len(plain.exact_len().unwrap()));
+            let packed = MembershipSet::load(data, "t").unwrap();
+            assert_eq!(packed.exact_len(), plain.exact_len(), "n={n}");
+            for &fp in &fps {
+                assert!(packed.contains(fp), "n={n} member {fp:#x}");
+            }
+            for probe in spread(20_000, 0xdead_beef).into_iter().chain(fps.iter().map(|f| f ^ 1)) {
+                assert_eq!(packed.contains(probe), plain.contains(probe), "n={n} probe {probe:#x}");
+            }
+            if n >= 1000 {
+                // 64 − (⌊log2 n⌋ − 4) remainder bits, at most 2 bits of offsets.
+                let len = plain.exact_len().unwrap();
+                let bits = bytes as f64 * 8.0 / len as f64;
+                let bound = f64::from(70 - (usize::BITS - 1 - len.leading_zeros()));
+                assert!(bits <= bound && bits < 64.0, "{bits} bits per member at n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn packed_refuses_hostile_layouts() {
+        let MembershipData::Packed(good) = MembershipData::packed(spread(5000, 3)).unwrap() else { unreachable!() };
+        let load = |b: Vec<u8>| MembershipSet::load(MembershipData::Packed(b), "t").map(|_| ());
+        assert!(load(good.clone()).is_ok());
+        assert_eq!(load(good[..7].to_vec()).unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(load(good[..good.len() - 1].to_vec()).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut q = good.clone();
+        q[0] = 40;
+        assert_eq!(load(q).unwrap_err().kind(), ErrorKind::Invalid);
+        // A count that disagrees with the offsets, and offsets that go backwards.
+        let mut count = good.clone();
+        count[4] ^= 1;
+        assert_eq!(load(count).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut back = good.clone();
+        back[packed::HEADER_LEN + 8..packed::HEADER_LEN + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(load(back).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut zero = good;
+        zero[packed::HEADER_LEN..packed::HEADER_LEN + 4].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(load(zero).unwrap_err().kind(), ErrorKind::Invalid);
+    }
+
+    #[test]
+    fn fuse_refuses_hostile_headers() {
+        // A well-formed empty-ish filter: 8-bit, segment length 4, one segment, 12 slots.
+        let mut good = alloc::vec![8u8, 3, 0, 0];
+        good.extend_from_slice(&4u32.to_le_bytes());
+        good.extend_from_slice(&1u32.to_le_bytes());
+        good.extend_from_slice(&7u64.to_le_bytes());
+        good.extend_from_slice(&[0; 12]);
+        let load = |b: &[u8]| MembershipSet::load(MembershipData::Fuse(b.to_vec()), "t").map(|_| ());
+        assert!(load(&good).is_ok());
+        let bad = |at: usize, v: u8| {
+            let mut b = good.clone();
+            b[at] = v;
+            load(&b).unwrap_err().kind()
+        };
+        assert_eq!(bad(0, 12), ErrorKind::Invalid); // fingerprint bits
+        assert_eq!(bad(1, 4), ErrorKind::Invalid); // arity
+        assert_eq!(bad(4, 3), ErrorKind::Invalid); // segment length not a power of two
+        assert_eq!(bad(8, 0), ErrorKind::Invalid); // no segments
+        assert_eq!(bad(8, 2), ErrorKind::Invalid); // length disagrees
+        assert_eq!(bad(0, 16), ErrorKind::Invalid); // 16-bit needs twice the bytes
+        assert_eq!(load(&good[..19]).unwrap_err().kind(), ErrorKind::Invalid);
+        // Huge geometry that would overflow 32-bit index arithmetic.
+        let mut huge = good.clone();
+        huge[4..8].copy_from_slice(&(1u32 << 18).to_le_bytes());
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(load(&huge).unwrap_err().kind(), ErrorKind::Invalid);
+        // Every probe of a valid filter stays in bounds (no panic), whatever the key.
+        let set = MembershipSet::load(MembershipData::Fuse(good), "t").unwrap();
+        let hits = spread(10_000, 9).into_iter().filter(|&k| set.contains(k)).count();
+        assert!(hits < 200, "{hits}");
+    }
+
+    #[cfg(feature = "bloom")]
+    #[test]
+    fn bloom_probes_and_refuses_hostile_headers() {
+        let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let fps: Vec<u64> = (0..1000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let data = MembershipData::bloom(&fps, 0.01, &seed).unwrap();
+        let MembershipData::Bloom(bytes) = data.clone() else { unreachable!() };
+        let set = MembershipSet::load(data, "t").unwrap();
+        assert!(fps.iter().all(|&fp| set.contains(fp)));
+        let false_pos = (1_000_000..1_010_000u64).filter(|&fp| set.contains(fp)).count();
+        assert!(false_pos < 300, "{false_pos} false positives in 10000 at a 1% target");
+
+        // Zero-length bitmap: bloomfilter would divide by zero on probe.
+        let mut zero = bytes[..BLOOM_HEADER_LEN].to_vec();
+        zero[1..9].copy_from_slice(&0u64.to_le_bytes());
+        assert_eq!(MembershipSet::load(MembershipData::Bloom(zero), "t").unwrap_err().kind(), ErrorKind::Invalid);
+        // Absurd hash count: a probe would spin for billions of rounds.
+        let mut many = bytes.clone();
+        many[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(MembershipSet::load(MembershipData::Bloom(many), "t").unwrap_err().kind(), ErrorKind::Invalid);
+        // Truncated header.
+        assert_eq!(
+            MembershipSet::load(MembershipData::Bloom(bytes[..5].to_vec()), "t").unwrap_err().kind(),
+            ErrorKind::Invalid
+        );
+        // Equal seed halves are refused at build.
+        assert!(MembershipData::bloom(&fps, 0.01, &[7; 32]).is_err());
+    }
+}
