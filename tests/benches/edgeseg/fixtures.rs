@@ -5,14 +5,35 @@ use edgeseg_host::guest::{Guest, GuestConfig};
 use edgeseg_host::traffic::{TrafficReader, TrafficRecord};
 use edgeseg_snapshots::definitions::EncodingDef;
 use edgeseg_snapshots::members::CsvMembers;
-use edgeseg_snapshots::{BuildOptions, Definitions, Member, build, sample};
+use edgeseg_snapshots::{BuildOptions, Definitions, ExactForm, Member, build, sample};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// A membership encoding as the bench builds it: its row label, what the definitions say, and
+/// how exact sets are written.
+#[derive(Clone, Copy, Debug)]
+pub struct Encoding {
+    pub name: &'static str,
+    pub def: EncodingDef,
+    /// `fp_bits` for `fuse` (8 or 16); ignored by the other encodings.
+    pub fp_bits: Option<u8>,
+    pub exact_form: ExactForm,
+}
+
+const fn enc(name: &'static str, def: EncodingDef, fp_bits: Option<u8>, exact_form: ExactForm) -> Encoding {
+    Encoding { name, def, fp_bits, exact_form }
+}
+
 /// Every membership encoding the builder offers, benched in this order. A new encoding is one
-/// more line here: the membership and load sections build their snapshots through the builder
-/// with `"encoding": <name>` and probe/load whatever it writes.
-pub const ENCODINGS: &[EncodingDef] = &[EncodingDef::Exact, EncodingDef::Bloom];
+/// line here: the fixtures build a one-segment snapshot with `"encoding": <def>` and probe/load
+/// whatever it writes.
+pub const ENCODINGS: &[Encoding] = &[
+    enc("exact", EncodingDef::Exact, None, ExactForm::Compact),
+    enc("exact-plain", EncodingDef::Exact, None, ExactForm::Plain),
+    enc("bloom", EncodingDef::Bloom, None, ExactForm::Compact),
+    enc("fuse8", EncodingDef::Fuse, Some(8), ExactForm::Compact),
+    enc("fuse16", EncodingDef::Fuse, Some(16), ExactForm::Compact),
+];
 
 /// The sample generator's seed (the demo's).
 pub const SEED: u64 = 42;
@@ -57,12 +78,17 @@ fn sibling(config: GuestConfig) -> Guest {
 }
 
 /// The encoding's name as definitions spell it (`"exact"`, `"bloom"`, …).
-pub fn encoding_name(encoding: EncodingDef) -> String {
+fn def_name(encoding: EncodingDef) -> String {
     serde_json::to_value(encoding).unwrap().as_str().unwrap().to_owned()
 }
 
 fn options() -> BuildOptions {
-    BuildOptions { version: Some(1), created_ms: Some(sample::TRAFFIC_EPOCH_MS), seed: Some(SEED) }
+    BuildOptions {
+        version: Some(1),
+        created_ms: Some(sample::TRAFFIC_EPOCH_MS),
+        seed: Some(SEED),
+        exact_form: ExactForm::default(),
+    }
 }
 
 /// The demo snapshot (`snapshots/data/demo.json`) over `members` sample members, built as
@@ -95,7 +121,11 @@ pub fn records(jsonl: &[u8]) -> Vec<TrafficRecord> {
 }
 
 /// Definitions with one segment, `audience`, holding every member in `encoding`.
-fn audience_definitions(encoding: EncodingDef) -> Definitions {
+fn audience_definitions(encoding: Encoding) -> Definitions {
+    let mut members = serde_json::json!({"all": true, "encoding": def_name(encoding.def)});
+    if let Some(bits) = encoding.fp_bits {
+        members["fp_bits"] = bits.into();
+    }
     let text = serde_json::json!({
         "id": "bench-audience",
         "version": 1,
@@ -104,7 +134,7 @@ fn audience_definitions(encoding: EncodingDef) -> Definitions {
         "tiers": ["standard"],
         "segments": [{
             "name": "audience", "purpose": "contract", "precedence": 1,
-            "members": {"all": true, "encoding": encoding_name(encoding)}
+            "members": members
         }]
     });
     Definitions::from_json(&text.to_string()).unwrap()
@@ -115,12 +145,12 @@ pub fn audience_id(i: u64) -> String {
     sample::member_id(i + 1)
 }
 
-fn build_audience(encoding: EncodingDef, members: u64) -> Vec<u8> {
+fn build_audience(encoding: Encoding, members: u64) -> Vec<u8> {
     let defs = audience_definitions(encoding);
     let members = (0..members).map(|i| {
         Ok(Member { id: audience_id(i), consents: Vec::new(), tcf: None, attributes: Vec::new(), line: None })
     });
-    build(&defs, members, &options()).unwrap().bytes
+    build(&defs, members, &BuildOptions { exact_form: encoding.exact_form, ..options() }).unwrap().bytes
 }
 
 /// FNV-1a, for cache keys (stable across Rust versions, unlike std's hasher).
@@ -132,8 +162,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// `target/bench/snapshots/`. Builds are reproducible (fixed seed), so the cache key is what a
 /// build depends on: the encoding, the size, and the bytes of a 1 000-member build — which change
 /// whenever the builder or the format does, so a stale file is never measured.
-pub fn audience_snapshot(encoding: EncodingDef, members: u64) -> Vec<u8> {
-    let name = encoding_name(encoding);
+pub fn audience_snapshot(encoding: Encoding, members: u64) -> Vec<u8> {
+    let name = encoding.name;
     let key = fnv1a(&build_audience(encoding, members.min(1_000)));
     let dir = bench_dir().join("snapshots");
     let path = dir.join(format!("audience-{name}-{members}-{key:016x}.snapshot"));

@@ -22,7 +22,7 @@ pub fn run(h: &mut Harness) -> Value {
     let mut guest = fixtures::guest(2 << 30);
     let mut rows = Vec::new();
     for &encoding in ENCODINGS {
-        let name = fixtures::encoding_name(encoding);
+        let name = encoding.name;
         for &members in sizes {
             let bytes = fixtures::audience_snapshot(encoding, members);
             let engine = Engine::load(&bytes).unwrap();

@@ -42,7 +42,7 @@ pub fn run(h: &mut Harness) -> Value {
 
     let snapshots: Vec<(String, Snapshot)> = ENCODINGS
         .iter()
-        .map(|&e| (fixtures::encoding_name(e), Snapshot::decode(&fixtures::audience_snapshot(e, members)).unwrap()))
+        .map(|&e| (e.name.to_owned(), Snapshot::decode(&fixtures::audience_snapshot(e, members)).unwrap()))
         .collect();
     let mut probes: Vec<Probe<'_>> = snapshots
         .iter()
