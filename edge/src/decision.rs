@@ -48,6 +48,10 @@ pub struct Decision<'e> {
     /// on a reject, `Retry-After`.
     #[serde(borrow)]
     pub response_headers: Vec<Header<'e>>,
+    /// Segments not matched because their rule ran out of its evaluation budget
+    /// (`Engine::set_eval_budget`), in precedence order. Empty for any sane rule.
+    #[serde(borrow)]
+    pub budget_skipped: Vec<&'e str>,
 }
 
 impl Decision<'_> {

@@ -6,7 +6,7 @@ use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutc
 use crate::delta::RevocationDelta;
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
-use crate::rule::{Env, Slot, Value};
+use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
 use crate::snapshot::{IdentitySource, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
 use alloc::format;
@@ -27,6 +27,10 @@ pub struct Engine {
     limiter: Limiter,
     /// Purposes that need consent (everything but `contract`).
     gated: u64,
+    /// Work units each rule evaluation may spend ([`Engine::set_eval_budget`]).
+    eval_budget: u64,
+    /// Segments skipped because their rule ran out of budget, since load.
+    rule_budget_skips: u64,
 }
 
 /// Where a request lands, before actions (see [`Engine::classify`]).
@@ -40,6 +44,8 @@ pub struct Classification<'e> {
     /// Purposes granted on this request after narrowing.
     pub consent: u64,
     pub narrowing: consent::Narrowing,
+    /// Segments whose rule ran out of its evaluation budget: not matched (fail-closed).
+    pub budget_skipped: Vec<&'e SegmentView>,
 }
 
 /// Counters a host reads for its report and its health checks.
@@ -52,6 +58,9 @@ pub struct EngineStats {
     /// Sequence of the applied revocation delta, if any.
     pub delta_sequence: Option<u64>,
     pub revocations: u64,
+    /// Segments skipped since load because their rule ran out of its evaluation budget
+    /// ([`Engine::set_eval_budget`]); each is also named in its [`Decision::budget_skipped`].
+    pub rule_budget_skips: u64,
 }
 
 impl Engine {
@@ -63,7 +72,14 @@ impl Engine {
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
         let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
         let limiter = Limiter::new(snapshot.throttle_keys as usize);
-        Engine { snapshot, revocations: None, limiter, gated }
+        Engine { snapshot, revocations: None, limiter, gated, eval_budget: DEFAULT_EVAL_BUDGET, rule_budget_skips: 0 }
+    }
+
+    /// Sets the work units one rule evaluation may spend (default [`DEFAULT_EVAL_BUDGET`]; see
+    /// there for what counts). A rule that runs out does not match, and is counted in
+    /// [`EngineStats::rule_budget_skips`].
+    pub fn set_eval_budget(&mut self, units: u64) {
+        self.eval_budget = units;
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -111,6 +127,7 @@ impl Engine {
             throttle_evictions: self.limiter.evictions(),
             delta_sequence: self.revocations.as_ref().map(|d| d.sequence),
             revocations: self.revocations.as_ref().map_or(0, |d| d.entries.len() as u64),
+            rule_budget_skips: self.rule_budget_skips,
         }
     }
 
@@ -123,13 +140,14 @@ impl Engine {
     /// is but its actions. Reads no state and changes none: what a browser or a preview may ask
     /// without counting against a throttle.
     pub fn classify<'e>(&'e self, req: &Request<'_>) -> Classification<'e> {
-        classify(&self.snapshot, self.revocations.as_ref(), self.gated, req)
+        classify(&self.snapshot, self.revocations.as_ref(), self.gated, self.eval_budget, req)
     }
 
     /// Puts one request into its tier and segments and applies their actions.
     pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
-        let Classification { tier_index, matched, fingerprint, consent, narrowing } =
-            classify(&self.snapshot, self.revocations.as_ref(), self.gated, req);
+        let Classification { tier_index, matched, fingerprint, consent, narrowing, budget_skipped } =
+            classify(&self.snapshot, self.revocations.as_ref(), self.gated, self.eval_budget, req);
+        self.rule_budget_skips += budget_skipped.len() as u64;
         let snap = &self.snapshot;
 
         let tier_view = snap.tiers.get(usize::from(tier_index));
@@ -233,6 +251,7 @@ impl Engine {
             route,
             headers,
             response_headers,
+            budget_skipped: budget_skipped.iter().map(|s| s.name.as_str()).collect(),
         }
     }
 }
@@ -243,6 +262,7 @@ fn classify<'e>(
     snap: &'e Snapshot,
     revocations: Option<&RevocationDelta>,
     gated: u64,
+    eval_budget: u64,
     req: &Request<'_>,
 ) -> Classification<'e> {
     let identity = identity(snap, req);
@@ -271,6 +291,7 @@ fn classify<'e>(
     let env = EdgeEnv { req, snap, identity, fingerprint, consent };
     let mut matched: Vec<&SegmentView> = Vec::new();
     let mut best_tier: Option<u16> = None;
+    let mut budget_skipped = Vec::new();
     for seg in &snap.segments {
         if !env.purpose_granted(seg.purpose) {
             continue;
@@ -281,17 +302,27 @@ fn classify<'e>(
                 _ => continue,
             }
         }
-        if let Some(rule) = &seg.rule
-            && !rule.matches(&env)
-        {
-            continue;
+        match seg.rule.as_ref().map(|r| r.matches_within(&env, eval_budget)) {
+            None | Some(Ok(true)) => {}
+            Some(Ok(false)) => continue,
+            Some(Err(_)) => {
+                budget_skipped.push(seg);
+                continue;
+            }
         }
         matched.push(seg);
         if let Some(t) = seg.tier {
             best_tier = Some(best_tier.map_or(t, |b| b.min(t)));
         }
     }
-    Classification { tier_index: best_tier.unwrap_or(snap.default_tier), matched, fingerprint, consent, narrowing }
+    Classification {
+        tier_index: best_tier.unwrap_or(snap.default_tier),
+        matched,
+        fingerprint,
+        consent,
+        narrowing,
+        budget_skipped,
+    }
 }
 
 fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
@@ -360,18 +391,9 @@ impl EdgeEnv<'_, '_, '_> {
 
 impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
     fn slot(&self, slot: &'a Slot) -> Value<'a> {
-        let opt = |v: Option<&'a str>| v.map_or(Value::Null, Value::Str);
-        match slot {
-            Slot::Method => Value::Str(self.req.method),
-            Slot::Host => Value::Str(self.req.host),
-            Slot::Path => Value::Str(self.req.path),
-            Slot::Country => opt(self.req.country),
-            Slot::Now => Value::Number((self.req.now_ms / 1000) as f64),
-            Slot::NowMs => Value::Number(self.req.now_ms as f64),
-            Slot::Header(name) => opt(self.req.header(name)),
-            Slot::Cookie(name) => opt(self.req.cookie(name)),
-            Slot::Attribute(name) => self.req.attribute(name).map_or(Value::Null, Value::from),
-            Slot::Identity => opt(self.identity),
+        match (slot, self.identity) {
+            (Slot::Identity, Some(id)) => Value::Str(id),
+            _ => Env::slot(self.req, slot),
         }
     }
 

@@ -83,6 +83,25 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// JSON Logic truthiness of a value no longer needed (see [`truthy`]).
+    #[inline]
+    pub fn truthy(self) -> bool {
+        let t = truthy(&self);
+        self.discard();
+        t
+    }
+
+    /// Drops a value, without a call to the drop glue for the scalars that own nothing (the
+    /// evaluator drops operands at every node).
+    #[inline(always)]
+    pub(crate) fn discard(self) {
+        if matches!(self, Value::String(_) | Value::Array(_)) {
+            drop(self);
+        } else {
+            core::mem::forget(self);
+        }
+    }
+
     /// Number of elements of an array (0 for anything else).
     pub fn len(&self) -> usize {
         match self {
@@ -132,6 +151,7 @@ pub fn elements<'a>(v: &Value<'a>) -> Vec<Value<'a>> {
 /// JS `===`. Arrays are objects: never strictly equal to anything built separately.
 pub fn strict_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Number(x), Value::Number(y)) => x == y,
@@ -142,6 +162,9 @@ pub fn strict_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
 /// JS `==` (Abstract Equality Comparison) over JSON values.
 pub fn loose_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
+        // The common cases first.
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,
         _ if a.is_object_like() && b.is_object_like() => false,
@@ -161,6 +184,9 @@ pub fn loose_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
 
 /// JS Abstract Relational Comparison: `a < b` (or `a <= b` with `or_equal`).
 pub fn less(a: &Value<'_>, b: &Value<'_>, or_equal: bool) -> bool {
+    if let (Value::Number(x), Value::Number(y)) = (a, b) {
+        return if or_equal { x <= y } else { x < y };
+    }
     let pa = to_primitive(a);
     let pb = to_primitive(b);
     if let (Prim::Str(x), Prim::Str(y)) = (&pa, &pb) {
