@@ -79,6 +79,8 @@ export interface Decision {
   headers: DecisionHeader[];
   /** Add to the response (Cache-Control, Vary, Surrogate-Key, RateLimit…); with a 429 on reject. */
   response_headers: DecisionHeader[];
+  /** Segments not matched because their rule ran out of its evaluation budget. */
+  budget_skipped: string[];
   [field: string]: unknown;
 }
 

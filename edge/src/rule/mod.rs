@@ -34,9 +34,9 @@ pub use value::{Value, loose_eq, strict_eq, string_to_number, to_js_string, trut
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
 use alloc::format;
-use core::cell::Cell;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use serde::{Deserialize, Serialize};
 use value::{contains, elements, less};
 
@@ -439,7 +439,12 @@ impl Rule {
 
     /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them.
     pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, BudgetExceeded> {
-        self.evaluate_within(env, budget).map(Value::truthy)
+        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+        let matched = match self.nodes.len().checked_sub(1) {
+            Some(root) => self.eval_bool(root, &cx, Scope::Top),
+            None => false,
+        };
+        if cx.over.get() { Err(BudgetExceeded) } else { Ok(matched) }
     }
 
     /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
@@ -481,15 +486,7 @@ impl Rule {
             return Value::Null;
         }
         let env = cx.env;
-        // Leaves are read here rather than through another call: most operands are constants
-        // and variables.
-        let ev = |c: &u32| match self.nodes.get(*c as usize) {
-            Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
-            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => {
-                scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v))
-            }
-            _ => self.eval(*c as usize, cx, scope),
-        };
+        let ev = |c: &u32| self.operand(*c, cx, scope);
         match node {
             Node::Literal(l) => Value::from(l),
             Node::Var { slot, default } => match (env.slot(slot), default) {
@@ -530,13 +527,13 @@ impl Rule {
                 }
                 last
             }
-            Node::Not(c) => Value::Bool(!ev(c).truthy()),
-            Node::Truthy(c) => Value::Bool(ev(c).truthy()),
+            Node::Not(c) => Value::Bool(!self.eval_bool(*c as usize, cx, scope)),
+            Node::Truthy(c) => Value::Bool(self.eval_bool(*c as usize, cx, scope)),
             Node::If(cs) => {
                 let mut pairs = cs.chunks_exact(2);
                 for pair in pairs.by_ref() {
                     if let [cond, then] = pair
-                        && ev(cond).truthy()
+                        && self.eval_bool(*cond as usize, cx, scope)
                     {
                         return ev(then);
                     }
@@ -603,8 +600,8 @@ impl Rule {
                     _ => {
                         let hit = |want: bool| {
                             any_element(&list, |x| {
-                                let (v, over) = run(x);
-                                over || truthy(&v) == want
+                                let t = self.eval_bool(*body as usize, cx, Scope::Item(x));
+                                cx.over.get() || t == want
                             })
                         };
                         Value::Bool(match op {
@@ -639,7 +636,43 @@ impl Rule {
         }
     }
 
-    fn missing<'a, E: Env<'a>>(&'a self, keys: &'a [MissingKey], cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Vec<Value<'a>> {
+    /// Node `c` as an operand. Leaves are read here rather than through another call: most
+    /// operands are constants and variables.
+    #[inline(always)]
+    fn operand<'a, E: Env<'a>>(&'a self, c: u32, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        match self.nodes.get(c as usize) {
+            Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
+            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => {
+                scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v))
+            }
+            _ => self.eval(c as usize, cx, scope),
+        }
+    }
+
+    /// The truthiness of node `i`: what `matches`, conditions and quantifier bodies need. The
+    /// boolean operators answer without building a value (the same short-circuits, the same
+    /// budget: a unit per node).
+    fn eval_bool<'a, E: Env<'a>>(&'a self, i: usize, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> bool {
+        let b = |c: &u32| self.eval_bool(*c as usize, cx, scope);
+        match self.nodes.get(i) {
+            // The deciding operand of `and`/`or` is the first falsy/truthy one (or the last).
+            Some(Node::And(cs)) if cx.spend(1) => !cs.is_empty() && cs.iter().all(b),
+            Some(Node::Or(cs)) if cx.spend(1) => cs.iter().any(b),
+            Some(Node::Not(c)) if cx.spend(1) => !b(c),
+            Some(Node::Truthy(c)) if cx.spend(1) => b(c),
+            Some(Node::Compare { op, args }) if cx.spend(1) => {
+                with_args(args, |c| self.operand(*c, cx, scope), |vals| compare(*op, vals))
+            }
+            _ => self.eval(i, cx, scope).truthy(),
+        }
+    }
+
+    fn missing<'a, E: Env<'a>>(
+        &'a self,
+        keys: &'a [MissingKey],
+        cx: &Ctx<'_, E>,
+        scope: Scope<'_, 'a>,
+    ) -> Vec<Value<'a>> {
         keys.iter()
             .filter(|k| {
                 let v = self.eval(k.var as usize, cx, scope);
