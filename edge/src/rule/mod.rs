@@ -439,12 +439,7 @@ impl Rule {
 
     /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them.
     pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, BudgetExceeded> {
-        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
-        let matched = match self.nodes.len().checked_sub(1) {
-            Some(root) => self.eval_bool(root, &cx, Scope::Top),
-            None => false,
-        };
-        if cx.over.get() { Err(BudgetExceeded) } else { Ok(matched) }
+        self.evaluate_within(env, budget).map(Value::truthy)
     }
 
     /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
@@ -527,13 +522,13 @@ impl Rule {
                 }
                 last
             }
-            Node::Not(c) => Value::Bool(!self.eval_bool(*c as usize, cx, scope)),
-            Node::Truthy(c) => Value::Bool(self.eval_bool(*c as usize, cx, scope)),
+            Node::Not(c) => Value::Bool(!ev(c).truthy()),
+            Node::Truthy(c) => Value::Bool(ev(c).truthy()),
             Node::If(cs) => {
                 let mut pairs = cs.chunks_exact(2);
                 for pair in pairs.by_ref() {
                     if let [cond, then] = pair
-                        && self.eval_bool(*cond as usize, cx, scope)
+                        && ev(cond).truthy()
                     {
                         return ev(then);
                     }
@@ -552,8 +547,10 @@ impl Rule {
     }
 
     /// The operators that build arrays and strings or loop: kept out of [`Rule::eval`] so the
-    /// common path has a small frame.
-    #[inline(never)]
+    /// common path has a small frame (natively; the size-gated wasm modules leave it to the
+    /// compiler).
+    #[cfg_attr(not(target_arch = "wasm32"), inline(never))]
+    #[cfg_attr(target_arch = "wasm32", inline(always))]
     fn eval_cold<'a, E: Env<'a>>(&'a self, node: &'a Node, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
         let ev = |c: &u32| self.eval(*c as usize, cx, scope);
         let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
@@ -600,8 +597,8 @@ impl Rule {
                     _ => {
                         let hit = |want: bool| {
                             any_element(&list, |x| {
-                                let t = self.eval_bool(*body as usize, cx, Scope::Item(x));
-                                cx.over.get() || t == want
+                                let (v, over) = run(x);
+                                over || v.truthy() == want
                             })
                         };
                         Value::Bool(match op {
@@ -638,7 +635,8 @@ impl Rule {
 
     /// Node `c` as an operand. Leaves are read here rather than through another call: most
     /// operands are constants and variables.
-    #[inline(always)]
+    // Inlined natively (speed); not forced in the size-gated wasm modules.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn operand<'a, E: Env<'a>>(&'a self, c: u32, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
         match self.nodes.get(c as usize) {
             Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
@@ -646,24 +644,6 @@ impl Rule {
                 scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v))
             }
             _ => self.eval(c as usize, cx, scope),
-        }
-    }
-
-    /// The truthiness of node `i`: what `matches`, conditions and quantifier bodies need. The
-    /// boolean operators answer without building a value (the same short-circuits, the same
-    /// budget: a unit per node).
-    fn eval_bool<'a, E: Env<'a>>(&'a self, i: usize, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> bool {
-        let b = |c: &u32| self.eval_bool(*c as usize, cx, scope);
-        match self.nodes.get(i) {
-            // The deciding operand of `and`/`or` is the first falsy/truthy one (or the last).
-            Some(Node::And(cs)) if cx.spend(1) => !cs.is_empty() && cs.iter().all(b),
-            Some(Node::Or(cs)) if cx.spend(1) => cs.iter().any(b),
-            Some(Node::Not(c)) if cx.spend(1) => !b(c),
-            Some(Node::Truthy(c)) if cx.spend(1) => b(c),
-            Some(Node::Compare { op, args }) if cx.spend(1) => {
-                with_args(args, |c| self.operand(*c, cx, scope), |vals| compare(*op, vals))
-            }
-            _ => self.eval(i, cx, scope).truthy(),
         }
     }
 
@@ -726,30 +706,9 @@ impl<E> Ctx<'_, E> {
 fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[Value<'a>]) -> T) -> T {
     match args {
         [] => f(&[]),
-        [a] => {
-            let vals = [ev(a)];
-            let r = f(&vals);
-            let [x] = vals;
-            x.discard();
-            r
-        }
-        [a, b] => {
-            let vals = [ev(a), ev(b)];
-            let r = f(&vals);
-            let [x, y] = vals;
-            x.discard();
-            y.discard();
-            r
-        }
-        [a, b, c] => {
-            let vals = [ev(a), ev(b), ev(c)];
-            let r = f(&vals);
-            let [x, y, z] = vals;
-            x.discard();
-            y.discard();
-            z.discard();
-            r
-        }
+        [a] => f(&[ev(a)]),
+        [a, b] => f(&[ev(a), ev(b)]),
+        [a, b, c] => f(&[ev(a), ev(b), ev(c)]),
         _ => f(&args.iter().map(ev).collect::<Vec<_>>()),
     }
 }
