@@ -51,6 +51,10 @@ pub struct Decision<'e> {
     /// The snapshot is past its `expires_ms` and nothing has replaced it: it still serves
     /// (last-known-good) and the origin is told with `x-edgeseg-stale: 1`.
     pub stale: bool,
+    /// Segments not matched because their rule ran out of its evaluation budget
+    /// (`Engine::set_eval_budget`), in precedence order. Empty for any sane rule.
+    #[serde(borrow)]
+    pub budget_skipped: Vec<&'e str>,
 }
 
 impl Decision<'_> {

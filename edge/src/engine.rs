@@ -6,7 +6,7 @@ use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutc
 use crate::delta::RevocationDelta;
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
-use crate::rule::{Env, Slot, Value};
+use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
 use crate::snapshot::{IdentitySource, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
 use alloc::format;
@@ -29,6 +29,10 @@ pub struct Engine {
     gated: u64,
     stale_decisions: u64,
     headers_skipped: u64,
+    /// Work units each rule evaluation may spend ([`Engine::set_eval_budget`]).
+    eval_budget: u64,
+    /// Segments skipped because their rule ran out of budget, since load.
+    rule_budget_skips: u64,
 }
 
 /// Where a request lands, before actions (see [`Engine::classify`]).
@@ -44,6 +48,8 @@ pub struct Classification<'e> {
     pub narrowing: consent::Narrowing,
     /// Header values over the snapshot's `header_bytes` limit, read as absent.
     pub headers_skipped: u32,
+    /// Segments whose rule ran out of its evaluation budget: not matched (fail-closed).
+    pub budget_skipped: Vec<&'e SegmentView>,
 }
 
 /// Counters a host reads for its report and its health checks.
@@ -60,6 +66,9 @@ pub struct EngineStats {
     pub stale_decisions: u64,
     /// Header values over the snapshot's `header_bytes` limit, read as absent.
     pub headers_skipped: u64,
+    /// Segments skipped since load because their rule ran out of its evaluation budget
+    /// ([`Engine::set_eval_budget`]); each is also named in its [`Decision::budget_skipped`].
+    pub rule_budget_skips: u64,
 }
 
 impl Engine {
@@ -71,7 +80,23 @@ impl Engine {
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
         let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
         let limiter = Limiter::new(snapshot.throttle_keys as usize);
-        Engine { snapshot, revocations: None, limiter, gated, stale_decisions: 0, headers_skipped: 0 }
+        Engine {
+            snapshot,
+            revocations: None,
+            limiter,
+            gated,
+            eval_budget: DEFAULT_EVAL_BUDGET,
+            rule_budget_skips: 0,
+            stale_decisions: 0,
+            headers_skipped: 0,
+        }
+    }
+
+    /// Sets the work units one rule evaluation may spend (default [`DEFAULT_EVAL_BUDGET`]; see
+    /// there for what counts). A rule that runs out does not match, and is counted in
+    /// [`EngineStats::rule_budget_skips`].
+    pub fn set_eval_budget(&mut self, units: u64) {
+        self.eval_budget = units;
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -127,6 +152,7 @@ impl Engine {
             revocations: self.revocations.as_ref().map_or(0, |d| d.entries.len() as u64),
             stale_decisions: self.stale_decisions,
             headers_skipped: self.headers_skipped,
+            rule_budget_skips: self.rule_budget_skips,
         }
     }
 
@@ -139,13 +165,14 @@ impl Engine {
     /// is but its actions. Reads no state and changes none: what a browser or a preview may ask
     /// without counting against a throttle.
     pub fn classify<'e>(&'e self, req: &Request<'_>) -> Classification<'e> {
-        classify(&self.snapshot, self.revocations.as_ref(), self.gated, req)
+        classify(&self.snapshot, self.revocations.as_ref(), self.gated, self.eval_budget, req)
     }
 
     /// Puts one request into its tier and segments and applies their actions.
     pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
-        let Classification { tier_index, matched, fingerprint, consent, narrowing, headers_skipped } =
-            classify(&self.snapshot, self.revocations.as_ref(), self.gated, req);
+        let Classification { tier_index, matched, fingerprint, consent, narrowing, headers_skipped, budget_skipped } =
+            classify(&self.snapshot, self.revocations.as_ref(), self.gated, self.eval_budget, req);
+        self.rule_budget_skips += budget_skipped.len() as u64;
         let snap = &self.snapshot;
         // Past its expiry and not replaced: still served (last-known-good), but flagged.
         let stale = snap.expires_ms.is_some_and(|e| e <= req.now_ms);
@@ -255,6 +282,7 @@ impl Engine {
             headers,
             response_headers,
             stale,
+            budget_skipped: budget_skipped.iter().map(|s| s.name.as_str()).collect(),
         }
     }
 }
@@ -265,6 +293,7 @@ fn classify<'e>(
     snap: &'e Snapshot,
     revocations: Option<&RevocationDelta>,
     gated: u64,
+    eval_budget: u64,
     req: &Request<'_>,
 ) -> Classification<'e> {
     // A header value over the snapshot's limit is read as absent by identity and rules. Consent
@@ -315,6 +344,7 @@ fn classify<'e>(
     let env = EdgeEnv { req, snap, identity, fingerprint, consent };
     let mut matched: Vec<&SegmentView> = Vec::new();
     let mut best_tier: Option<u16> = None;
+    let mut budget_skipped = Vec::new();
     for seg in &snap.segments {
         if !env.purpose_granted(seg.purpose) {
             continue;
@@ -325,10 +355,13 @@ fn classify<'e>(
                 _ => continue,
             }
         }
-        if let Some(rule) = &seg.rule
-            && !rule.matches(&env)
-        {
-            continue;
+        match seg.rule.as_ref().map(|r| r.matches_within(&env, eval_budget)) {
+            None | Some(Ok(true)) => {}
+            Some(Ok(false)) => continue,
+            Some(Err(_)) => {
+                budget_skipped.push(seg);
+                continue;
+            }
         }
         matched.push(seg);
         if let Some(t) = seg.tier {
@@ -342,6 +375,7 @@ fn classify<'e>(
         consent,
         narrowing,
         headers_skipped,
+        budget_skipped,
     }
 }
 
@@ -411,18 +445,9 @@ impl EdgeEnv<'_, '_, '_> {
 
 impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
     fn slot(&self, slot: &'a Slot) -> Value<'a> {
-        let opt = |v: Option<&'a str>| v.map_or(Value::Null, Value::Str);
-        match slot {
-            Slot::Method => Value::Str(self.req.method),
-            Slot::Host => Value::Str(self.req.host),
-            Slot::Path => Value::Str(self.req.path),
-            Slot::Country => opt(self.req.country),
-            Slot::Now => Value::Number((self.req.now_ms / 1000) as f64),
-            Slot::NowMs => Value::Number(self.req.now_ms as f64),
-            Slot::Header(name) => opt(self.req.header(name)),
-            Slot::Cookie(name) => opt(self.req.cookie(name)),
-            Slot::Attribute(name) => self.req.attribute(name).map_or(Value::Null, Value::from),
-            Slot::Identity => opt(self.identity),
+        match (slot, self.identity) {
+            (Slot::Identity, Some(id)) => Value::Str(id),
+            _ => Env::slot(self.req, slot),
         }
     }
 

@@ -81,6 +81,8 @@ export interface Decision {
   response_headers: DecisionHeader[];
   /** The snapshot is past its expiry and nothing replaced it: still serving, flagged. */
   stale: boolean;
+  /** Segments not matched because their rule ran out of its evaluation budget. */
+  budget_skipped: string[];
   [field: string]: unknown;
 }
 
@@ -361,10 +363,13 @@ fn string_field(obj: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
 
 /// `scheme://authority/path?query#fragment` → (authority without userinfo, `/path?query`).
 fn split_url(url: &str) -> (String, String) {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    // Byte scans and checked slicing: `split_once("://")` and `split_at` would link core's
+    // substring searcher and its panic formatting (about 3 KB of the module).
+    let scheme_end = url.as_bytes().windows(3).position(|w| w == b"://");
+    let rest = scheme_end.and_then(|i| url.get(i + 3..)).unwrap_or(url);
     let rest = rest.split('#').next().unwrap_or("");
     let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
+        Some(i) => (rest.get(..i).unwrap_or(rest), rest.get(i..).unwrap_or("")),
         None => (rest, ""),
     };
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);

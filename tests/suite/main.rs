@@ -3,6 +3,7 @@
 
 mod abi;
 mod actions;
+mod budget;
 mod demo;
 mod diff;
 mod differential;

@@ -32,11 +32,29 @@ pub use ops::ArithOp;
 pub use value::{Value, loose_eq, strict_eq, string_to_number, to_js_string, truthy};
 
 use crate::error::{Error, ErrorKind};
+use crate::request::Request;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use serde::{Deserialize, Serialize};
 use value::{contains, elements, less};
+
+/// Work units one evaluation of a rule may spend unless the host sets another limit
+/// (`Engine::set_eval_budget`): a unit per node evaluated (each run of an iteration body
+/// counts), per array element walked by `map`/`filter`/`reduce` or built by `merge`/`map`, and per
+/// byte of a string built (`cat`, `substr`) or copied out of an iteration scope.
+/// [`Rule::validate`] bounds a rule's structure, not the work of its loops: nested `map`s over
+/// large literal arrays or a `reduce` that doubles a string would otherwise run (and allocate)
+/// without bound where no fuel stops them (a Worker, a browser). An evaluation that runs out stops
+/// at once, and its rule does not match. 65,536 units (as many as [`MAX_EVALUATIONS`]) is about a
+/// millisecond of native work at worst, far above real rules (tens of units) and far below a hang;
+/// the builder folds constants under the same limit.
+pub const DEFAULT_EVAL_BUDGET: u64 = 1 << 16;
+
+/// An evaluation ran out of its work budget (see [`DEFAULT_EVAL_BUDGET`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BudgetExceeded;
 
 /// Deepest rule the edge evaluates (the builder refuses deeper ones).
 pub const MAX_DEPTH: usize = 64;
@@ -248,6 +266,29 @@ impl<'a> Env<'a> for NoRequest {
     }
 }
 
+/// A request on its own: every slot it carries, no identity, no membership, no consent. The
+/// engine's environment adds those; this is what a request rule reads.
+impl<'a> Env<'a> for Request<'a> {
+    fn slot(&self, slot: &'a Slot) -> Value<'a> {
+        let opt = |v: Option<&'a str>| v.map_or(Value::Null, Value::Str);
+        match slot {
+            Slot::Method => Value::Str(self.method),
+            Slot::Host => Value::Str(self.host),
+            Slot::Path => Value::Str(self.path),
+            Slot::Country => opt(self.country),
+            Slot::Now => Value::Number((self.now_ms / 1000) as f64),
+            Slot::NowMs => Value::Number(self.now_ms as f64),
+            Slot::Header(name) => opt(self.header(name)),
+            Slot::Cookie(name) => opt(self.cookie(name)),
+            Slot::Attribute(name) => self.attribute(name).map_or(Value::Null, Value::from),
+            Slot::Identity => Value::Null,
+        }
+    }
+    fn in_segment(&self, _: u16) -> bool {
+        false
+    }
+}
+
 /// What `var` sees inside an iteration body.
 #[derive(Clone, Copy)]
 enum Scope<'s, 'a> {
@@ -390,34 +431,57 @@ impl Rule {
         Ok(())
     }
 
-    /// Evaluates the rule and applies JSON Logic truthiness to the result.
+    /// Evaluates the rule and applies JSON Logic truthiness to the result, within
+    /// [`DEFAULT_EVAL_BUDGET`]; a rule that runs out of budget does not match (fail-closed).
     pub fn matches<'a>(&'a self, env: &impl Env<'a>) -> bool {
-        truthy(&self.evaluate(env))
+        self.matches_within(env, DEFAULT_EVAL_BUDGET).unwrap_or(false)
+    }
+
+    /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them.
+    pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, BudgetExceeded> {
+        self.evaluate_within(env, budget).map(Value::truthy)
     }
 
     /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
     /// json-logic-js's `apply(rule, data)`): `var` reads `data`, no request slot is reachable
-    /// and `in_segment` is false. The rule should have passed [`Rule::validate`].
+    /// and `in_segment` is false. The rule should have passed [`Rule::validate`]. Null when the
+    /// rule runs out of [`DEFAULT_EVAL_BUDGET`] (see [`Rule::evaluate_data_within`]).
     pub fn evaluate_data<'a>(&'a self, data: &'a Literal) -> Value<'a> {
+        self.evaluate_data_within(data, DEFAULT_EVAL_BUDGET).unwrap_or(Value::Null)
+    }
+
+    /// [`Rule::evaluate_data`] within `budget` work units.
+    pub fn evaluate_data_within<'a>(&'a self, data: &'a Literal, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
         let top = Value::from(data);
-        match self.nodes.len().checked_sub(1) {
-            Some(root) => self.eval(root, &NoRequest, Scope::Item(&top)),
-            None => Value::Null,
-        }
+        self.run(&NoRequest, Scope::Item(&top), budget)
     }
 
-    /// Evaluates the rule to a value.
+    /// Evaluates the rule to a value; null when it runs out of [`DEFAULT_EVAL_BUDGET`].
     pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
-        match self.nodes.len().checked_sub(1) {
-            Some(root) => self.eval(root, env, Scope::Top),
-            None => Value::Null,
-        }
+        self.evaluate_within(env, DEFAULT_EVAL_BUDGET).unwrap_or(Value::Null)
     }
 
-    fn eval<'a>(&'a self, i: usize, env: &impl Env<'a>, scope: Scope<'_, 'a>) -> Value<'a> {
+    /// Evaluates the rule to a value within `budget` work units (see [`DEFAULT_EVAL_BUDGET`]).
+    pub fn evaluate_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+        self.run(env, Scope::Top, budget)
+    }
+
+    fn run<'a, E: Env<'a>>(&'a self, env: &E, scope: Scope<'_, 'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+        let value = match self.nodes.len().checked_sub(1) {
+            Some(root) => self.eval(root, &cx, scope),
+            None => Value::Null,
+        };
+        if cx.over.get() { Err(BudgetExceeded) } else { Ok(value) }
+    }
+
+    fn eval<'a, E: Env<'a>>(&'a self, i: usize, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
         let Some(node) = self.nodes.get(i) else { return Value::Null };
-        let ev = |c: &u32| self.eval(*c as usize, env, scope);
-        let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
+        if !cx.spend(1) {
+            return Value::Null;
+        }
+        let env = cx.env;
+        let ev = |c: &u32| self.operand(*c, cx, scope);
         match node {
             Node::Literal(l) => Value::from(l),
             Node::Var { slot, default } => match (env.slot(slot), default) {
@@ -425,17 +489,23 @@ impl Rule {
                 (v, _) => v,
             },
             Node::ScopeVar { path, default } => match (scope_var(scope, path), default) {
+                (Some(v @ (Value::String(_) | Value::Array(_))), _) => cx.charge(v),
                 (Some(v), _) => v,
                 (None, Some(d)) => ev(d),
                 (None, None) => Value::Null,
             },
-            Node::Array(cs) => Value::Array(all(cs)),
             Node::Compare { op, args } => Value::Bool(with_args(args, ev, |vals| compare(*op, vals))),
-            Node::In { needle, haystack } => Value::Bool(contains(&ev(haystack), &ev(needle))),
+            Node::In { needle, haystack } => {
+                let (h, n) = (ev(haystack), ev(needle));
+                let found = contains(&h, &n);
+                h.discard();
+                n.discard();
+                Value::Bool(found)
+            }
             Node::And(cs) => {
                 let mut last = Value::Null;
                 for c in cs {
-                    last = ev(c);
+                    core::mem::replace(&mut last, ev(c)).discard();
                     if !truthy(&last) {
                         break;
                     }
@@ -445,20 +515,20 @@ impl Rule {
             Node::Or(cs) => {
                 let mut last = Value::Null;
                 for c in cs {
-                    last = ev(c);
+                    core::mem::replace(&mut last, ev(c)).discard();
                     if truthy(&last) {
                         break;
                     }
                 }
                 last
             }
-            Node::Not(c) => Value::Bool(!truthy(&ev(c))),
-            Node::Truthy(c) => Value::Bool(truthy(&ev(c))),
+            Node::Not(c) => Value::Bool(!ev(c).truthy()),
+            Node::Truthy(c) => Value::Bool(ev(c).truthy()),
             Node::If(cs) => {
                 let mut pairs = cs.chunks_exact(2);
                 for pair in pairs.by_ref() {
                     if let [cond, then] = pair
-                        && truthy(&ev(cond))
+                        && ev(cond).truthy()
                     {
                         return ev(then);
                     }
@@ -471,25 +541,72 @@ impl Rule {
             Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
             Node::Consent(p) => Value::Bool(env.consent(*p)),
             Node::Arith { op, args } => with_args(args, ev, |vals| ops::arith(*op, vals)),
-            Node::Cat(cs) => with_args(cs, ev, ops::cat),
-            Node::Substr(cs) => with_args(cs, ev, ops::substr),
-            Node::Merge(cs) => ops::merge(all(cs)),
-            Node::Missing(keys) => Value::Array(self.missing(keys, env, scope)),
+            Node::Affix { suffix, text, affix } => Value::Bool(ops::affix(&ev(text), &ev(affix), *suffix)),
+            _ => self.eval_cold(node, cx, scope),
+        }
+    }
+
+    /// The operators that build arrays and strings or loop: kept out of [`Rule::eval`] so the
+    /// common path has a small frame (natively; the size-gated wasm modules leave it to the
+    /// compiler).
+    #[cfg_attr(not(target_arch = "wasm32"), inline(never))]
+    #[cfg_attr(target_arch = "wasm32", inline(always))]
+    fn eval_cold<'a, E: Env<'a>>(&'a self, node: &'a Node, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        let ev = |c: &u32| self.eval(*c as usize, cx, scope);
+        let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
+        match node {
+            Node::Array(cs) => Value::Array(all(cs)),
+            Node::Cat(cs) => cx.charge(with_args(cs, ev, ops::cat)),
+            Node::Substr(cs) => cx.charge(with_args(cs, ev, ops::substr)),
+            Node::Merge(cs) => cx.charge(ops::merge(all(cs))),
+            Node::Missing(keys) => Value::Array(self.missing(keys, cx, scope)),
             Node::MissingSome { need, keys } => {
-                let missing = self.missing(keys, env, scope);
+                let missing = self.missing(keys, cx, scope);
                 let found = Value::Number((keys.len() - missing.len()) as f64);
                 if less(&ev(need), &found, true) { Value::Array(Vec::new()) } else { Value::Array(missing) }
             }
             Node::Iterate { op, array, body } => {
                 let list = ev(array);
-                let run = |item: &Value<'a>| self.eval(*body as usize, env, Scope::Item(item));
+                // Every element run is work, and a body over an exhausted budget stops the walk.
+                let run = |item: &Value<'a>| {
+                    let v = self.eval(*body as usize, cx, Scope::Item(item));
+                    (v, cx.over.get())
+                };
                 // The quantifiers walk the array in place; only map and filter build one.
                 match op {
-                    IterOp::Map => Value::Array(elements(&list).iter().map(run).collect()),
-                    IterOp::Filter => Value::Array(elements(&list).into_iter().filter(|x| truthy(&run(x))).collect()),
-                    IterOp::All => Value::Bool(!list.is_empty() && !any_element(&list, |x| !truthy(&run(x)))),
-                    IterOp::Some => Value::Bool(any_element(&list, |x| truthy(&run(x)))),
-                    IterOp::None => Value::Bool(!any_element(&list, |x| truthy(&run(x)))),
+                    IterOp::Map | IterOp::Filter => {
+                        let items = elements(&list);
+                        if !cx.spend(items.len() as u64) {
+                            return Value::Null;
+                        }
+                        let mut out = Vec::new();
+                        for x in items {
+                            let (v, over) = run(&x);
+                            if over {
+                                return Value::Null;
+                            }
+                            match op {
+                                IterOp::Map => out.push(v),
+                                _ if truthy(&v) => out.push(x),
+                                _ => {}
+                            }
+                        }
+                        Value::Array(out)
+                    }
+                    // An exhausted budget ends the walk too (its answer is thrown away).
+                    _ => {
+                        let hit = |want: bool| {
+                            any_element(&list, |x| {
+                                let (v, over) = run(x);
+                                over || v.truthy() == want
+                            })
+                        };
+                        Value::Bool(match op {
+                            IterOp::All => !list.is_empty() && !hit(false),
+                            IterOp::Some => hit(true),
+                            _ => !hit(true),
+                        })
+                    }
                 }
             }
             Node::Reduce { array, body, initial } => {
@@ -498,25 +615,89 @@ impl Rule {
                 if !list.is_array() {
                     return acc;
                 }
-                for current in elements(&list) {
-                    acc = self.eval(*body as usize, env, Scope::Reduce { current: &current, accumulator: &acc });
+                let items = elements(&list);
+                if !cx.spend(items.len() as u64) {
+                    return Value::Null;
+                }
+                for current in items {
+                    acc = self.eval(*body as usize, cx, Scope::Reduce { current: &current, accumulator: &acc });
+                    if cx.over.get() {
+                        return Value::Null;
+                    }
                 }
                 acc
             }
-            Node::Affix { suffix, text, affix } => Value::Bool(ops::affix(&ev(text), &ev(affix), *suffix)),
             Node::SemVer { left, op, right } => flagd::sem_ver(&ev(left), &ev(op), &ev(right)),
             Node::Fractional { key, variants } => flagd::fractional(&ev(key), &all(variants)),
+            _ => Value::Null,
         }
     }
 
-    fn missing<'a>(&'a self, keys: &'a [MissingKey], env: &impl Env<'a>, scope: Scope<'_, 'a>) -> Vec<Value<'a>> {
+    /// Node `c` as an operand. Leaves are read here rather than through another call: most
+    /// operands are constants and variables.
+    // Inlined natively (speed); not forced in the size-gated wasm modules.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    fn operand<'a, E: Env<'a>>(&'a self, c: u32, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        match self.nodes.get(c as usize) {
+            Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
+            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => {
+                scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v))
+            }
+            _ => self.eval(c as usize, cx, scope),
+        }
+    }
+
+    fn missing<'a, E: Env<'a>>(
+        &'a self,
+        keys: &'a [MissingKey],
+        cx: &Ctx<'_, E>,
+        scope: Scope<'_, 'a>,
+    ) -> Vec<Value<'a>> {
         keys.iter()
             .filter(|k| {
-                let v = self.eval(k.var as usize, env, scope);
+                let v = self.eval(k.var as usize, cx, scope);
                 matches!(v, Value::Null) || v.as_str() == Some("")
             })
             .map(|k| Value::Str(&k.name))
             .collect()
+    }
+}
+
+/// One evaluation's environment and what is left of its budget.
+struct Ctx<'c, E> {
+    env: &'c E,
+    left: Cell<u64>,
+    /// Set once a charge did not fit; from then on every node evaluates to null at once.
+    over: Cell<bool>,
+}
+
+impl<E> Ctx<'_, E> {
+    /// Takes `units` from the budget; false (and the budget is gone) when they do not fit.
+    #[inline]
+    fn spend(&self, units: u64) -> bool {
+        match self.left.get().checked_sub(units) {
+            Some(left) => {
+                self.left.set(left);
+                true
+            }
+            None => {
+                self.left.set(0);
+                self.over.set(true);
+                false
+            }
+        }
+    }
+
+    /// Charges for a value built (or copied) during evaluation: a unit per byte of a string,
+    /// per element of an array. Null when that does not fit.
+    #[inline]
+    fn charge<'a>(&self, v: Value<'a>) -> Value<'a> {
+        let units = match &v {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.len(),
+            _ => 0,
+        };
+        if self.spend(units as u64) { v } else { Value::Null }
     }
 }
 
@@ -558,31 +739,58 @@ fn compare(op: CompareOp, vals: &[Value<'_>]) -> bool {
     }
 }
 
-/// Follows `path` into the scope value; `None` when it leads nowhere.
+/// Follows `path` into the scope value; `None` when it leads nowhere. Walks the data document's
+/// literals in place and makes a value only of what it finds.
 fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
-    let (mut v, rest) = match scope {
+    let (start, rest) = match scope {
         Scope::Top => return None,
-        Scope::Item(v) => (v.clone(), path),
+        Scope::Item(v) => (v, path),
         Scope::Reduce { current, accumulator } => match path.split_first() {
-            Some((first, rest)) if first == "current" => (current.clone(), rest),
-            Some((first, rest)) if first == "accumulator" => (accumulator.clone(), rest),
+            Some((first, rest)) if first == "current" => (current, rest),
+            Some((first, rest)) if first == "accumulator" => (accumulator, rest),
             _ => return None,
         },
     };
-    for seg in rest {
-        if matches!(v, Value::Null) {
-            return None;
-        }
-        if let Value::Object(entries) = v {
-            v = entries.iter().find(|(k, _)| k == seg).map(|(_, x)| Value::from(x))?;
-            continue;
-        }
-        // Only canonical indices name elements in JS: `a["01"]` and `a["+1"]` are undefined.
-        let canonical = seg == "0" || (!seg.starts_with('0') && seg.bytes().all(|b| b.is_ascii_digit()));
-        let index = seg.parse::<usize>().ok().filter(|_| canonical)?;
-        v = v.get(index)?;
+    let Some((first, more)) = rest.split_first() else { return Some(start.clone()) };
+    let mut lit: &'a Literal = match start {
+        Value::Object(entries) => field(entries, first)?,
+        Value::Literals(items) => items.get(index(first)?)?,
+        // An array built during evaluation holds values, not literals.
+        Value::Array(items) => return value_path(items.get(index(first)?)?.clone(), more),
+        _ => return None,
+    };
+    for seg in more {
+        lit = match lit {
+            Literal::Object(entries) => field(entries, seg)?,
+            Literal::Array(items) => items.get(index(seg)?)?,
+            _ => return None,
+        };
+    }
+    Some(Value::from(lit))
+}
+
+/// The rest of a scope path from a value.
+fn value_path<'a>(mut v: Value<'a>, path: &[String]) -> Option<Value<'a>> {
+    for seg in path {
+        v = match v {
+            Value::Object(entries) => Value::from(field(entries, seg)?),
+            _ => v.get(index(seg)?)?,
+        };
     }
     Some(v)
+}
+
+fn field<'a>(entries: &'a [(String, Literal)], key: &str) -> Option<&'a Literal> {
+    // Length and first byte before the byte comparison: most keys differ there.
+    let first = key.as_bytes().first();
+    entries.iter().find(|(k, _)| k.len() == key.len() && k.as_bytes().first() == first && k == key).map(|(_, v)| v)
+}
+
+/// A path segment as an array index. Only canonical indices name elements in JS: `a["01"]` and
+/// `a["+1"]` are undefined.
+fn index(seg: &str) -> Option<usize> {
+    let canonical = seg == "0" || (!seg.starts_with('0') && seg.bytes().all(|b| b.is_ascii_digit()));
+    seg.parse::<usize>().ok().filter(|_| canonical)
 }
 
 #[cfg(test)]

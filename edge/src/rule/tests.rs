@@ -252,3 +252,93 @@ fn scope_paths_need_canonical_indices() {
         assert_eq!(rule.evaluate(&NoEnv), Value::Array(vec![want]), "{seg}");
     }
 }
+
+/// `reduce` over `n` elements whose body doubles the accumulator (`cat(acc, acc)`), from `seed`.
+fn doubling(n: usize) -> Rule {
+    Rule {
+        nodes: vec![
+            Node::Literal(Literal::Array(vec![Literal::Number(0.0); n])),
+            Node::ScopeVar { path: vec!["accumulator".into()], default: None },
+            Node::Cat(vec![1, 1]),
+            Node::Literal(Literal::String("ab".into())),
+            Node::Reduce { array: 0, body: 2, initial: Some(3) },
+        ],
+    }
+}
+
+#[test]
+fn a_doubling_reduce_runs_out_of_budget_and_does_not_match() {
+    // 2^64 bytes if nothing stopped it.
+    let rule = doubling(64);
+    rule.validate(0).unwrap();
+    assert_eq!(rule.evaluate_within(&NoEnv, DEFAULT_EVAL_BUDGET), Err(BudgetExceeded));
+    assert!(!rule.matches(&NoEnv));
+    assert_eq!(rule.evaluate(&NoEnv), Value::Null);
+    assert_eq!(rule.evaluate_data(&Literal::Null), Value::Null);
+    // A few doublings fit: 5 elements walked, 5 × (body, cat, 2 reads) nodes, 4+8+…+64 bytes.
+    let small = doubling(5);
+    assert_eq!(small.evaluate(&NoEnv).as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn nested_maps_over_large_arrays_run_out_of_budget() {
+    let big = Literal::Array((0..4096).map(|i| Literal::Number(f64::from(i))).collect());
+    let rule = Rule {
+        nodes: vec![
+            Node::Literal(big),
+            Node::ScopeVar { path: vec![], default: None },
+            Node::Iterate { op: IterOp::Map, array: 0, body: 1 },
+            Node::Iterate { op: IterOp::Map, array: 0, body: 2 },
+            Node::Iterate { op: IterOp::Some, array: 0, body: 3 },
+        ],
+    };
+    rule.validate(0).unwrap();
+    // 4096^3 body runs unbounded; the budget stops it after a few thousand.
+    assert_eq!(rule.evaluate_within(&NoEnv, DEFAULT_EVAL_BUDGET), Err(BudgetExceeded));
+    assert_eq!(rule.matches_within(&NoEnv, 1 << 12), Err(BudgetExceeded));
+    assert!(!rule.matches(&NoEnv));
+}
+
+#[test]
+fn the_budget_counts_nodes_elements_and_bytes_exactly() {
+    // and(1, "x"): three node evaluations.
+    let rule = Rule {
+        nodes: vec![
+            Node::Literal(Literal::Number(1.0)),
+            Node::Literal(Literal::String("x".into())),
+            Node::And(vec![0, 1]),
+        ],
+    };
+    assert_eq!(rule.evaluate_within(&NoEnv, 3), Ok(s("x")));
+    assert_eq!(rule.evaluate_within(&NoEnv, 2), Err(BudgetExceeded));
+    // cat("ab", "ab"): three nodes and four bytes.
+    let cat = Rule { nodes: vec![Node::Literal(Literal::String("ab".into())), Node::Cat(vec![0, 0])] };
+    assert_eq!(cat.evaluate_within(&NoEnv, 7), Ok(Value::String("abab".into())));
+    assert_eq!(cat.evaluate_within(&NoEnv, 6), Err(BudgetExceeded));
+    // map over three elements with an identity body: two nodes, three elements, three body runs.
+    let map = Rule {
+        nodes: vec![
+            Node::Literal(Literal::Array(vec![Literal::Null; 3])),
+            Node::ScopeVar { path: vec![], default: None },
+            Node::Iterate { op: IterOp::Map, array: 0, body: 1 },
+        ],
+    };
+    assert!(map.evaluate_within(&NoEnv, 8).is_ok());
+    assert_eq!(map.evaluate_within(&NoEnv, 7), Err(BudgetExceeded));
+}
+
+#[test]
+fn a_request_is_an_environment_of_its_own() {
+    let req = Request {
+        method: "GET",
+        path: "/p",
+        headers: vec![("User-Agent", "Mobile Safari")],
+        attributes: vec![("plan", crate::request::AttrValue::String("gold"))],
+        ..Request::default()
+    };
+    assert_eq!(req.slot(&Slot::Header("user-agent".into())), s("Mobile Safari"));
+    assert_eq!(req.slot(&Slot::Attribute("plan".into())), s("gold"));
+    assert_eq!(req.slot(&Slot::Path), s("/p"));
+    assert_eq!(req.slot(&Slot::Identity), Value::Null);
+    assert!(!req.in_segment(0) && !req.consent(0));
+}

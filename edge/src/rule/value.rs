@@ -83,6 +83,25 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// JSON Logic truthiness of a value no longer needed (see [`truthy`]).
+    #[inline]
+    pub fn truthy(self) -> bool {
+        let t = truthy(&self);
+        self.discard();
+        t
+    }
+
+    /// Drops a value, without a call to the drop glue for the scalars that own nothing (the
+    /// evaluator drops operands at every node).
+    #[inline(always)]
+    pub(crate) fn discard(self) {
+        if matches!(self, Value::String(_) | Value::Array(_)) {
+            drop(self);
+        } else {
+            core::mem::forget(self);
+        }
+    }
+
     /// Number of elements of an array (0 for anything else).
     pub fn len(&self) -> usize {
         match self {
@@ -132,6 +151,7 @@ pub fn elements<'a>(v: &Value<'a>) -> Vec<Value<'a>> {
 /// JS `===`. Arrays are objects: never strictly equal to anything built separately.
 pub fn strict_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Number(x), Value::Number(y)) => x == y,
@@ -142,6 +162,9 @@ pub fn strict_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
 /// JS `==` (Abstract Equality Comparison) over JSON values.
 pub fn loose_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
+        // The common cases first.
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,
         _ if a.is_object_like() && b.is_object_like() => false,
@@ -161,6 +184,9 @@ pub fn loose_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
 
 /// JS Abstract Relational Comparison: `a < b` (or `a <= b` with `or_equal`).
 pub fn less(a: &Value<'_>, b: &Value<'_>, or_equal: bool) -> bool {
+    if let (Value::Number(x), Value::Number(y)) = (a, b) {
+        return if or_equal { x <= y } else { x < y };
+    }
     let pa = to_primitive(a);
     let pb = to_primitive(b);
     if let (Prim::Str(x), Prim::Str(y)) = (&pa, &pb) {
@@ -360,8 +386,8 @@ pub fn contains(haystack: &Value<'_>, needle: &Value<'_>) -> bool {
     if let Some(h) = haystack.as_str() {
         // `String.prototype.indexOf` converts its argument: an array searches for its joined form.
         return match needle.as_str() {
-            Some(n) => h.contains(n),
-            None => h.contains(to_js_string(needle).as_str()),
+            Some(n) => has_substring(h.as_bytes(), n.as_bytes()),
+            None => has_substring(h.as_bytes(), to_js_string(needle).as_bytes()),
         };
     }
     match haystack {
@@ -369,6 +395,16 @@ pub fn contains(haystack: &Value<'_>, needle: &Value<'_>) -> bool {
         Value::Array(items) => items.iter().any(|v| strict_eq(v, needle)),
         _ => false,
     }
+}
+
+/// Whether `needle` occurs in `haystack`, bytewise. For UTF-8 text this is `str::contains` (a
+/// valid needle can only match at character boundaries), without core's Two-Way searcher: that
+/// searcher, and the panic formatting its slicing links, cost the wasm modules about 5.6 KB of
+/// code. Haystacks are request values capped by the snapshot's `header_bytes` and needles are
+/// rule literals, so the simple scan (first byte, then the rest) is bounded and fast enough.
+fn has_substring(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    haystack.windows(needle.len()).any(|w| w.first() == Some(&first) && w.get(1..) == Some(rest))
 }
 
 /// JS `ToIntegerOrInfinity`, saturated to `i64` (NaN is 0).
@@ -379,6 +415,20 @@ pub fn to_integer(n: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn substring_search_agrees_with_str_contains() {
+        let hay =
+            ["", "a", "abc", "aaab", "Mozilla/5.0 (iPhone) Mobile/15E148", "größe straße", "ααβ", "日本語テキスト"];
+        let needles = [
+            "", "a", "b", "ab", "aab", "abc", "abcd", "Mobile", "15E148", "ße", "straße", "αβ", "β", "テ", "語テ", "x",
+        ];
+        for h in hay {
+            for n in needles {
+                assert_eq!(has_substring(h.as_bytes(), n.as_bytes()), h.contains(n), "{h:?} contains {n:?}");
+            }
+        }
+    }
 
     fn n(x: f64) -> Value<'static> {
         Value::Number(x)

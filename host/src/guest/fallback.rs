@@ -95,6 +95,7 @@ impl Guest {
             response_headers: Vec::new(),
             // Not known without the engine; the guest's own decisions carry it.
             stale: false,
+            budget_skipped: Vec::new(),
         })
     }
 

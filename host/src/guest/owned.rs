@@ -57,6 +57,9 @@ pub struct OwnedDecision {
     pub response_headers: Vec<(String, String)>,
     /// Decided on a snapshot past its expiry (see [`edgeseg::Decision::stale`]).
     pub stale: bool,
+    /// Segments not matched because their rule ran out of its evaluation budget
+    /// (see [`edgeseg::Decision::budget_skipped`]).
+    pub budget_skipped: Vec<String>,
 }
 
 /// An owned [`edgeseg::ThrottleOutcome`]; `source` is `segment:<name>` or `tier:<name>`.
@@ -117,6 +120,7 @@ impl From<&Decision<'_>> for OwnedDecision {
             headers: d.headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
             response_headers: d.response_headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
             stale: d.stale,
+            budget_skipped: d.budget_skipped.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }

@@ -95,6 +95,25 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_that_would_exhaust_the_evaluation_budget_is_refused_by_path() {
+        // 2^64 bytes if folded without a bound; inside an iteration body and outside one.
+        let doubling = json!({"reduce": [(0..64).collect::<Vec<u32>>(),
+            {"cat": [{"var": "accumulator"}, {"var": "accumulator"}]}, "ab"]});
+        let e = compile_data(&json!({"and": [true, doubling]})).unwrap_err();
+        assert_eq!(e.kind(), crate::error::BuildErrorKind::Limit);
+        assert_eq!(e.field(), Some("rule.and[1]"));
+        assert!(e.message().contains("work units"), "{e}");
+        let big: Vec<u32> = (0..300).collect();
+        let nested = json!({"map": [big.clone(), {"map": [{"merge": [{"var": ""}, big]}, {"var": ""}]}]});
+        assert_eq!(compile_data(&json!({"!": nested})).unwrap_err().kind(), crate::error::BuildErrorKind::Limit);
+        // What fits folds as before.
+        assert_eq!(
+            apply(json!({"reduce": [[1, 2, 3], {"cat": [{"var": "accumulator"}, "x"]}, ""]}), json!(null)),
+            json!("xxx")
+        );
+    }
+
+    #[test]
     fn in_segment_is_refused_over_data() {
         assert!(compile_data(&json!({"in_segment": "x"})).is_err());
     }

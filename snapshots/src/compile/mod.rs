@@ -40,7 +40,9 @@ pub use data::{compile_data, literal_from_json, literal_to_json};
 pub use refs::{Evaluators, expand_refs};
 
 use crate::error::{BuildError, BuildErrorKind};
-use edgeseg::rule::{ArithOp, CompareOp, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot};
+use edgeseg::rule::{
+    ArithOp, CompareOp, DEFAULT_EVAL_BUDGET, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot,
+};
 use std::collections::HashMap;
 
 /// What a rule's variables refer to.
@@ -372,7 +374,7 @@ impl Compiler<'_> {
             }
             let mut nodes: Vec<Node> = lits.into_iter().map(Node::Literal).collect();
             nodes.push(node);
-            return Ok(Operand::Const(fold(&Rule { nodes })));
+            return Ok(Operand::Const(fold(&Rule { nodes }, at)?));
         }
         let mut children = Vec::with_capacity(ops.len());
         for o in ops {
@@ -382,8 +384,18 @@ impl Compiler<'_> {
     }
 }
 
-/// Evaluates a rule with no inputs (all its leaves are literals) to a literal.
-fn fold(rule: &Rule) -> Literal {
+/// Evaluates a rule with no inputs (all its leaves are literals) to a literal, within the edge's
+/// default evaluation budget: a constant expression that would run out of it at the edge (a
+/// `reduce` doubling a string, nested `map`s over large arrays) is refused here, by path, rather
+/// than hanging the build or shipping a rule that never matches.
+fn fold(rule: &Rule, at: &str) -> Result<Literal, BuildError> {
     // Folded nodes read nothing, so the edge's input-less environment is all they need.
-    rule.evaluate(&NoRequest).to_literal()
+    match rule.evaluate_within(&NoRequest, DEFAULT_EVAL_BUDGET) {
+        Ok(v) => Ok(v.to_literal()),
+        Err(_) => Err(BuildError::new(
+            BuildErrorKind::Limit,
+            format!("constant expression takes more than {DEFAULT_EVAL_BUDGET} work units to evaluate"),
+        )
+        .with_field(at)),
+    }
 }

@@ -58,7 +58,7 @@ impl Compiler<'_> {
                 });
             }
             nodes.push(make(children));
-            let value = fold(&Rule { nodes });
+            let value = fold(&Rule { nodes }, at)?;
             self.nodes.truncate(body_from);
             self.literals.retain(|_, i| (*i as usize) < body_from);
             return Ok(Operand::Const(value));
