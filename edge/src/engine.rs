@@ -12,6 +12,7 @@ use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use serde::{Deserialize, Serialize};
 
 /// Customer ids longer than this are not fingerprinted (the request counts as anonymous): no real
@@ -27,6 +28,8 @@ pub struct Engine {
     limiter: Limiter,
     /// Purposes that need consent (everything but `contract`).
     gated: u64,
+    /// The snapshot's version as the `x-edgeseg-snapshot` header value, rendered once at load.
+    version_header: String,
     stale_decisions: u64,
     headers_skipped: u64,
 }
@@ -71,7 +74,8 @@ impl Engine {
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
         let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
         let limiter = Limiter::new(snapshot.throttle_keys as usize);
-        Engine { snapshot, revocations: None, limiter, gated, stale_decisions: 0, headers_skipped: 0 }
+        let version_header = format!("{}", snapshot.version);
+        Engine { snapshot, revocations: None, limiter, gated, version_header, stale_decisions: 0, headers_skipped: 0 }
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -170,13 +174,13 @@ impl Engine {
         let route_pick = pick(&|a| a.route.is_some());
 
         let mut headers = Vec::with_capacity(8);
-        let mut response_headers = Vec::new();
+        let mut response_headers = Vec::with_capacity(6);
         headers.push(Header { name: "x-edgeseg-tier", value: String::from(tier) });
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: segments.join(",") });
         }
         headers.push(Header { name: "baggage", value: merge_baggage(req.header("baggage"), tier) });
-        headers.push(Header { name: "x-edgeseg-snapshot", value: format!("{}", snap.version) });
+        headers.push(Header { name: "x-edgeseg-snapshot", value: self.version_header.clone() });
         if stale {
             headers.push(Header { name: "x-edgeseg-stale", value: String::from("1") });
         }
@@ -185,7 +189,7 @@ impl Engine {
             let policy = actions.throttle.as_ref()?;
             let key = throttle_key(snap, policy, source, fingerprint, req)?;
             let verdict = self.limiter.check(key, policy, req.now_ms);
-            let rl = rate_limit_headers(&source_name(source), policy, &verdict);
+            let rl = rate_limit_headers(source_name(source), policy, &verdict);
             response_headers.push(Header { name: "ratelimit-policy", value: rl.policy });
             response_headers.push(Header { name: "ratelimit", value: rl.ratelimit });
             let (result, lane) = match (&verdict.allowed, &policy.action) {
@@ -312,18 +316,15 @@ fn classify<'e>(
     narrowing.revoked &= granted;
     let consent = granted & !narrowing.removed();
 
-    let env = EdgeEnv { req, snap, identity, fingerprint, consent };
-    let mut matched: Vec<&SegmentView> = Vec::new();
+    let env = EdgeEnv { req, snap, identity, fingerprint, consent, probed: Cell::new(0), hits: Cell::new(0) };
+    let mut matched: Vec<&SegmentView> = Vec::with_capacity(snap.segments.len());
     let mut best_tier: Option<u16> = None;
-    for seg in &snap.segments {
+    for (i, seg) in snap.segments.iter().enumerate() {
         if !env.purpose_granted(seg.purpose) {
             continue;
         }
-        if let Some(set) = &seg.membership {
-            match fingerprint {
-                Some(fp) if set.contains(fp) => {}
-                _ => continue,
-            }
+        if seg.membership.is_some() && !env.member(i) {
+            continue;
         }
         if let Some(rule) = &seg.rule
             && !rule.matches(&env)
@@ -357,9 +358,9 @@ fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
 }
 
 /// The RateLimit policy name: the segment's or tier's name.
-fn source_name(source: Source<'_>) -> String {
+fn source_name(source: Source<'_>) -> &str {
     match source {
-        Source::Segment(n) | Source::Tier(n) => String::from(n),
+        Source::Segment(n) | Source::Tier(n) => n,
     }
 }
 
@@ -401,11 +402,37 @@ struct EdgeEnv<'r, 'q, 's> {
     identity: Option<&'q str>,
     fingerprint: Option<u64>,
     consent: u64,
+    /// Segments (index < 64) whose membership set was probed for this request, and those that
+    /// held the fingerprint: a set asked about twice (its own segment, then an `in_segment` rule)
+    /// is probed once.
+    probed: Cell<u64>,
+    hits: Cell<u64>,
 }
 
 impl EdgeEnv<'_, '_, '_> {
     fn purpose_granted(&self, purpose: u16) -> bool {
         purpose < 64 && self.consent & (1 << purpose) != 0
+    }
+
+    /// Whether segment `index`'s membership set holds the request's fingerprint (false without
+    /// a fingerprint or a set), probed at most once per request.
+    fn member(&self, index: usize) -> bool {
+        let (Some(fp), Some(set)) =
+            (self.fingerprint, self.snap.segments.get(index).and_then(|s| s.membership.as_ref()))
+        else {
+            return false;
+        };
+        if index >= 64 {
+            return set.contains(fp);
+        }
+        let bit = 1u64 << index;
+        if self.probed.get() & bit == 0 {
+            self.probed.set(self.probed.get() | bit);
+            if set.contains(fp) {
+                self.hits.set(self.hits.get() | bit);
+            }
+        }
+        self.hits.get() & bit != 0
     }
 }
 
@@ -434,9 +461,6 @@ impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
     /// member without consent for it is never "in" it.
     fn in_segment(&self, segment: u16) -> bool {
         let Some(seg) = self.snap.segments.get(usize::from(segment)) else { return false };
-        match (self.fingerprint, &seg.membership) {
-            (Some(fp), Some(set)) => self.purpose_granted(seg.purpose) && set.contains(fp),
-            _ => false,
-        }
+        self.purpose_granted(seg.purpose) && self.member(usize::from(segment))
     }
 }
