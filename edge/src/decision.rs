@@ -122,7 +122,6 @@ pub const BAGGAGE_PREFIX: &str = "edgeseg.";
 pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
     const TIER_KEY: &str = "edgeseg.tier=";
     let mut out = strip_baggage(existing.unwrap_or(""));
-    out.reserve(1 + TIER_KEY.len() + tier.len());
     if out.len() + 1 + TIER_KEY.len() + tier.len() > MAX_BAGGAGE {
         out.clear();
     }

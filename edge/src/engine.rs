@@ -12,7 +12,6 @@ use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::Cell;
 use serde::{Deserialize, Serialize};
 
 /// Customer ids longer than this are not fingerprinted (the request counts as anonymous): no real
@@ -174,7 +173,7 @@ impl Engine {
         let route_pick = pick(&|a| a.route.is_some());
 
         let mut headers = Vec::with_capacity(8);
-        let mut response_headers = Vec::with_capacity(6);
+        let mut response_headers = Vec::new();
         headers.push(Header { name: "x-edgeseg-tier", value: String::from(tier) });
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: segments.join(",") });
@@ -316,15 +315,18 @@ fn classify<'e>(
     narrowing.revoked &= granted;
     let consent = granted & !narrowing.removed();
 
-    let env = EdgeEnv { req, snap, identity, fingerprint, consent, probed: Cell::new(0), hits: Cell::new(0) };
-    let mut matched: Vec<&SegmentView> = Vec::with_capacity(snap.segments.len());
+    let env = EdgeEnv { req, snap, identity, fingerprint, consent };
+    let mut matched: Vec<&SegmentView> = Vec::new();
     let mut best_tier: Option<u16> = None;
-    for (i, seg) in snap.segments.iter().enumerate() {
+    for seg in &snap.segments {
         if !env.purpose_granted(seg.purpose) {
             continue;
         }
-        if seg.membership.is_some() && !env.member(i) {
-            continue;
+        if let Some(set) = &seg.membership {
+            match fingerprint {
+                Some(fp) if set.contains(fp) => {}
+                _ => continue,
+            }
         }
         if let Some(rule) = &seg.rule
             && !rule.matches(&env)
@@ -402,37 +404,11 @@ struct EdgeEnv<'r, 'q, 's> {
     identity: Option<&'q str>,
     fingerprint: Option<u64>,
     consent: u64,
-    /// Segments (index < 64) whose membership set was probed for this request, and those that
-    /// held the fingerprint: a set asked about twice (its own segment, then an `in_segment` rule)
-    /// is probed once.
-    probed: Cell<u64>,
-    hits: Cell<u64>,
 }
 
 impl EdgeEnv<'_, '_, '_> {
     fn purpose_granted(&self, purpose: u16) -> bool {
         purpose < 64 && self.consent & (1 << purpose) != 0
-    }
-
-    /// Whether segment `index`'s membership set holds the request's fingerprint (false without
-    /// a fingerprint or a set), probed at most once per request.
-    fn member(&self, index: usize) -> bool {
-        let (Some(fp), Some(set)) =
-            (self.fingerprint, self.snap.segments.get(index).and_then(|s| s.membership.as_ref()))
-        else {
-            return false;
-        };
-        if index >= 64 {
-            return set.contains(fp);
-        }
-        let bit = 1u64 << index;
-        if self.probed.get() & bit == 0 {
-            self.probed.set(self.probed.get() | bit);
-            if set.contains(fp) {
-                self.hits.set(self.hits.get() | bit);
-            }
-        }
-        self.hits.get() & bit != 0
     }
 }
 
@@ -461,6 +437,9 @@ impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
     /// member without consent for it is never "in" it.
     fn in_segment(&self, segment: u16) -> bool {
         let Some(seg) = self.snap.segments.get(usize::from(segment)) else { return false };
-        self.purpose_granted(seg.purpose) && self.member(usize::from(segment))
+        match (self.fingerprint, &seg.membership) {
+            (Some(fp), Some(set)) => self.purpose_granted(seg.purpose) && set.contains(fp),
+            _ => false,
+        }
     }
 }
