@@ -12,6 +12,7 @@ use crate::throttle::ThrottlePolicy;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 /// The actions of one segment or tier. All optional.
@@ -146,7 +147,8 @@ impl CachePolicy {
         });
         let mut push = |name: &str, v: Option<u32>| {
             if let Some(v) = v {
-                out.push_str(&format!(", {name}={v}"));
+                // Straight into `out`: no temporary string per directive (this runs per decision).
+                let _ = write!(out, ", {name}={v}");
             }
         };
         push("max-age", self.max_age);

@@ -27,6 +27,8 @@ pub struct Engine {
     limiter: Limiter,
     /// Purposes that need consent (everything but `contract`).
     gated: u64,
+    /// The snapshot's version as the `x-edgeseg-snapshot` header value, rendered once at load.
+    version_header: String,
     stale_decisions: u64,
     headers_skipped: u64,
     /// Work units each rule evaluation may spend ([`Engine::set_eval_budget`]).
@@ -80,11 +82,13 @@ impl Engine {
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
         let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
         let limiter = Limiter::new(snapshot.throttle_keys as usize);
+        let version_header = format!("{}", snapshot.version);
         Engine {
             snapshot,
             revocations: None,
             limiter,
             gated,
+            version_header,
             eval_budget: DEFAULT_EVAL_BUDGET,
             rule_budget_skips: 0,
             stale_decisions: 0,
@@ -203,7 +207,7 @@ impl Engine {
             headers.push(Header { name: "x-edgeseg-segments", value: segments.join(",") });
         }
         headers.push(Header { name: "baggage", value: merge_baggage(req.header("baggage"), tier) });
-        headers.push(Header { name: "x-edgeseg-snapshot", value: format!("{}", snap.version) });
+        headers.push(Header { name: "x-edgeseg-snapshot", value: self.version_header.clone() });
         if stale {
             headers.push(Header { name: "x-edgeseg-stale", value: String::from("1") });
         }
@@ -212,7 +216,7 @@ impl Engine {
             let policy = actions.throttle.as_ref()?;
             let key = throttle_key(snap, policy, source, fingerprint, req)?;
             let verdict = self.limiter.check(key, policy, req.now_ms);
-            let rl = rate_limit_headers(&source_name(source), policy, &verdict);
+            let rl = rate_limit_headers(source_name(source), policy, &verdict);
             response_headers.push(Header { name: "ratelimit-policy", value: rl.policy });
             response_headers.push(Header { name: "ratelimit", value: rl.ratelimit });
             let (result, lane) = match (&verdict.allowed, &policy.action) {
@@ -391,9 +395,9 @@ fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
 }
 
 /// The RateLimit policy name: the segment's or tier's name.
-fn source_name(source: Source<'_>) -> String {
+fn source_name(source: Source<'_>) -> &str {
     match source {
-        Source::Segment(n) | Source::Tier(n) => String::from(n),
+        Source::Segment(n) | Source::Tier(n) => n,
     }
 }
 

@@ -118,7 +118,8 @@ struct Seen {
     narrowing: edgeseg::consent::Narrowing,
     throttle: Option<ThrottleResult>,
     cache: Option<&'static str>,
-    route: Option<String>,
+    /// Whether the decision routed; the `pool/lane` key is then in the replay's `route_key`.
+    route: bool,
     stale: bool,
 }
 
@@ -129,6 +130,16 @@ struct PurposeAcc {
     cookie: u64,
     revoked: u64,
     any: u64,
+}
+
+/// Adds one to `key`'s count.
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
 }
 
 /// Replays `records` through `guest` (which must have a snapshot loaded) and reports per tier.
@@ -158,6 +169,8 @@ pub fn replay(
     let mut stale = 0u64;
     let (mut violations, mut tcf_invalid, mut cookie_invalid, mut deltas_applied) = (0u64, 0u64, 0u64, 0u64);
     let mut deltas = opts.deltas.iter().peekable();
+    // The `pool/lane` of the last routed decision, reused from request to request.
+    let mut route_key = String::new();
 
     let started = Instant::now();
     for record in records {
@@ -178,7 +191,8 @@ pub fn replay(
         }
         requests += 1;
         let request = record.request();
-        let user = auditor.engine().identity(&request).map(|id| {
+        let identity = auditor.engine().identity(&request);
+        let user = identity.map(|id| {
             let mut h = DefaultHasher::new();
             h.write(id.as_bytes());
             h.finish()
@@ -227,7 +241,13 @@ pub fn replay(
                 narrowing: d.narrowing,
                 throttle: d.throttle.as_ref().map(|t| t.result),
                 cache: d.cache.as_ref().map(|c| c.mode.as_str()),
-                route: d.route.as_ref().map(|r| format!("{}/{}", r.pool, r.lane)),
+                route: d.route.as_ref().is_some_and(|r| {
+                    route_key.clear();
+                    route_key.push_str(r.pool);
+                    route_key.push('/');
+                    route_key.push_str(r.lane);
+                    true
+                }),
                 stale: d.stale,
             }
         });
@@ -264,8 +284,9 @@ pub fn replay(
             Some(ThrottleResult::Deprioritized) => tier.deprioritized += 1,
             _ => {}
         }
-        *tier.cache.entry(seen.cache.unwrap_or("none").to_owned()).or_default() += 1;
-        *tier.routes.entry(seen.route.unwrap_or_else(|| "default".to_owned())).or_default() += 1;
+        // Counted by key without allocating one per request (only a key's first sighting does).
+        count(&mut tier.cache, seen.cache.unwrap_or("none"));
+        count(&mut tier.routes, if seen.route { &route_key } else { "default" });
         if let Some(status) = record.status {
             tier.outcomes.push(slo::Outcome {
                 now_ms: record.now_ms,
@@ -282,7 +303,7 @@ pub fn replay(
 
         // The audit: a matched segment whose purpose must be off, or that the decision itself
         // says was not granted, is a violation.
-        let off = auditor.must_be_off(&request);
+        let off = auditor.must_be_off_for(&request, identity);
         violations += u64::from(seen.matched_purposes & (off | !seen.consent) != 0);
         let n = seen.narrowing;
         tcf_invalid += u64::from(n.tcf_invalid);

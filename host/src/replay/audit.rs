@@ -38,9 +38,16 @@ impl Auditor {
 
     /// Purposes that must be off for this request (bit `i` = purpose `i`); `contract` purposes
     /// never appear.
+    #[cfg(test)]
     pub(crate) fn must_be_off(&self, req: &Request<'_>) -> u64 {
+        self.must_be_off_for(req, self.engine.identity(req))
+    }
+
+    /// [`Auditor::must_be_off`] for a request whose identity (`Engine::identity`) the caller
+    /// already found: a replay looks it up once per request, not twice.
+    pub(crate) fn must_be_off_for(&self, req: &Request<'_>, identity: Option<&str>) -> u64 {
         let snap = self.engine.snapshot();
-        let fingerprint = self.engine.identity(req).map(|id| snap.fingerprint(id));
+        let fingerprint = identity.map(|id| snap.fingerprint(id));
         let gpc = req.header("sec-gpc").map(str::trim) == Some("1");
         let tcf = snap
             .consent
