@@ -36,6 +36,11 @@ pub const DEFAULT_MAX_ENTRY_BYTES: usize = 16 << 20;
 #[derive(Debug)]
 pub struct HarReader {
     rx: Receiver<Result<TrafficRecord, TrafficError>>,
+    /// The walker thread, joined once the channel reports it gone: the reader then ends only
+    /// after the thread has finished and freed everything it held (LeakSanitizer in the
+    /// `traffic_har` fuzz target caught allocations of a thread still winding down). A reader
+    /// dropped before its end detaches the thread instead, which stops at its next send.
+    walker: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HarReader {
@@ -43,8 +48,9 @@ impl HarReader {
     /// the document with an error.
     pub fn new<R: Read + Send + 'static>(reader: R, max_entry_bytes: usize) -> io::Result<HarReader> {
         let (tx, rx) = sync_channel(256);
-        std::thread::Builder::new().name("har-reader".into()).spawn(move || walk(reader, max_entry_bytes, &tx))?;
-        Ok(HarReader { rx })
+        let walker =
+            std::thread::Builder::new().name("har-reader".into()).spawn(move || walk(reader, max_entry_bytes, &tx))?;
+        Ok(HarReader { rx, walker: Some(walker) })
     }
 }
 
@@ -52,7 +58,17 @@ impl Iterator for HarReader {
     type Item = Result<TrafficRecord, TrafficError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.rx.recv().ok()
+        match self.rx.recv() {
+            Ok(item) => Some(item),
+            Err(_) => {
+                // Disconnected: the walker has returned (its sender is gone); wait out its exit.
+                // A panic in the walker already ended the document; nothing more to report.
+                if let Some(walker) = self.walker.take() {
+                    let _ = walker.join();
+                }
+                None
+            }
+        }
     }
 }
 

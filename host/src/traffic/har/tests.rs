@@ -101,3 +101,21 @@ fn dropping_the_reader_stops_the_walk() {
     assert!(reader.next().is_some_and(|r| r.is_ok()));
     drop(reader);
 }
+
+/// The `traffic_har` fuzz target's LeakSanitizer finding (`host/testdata/fuzz/`): the reader
+/// ended while its walker thread was still winding down, so the thread's allocations outlived the
+/// input. Now the end of the reader is the end of the thread.
+#[test]
+fn the_reader_ends_only_after_its_walker_thread_has_finished() {
+    let input = include_bytes!("../../../testdata/fuzz/traffic_har-leak-walker-not-joined.json");
+    let mut reader = HarReader::new(Cursor::new(input.to_vec()), 64 << 10).unwrap();
+    let items: Vec<_> = reader.by_ref().collect();
+    assert!(items.last().is_some_and(|e| e.as_ref().is_err_and(TrafficError::is_fatal)), "{items:?}");
+    assert!(reader.walker.is_none(), "the walker thread was not joined at the end");
+    assert!(reader.next().is_none());
+    // A well-formed document: same, after its records.
+    let mut reader =
+        HarReader::new(Cursor::new(doc(&[entry("https://a.test/x", "[]", 200)]).into_bytes()), 1 << 20).unwrap();
+    assert_eq!(reader.by_ref().filter(Result::is_ok).count(), 1);
+    assert!(reader.walker.is_none());
+}
