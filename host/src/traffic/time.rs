@@ -30,12 +30,18 @@ fn num(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
+/// Latest year a log timestamp may carry (RFC 3339's four digits). Beyond it the calendar
+/// arithmetic would overflow `i64` for absurd years (the `traffic_nginx` fuzz target found
+/// `21/Nov/1000000000000000002025:…`), and no log is written that far ahead.
+const MAX_YEAR: i64 = 9999;
+
 /// Milliseconds since the epoch from civil fields; `None` if any is out of range or the result
 /// is before 1970.
 fn to_ms(date: (i64, i64, i64), hms: (i64, i64, i64), millis: i64, offset_s: i64) -> Option<u64> {
     let (year, month, day) = date;
     let (h, m, s) = hms;
-    let valid = (1..=12).contains(&month)
+    let valid = (0..=MAX_YEAR).contains(&year)
+        && (1..=12).contains(&month)
         && day >= 1
         && day <= days_in_month(year, month)
         && (0..24).contains(&h)
@@ -168,6 +174,17 @@ mod tests {
         assert_eq!(parse_iso8601("2000-10-10T20:55:36.123456+00:00"), Some(971_211_336_123));
         assert_eq!(parse_iso8601("2000-10-10T20:55:36"), None, "no offset: ambiguous");
         assert_eq!(parse_iso8601("2000-13-10T20:55:36Z"), None);
+    }
+
+    /// The `traffic_nginx` fuzz target's finding: a 22-digit year overflowed the day count (a
+    /// panic in debug builds, a wrong time in release). Years past 9999 are refused.
+    #[test]
+    fn absurd_years_are_refused_not_overflowed() {
+        assert_eq!(parse_time_local("21/Nov/1000000000000000002025:10:00:00 +0000"), None);
+        assert_eq!(parse_time_local("21/Nov/9223372036854775807:10:00:00 +0000"), None);
+        assert_eq!(parse_iso8601("9223372036854775807-01-01T00:00:00Z"), None);
+        assert_eq!(parse_iso8601("10000-01-01T00:00:00Z"), None);
+        assert_eq!(parse_iso8601("9999-12-31T23:59:59Z"), Some(253_402_300_799_000));
     }
 
     #[test]

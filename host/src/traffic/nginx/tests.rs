@@ -124,3 +124,18 @@ fn an_absolute_form_request_gives_host_and_path() {
     let Ok(r) = &recs[0] else { panic!("{recs:?}") };
     assert_eq!((r.host.as_str(), r.path.as_str()), ("proxy.example", "/x?y=1"));
 }
+
+/// The `traffic_nginx` fuzz target's finding (`host/testdata/fuzz/`, the target's input: a first
+/// byte choosing `combined`, then the log): a `$time_local` year of 22 digits overflowed the
+/// calendar arithmetic. The line is now a typed, non-fatal error (bad time), not a panic.
+#[test]
+fn an_absurd_year_in_time_local_is_no_time_not_a_panic() {
+    let input = include_bytes!("../../../testdata/fuzz/traffic_nginx-year-overflow.log");
+    let log = input.get(1..).unwrap();
+    let items: Vec<_> = NginxReader::new(Cursor::new(log.to_vec()), LogFormat::parse(COMBINED).unwrap())
+        .with_max_line_bytes(4096)
+        .collect();
+    let first = items.first().unwrap();
+    let err = first.as_ref().unwrap_err();
+    assert!(!err.is_fatal() && err.to_string().contains("bad or missing time"), "{err}");
+}
