@@ -1,82 +1,31 @@
-//! Fixtures shared by the fuzz targets: a small valid snapshot (the shape of the host tests'
-//! `support::payload`), a few fixed requests, a rule environment over arbitrary request fields,
+//! Fixtures shared by the fuzz targets: a small valid snapshot (the host tests' fixture,
+//! `edgeseg_snapshots::fixture`), a few fixed requests, a rule environment over arbitrary request fields,
 //! and the list of traffic-log readers the `traffic_*` targets drain.
 //!
 //! Fixtures may unwrap: they are built from constants, once per fuzzing process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use arbitrary::Arbitrary;
-use edgeseg::fingerprint::FingerprintKey;
 use edgeseg::format;
-use edgeseg::membership::MembershipData;
-use edgeseg::rule::{CompareOp, Env, Literal, Node, Rule, Slot, Value};
-use edgeseg::snapshot::{IdentitySource, PayloadExt, Purpose, Segment, SnapshotPayload, Tier};
+use edgeseg::rule::{Env, Slot, Value};
+use edgeseg::snapshot::{PayloadExt, SnapshotPayload};
 use edgeseg::{AttrValue, Engine, Request};
+use edgeseg_snapshots::fixture::Fixture;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-pub const KEY: FingerprintKey = FingerprintKey(*b"0123456789abcdef");
+pub use edgeseg_snapshots::fixture::KEY;
 pub const SNAPSHOT_ID: &str = "fuzz-fixture";
 pub const SNAPSHOT_VERSION: u64 = 7;
 
-fn exact(ids: &[&str]) -> MembershipData {
-    MembershipData::exact(ids.iter().map(|id| KEY.fingerprint(id)).collect())
-}
-
-/// Five segments over two purposes: exact and bloom memberships, a request rule, a path rule.
+/// The shared hand-made fixture (`edgeseg_snapshots::fixture`, as the host tests use it): five
+/// segments over two purposes, exact and bloom memberships, a request rule, a path rule.
 pub fn payload() -> SnapshotPayload {
-    let mobile = vec![
-        Node::Var { slot: Slot::Country, default: None },
-        Node::Literal(Literal::String("DE".into())),
-        Node::Compare { op: CompareOp::StrictEq, args: vec![0, 1] },
-        Node::Var { slot: Slot::Attribute("device".into()), default: None },
-        Node::Literal(Literal::String("mobile".into())),
-        Node::Compare { op: CompareOp::Eq, args: vec![3, 4] },
-        Node::And(vec![2, 5]),
-    ];
-    let checkout = vec![
-        Node::Literal(Literal::String("/checkout".into())),
-        Node::Var { slot: Slot::Path, default: None },
-        Node::In { needle: 0, haystack: 1 },
-    ];
-    let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
-    let audience = MembershipData::bloom(&[KEY.fingerprint("u1"), KEY.fingerprint("u3")], 0.001, &seed).unwrap();
-    let segment = |name: &str, precedence, tier, purpose, rule: Option<Vec<Node>>, membership| Segment {
-        name: name.into(),
-        tier,
-        purpose,
-        precedence,
-        rule: rule.map(|nodes| Rule { nodes }),
-        members: 2,
-        membership,
-    };
-    SnapshotPayload {
-        id: SNAPSHOT_ID.into(),
-        version: SNAPSHOT_VERSION,
-        created_ms: 1_763_700_000_000,
-        expires_ms: None,
-        fingerprint_key: KEY,
-        identity: vec![IdentitySource::Cookie("edgeseg_uid".into()), IdentitySource::Header("x-customer-id".into())],
-        purposes: vec![
-            Purpose { name: "contract".into(), requires_consent: false, consented: None },
-            Purpose {
-                name: "personalisation".into(),
-                requires_consent: true,
-                consented: Some(exact(&["u1", "u2", "u3"])),
-            },
-        ],
-        tiers: vec![Tier { name: "premium".into() }, Tier { name: "plus".into() }, Tier { name: "free".into() }],
-        default_tier: 2,
-        segments: vec![
-            segment("vip", 100, Some(0), 0, None, Some(exact(&["u1", "u2"]))),
-            segment("plus", 50, Some(1), 0, None, Some(exact(&["u3", "u4"]))),
-            segment("mobile-de", 10, None, 1, Some(mobile), None),
-            segment("audience", 8, None, 1, None, Some(audience)),
-            segment("checkout", 5, None, 0, Some(checkout), None),
-        ],
-        // Small, so that building an engine per fuzz input stays cheap (the default is 65 536).
-        ext: PayloadExt { throttle_keys: 64, ..PayloadExt::default() },
-    }
+    let mut fixture = Fixture::small(SNAPSHOT_VERSION);
+    fixture.id = SNAPSHOT_ID.into();
+    // Small, so that building an engine per fuzz input stays cheap (the default is 65 536).
+    fixture.ext = PayloadExt { throttle_keys: 64, ..PayloadExt::default() };
+    fixture.payload().unwrap()
 }
 
 /// The fixture's snapshot bytes (encoded once per process).

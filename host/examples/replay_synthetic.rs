@@ -7,19 +7,17 @@
 //! ```
 //!
 //! MODULE defaults to `$EDGESEG_WASM`, then `target/wasm32-unknown-unknown/wasm/edgeseg.wasm`;
-//! REQUESTS to 50 000. The snapshot is made by hand: 3 tiers; `vip` (20 000 exact members) →
-//! premium, `plus` (50 000 exact members) → plus, a country-and-device rule, a bloom audience of
-//! 200 000, and a path rule. Requests come from a fixed-seed generator: 70% identified among
+//! REQUESTS to 50 000. The snapshot is the shared hand-made fixture (`edgeseg_snapshots::fixture`)
+//! at scale: 3 tiers; `vip` (20 000 exact members) → premium, `plus` (50 000 exact members) → plus,
+//! a country-and-device rule, a bloom audience of 200 000, a path rule, 300 000 consented. Requests come from a fixed-seed generator: 70% identified among
 //! 400 000 ids.
 
 use anyhow::Context;
 use edgeseg::fingerprint::FingerprintKey;
-use edgeseg::membership::MembershipData;
-use edgeseg::rule::{CompareOp, Literal, Node, Rule, Slot};
-use edgeseg::snapshot::{IdentitySource, Purpose, Segment, SnapshotPayload, Tier};
 use edgeseg_host::guest::{Guest, GuestConfig};
 use edgeseg_host::replay::{ReplayOptions, replay};
 use edgeseg_host::traffic::TrafficReader;
+use edgeseg_snapshots::fixture::Fixture;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -29,56 +27,20 @@ fn ids(range: std::ops::Range<u64>) -> Vec<u64> {
     range.map(|i| KEY.fingerprint(&format!("u{i:07}"))).collect()
 }
 
+/// The shared fixture's five segments (`edgeseg_snapshots::fixture`) at scale.
 fn snapshot() -> anyhow::Result<Vec<u8>> {
-    let seed: [u8; 32] = core::array::from_fn(|i| (i * 7 + 1) as u8);
-    let var = |slot| Node::Var { slot, default: None };
-    let text = |s: &str| Node::Literal(Literal::String(s.into()));
-    let mobile_de = vec![
-        var(Slot::Country),
-        text("DE"),
-        Node::Compare { op: CompareOp::StrictEq, args: vec![0, 1] },
-        var(Slot::Attribute("device".into())),
-        text("mobile"),
-        Node::Compare { op: CompareOp::Eq, args: vec![3, 4] },
-        Node::And(vec![2, 5]),
-    ];
-    let checkout = vec![text("/checkout"), var(Slot::Path), Node::In { needle: 0, haystack: 1 }];
-    let segment = |name: &str, precedence, tier, purpose, rule: Option<Vec<Node>>, membership| Segment {
-        name: name.into(),
-        tier,
-        purpose,
-        precedence,
-        rule: rule.map(|nodes| Rule { nodes }),
-        membership,
-        members: 0,
-    };
-    let payload = SnapshotPayload {
+    let fixture = Fixture {
         id: "synthetic".into(),
         version: 1,
-        created_ms: 1_763_700_000_000,
-        expires_ms: None,
-        fingerprint_key: KEY,
-        identity: vec![IdentitySource::Cookie("edgeseg_uid".into()), IdentitySource::Header("x-customer-id".into())],
-        purposes: vec![
-            Purpose { name: "contract".into(), requires_consent: false, consented: None },
-            Purpose {
-                name: "personalisation".into(),
-                requires_consent: true,
-                consented: Some(MembershipData::exact(ids(0..300_000))),
-            },
-        ],
-        tiers: vec![Tier { name: "premium".into() }, Tier { name: "plus".into() }, Tier { name: "free".into() }],
-        default_tier: 2,
-        segments: vec![
-            segment("vip", 100, Some(0), 0, None, Some(MembershipData::exact(ids(0..20_000)))),
-            segment("plus", 50, Some(1), 0, None, Some(MembershipData::exact(ids(20_000..70_000)))),
-            segment("mobile-de", 10, None, 1, Some(mobile_de), None),
-            segment("audience", 8, None, 1, None, Some(MembershipData::bloom(&ids(100_000..300_000), 0.01, &seed)?)),
-            segment("checkout", 5, None, 0, Some(checkout), None),
-        ],
+        key: KEY,
+        vip: ids(0..20_000),
+        plus: ids(20_000..70_000),
+        consented: ids(0..300_000),
+        audience: ids(100_000..300_000),
+        audience_fp_rate: 0.01,
         ext: Default::default(),
     };
-    Ok(payload.encode()?)
+    Ok(fixture.encode()?)
 }
 
 /// `n` JSONL requests from a fixed-seed xorshift generator.

@@ -13,7 +13,8 @@
 //! * [`build()`] — consent filtering, profile rules evaluated with the edge's own evaluator,
 //!   keyed fingerprints, exact/bloom sets, a snapshot the edge's decoder has already accepted;
 //! * [`inspect()`] — what is in a snapshot, without ever showing an id or the key;
-//! * [`sample`] — deterministic demo members, traffic and definitions.
+//! * [`sample`] — deterministic demo members, traffic and definitions;
+//! * [`fixture`] — the hand-made five-segment snapshot the host tests, fuzz targets and examples share.
 //!
 //! Two promises hold for every snapshot built here: **no raw customer id and no profile
 //! attribute is ever written** (only SipHash fingerprints under a per-build key), and **a member
@@ -30,6 +31,7 @@ pub mod compile;
 pub mod conflicts;
 pub mod definitions;
 mod error;
+pub mod fixture;
 pub mod flagd;
 pub mod fuse;
 pub mod inspect;

@@ -1,11 +1,9 @@
-//! Shared fixtures: the guest module, a hand-made snapshot, requests.
+//! Shared fixtures: the guest module, the hand-made snapshot (`edgeseg_snapshots::fixture`), requests.
 
-use edgeseg::fingerprint::FingerprintKey;
-use edgeseg::membership::MembershipData;
-use edgeseg::rule::{CompareOp, Literal, Node, Rule, Slot};
-use edgeseg::snapshot::{IdentitySource, Purpose, Segment, SnapshotPayload, Tier};
+use edgeseg::snapshot::SnapshotPayload;
 use edgeseg::{AttrValue, Request};
 use edgeseg_host::guest::{Guest, GuestConfig};
+use edgeseg_snapshots::fixture::Fixture;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -67,85 +65,9 @@ pub fn guest_with(config: GuestConfig) -> Guest {
     template.sibling(config).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-pub const KEY: FingerprintKey = FingerprintKey(*b"0123456789abcdef");
-
-pub fn fp(id: &str) -> u64 {
-    KEY.fingerprint(id)
-}
-
-pub fn exact(ids: &[&str]) -> MembershipData {
-    MembershipData::exact(ids.iter().map(|id| fp(id)).collect())
-}
-
-/// Nodes for `<slot> <op> <string literal>`, appended to `nodes`; returns the new node's index.
-fn compare(nodes: &mut Vec<Node>, slot: Slot, op: CompareOp, value: &str) -> u32 {
-    nodes.push(Node::Var { slot, default: None });
-    nodes.push(Node::Literal(Literal::String(value.into())));
-    let n = nodes.len() as u32;
-    nodes.push(Node::Compare { op, args: vec![n - 2, n - 1] });
-    n
-}
-
-/// The fixture snapshot (version `version`):
-///
-/// | segment    | prec | tier    | purpose         | membership      | rule                              |
-/// |------------|------|---------|-----------------|-----------------|-----------------------------------|
-/// | vip        | 100  | premium | contract        | exact {u1, u2}  | —                                 |
-/// | plus       | 50   | plus    | contract        | exact {u3, u4}  | —                                 |
-/// | mobile-de  | 10   | —       | personalisation | —               | country == "DE" and device == "mobile" |
-/// | audience   | 8    | —       | personalisation | bloom {u1, u3}  | —                                 |
-/// | checkout   | 5    | —       | contract        | —               | "/checkout" in path               |
-///
-/// Tiers premium > plus > free (default). Identity: cookie `edgeseg_uid`, then header
-/// `x-customer-id`. Personalisation consent: {u1, u2, u3}.
+/// The shared fixture snapshot at `version` (its table is in [`edgeseg_snapshots::fixture`]).
 pub fn payload(version: u64) -> SnapshotPayload {
-    let mut mobile = Vec::new();
-    let a = compare(&mut mobile, Slot::Country, CompareOp::StrictEq, "DE");
-    let b = compare(&mut mobile, Slot::Attribute("device".into()), CompareOp::Eq, "mobile");
-    mobile.push(Node::And(vec![a, b]));
-    let checkout = vec![
-        Node::Literal(Literal::String("/checkout".into())),
-        Node::Var { slot: Slot::Path, default: None },
-        Node::In { needle: 0, haystack: 1 },
-    ];
-    let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
-    let audience = MembershipData::bloom(&[fp("u1"), fp("u3")], 0.001, &seed).unwrap();
-    let segment =
-        |name: &str, precedence, tier, purpose, rule: Option<Vec<Node>>, membership: Option<MembershipData>| Segment {
-            name: name.into(),
-            tier,
-            purpose,
-            precedence,
-            rule: rule.map(|nodes| Rule { nodes }),
-            members: 2,
-            membership,
-        };
-    SnapshotPayload {
-        id: "fixture".into(),
-        version,
-        created_ms: 1_763_700_000_000,
-        expires_ms: None,
-        fingerprint_key: KEY,
-        identity: vec![IdentitySource::Cookie("edgeseg_uid".into()), IdentitySource::Header("x-customer-id".into())],
-        purposes: vec![
-            Purpose { name: "contract".into(), requires_consent: false, consented: None },
-            Purpose {
-                name: "personalisation".into(),
-                requires_consent: true,
-                consented: Some(exact(&["u1", "u2", "u3"])),
-            },
-        ],
-        tiers: vec![Tier { name: "premium".into() }, Tier { name: "plus".into() }, Tier { name: "free".into() }],
-        default_tier: 2,
-        segments: vec![
-            segment("vip", 100, Some(0), 0, None, Some(exact(&["u1", "u2"]))),
-            segment("plus", 50, Some(1), 0, None, Some(exact(&["u3", "u4"]))),
-            segment("mobile-de", 10, None, 1, Some(mobile), None),
-            segment("audience", 8, None, 1, None, Some(audience)),
-            segment("checkout", 5, None, 0, Some(checkout), None),
-        ],
-        ext: Default::default(),
-    }
+    Fixture::small(version).payload().unwrap()
 }
 
 pub fn snapshot(version: u64) -> Vec<u8> {
