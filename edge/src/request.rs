@@ -43,23 +43,42 @@ impl<'a> Request<'a> {
     }
 
     /// The cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any `cookie`
-    /// header; surrounding double quotes are removed from the value.
+    /// header: the pairs are split at `;`, each at its first `=`, the name and the value trimmed
+    /// of spaces and tabs (RFC 6265's OWS), and surrounding double quotes removed from the value.
     pub fn cookie(&self, name: &str) -> Option<&'a str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")).flat_map(|&(_, v)| v.split(';')).find_map(
-            |pair| {
-                let (k, v) = pair.split_once('=')?;
-                (k.trim() == name).then(|| {
-                    let v = v.trim();
-                    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
-                })
-            },
-        )
+        // Runs several times per decision (identity, consent cookie, TCF string, rules): byte
+        // trimming, no closures over `str::trim`'s Unicode whitespace tables.
+        for &(n, header) in &self.headers {
+            if !n.eq_ignore_ascii_case("cookie") {
+                continue;
+            }
+            for pair in header.split(';') {
+                let Some((k, v)) = pair.split_once('=') else { continue };
+                if trim_ows(k) == name {
+                    let v = trim_ows(v);
+                    return Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v));
+                }
+            }
+        }
+        None
     }
 
     /// The attribute named `name`.
     pub fn attribute(&self, name: &str) -> Option<AttrValue<'a>> {
         self.attributes.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
     }
+}
+
+fn is_ows(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t')
+}
+
+/// `s` without leading or trailing spaces and tabs (RFC 6265's OWS).
+fn trim_ows(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !is_ows(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ows(c)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -96,5 +115,43 @@ mod tests {
         let bytes = postcard::to_allocvec(&r).unwrap();
         let back: Request<'_> = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, r);
+    }
+
+    /// The in-place scan against the plain definition (split each pair at its first `=`, trim
+    /// both halves of spaces and tabs, unquote), over every short string from an alphabet of the
+    /// awkward characters (a no-break space is not OWS: it stays part of the name or value).
+    #[test]
+    fn cookie_scan_agrees_with_the_definition() {
+        fn reference<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+            header.split(';').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                let ows: &[char] = &[' ', '\t'];
+                (k.trim_matches(ows) == name).then(|| {
+                    let v = v.trim_matches(ows);
+                    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
+                })
+            })
+        }
+        let alphabet = ['a', 'b', '=', ';', ' ', '\t', '"', '\u{a0}'];
+        let strings = |len: u32| {
+            (0..alphabet.len().pow(len)).map(move |mut i| {
+                let mut s = alloc::string::String::new();
+                for _ in 0..len {
+                    s.push(alphabet[i % alphabet.len()]);
+                    i /= alphabet.len();
+                }
+                s
+            })
+        };
+        let names: alloc::vec::Vec<_> = (0..=2).flat_map(strings).collect();
+        let mut checked = 0;
+        for header in (0..=5).flat_map(strings) {
+            let r = Request { headers: vec![("Cookie", header.as_str())], ..Request::default() };
+            for name in &names {
+                assert_eq!(r.cookie(name), reference(&header, name), "cookie {name:?} in {header:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1_000_000, "{checked}");
     }
 }
