@@ -8,11 +8,10 @@
 //!
 //! Header rendering lives here too, so that every skin emits byte-identical headers.
 
+use crate::decision::push_decimal;
 use crate::throttle::ThrottlePolicy;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 /// The actions of one segment or tier. All optional.
@@ -100,8 +99,8 @@ impl Source<'_> {
     /// `segment:<name>` or `tier:<name>`, for reports and logs.
     pub fn label(&self) -> String {
         match self {
-            Source::Segment(n) => format!("segment:{n}"),
-            Source::Tier(n) => format!("tier:{n}"),
+            Source::Segment(n) => ["segment:", n].concat(),
+            Source::Tier(n) => ["tier:", n].concat(),
         }
     }
 }
@@ -147,8 +146,11 @@ impl CachePolicy {
         });
         let mut push = |name: &str, v: Option<u32>| {
             if let Some(v) = v {
-                // Straight into `out`: no temporary string per directive (this runs per decision).
-                let _ = write!(out, ", {name}={v}");
+                // Straight into `out`, no `core::fmt`: this runs per decision.
+                out.push_str(", ");
+                out.push_str(name);
+                out.push('=');
+                push_decimal(&mut out, v.into());
             }
         };
         push("max-age", self.max_age);
@@ -165,8 +167,8 @@ impl CachePolicy {
         }
         match (self.key, source) {
             (CacheKey::Shared, _) => None,
-            (CacheKey::Tier, _) | (CacheKey::Segment, Source::Tier(_)) => Some(format!("tier={tier}")),
-            (CacheKey::Segment, Source::Segment(s)) => Some(format!("segment={s}")),
+            (CacheKey::Tier, _) | (CacheKey::Segment, Source::Tier(_)) => Some(["tier=", tier].concat()),
+            (CacheKey::Segment, Source::Segment(s)) => Some(["segment=", s].concat()),
         }
     }
 
@@ -177,9 +179,9 @@ impl CachePolicy {
             return Vec::new();
         }
         let mut keys = Vec::with_capacity(2 + self.surrogate_keys.len());
-        keys.push(format!("edgeseg-tier-{tier}"));
+        keys.push(["edgeseg-tier-", tier].concat());
         if let Source::Segment(s) = source {
-            keys.push(format!("edgeseg-segment-{s}"));
+            keys.push(["edgeseg-segment-", s].concat());
         }
         keys.extend(self.surrogate_keys.iter().cloned());
         keys

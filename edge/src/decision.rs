@@ -2,6 +2,7 @@
 
 use crate::actions::{CacheMode, Source};
 use crate::consent::Narrowing;
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header<'e> {
     pub name: &'e str,
-    pub value: String,
+    /// Borrowed where the value is already in the snapshot (tier, route, snapshot version) or
+    /// constant; built only where it is new text. On the wire it is a plain string either way, and
+    /// a host decoding a decision borrows it from the answer buffer.
+    #[serde(borrow)]
+    pub value: Cow<'e, str>,
 }
 
 /// The decision for one request. Borrows names from the engine's snapshot; crosses the raw ABI as
@@ -154,6 +159,24 @@ pub fn strip_baggage(existing: &str) -> String {
     out
 }
 
+/// Appends `n` in decimal: header values are built per decision, and `core::fmt` for one integer
+/// is several times the work (and pulls the formatting machinery into the hot path).
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if let Some(Ok(text)) = digits.get(start..).map(core::str::from_utf8) {
+        out.push_str(text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +194,14 @@ mod tests {
         assert_eq!(merge_baggage(Some(&huge), "free"), "edgeseg.tier=free");
         assert_eq!(strip_baggage("edgeseg.tier=premium, a=1;p , edgeseg.x=2,b=3"), "a=1;p,b=3");
         assert_eq!(strip_baggage("edgeseg.tier=premium"), "");
+    }
+
+    #[test]
+    fn push_decimal_writes_every_width() {
+        for n in [0, 7, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX / 10, u64::MAX] {
+            let mut out = String::from("x=");
+            push_decimal(&mut out, n);
+            assert_eq!(out, alloc::format!("x={n}"));
+        }
     }
 }

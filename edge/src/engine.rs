@@ -9,6 +9,7 @@ use crate::request::Request;
 use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
 use crate::snapshot::{IdentitySource, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -202,14 +203,14 @@ impl Engine {
 
         let mut headers = Vec::with_capacity(8);
         let mut response_headers = Vec::new();
-        headers.push(Header { name: "x-edgeseg-tier", value: String::from(tier) });
+        headers.push(Header { name: "x-edgeseg-tier", value: Cow::Borrowed(tier) });
         if !segments.is_empty() {
-            headers.push(Header { name: "x-edgeseg-segments", value: segments.join(",") });
+            headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(segments.join(",")) });
         }
-        headers.push(Header { name: "baggage", value: merge_baggage(req.header("baggage"), tier) });
-        headers.push(Header { name: "x-edgeseg-snapshot", value: self.version_header.clone() });
+        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header("baggage"), tier)) });
+        headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.version_header.as_str()) });
         if stale {
-            headers.push(Header { name: "x-edgeseg-stale", value: String::from("1") });
+            headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });
         }
 
         let throttle = throttle_pick.and_then(|(source, actions)| {
@@ -217,13 +218,13 @@ impl Engine {
             let key = throttle_key(snap, policy, source, fingerprint, req)?;
             let verdict = self.limiter.check(key, policy, req.now_ms);
             let rl = rate_limit_headers(source_name(source), policy, &verdict);
-            response_headers.push(Header { name: "ratelimit-policy", value: rl.policy });
-            response_headers.push(Header { name: "ratelimit", value: rl.ratelimit });
+            response_headers.push(Header { name: "ratelimit-policy", value: Cow::Owned(rl.policy) });
+            response_headers.push(Header { name: "ratelimit", value: Cow::Owned(rl.ratelimit) });
             let (result, lane) = match (&verdict.allowed, &policy.action) {
                 (true, _) => (ThrottleResult::Allowed, None),
                 (false, ThrottleAction::Reject) => {
                     if let Some(ra) = rl.retry_after {
-                        response_headers.push(Header { name: "retry-after", value: ra });
+                        response_headers.push(Header { name: "retry-after", value: Cow::Owned(ra) });
                     }
                     (ThrottleResult::Rejected, None)
                 }
@@ -246,28 +247,28 @@ impl Engine {
             Some(RouteOutcome { source, pool: r.pool.as_str(), lane: r.lane.as_str() })
         });
         if let Some(r) = &route {
-            headers.push(Header { name: "x-edgeseg-route", value: String::from(r.pool) });
+            headers.push(Header { name: "x-edgeseg-route", value: Cow::Borrowed(r.pool) });
         }
         let lane = throttle.as_ref().and_then(|t| t.lane).or(route.as_ref().map(|r| r.lane));
         if let Some(lane) = lane {
-            headers.push(Header { name: "x-edgeseg-lane", value: String::from(lane) });
+            headers.push(Header { name: "x-edgeseg-lane", value: Cow::Borrowed(lane) });
         }
 
         let cache = cache_pick.and_then(|(source, a)| {
             let policy = a.cache.as_ref()?;
             let key = policy.key_part(tier, source);
-            headers.push(Header { name: "x-edgeseg-cache", value: String::from(policy.mode.as_str()) });
+            headers.push(Header { name: "x-edgeseg-cache", value: Cow::Borrowed(policy.mode.as_str()) });
             if let Some(k) = &key {
-                headers.push(Header { name: "x-edgeseg-cache-key", value: k.clone() });
-                response_headers.push(Header { name: "vary", value: String::from("x-edgeseg-cache-key") });
+                headers.push(Header { name: "x-edgeseg-cache-key", value: Cow::Owned(k.clone()) });
+                response_headers.push(Header { name: "vary", value: Cow::Borrowed("x-edgeseg-cache-key") });
             }
             if let Some(cc) = policy.cache_control() {
-                response_headers.push(Header { name: "cache-control", value: cc });
+                response_headers.push(Header { name: "cache-control", value: Cow::Owned(cc) });
             }
             let keys = policy.surrogate_keys(tier, source);
             if !keys.is_empty() {
-                response_headers.push(Header { name: "surrogate-key", value: keys.join(" ") });
-                response_headers.push(Header { name: "cache-tag", value: keys.join(",") });
+                response_headers.push(Header { name: "surrogate-key", value: Cow::Owned(keys.join(" ")) });
+                response_headers.push(Header { name: "cache-tag", value: Cow::Owned(keys.join(",")) });
             }
             Some(CacheOutcome { source, mode: policy.mode, key })
         });

@@ -40,7 +40,7 @@
 //! ASCII (which RFC 9651 strings cannot hold) become `_`. Snapshot names are `[a-z0-9_.-]` anyway.
 
 use super::{ThrottlePolicy, Verdict};
-use alloc::format;
+use crate::decision::push_decimal;
 use alloc::string::String;
 
 /// Field name of the quota policy.
@@ -73,14 +73,24 @@ impl RateLimitHeaders {
 /// The field values for verdict `v` of `policy`, under the policy name `name`.
 pub fn rate_limit_headers(name: &str, policy: &ThrottlePolicy, v: &Verdict) -> RateLimitHeaders {
     let name = sf_string(name);
-    let retry_after = match (v.allowed, v.retry_after_s) {
-        (false, Some(s)) => Some(format!("{}", s.max(1))),
-        (false, None) => Some(format!("{}", v.reset_s.max(1))),
-        (true, _) => None,
+    let retry_after = (!v.allowed).then(|| {
+        let mut out = String::new();
+        push_decimal(&mut out, v.retry_after_s.unwrap_or(v.reset_s).max(1));
+        out
+    });
+    // `"name";a=<n>;b=<m>`, written without `core::fmt` (this runs on every throttled request).
+    let field = |a: &str, n: u64, b: &str, m: u64| {
+        let mut out = String::with_capacity(name.len() + 32);
+        out.push_str(&name);
+        out.push_str(a);
+        push_decimal(&mut out, n);
+        out.push_str(b);
+        push_decimal(&mut out, m);
+        out
     };
     RateLimitHeaders {
-        policy: format!("{name};q={};w={}", v.limit, policy.window_s()),
-        ratelimit: format!("{name};r={};t={}", v.remaining, v.reset_s),
+        policy: field(";q=", v.limit.into(), ";w=", policy.window_s()),
+        ratelimit: field(";r=", v.remaining.into(), ";t=", v.reset_s),
         retry_after,
     }
 }

@@ -117,8 +117,12 @@ impl From<&Decision<'_>> for OwnedDecision {
                 pool: r.pool.to_owned(),
                 lane: r.lane.to_owned(),
             }),
-            headers: d.headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
-            response_headers: d.response_headers.iter().map(|h| (h.name.to_owned(), h.value.clone())).collect(),
+            headers: d.headers.iter().map(|h| (h.name.to_owned(), h.value.clone().into_owned())).collect(),
+            response_headers: d
+                .response_headers
+                .iter()
+                .map(|h| (h.name.to_owned(), h.value.clone().into_owned()))
+                .collect(),
             stale: d.stale,
             budget_skipped: d.budget_skipped.iter().map(|s| (*s).to_owned()).collect(),
         }
