@@ -81,6 +81,11 @@ pub struct ReplayArgs {
     /// Fuel (wasm operations) per guest call; 0 turns metering off.
     #[arg(long, value_name = "N", default_value_t = crate::guest::DEFAULT_FUEL_PER_CALL)]
     pub fuel: u64,
+    /// Wall-clock limit per guest call in milliseconds (wasmtime epoch interruption; 0: off).
+    /// Far cheaper than fuel, but a trap then depends on the machine: with `--fuel 0` this is how
+    /// a serving host would run the module.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub deadline_ms: u64,
     /// Apply a revocation delta after N requests (`FILE@N`; `FILE` alone: before the first).
     /// Repeatable.
     #[arg(long, value_name = "FILE@N")]
@@ -168,7 +173,11 @@ fn module_path(flag: Option<&PathBuf>) -> PathBuf {
 
 fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let module = module_path(args.module.as_ref());
-    let config = GuestConfig { fuel_per_call: (args.fuel > 0).then_some(args.fuel), ..GuestConfig::default() };
+    let config = GuestConfig {
+        fuel_per_call: (args.fuel > 0).then_some(args.fuel),
+        deadline: (args.deadline_ms > 0).then(|| std::time::Duration::from_millis(args.deadline_ms)),
+        ..GuestConfig::default()
+    };
     let mut guest = Guest::from_file(&module, config)?;
     if let Some(path) = &args.public_key {
         guest.set_public_key(Some(snapshot_cmds::read_public_key(path)?));

@@ -30,7 +30,10 @@ pub use owned::{LoadedSnapshot, OwnedCache, OwnedDecision, OwnedRoute, OwnedThro
 use anyhow::{Context, bail};
 use edgeseg::abi::ABI_VERSION;
 use edgeseg::{Decision, Request};
-use instance::{Live, StoreState, check_interface, instantiate, load_into, trap, wt};
+pub use instance::EPOCH_TICK;
+use instance::{
+    Budget, Live, StoreState, check_interface, deadline_ticks, instantiate, load_into, start_epoch_ticker, trap, wt,
+};
 use owned::decode_decide_answer;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -51,20 +54,35 @@ pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 << 20;
 /// 1 000 per byte leaves 25x headroom and still stops a runaway load.
 const LOAD_FUEL_PER_BYTE: u64 = 1_000;
 const LOAD_FUEL_BASE: u64 = DEFAULT_FUEL_PER_CALL;
+/// The wall-clock counterpart for [`GuestConfig::deadline`]: a load may take the deadline, plus
+/// a second, plus a microsecond per snapshot byte (measured: about 5 ns per byte in wasmtime for
+/// a 10⁷-member exact set), so a deadline tuned for decisions never stops a re-load.
+const LOAD_TIME_BASE: Duration = Duration::from_secs(1);
+const LOAD_TIME_PER_BYTE: Duration = Duration::from_micros(1);
 
 /// Resource limits for a [`Guest`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuestConfig {
-    /// Fuel for each decide call; `None` turns fuel metering off altogether (slightly faster, but
-    /// a looping guest would then hang the host).
+    /// Fuel for each decide call; `None` turns fuel metering off altogether (faster, but then
+    /// only a [`GuestConfig::deadline`] stops a looping guest).
     pub fuel_per_call: Option<u64>,
     /// Most bytes the guest's linear memory may grow to.
     pub max_memory_bytes: usize,
+    /// Wall-clock limit per guest call, through wasmtime's epoch interruption (a thread advances
+    /// the epoch every [`EPOCH_TICK`]). Much cheaper than fuel — a check at function entries and
+    /// loop back-edges instead of counting every block — but not deterministic: a serving host's
+    /// guard, where fuel is the replay's (its traps must be the same on every machine). Loads get
+    /// the deadline plus a second plus 1 µs per snapshot byte. `None`: off.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for GuestConfig {
     fn default() -> GuestConfig {
-        GuestConfig { fuel_per_call: Some(DEFAULT_FUEL_PER_CALL), max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES }
+        GuestConfig {
+            fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            deadline: None,
+        }
     }
 }
 
@@ -90,6 +108,8 @@ pub struct Guest {
     config: GuestConfig,
     /// Whether the engine meters fuel (fixed at creation: it changes the compiled code).
     metered: bool,
+    /// Whether the engine checks epoch deadlines (fixed at creation, like `metered`).
+    interruptible: bool,
     current: Option<Current>,
     module_path: Option<PathBuf>,
     request_buf: Vec<u8>,
@@ -132,13 +152,18 @@ impl Guest {
     pub fn from_bytes(wasm: &[u8], config: GuestConfig) -> anyhow::Result<Guest> {
         let mut wasm_config = Config::new();
         let metered = config.fuel_per_call.is_some();
+        let interruptible = config.deadline.is_some();
         wasm_config.consume_fuel(metered);
+        wasm_config.epoch_interruption(interruptible);
         let engine = wt(Engine::new(&wasm_config))?;
+        if interruptible {
+            start_epoch_ticker(&engine)?;
+        }
         let module = wt(Module::new(&engine, wasm)).context("compiling the module")?;
         check_interface(&module)?;
         let pre = wt(Linker::new(&engine).instantiate_pre(&module))?;
         let mut live = instantiate(&engine, &pre, &config, metered)?;
-        live.arm(config.fuel_per_call);
+        live.arm(call_budget(&config));
         let version = wt(live.version())?;
         if version != ABI_VERSION {
             bail!("module speaks edgeseg ABI version {version}, this host speaks {ABI_VERSION}");
@@ -151,6 +176,7 @@ impl Guest {
             live: Some(live),
             config,
             metered,
+            interruptible,
             current: None,
             module_path: None,
             request_buf: Vec::new(),
@@ -169,7 +195,7 @@ impl Guest {
     /// changes the code and compiles the module again. For side-by-side replays (`diff`) and
     /// test suites that need many fresh guests.
     pub fn sibling(&self, config: GuestConfig) -> anyhow::Result<Guest> {
-        if config.fuel_per_call.is_some() != self.metered {
+        if config.fuel_per_call.is_some() != self.metered || config.deadline.is_some() != self.interruptible {
             let mut guest = Guest::from_bytes(&self.wasm, config)?;
             guest.module_path.clone_from(&self.module_path);
             return Ok(guest);
@@ -183,6 +209,7 @@ impl Guest {
             live: Some(live),
             config,
             metered: self.metered,
+            interruptible: self.interruptible,
             current: None,
             module_path: self.module_path.clone(),
             request_buf: Vec::new(),
@@ -315,7 +342,7 @@ impl Guest {
     /// [`Guest::swap_snapshot`].
     pub fn load_snapshot(&mut self, snapshot: &[u8]) -> Result<LoadedSnapshot, GuestError> {
         let loaded = self.with_recovery(|g| {
-            let fuel = g.load_fuel(snapshot.len());
+            let fuel = g.load_budget(snapshot.len());
             let Guest { live, answer_buf, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             load_into(live, snapshot, fuel, answer_buf)
@@ -328,7 +355,7 @@ impl Guest {
         });
         if let Some(previous) = previous {
             // Freeing is part of the swap: it runs on the load's budget, not a decision's.
-            let fuel = self.load_fuel(snapshot.len());
+            let fuel = self.load_budget(snapshot.len());
             // A failed free only leaks guest memory; the new snapshot serves either way.
             let _ = self.with_recovery(|g| {
                 let live = g.live_mut()?;
@@ -382,7 +409,7 @@ impl Guest {
     /// Runs one decide call, leaving the answer in `self.answer_buf`.
     fn call_decide(&mut self, handle: u32, request: &[u8]) -> Result<(), GuestError> {
         self.with_recovery(|g| {
-            let fuel = g.config.fuel_per_call;
+            let fuel = call_budget(&g.config);
             let Guest { live, answer_buf, last_call, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             let (ptr, len) = live.request_buffer(request, fuel)?;
@@ -394,11 +421,17 @@ impl Guest {
         })
     }
 
-    fn load_fuel(&self, len: usize) -> Option<u64> {
-        self.config.fuel_per_call.map(|per_call| {
+    /// The budget of a call that loads `len` bytes (a snapshot or a delta) or frees a snapshot.
+    fn load_budget(&self, len: usize) -> Budget {
+        let fuel = self.config.fuel_per_call.map(|per_call| {
             let by_size = (len as u64).saturating_mul(LOAD_FUEL_PER_BYTE).saturating_add(LOAD_FUEL_BASE);
             by_size.max(per_call)
-        })
+        });
+        let ticks = self.config.deadline.map(|deadline| {
+            let per_byte = LOAD_TIME_PER_BYTE.saturating_mul(u32::try_from(len).unwrap_or(u32::MAX));
+            deadline_ticks(deadline.saturating_add(LOAD_TIME_BASE).saturating_add(per_byte))
+        });
+        Budget { fuel, ticks }
     }
 
     fn live_mut(&mut self) -> Result<&mut Live, GuestError> {
@@ -427,7 +460,7 @@ impl Guest {
         self.live = None;
         let mut live = instantiate(&self.engine, &self.pre, &self.config, self.metered)
             .map_err(|e| GuestError::Host(format!("{e:#}")))?;
-        let fuel = self.current.as_ref().and_then(|c| self.load_fuel(c.bytes.len()));
+        let fuel = self.load_budget(self.current.as_ref().map_or(0, |c| c.bytes.len()));
         if let Some(current) = &mut self.current {
             let info = load_into(&mut live, &current.bytes, fuel, &mut self.answer_buf)?;
             current.info.handle = info.handle;
@@ -441,6 +474,11 @@ impl Guest {
         self.live = Some(live);
         Ok(())
     }
+}
+
+/// The budget of an ordinary call (decide, stats, eval, throttle import) under `config`.
+fn call_budget(config: &GuestConfig) -> Budget {
+    Budget { fuel: config.fuel_per_call, ticks: config.deadline.map(deadline_ticks) }
 }
 
 fn unavailable() -> GuestError {

@@ -23,7 +23,7 @@ impl Guest {
     /// Calls `edgeseg_eval` with a postcard `(Rule, Literal)` and returns the raw answer bytes.
     pub fn eval_raw(&mut self, input: &[u8]) -> Result<Vec<u8>, GuestError> {
         self.with_recovery(|g| {
-            let fuel = g.config.fuel_per_call;
+            let fuel = super::call_budget(&g.config);
             let Guest { live, answer_buf, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             let Some(eval) = live.exports.eval.clone() else {

@@ -8,6 +8,7 @@
 use super::{GuestConfig, GuestError, LoadedSnapshot};
 use anyhow::{Context, bail};
 use edgeseg::abi::{AbiError, LoadInfo};
+use std::time::Duration;
 use wasmtime::{
     Engine, ExternType, Instance, InstancePre, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
@@ -56,6 +57,44 @@ pub(super) struct Live {
     pub(super) exports: Exports,
     /// A guest buffer `(ptr, capacity)` kept for request messages.
     pub(super) input: Option<(u32, u32)>,
+}
+
+/// What one guest call may spend before it is stopped: fuel (wasm operations, deterministic)
+/// and epoch ticks (wall-clock, see [`EPOCH_TICK`]); `None` where that kind is off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Budget {
+    pub(super) fuel: Option<u64>,
+    pub(super) ticks: Option<u64>,
+}
+
+/// Period of the thread that advances a deadline engine's epoch: the resolution of
+/// [`GuestConfig::deadline`] (a call is stopped between `deadline` and `deadline + EPOCH_TICK`).
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Epoch ticks that cover at least `deadline`: the epoch may advance just after the deadline is
+/// set, so one tick more than the quotient.
+pub(super) fn deadline_ticks(deadline: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos().max(1);
+    u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX / 2).max(1).saturating_add(1)
+}
+
+/// Starts the thread that advances `engine`'s epoch every [`EPOCH_TICK`]; it ends once the engine
+/// (every guest sharing it) is dropped.
+pub(super) fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("edgeseg-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .context("starting the epoch ticker thread")?;
+    Ok(())
 }
 
 pub(super) fn wt<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
@@ -110,6 +149,11 @@ pub(super) fn instantiate(
     if metered {
         wt(store.set_fuel(config.fuel_per_call.unwrap_or(u64::MAX)))?;
     }
+    if let Some(deadline) = config.deadline {
+        // Epoch interruption compiled in: without a deadline set, the first check would trap.
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks(deadline));
+    }
     let instance = wt(pre.instantiate(&mut store)).context("instantiating the module")?;
     let exports = Exports::get(&instance, &mut store)?;
     Ok(Live { store, instance, exports, input: None })
@@ -137,7 +181,7 @@ impl Exports {
 pub(super) fn load_into(
     live: &mut Live,
     bytes: &[u8],
-    fuel: Option<u64>,
+    fuel: Budget,
     answer: &mut Vec<u8>,
 ) -> Result<LoadedSnapshot, GuestError> {
     let (ptr, len) = live.write_fresh(bytes, fuel)?;
@@ -154,11 +198,15 @@ pub(super) fn load_into(
 }
 
 impl Live {
-    /// Refills the fuel tank before a call (a no-op when metering is off).
-    pub(super) fn arm(&mut self, fuel: Option<u64>) {
-        if let Some(fuel) = fuel {
+    /// Refills the fuel tank and sets the epoch deadline before a call (each a no-op when its
+    /// kind of interruption is off).
+    pub(super) fn arm(&mut self, budget: Budget) {
+        if let Some(fuel) = budget.fuel {
             // Fails only when metering is off, which `fuel: Some` rules out.
             let _ = self.store.set_fuel(fuel);
+        }
+        if let Some(ticks) = budget.ticks {
+            self.store.set_epoch_deadline(ticks);
         }
     }
 
@@ -175,7 +223,7 @@ impl Live {
 
     /// Allocates a guest buffer for `bytes` and writes them. `(0, 0)` for empty input, which the
     /// ABI reads as an empty message.
-    pub(super) fn write_fresh(&mut self, bytes: &[u8], fuel: Option<u64>) -> Result<(u32, u32), GuestError> {
+    pub(super) fn write_fresh(&mut self, bytes: &[u8], fuel: Budget) -> Result<(u32, u32), GuestError> {
         let len = Live::len_u32(bytes)?;
         if len == 0 {
             return Ok((0, 0));
@@ -191,7 +239,7 @@ impl Live {
 
     /// Writes `request` into the kept request buffer, growing it when too small. Returns the
     /// `(ptr, len)` to pass; the buffer itself stays allocated for the next call.
-    pub(super) fn request_buffer(&mut self, request: &[u8], fuel: Option<u64>) -> Result<(u32, u32), GuestError> {
+    pub(super) fn request_buffer(&mut self, request: &[u8], fuel: Budget) -> Result<(u32, u32), GuestError> {
         let len = Live::len_u32(request)?;
         if len == 0 {
             return Ok((0, 0));
@@ -224,7 +272,7 @@ impl Live {
             .map_err(|_| GuestError::Host(format!("guest buffer {ptr:#x}+{} lies outside its memory", bytes.len())))
     }
 
-    pub(super) fn dealloc(&mut self, ptr: u32, len: u32, fuel: Option<u64>) -> Result<(), GuestError> {
+    pub(super) fn dealloc(&mut self, ptr: u32, len: u32, fuel: Budget) -> Result<(), GuestError> {
         if ptr == 0 {
             return Ok(());
         }
@@ -234,7 +282,7 @@ impl Live {
 
     /// Copies the answer named by `packed` into `out` and frees it in the guest. The pointer and
     /// length come from the guest and are checked against its memory before anything is read.
-    pub(super) fn take_answer(&mut self, packed: u64, fuel: Option<u64>, out: &mut Vec<u8>) -> Result<(), GuestError> {
+    pub(super) fn take_answer(&mut self, packed: u64, fuel: Budget, out: &mut Vec<u8>) -> Result<(), GuestError> {
         if packed == 0 {
             return Err(GuestError::out_of_memory("its answer"));
         }
@@ -261,7 +309,7 @@ pub(super) fn call_with_input(
     func: fn(&Exports) -> &HandleInputFunc,
     handle: u32,
     input: &[u8],
-    fuel: Option<u64>,
+    fuel: Budget,
     answer: &mut Vec<u8>,
 ) -> Result<(), GuestError> {
     let (ptr, len) = live.write_fresh(input, fuel)?;

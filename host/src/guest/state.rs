@@ -26,7 +26,7 @@ pub(super) fn reapply_delta(
     live: &mut Live,
     handle: u32,
     delta: &[u8],
-    fuel: Option<u64>,
+    fuel: super::instance::Budget,
     answer: &mut Vec<u8>,
 ) -> Result<DeltaInfo, GuestError> {
     call_with_input(live, |e| &e.apply_delta, handle, delta, fuel, answer)?;
@@ -39,7 +39,7 @@ impl Guest {
     pub fn apply_delta(&mut self, delta: &[u8]) -> Result<DeltaInfo, GuestError> {
         let handle = self.current.as_ref().map(|c| c.info.handle).ok_or(GuestError::NoSnapshot)?;
         let info = self.with_recovery(|g| {
-            let fuel = g.load_fuel(delta.len());
+            let fuel = g.load_budget(delta.len());
             let Guest { live, answer_buf, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             reapply_delta(live, handle, delta, fuel, answer_buf)
@@ -54,7 +54,7 @@ impl Guest {
     pub fn stats(&mut self) -> Result<EngineStats, GuestError> {
         let handle = self.current.as_ref().map(|c| c.info.handle).ok_or(GuestError::NoSnapshot)?;
         self.with_recovery(|g| {
-            let fuel = g.config.fuel_per_call;
+            let fuel = super::call_budget(&g.config);
             let Guest { live, answer_buf, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             live.arm(fuel);
@@ -70,7 +70,7 @@ impl Guest {
         let handle = self.current.as_ref().map(|c| c.info.handle).ok_or(GuestError::NoSnapshot)?;
         let message = postcard::to_allocvec(entries).map_err(|e| GuestError::Host(format!("encoding: {e}")))?;
         self.with_recovery(|g| {
-            let fuel = g.config.fuel_per_call;
+            let fuel = super::call_budget(&g.config);
             let Guest { live, answer_buf, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             call_with_input(live, |e| &e.throttle_import, handle, &message, fuel, answer_buf)?;

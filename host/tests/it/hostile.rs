@@ -138,3 +138,38 @@ fn a_guest_that_loops_on_one_request_is_stopped_and_the_host_keeps_serving_the_o
         assert_eq!(guest.decide_raw_with(1, b"x").map(|a| a.len()), Ok(1), "round {round}");
     }
 }
+
+#[test]
+fn without_fuel_a_deadline_stops_the_looping_guest_and_the_host_keeps_serving() {
+    // The guest of the test above, under a wall-clock deadline instead of fuel.
+    let mut decide = vec![0x20, 0x02]; // local.get 2 (input length)
+    decide.extend(i32_const(1));
+    decide.extend_from_slice(&[0x4b, 0x04, 0x40]); // i32.gt_u, if
+    decide.extend(spin());
+    decide.push(0x0b); // end
+    decide.extend(i64_const((1i64 << 32) | 8));
+    let wasm = module(&[], &fake_edgeseg(2, i64_const(0), decide), true);
+    let deadline = std::time::Duration::from_millis(20);
+    let config = GuestConfig { fuel_per_call: None, deadline: Some(deadline), ..GuestConfig::default() };
+    let mut guest = Guest::from_bytes(&wasm, config).unwrap();
+    for round in 1..=3 {
+        let started = std::time::Instant::now();
+        match guest.decide_raw_with(1, b"loop") {
+            Err(GuestError::Trap(m)) => assert!(m.contains("interrupt"), "round {round}: {m}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+        // Not a timing assertion: only that it did not run for ever (nor stop before the deadline).
+        assert!(started.elapsed() >= deadline, "round {round}: stopped after {:?}", started.elapsed());
+        assert_eq!(guest.traps(), round);
+        assert_eq!(guest.decide_raw_with(1, b"x").map(|a| a.len()), Ok(1), "round {round}");
+    }
+    // A sibling shares the compiled code and the ticker; one with fuel instead compiles anew.
+    let mut sibling =
+        guest.sibling(GuestConfig { fuel_per_call: None, deadline: Some(deadline), ..GuestConfig::default() }).unwrap();
+    assert!(matches!(sibling.decide_raw_with(1, b"loop"), Err(GuestError::Trap(_))));
+    let mut fueled = guest.sibling(GuestConfig { fuel_per_call: Some(100_000), ..GuestConfig::default() }).unwrap();
+    match fueled.decide_raw_with(1, b"loop") {
+        Err(GuestError::Trap(m)) => assert!(m.contains("fuel"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

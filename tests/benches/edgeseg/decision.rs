@@ -166,6 +166,18 @@ pub fn run(h: &mut Harness) -> Value {
         }),
     );
 
+    // A serving host's setting: no fuel, a wall-clock deadline checked through epochs.
+    let mut deadline = fixtures::guest_deadline(edgeseg_host::guest::DEFAULT_MAX_MEMORY_BYTES);
+    deadline.load_snapshot(&snapshot).unwrap();
+    let deadline_ns = h.bench(
+        "decision",
+        "edgeseg-wasm-deadline",
+        Speed::Fast,
+        traffic_loop(&reqs, |req| {
+            black_box(deadline.decide_with(black_box(req), |d| d.tier_index).unwrap());
+        }),
+    );
+
     // The same rules on the same requests, as data documents.
     let (rules, asked) = demo_rules();
     let docs: Vec<Value> = reqs.iter().map(|r| document(&native, r, &asked)).collect();
@@ -224,6 +236,7 @@ pub fn run(h: &mut Harness) -> Value {
             "edgeseg_native_decide": native_ns,
             "edgeseg_wasm_decide": wasm_ns,
             "edgeseg_wasm_decide_no_fuel": unmetered_ns,
+            "edgeseg_wasm_decide_deadline": deadline_ns,
             "edgeseg_rules_only": rules_ns,
             "datalogic_rules_only": datalogic_ns,
         },
@@ -231,6 +244,7 @@ pub fn run(h: &mut Harness) -> Value {
             "native_decide": ratio(native_ns, datalogic_ns),
             "wasm_decide": ratio(wasm_ns, datalogic_ns),
             "wasm_decide_no_fuel": ratio(unmetered_ns, datalogic_ns),
+            "wasm_decide_deadline": ratio(deadline_ns, datalogic_ns),
             "rules_only": ratio(rules_ns, datalogic_ns),
         },
         "note": WHAT_A_DECISION_DOES,
@@ -294,6 +308,13 @@ pub fn print(r: &Value) {
         f(&ns["edgeseg_wasm_decide_no_fuel"]),
         f(&ns["datalogic_rules_only"]),
         show_ratio(f(&ratios["wasm_decide_no_fuel"]))
+    );
+    println!(
+        "{:<44} {:>12.0} {:>12.0} {:>9}",
+        "decide, wasm, epoch deadline instead of fuel",
+        f(&ns["edgeseg_wasm_decide_deadline"]),
+        f(&ns["datalogic_rules_only"]),
+        show_ratio(f(&ratios["wasm_decide_deadline"]))
     );
     println!(
         "{:<44} {:>12.0} {:>12.0} {:>9}",

@@ -56,19 +56,29 @@ pub fn guest(max_memory_bytes: usize) -> Guest {
 
 /// [`guest`] without fuel metering (a looping guest would hang it: never a serving host's choice).
 pub fn guest_unmetered(max_memory_bytes: usize) -> Guest {
-    sibling(GuestConfig { max_memory_bytes, fuel_per_call: None })
+    sibling(GuestConfig { max_memory_bytes, fuel_per_call: None, deadline: None })
+}
+
+/// [`guest`] stopped by a wall-clock deadline (epoch interruption) instead of fuel: how a serving
+/// host would run it.
+pub fn guest_deadline(max_memory_bytes: usize) -> Guest {
+    sibling(GuestConfig {
+        max_memory_bytes,
+        fuel_per_call: None,
+        deadline: Some(std::time::Duration::from_millis(100)),
+    })
 }
 
 thread_local! {
-    /// One compiled module per fuel setting: guests are siblings sharing its code.
+    /// One compiled module per interruption setting (fuel, deadline): guests are siblings sharing its code.
     static COMPILED: std::cell::RefCell<Vec<Guest>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn sibling(config: GuestConfig) -> Guest {
     COMPILED.with(|compiled| {
         let mut compiled = compiled.borrow_mut();
-        let metered = config.fuel_per_call.is_some();
-        if let Some(base) = compiled.iter().find(|g| g.config().fuel_per_call.is_some() == metered) {
+        let kind = |c: &GuestConfig| (c.fuel_per_call.is_some(), c.deadline.is_some());
+        if let Some(base) = compiled.iter().find(|g| kind(g.config()) == kind(&config)) {
             return base.sibling(config).unwrap();
         }
         let guest = Guest::from_file(&module(), config.clone()).unwrap();
