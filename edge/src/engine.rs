@@ -75,9 +75,15 @@ pub struct EngineStats {
 }
 
 impl Engine {
-    /// Decodes and validates snapshot bytes.
+    /// Decodes and validates snapshot bytes (copied once: see [`Engine::load_owned`]).
     pub fn load(bytes: &[u8]) -> Result<Engine, Error> {
         Snapshot::decode(bytes).map(Engine::from_snapshot)
+    }
+
+    /// [`Engine::load`] over a buffer the engine keeps: membership sets are probed in place in
+    /// it, nothing is copied ([`Snapshot::decode_owned`]).
+    pub fn load_owned(bytes: Vec<u8>) -> Result<Engine, Error> {
+        Snapshot::decode_owned(bytes).map(Engine::from_snapshot)
     }
 
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {

@@ -107,9 +107,11 @@ pub struct Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// Decodes and validates snapshot bytes. Throws an `EdgesegError` on bad bytes.
-    pub fn load(bytes: &[u8]) -> Result<Engine, JsValue> {
-        Core::load(bytes).map(|core| Engine { core }).map_err(|e| js_error(&e))
+    /// Decodes and validates snapshot bytes. Throws an `EdgesegError` on bad bytes. The copy
+    /// wasm-bindgen makes into the module's memory is the one the engine keeps (sets are probed in
+    /// place in it).
+    pub fn load(bytes: Vec<u8>) -> Result<Engine, JsValue> {
+        Core::load_owned(bytes).map(|core| Engine { core }).map_err(|e| js_error(&e))
     }
 
     /// Puts one request into its tier and segments and applies their actions (throttles count it).

@@ -15,10 +15,11 @@ use crate::consent::{ConsentConfig, PurposeSignals};
 use crate::error::{Error, ErrorKind};
 use crate::fingerprint::FingerprintKey;
 use crate::format;
-use crate::membership::{Encoding, MembershipData, MembershipSet};
+use crate::membership::{Encoding, MembershipData, MembershipSet, SetBytes};
 use crate::rule::{MAX_DEPTH, MAX_NODES, Rule};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -49,15 +50,16 @@ pub enum IdentitySource {
     Cookie(String),
 }
 
-/// A purpose a segment may serve.
+/// A purpose a segment may serve. `B` as in [`MembershipData`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Purpose {
+#[serde(bound(serialize = "B: serde_bytes::Serialize", deserialize = "B: serde_bytes::Deserialize<'de>"))]
+pub struct Purpose<B = Vec<u8>> {
     pub name: String,
     /// `false` for `contract`: paid tiers that carry an SLA need no consent.
     pub requires_consent: bool,
     /// Fingerprints of members who consented to this purpose (always `exact`: consent has no false
     /// positives). `None` when `requires_consent` is false.
-    pub consented: Option<MembershipData>,
+    pub consented: Option<MembershipData<B>>,
 }
 
 /// A tier. Tiers are listed highest precedence first.
@@ -66,9 +68,10 @@ pub struct Tier {
     pub name: String,
 }
 
-/// A segment definition as compiled by the builder.
+/// A segment definition as compiled by the builder. `B` as in [`MembershipData`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Segment {
+#[serde(bound(serialize = "B: serde_bytes::Serialize", deserialize = "B: serde_bytes::Deserialize<'de>"))]
+pub struct Segment<B = Vec<u8>> {
     pub name: String,
     /// Index into `tiers`: matching this segment puts the request in (at least) that tier.
     pub tier: Option<u16>,
@@ -79,14 +82,16 @@ pub struct Segment {
     /// A request rule; `None` matches every request.
     pub rule: Option<Rule>,
     /// Members; `None` means the segment is defined by its rule alone.
-    pub membership: Option<MembershipData>,
+    pub membership: Option<MembershipData<B>>,
     /// Members counted by the builder after consent filtering (for reports; bloom sets cannot say).
     pub members: u64,
 }
 
-/// The postcard payload of a snapshot.
+/// The postcard payload of a snapshot. `B` holds membership bytes: `Vec<u8>` in the builder,
+/// `&[u8]` into the snapshot buffer when the edge decodes ([`Snapshot::decode_owned`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotPayload {
+#[serde(bound(serialize = "B: serde_bytes::Serialize", deserialize = "B: serde_bytes::Deserialize<'de>"))]
+pub struct SnapshotPayload<B = Vec<u8>> {
     pub id: String,
     /// Monotonic per snapshot lineage.
     pub version: u64,
@@ -95,11 +100,11 @@ pub struct SnapshotPayload {
     pub fingerprint_key: FingerprintKey,
     /// Tried in order; the first non-empty value is the customer id.
     pub identity: Vec<IdentitySource>,
-    pub purposes: Vec<Purpose>,
+    pub purposes: Vec<Purpose<B>>,
     pub tiers: Vec<Tier>,
     /// Index into `tiers` for requests that match no tier-carrying segment.
     pub default_tier: u16,
-    pub segments: Vec<Segment>,
+    pub segments: Vec<Segment<B>>,
     /// Format 2's extension record; encoded after the fields above, not inside them.
     #[serde(skip)]
     pub ext: PayloadExt,
@@ -194,12 +199,20 @@ impl Slo {
 
 impl SnapshotPayload {
     /// Encodes the payload and its extension and wraps them in the header.
+    ///
+    /// Written once, into a buffer sized for the membership sets (plus room for the rest), with
+    /// the header filled in last: a 10⁸-member snapshot is not held twice or three times over.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         let encode_err = |e: postcard::Error| Error::new(ErrorKind::Payload, format!("encode: {e}"));
-        let mut payload = postcard::to_allocvec(self).map_err(encode_err)?;
-        payload.extend_from_slice(&postcard::to_allocvec(&self.ext).map_err(encode_err)?);
-        payload.extend_from_slice(&postcard::to_allocvec(&self.ext.limits).map_err(encode_err)?);
-        format::wrap(&payload)
+        let sets: usize =
+            self.purposes.iter().filter_map(|p| p.consented.as_ref()).map(|d| d.byte_len()).sum::<usize>()
+                + self.segments.iter().filter_map(|s| s.membership.as_ref()).map(|d| d.byte_len()).sum::<usize>();
+        let mut out = Vec::with_capacity(format::HEADER_LEN + sets + (1 << 16));
+        out.resize(format::HEADER_LEN, 0);
+        let out = postcard::to_extend(self, out).map_err(encode_err)?;
+        let out = postcard::to_extend(&self.ext, out).map_err(encode_err)?;
+        let out = postcard::to_extend(&self.ext.limits, out).map_err(encode_err)?;
+        format::wrap_reserved(out)
     }
 }
 
@@ -292,6 +305,8 @@ pub struct Snapshot {
     pub format_version: u16,
     /// Total size of the snapshot bytes, header included.
     pub byte_len: usize,
+    /// The snapshot bytes, shared with the membership sets that are ranges of them.
+    bytes: SetBytes,
 }
 
 /// Names end up in headers and baggage: keep them to a safe, low-cardinality alphabet.
@@ -314,11 +329,19 @@ fn check_name(what: &str, name: &str) -> Result<(), Error> {
 }
 
 impl Snapshot {
-    /// Checks the header, decodes and validates the payload.
+    /// Checks the header, decodes and validates the payload. Copies `bytes` once (the snapshot
+    /// keeps them); [`Snapshot::decode_owned`] takes a buffer the caller no longer needs instead.
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, Error> {
-        let (header, payload) = format::split(bytes)?;
+        Snapshot::decode_owned(bytes.to_vec())
+    }
+
+    /// [`Snapshot::decode`] without a copy: the snapshot keeps `bytes`, and its membership sets
+    /// (except bloom filters) are validated ranges of them that probes read in place.
+    pub fn decode_owned(bytes: Vec<u8>) -> Result<Snapshot, Error> {
+        let buf = Arc::new(bytes);
+        let (header, payload) = format::split(&buf)?;
         let payload_err = |e: postcard::Error| Error::new(ErrorKind::Payload, format!("{e}"));
-        let (mut p, rest) = postcard::take_from_bytes::<SnapshotPayload>(payload).map_err(payload_err)?;
+        let (mut p, rest) = postcard::take_from_bytes::<SnapshotPayload<&[u8]>>(payload).map_err(payload_err)?;
         let mut rest = rest;
         if header.version >= 2 {
             let (ext, r) = postcard::take_from_bytes::<PayloadExt>(rest).map_err(payload_err)?;
@@ -340,10 +363,11 @@ impl Snapshot {
         if !rest.is_empty() {
             return Err(Error::new(ErrorKind::Payload, format!("{} bytes after the payload records", rest.len())));
         }
-        Snapshot::validate(p, header.version, bytes.len())
+        Snapshot::validate(p, header.version, &buf)
     }
 
-    fn validate(p: SnapshotPayload, format_version: u16, byte_len: usize) -> Result<Snapshot, Error> {
+    fn validate(p: SnapshotPayload<&[u8]>, format_version: u16, buf: &Arc<Vec<u8>>) -> Result<Snapshot, Error> {
+        let byte_len = buf.len();
         let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
         let ext = p.ext;
         let limits = ext.limits.resolve();
@@ -385,10 +409,10 @@ impl Snapshot {
         let mut purposes = Vec::with_capacity(p.purposes.len());
         for (i, pu) in p.purposes.into_iter().enumerate() {
             check_name("purpose", &pu.name)?;
-            let consented_bytes = pu.consented.as_ref().map_or(0, MembershipData::byte_len);
+            let consented_bytes = pu.consented.as_ref().map_or(0, |d| d.byte_len());
             let consented = match (pu.requires_consent, pu.consented) {
                 (true, Some(data)) if data.encoding() == Encoding::Exact => {
-                    Some(MembershipSet::load(data, &format!("purpose {}", pu.name))?)
+                    Some(MembershipSet::load_within(data, buf, &format!("purpose {}", pu.name))?)
                 }
                 (true, Some(_)) => return invalid(format!("purpose {}: consent set must be exact", pu.name)),
                 (true, None) => return invalid(format!("purpose {}: needs consent but has no consent set", pu.name)),
@@ -438,9 +462,9 @@ impl Snapshot {
             }
             let actions = ext_at(&ext.segments, i);
             check_actions(&format!("segment {}", s.name), &actions)?;
-            let membership_bytes = s.membership.as_ref().map_or(0, MembershipData::byte_len);
+            let membership_bytes = s.membership.as_ref().map_or(0, |d| d.byte_len());
             let membership = match s.membership {
-                Some(data) => Some(MembershipSet::load(data, &format!("segment {}", s.name))?),
+                Some(data) => Some(MembershipSet::load_within(data, buf, &format!("segment {}", s.name))?),
                 None => None,
             };
             segments.push(SegmentView {
@@ -477,7 +501,21 @@ impl Snapshot {
             limits,
             format_version,
             byte_len,
+            bytes: SetBytes::whole(buf),
         })
+    }
+
+    /// The bytes this snapshot was decoded from.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.get()
+    }
+
+    /// The bytes this snapshot was decoded from, given back (copied only if a membership set
+    /// loaded from them is still alive elsewhere, which none is once the snapshot is gone).
+    pub fn into_bytes(self) -> Vec<u8> {
+        let Snapshot { bytes, purposes, segments, .. } = self;
+        drop((purposes, segments));
+        Arc::try_unwrap(bytes.into_shared()).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
     /// The fingerprint of a customer id under this snapshot's key.

@@ -101,7 +101,7 @@ struct Thrown {
 }
 
 fn engine() -> Engine {
-    Engine::load(SNAPSHOT).unwrap_or_else(|e| panic!("load: {e:?}"))
+    Engine::load(SNAPSHOT.to_vec()).unwrap_or_else(|e| panic!("load: {e:?}"))
 }
 
 fn decide(kind: &str) -> Decision {
@@ -258,11 +258,11 @@ fn version_and_names() {
 
 #[wasm_bindgen_test]
 fn bad_snapshots_throw_errors_with_a_kind() {
-    let t = thrown(|| drop(Engine::load(b"not a snapshot, but long enough to have a header").map_err(throw)));
+    let t = thrown(|| drop(Engine::load(b"not a snapshot, but long enough to have a header".to_vec()).map_err(throw)));
     assert!(t.is_error);
     assert_eq!(t.kind, "BadMagic");
     assert_eq!(t.code, 2);
-    let t = thrown(|| drop(Engine::load(&SNAPSHOT[..SNAPSHOT.len() - 1]).map_err(throw)));
+    let t = thrown(|| drop(Engine::load(SNAPSHOT[..SNAPSHOT.len() - 1].to_vec()).map_err(throw)));
     assert_eq!(t.kind, "Truncated", "{}", t.message);
 }
 

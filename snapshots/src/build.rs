@@ -84,8 +84,29 @@ pub struct Built {
 pub fn build_files(definitions: &Path, members: &Path, opts: &BuildOptions) -> Result<Built, BuildError> {
     let defs = Definitions::load(definitions)?;
     let plan = Plan::new(&defs).map_err(|e| e.in_file(definitions))?;
+    build_file_plan(&plan, members, opts, &mut |_| {})
+}
+
+/// [`build_with_progress`] over a member file (`.csv` or `.jsonl`): errors name the file, and a
+/// duplicate id is reported with both its lines (found by reading the file again: the build keeps
+/// fingerprints only).
+pub fn build_file_with_progress(
+    defs: &Definitions,
+    members: &Path,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Built, BuildError> {
+    build_file_plan(&Plan::new(defs)?, members, opts, progress)
+}
+
+fn build_file_plan(
+    plan: &Plan,
+    members: &Path,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Built, BuildError> {
     let reader = members::open(members)?;
-    run(&plan, reader, opts, &mut |_| {})
+    run(plan, reader, opts, progress, Some(members))
         .map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
 }
 
@@ -95,7 +116,7 @@ pub fn build(
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     opts: &BuildOptions,
 ) -> Result<Built, BuildError> {
-    run(&Plan::new(defs)?, members, opts, &mut |_| {})
+    run(&Plan::new(defs)?, members, opts, &mut |_| {}, None)
 }
 
 /// [`build`], reporting progress to `progress` (members every 65 536 and at the end, then each
@@ -106,7 +127,7 @@ pub fn build_with_progress(
     opts: &BuildOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Built, BuildError> {
-    run(&Plan::new(defs)?, members, opts, progress)
+    run(&Plan::new(defs)?, members, opts, progress, None)
 }
 
 /// Where key material comes from: the OS, or a stream derived from a seed.
@@ -155,12 +176,16 @@ fn run(
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     opts: &BuildOptions,
     progress: &mut dyn FnMut(Progress),
+    file: Option<&Path>,
 ) -> Result<Built, BuildError> {
     let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
     let mut key = [0u8; 16];
     keys.fill(&mut key)?;
     let key = FingerprintKey(key);
-    let mut tally = ingest(plan, &key, members, progress)?;
+    let mut tally = match ingest(plan, &key, members, progress)? {
+        Ingested::Members(tally) => tally,
+        Ingested::Duplicate(fp) => return Err(duplicate_error(&key, fp, file)),
+    };
     let conflicts = find_conflicts(plan, &mut tally);
 
     let created_ms = match opts.created_ms {
@@ -190,13 +215,15 @@ fn run(
     let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
     drop(payload);
     // Decode once with the edge's own validation: a snapshot the edge would refuse never leaves.
-    let snapshot = Snapshot::decode(&bytes).map_err(|e| {
+    // It takes the bytes (no copy) and gives them back.
+    let len = bytes.len();
+    let snapshot = Snapshot::decode_owned(bytes).map_err(|e| {
         BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
     })?;
     let probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
-    let mut summary = summarise(plan, &snapshot, tally, probe, bytes.len());
+    let mut summary = summarise(plan, &snapshot, tally, probe, len);
     summary.conflicts = conflicts;
-    Ok(Built { bytes, summary })
+    Ok(Built { bytes: snapshot.into_bytes(), summary })
 }
 
 /// Segments that can match the same request with different actions (see [`crate::conflicts`]).
@@ -409,12 +436,47 @@ impl<'a> Env<'a> for MemberEnv<'a> {
     }
 }
 
+/// What [`ingest`] found: the members, or a fingerprint that two members share.
+enum Ingested {
+    Members(Tally),
+    Duplicate(u64),
+}
+
+/// The error for two members sharing fingerprint `fp`. With the member file at hand, its lines
+/// are found by reading it again (the build kept no positions): the same id twice, or — odds
+/// about n²/2⁶⁵ — two ids whose keyed 64-bit fingerprints collide, which the edge could not tell
+/// apart either, so both are refused.
+fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&Path>) -> BuildError {
+    let err = |msg: String| BuildError::new(BuildErrorKind::Members, msg).with_field("id");
+    let found: Vec<(Option<u64>, String)> = file
+        .and_then(|path| members::open(path).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|m| key.fingerprint(&m.id) == fp)
+        .take(2)
+        .map(|m| (m.line, m.id))
+        .collect();
+    match found.as_slice() {
+        [(Some(a), x), (Some(b), y)] if x == y => err(format!("duplicate id (also at line {a})")).with_line(*b),
+        [(Some(a), _), (Some(b), _)] => err(format!(
+            "the ids at lines {a} and {b} differ but their keyed 64-bit fingerprints collide (the edge could not tell \
+             them apart); build again with another key"
+        ))
+        .with_line(*b),
+        _ => err(format!(
+            "duplicate id: two members have fingerprint {fp:016x} (the same id twice, or ids whose fingerprints \
+             collide); the build keeps fingerprints only, so it cannot name the records"
+        )),
+    }
+}
+
 fn ingest(
     plan: &Plan,
     key: &FingerprintKey,
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Tally, BuildError> {
+) -> Result<Ingested, BuildError> {
     let purpose_index: HashMap<&str, usize> =
         plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
     let declared = || plan.purposes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -425,19 +487,17 @@ fn ingest(
         excluded: vec![0; plan.segments.len()],
         excluded_tcf: vec![0; plan.segments.len()],
     };
-    // (fingerprint, line or record number): sorted at the end to find duplicate ids. 16 bytes a
-    // member and no id strings kept; two distinct ids whose keyed 64-bit fingerprints collide
-    // (odds ~n²/2⁶⁵) are reported as duplicates too — the edge could not tell them apart either.
-    let mut seen: Vec<(u64, u64)> = Vec::new();
-    let mut lines_known = true;
+    // Every member's fingerprint, sorted at the end to find duplicate ids: 8 bytes a member, no
+    // id strings or positions kept (a duplicate's lines are found again by `duplicate_error`).
+    // Two distinct ids whose keyed 64-bit fingerprints collide (odds ~n²/2⁶⁵) count as duplicates
+    // too — the edge could not tell them apart either.
+    let mut seen: Vec<u64> = Vec::new();
     for member in members {
         let m = member?;
         tally.members_read += 1;
         if tally.members_read.is_multiple_of(1 << 16) {
             progress(Progress::Members(tally.members_read));
         }
-        let position = m.line.unwrap_or(tally.members_read);
-        lines_known &= m.line.is_some();
         let err = |msg: String, field: &str| {
             let e = BuildError::new(BuildErrorKind::Members, msg).with_field(field);
             match m.line {
@@ -480,7 +540,7 @@ fn ingest(
             }
         }
         let fp = key.fingerprint(&m.id);
-        seen.push((fp, position));
+        seen.push(fp);
         for (i, p) in plan.purposes.iter().enumerate() {
             if p.requires_consent && granted & (1 << i) != 0 {
                 tally.consented[i].push(fp);
@@ -508,14 +568,8 @@ fn ingest(
     }
     progress(Progress::Members(tally.members_read));
     seen.sort_unstable();
-    if let Some(pair) = seen.windows(2).find(|w| w[0].0 == w[1].0) {
-        let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
-        return Err(if lines_known {
-            BuildError::new(BuildErrorKind::Members, format!("duplicate id (also at line {a})")).with_line(b)
-        } else {
-            BuildError::new(BuildErrorKind::Members, format!("duplicate id (members #{a} and #{b})"))
-        }
-        .with_field("id"));
+    if let Some(pair) = seen.windows(2).find(|w| w[0] == w[1]) {
+        return Ok(Ingested::Duplicate(pair[0]));
     }
-    Ok(tally)
+    Ok(Ingested::Members(tally))
 }

@@ -44,7 +44,9 @@ pub mod sample;
 pub mod sign;
 mod summary;
 
-pub use build::{BuildOptions, Built, ExactForm, Progress, build, build_files, build_with_progress};
+pub use build::{
+    BuildOptions, Built, ExactForm, Progress, build, build_file_with_progress, build_files, build_with_progress,
+};
 pub use definitions::Definitions;
 pub use error::{BuildError, BuildErrorKind};
 pub use inspect::{Inspection, inspect};

@@ -42,6 +42,9 @@ fn exact_forms_decide_identically_natively_and_in_wasm() {
         .map(|(i, l)| TrafficRecord::parse(l, i as u64 + 1).unwrap())
         .collect();
     let mut native = [Engine::load(&plain.bytes).unwrap(), Engine::load(&compact.bytes).unwrap()];
+    // Loaded without a copy: the sets are probed in place in the buffer handed over.
+    let mut owned =
+        [Engine::load_owned(plain.bytes.clone()).unwrap(), Engine::load_owned(compact.bytes.clone()).unwrap()];
     let mut guests = [plain.bytes.as_slice(), compact.bytes.as_slice()].map(|bytes| {
         let mut g = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
         g.load_snapshot(bytes).unwrap();
@@ -53,6 +56,10 @@ fn exact_forms_decide_identically_natively_and_in_wasm() {
         let [a, b] = &mut native;
         let (da, db) = (OwnedDecision::from(&a.decide(&req)), OwnedDecision::from(&b.decide(&req)));
         assert_eq!(da, db, "request {i}: plain and compact exact decide differently natively");
+        for (o, form) in owned.iter_mut().zip(["plain", "compact"]) {
+            let d = OwnedDecision::from(&o.decide(&req));
+            assert_eq!(da, d, "request {i}: {form} exact loaded in place decides differently");
+        }
         let wa = guests[0].decide(&req).unwrap();
         let wb = guests[1].decide(&req).unwrap();
         assert_eq!(wa, wb, "request {i}: plain and compact exact decide differently in wasm");

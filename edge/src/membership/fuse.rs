@@ -19,7 +19,7 @@
 //! in each of three consecutive segments, and XORs their fingerprints with the key's. The header
 //! checks below make every slot fall inside the array, whatever the bytes say.
 
-use alloc::vec::Vec;
+use super::SetBytes;
 
 /// Bytes before the fingerprint array.
 pub const HEADER_LEN: usize = 20;
@@ -62,7 +62,7 @@ pub fn slots(hash: u64, segment_length: u32, segment_count_length: u32) -> [usiz
 /// A validated binary fuse filter.
 #[derive(Debug)]
 pub struct FuseSet {
-    bytes: Vec<u8>,
+    bytes: SetBytes,
     wide: bool,
     seed: u64,
     segment_length: u32,
@@ -75,9 +75,10 @@ fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
 
 impl FuseSet {
     /// Validates the header and the length (`None`: malformed).
-    pub(crate) fn parse(bytes: Vec<u8>) -> Option<FuseSet> {
-        let seglen = le_u32(&bytes, 4)?;
-        let segcount = le_u32(&bytes, 8)?;
+    pub(crate) fn parse(shared: SetBytes) -> Option<FuseSet> {
+        let bytes = shared.get();
+        let seglen = le_u32(bytes, 4)?;
+        let segcount = le_u32(bytes, 8)?;
         let seed = u64::from_le_bytes(bytes.get(12..20)?.try_into().ok()?);
         let width: usize = match bytes.get(..4)? {
             [8, ARITY, 0, 0] => 1,
@@ -92,7 +93,7 @@ impl FuseSet {
         let segment_count_length = segcount.checked_mul(seglen)?;
         let len = (segcount as usize).checked_add(2)?.checked_mul(seglen as usize)?.checked_mul(width)?;
         (len.checked_add(HEADER_LEN)? == bytes.len()).then_some(FuseSet {
-            bytes,
+            bytes: shared,
             wide: width == 2,
             seed,
             segment_length: seglen,
@@ -104,7 +105,7 @@ impl FuseSet {
         let h = hash(key, self.seed);
         let f = fingerprint(h);
         let [a, b, c] = slots(h, self.segment_length, self.segment_count_length);
-        let data = self.bytes.get(HEADER_LEN..).unwrap_or_default();
+        let data = self.bytes.get().get(HEADER_LEN..).unwrap_or_default();
         if self.wide {
             let at =
                 |i: usize| data.get(2 * i..2 * i + 2).and_then(|s| <[u8; 2]>::try_from(s).ok()).map(u16::from_le_bytes);

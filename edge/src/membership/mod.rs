@@ -18,12 +18,20 @@
 //! Everything is validated at load: an exact set that is not strictly ascending, or a bloom header
 //! with a zero-length bitmap (which makes `bloomfilter` divide by zero) or an absurd hash count,
 //! is an [`ErrorKind::Invalid`] snapshot, not a trap at probe time.
+//!
+//! Loading borrows: every encoding is one postcard byte string (length, then raw bytes), so a
+//! snapshot decodes with [`MembershipData`] over `&[u8]` slices of its own buffer and the exact,
+//! compact and fuse sets keep only a validated range of that buffer ([`SetBytes`], shared with
+//! the snapshot); probes read remainders and fingerprints from those bytes with `from_le_bytes`
+//! (no alignment assumed). Bloom filters are the exception: the `bloomfilter` crate owns its
+//! bitmap, so their bytes are copied once at load.
 
 pub mod fuse;
 pub mod packed;
 
 use crate::error::{Error, ErrorKind};
 use alloc::format;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -46,17 +54,68 @@ impl Encoding {
     }
 }
 
-/// A membership set as it travels in the snapshot payload.
+/// A membership set as it travels in the snapshot payload: each variant one byte string. `B` is
+/// `Vec<u8>` where sets are built (and by default), `&[u8]` where a snapshot is decoded without
+/// copying ([`crate::snapshot::Snapshot::decode_owned`]); both are the same bytes on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MembershipData {
+#[serde(bound(serialize = "B: serde_bytes::Serialize", deserialize = "B: serde_bytes::Deserialize<'de>"))]
+pub enum MembershipData<B = Vec<u8>> {
     /// Strictly ascending u64 fingerprints, little-endian, concatenated.
-    Exact(#[serde(with = "serde_bytes")] Vec<u8>),
+    Exact(#[serde(with = "serde_bytes")] B),
     /// `bloomfilter::Bloom::<u64>::to_bytes()`.
-    Bloom(#[serde(with = "serde_bytes")] Vec<u8>),
+    Bloom(#[serde(with = "serde_bytes")] B),
     /// A binary fuse filter, [`fuse`]'s layout (appended in format 2; older engines refuse it).
-    Fuse(#[serde(with = "serde_bytes")] Vec<u8>),
+    Fuse(#[serde(with = "serde_bytes")] B),
     /// Compact exact, [`packed`]'s layout (appended in format 2).
-    Packed(#[serde(with = "serde_bytes")] Vec<u8>),
+    Packed(#[serde(with = "serde_bytes")] B),
+}
+
+/// A loaded set's bytes: a range of a buffer shared with the snapshot it came from (or the set's
+/// own bytes, for a set loaded on its own). Cloning shares; nothing is copied.
+#[derive(Clone)]
+pub struct SetBytes {
+    buf: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl SetBytes {
+    /// A set's own bytes.
+    pub fn owned(bytes: Vec<u8>) -> SetBytes {
+        let end = bytes.len();
+        SetBytes { buf: Arc::new(bytes), start: 0, end }
+    }
+
+    /// All of `buf`.
+    pub fn whole(buf: &Arc<Vec<u8>>) -> SetBytes {
+        SetBytes { buf: Arc::clone(buf), start: 0, end: buf.len() }
+    }
+
+    /// The whole shared buffer.
+    pub fn into_shared(self) -> Arc<Vec<u8>> {
+        self.buf
+    }
+
+    /// `part`, which must lie inside `buf` (postcard borrowed it from there), as a range of
+    /// `buf`; `None` if it does not.
+    pub fn within(buf: &Arc<Vec<u8>>, part: &[u8]) -> Option<SetBytes> {
+        let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        let same = buf.get(start..end)?.as_ptr() == part.as_ptr();
+        same.then(|| SetBytes { buf: Arc::clone(buf), start, end })
+    }
+
+    /// The bytes (a range checked when this was made, so never empty by accident).
+    #[inline]
+    pub fn get(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Debug for SetBytes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} bytes at {}", self.end - self.start, self.start)
+    }
 }
 
 /// Largest hash count accepted from a snapshot: beyond this a filter is broken or hostile (each
@@ -105,7 +164,9 @@ impl MembershipData {
         }
         Ok(MembershipData::Bloom(bloom.to_bytes()))
     }
+}
 
+impl<B: AsRef<[u8]>> MembershipData<B> {
     pub fn encoding(&self) -> Encoding {
         match self {
             MembershipData::Exact(_) | MembershipData::Packed(_) => Encoding::Exact,
@@ -116,11 +177,27 @@ impl MembershipData {
 
     /// Encoded size in bytes.
     pub fn byte_len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    fn bytes(&self) -> &[u8] {
         match self {
             MembershipData::Exact(b)
             | MembershipData::Bloom(b)
             | MembershipData::Fuse(b)
-            | MembershipData::Packed(b) => b.len(),
+            | MembershipData::Packed(b) => b.as_ref(),
+        }
+    }
+}
+
+impl<B> MembershipData<B> {
+    /// The encoding tag and the bytes.
+    fn split(self) -> (MembershipData<()>, B) {
+        match self {
+            MembershipData::Exact(b) => (MembershipData::Exact(()), b),
+            MembershipData::Bloom(b) => (MembershipData::Bloom(()), b),
+            MembershipData::Fuse(b) => (MembershipData::Fuse(()), b),
+            MembershipData::Packed(b) => (MembershipData::Packed(()), b),
         }
     }
 }
@@ -138,19 +215,34 @@ pub enum MembershipSet {
 }
 
 impl MembershipSet {
-    /// Validates `data` and makes it probe-ready. `what` names the set in errors.
+    /// Validates `data` and makes it probe-ready, keeping its bytes. `what` names the set in
+    /// errors.
     pub fn load(data: MembershipData, what: &str) -> Result<MembershipSet, Error> {
+        let (kind, bytes) = data.split();
+        Self::parse(kind, Some(SetBytes::owned(bytes)), what)
+    }
+
+    /// Validates `data`, a set postcard borrowed from `buf`, and makes it probe-ready over that
+    /// range of `buf` without copying it (bloom filters excepted).
+    pub fn load_within(data: MembershipData<&[u8]>, buf: &Arc<Vec<u8>>, what: &str) -> Result<MembershipSet, Error> {
+        let (kind, part) = data.split();
+        Self::parse(kind, SetBytes::within(buf, part), what)
+    }
+
+    fn parse(kind: MembershipData<()>, bytes: Option<SetBytes>, what: &str) -> Result<MembershipSet, Error> {
         // One message for every way a set can be malformed: each distinct message costs module
         // size, and the set's name and encoding say where to look.
-        let (set, name) = match data {
-            MembershipData::Exact(bytes) => (packed::PackedSet::plain(bytes).map(MembershipSet::Exact), "exact"),
+        let (set, name) = match kind {
+            MembershipData::Exact(()) => (bytes.and_then(packed::PackedSet::plain).map(MembershipSet::Exact), "exact"),
             #[cfg(feature = "bloom")]
-            MembershipData::Bloom(bytes) => (BloomSet::new(&bytes).map(MembershipSet::Bloom), "bloom"),
+            MembershipData::Bloom(()) => {
+                (bytes.and_then(|b| BloomSet::new(b.get())).map(MembershipSet::Bloom), "bloom")
+            }
             #[cfg(not(feature = "bloom"))]
-            MembershipData::Bloom(_) => (None, "bloom (not compiled into this build)"),
-            MembershipData::Fuse(bytes) => (fuse::FuseSet::parse(bytes).map(MembershipSet::Fuse), "fuse"),
-            MembershipData::Packed(bytes) => {
-                (packed::PackedSet::parse(bytes).map(MembershipSet::Packed), "compact exact")
+            MembershipData::Bloom(()) => (None, "bloom (not compiled into this build)"),
+            MembershipData::Fuse(()) => (bytes.and_then(fuse::FuseSet::parse).map(MembershipSet::Fuse), "fuse"),
+            MembershipData::Packed(()) => {
+                (bytes.and_then(packed::PackedSet::parse).map(MembershipSet::Packed), "compact exact")
             }
         };
         set.ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: malformed {name} set")))
@@ -287,6 +379,31 @@ mod tests {
                 assert!(bits <= bound && bits < 64.0, "{bits} bits per member at n={n}");
             }
         }
+    }
+
+    #[test]
+    fn sets_load_in_place_from_a_shared_buffer() {
+        let fps = spread(3000, 5);
+        let MembershipData::Packed(packed) = MembershipData::packed(fps.clone()).unwrap() else { unreachable!() };
+        let MembershipData::Exact(plain) = MembershipData::exact(fps.clone()) else { unreachable!() };
+        // Both sets at odd offsets of one buffer: probes read unaligned words in place.
+        let mut buf = alloc::vec![0xEE; 3];
+        buf.extend_from_slice(&packed);
+        buf.push(0xEE);
+        let at = buf.len();
+        buf.extend_from_slice(&plain);
+        let buf = Arc::new(buf);
+        let a = MembershipSet::load_within(MembershipData::Packed(&buf[3..3 + packed.len()]), &buf, "t").unwrap();
+        let b = MembershipSet::load_within(MembershipData::Exact(&buf[at..]), &buf, "t").unwrap();
+        let owned = MembershipSet::load(MembershipData::Packed(packed.clone()), "t").unwrap();
+        for probe in fps.iter().copied().chain(spread(5000, 77)) {
+            assert_eq!(a.contains(probe), owned.contains(probe), "{probe:#x}");
+            assert_eq!(b.contains(probe), owned.contains(probe), "{probe:#x}");
+        }
+        assert_eq!(Arc::strong_count(&buf), 3, "the sets share the buffer, no copy");
+        // A slice from anywhere else is refused, not read.
+        let err = MembershipSet::load_within(MembershipData::Packed(&packed[..]), &buf, "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! promise: a bucket out of order can only hide its own members (as leaving them out would), and
 //! the container's checksum already catches corruption.
 
+use super::SetBytes;
 use crate::error::{Error, ErrorKind};
 use alloc::vec::Vec;
 
@@ -31,7 +32,7 @@ pub const MAX_BUCKET_BITS: u8 = 28;
 /// A validated compact exact set.
 #[derive(Debug)]
 pub struct PackedSet {
-    bytes: Vec<u8>,
+    bytes: SetBytes,
     bucket_bits: u32,
     len: usize,
     /// Byte offset of the remainders.
@@ -95,8 +96,9 @@ pub fn encode(sorted: &[u64]) -> Result<Vec<u8>, Error> {
 
 impl PackedSet {
     /// Validates the header, the length and the offsets (`None`: malformed).
-    pub(crate) fn parse(bytes: Vec<u8>) -> Option<PackedSet> {
-        let n = le_u32(&bytes, 4)?;
+    pub(crate) fn parse(shared: SetBytes) -> Option<PackedSet> {
+        let bytes = shared.get();
+        let n = le_u32(bytes, 4)?;
         let q = match bytes.get(..4)? {
             &[q, 0, 0, 0] if q <= MAX_BUCKET_BITS => q,
             _ => return None,
@@ -110,28 +112,34 @@ impl PackedSet {
         }
         // Offsets start at 0, never decrease and end at n: every bucket lies inside the data.
         let mut prev = 0u32;
-        for i in 0..offsets {
-            let off = le_u32(&bytes, HEADER_LEN + 4 * i)?;
+        for (i, c) in bytes.get(HEADER_LEN..data)?.chunks_exact(4).enumerate() {
+            let off = <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes);
             if off < prev || (i == 0 && off != 0) {
                 return None;
             }
             prev = off;
         }
-        (prev == n).then_some(PackedSet { bytes, bucket_bits: u32::from(q), len: n as usize, data, plain: false })
+        (prev == n).then_some(PackedSet {
+            bytes: shared,
+            bucket_bits: u32::from(q),
+            len: n as usize,
+            data,
+            plain: false,
+        })
     }
 
     /// The plain form: strictly ascending little-endian u64s (checked here, as format 1 did).
-    pub(crate) fn plain(bytes: Vec<u8>) -> Option<PackedSet> {
+    pub(crate) fn plain(shared: SetBytes) -> Option<PackedSet> {
+        let bytes = shared.get();
+        let mut chunks = bytes.chunks_exact(8);
+        let mut words = chunks.by_ref().map(|c| <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes));
+        let ascending = match words.next() {
+            Some(first) => words.try_fold(first, |prev, fp| (prev < fp).then_some(fp)).is_some(),
+            None => true,
+        };
+        let whole = chunks.remainder().is_empty();
         let len = bytes.len() / 8;
-        let set = PackedSet { bytes, bucket_bits: 0, len, data: 0, plain: true };
-        let mut prev = None;
-        let ascending = (0..len).all(|i| {
-            let fp = Some(set.remainder(i, 64));
-            let up = prev < fp;
-            prev = fp;
-            up
-        });
-        (set.bytes.len().is_multiple_of(8) && ascending).then_some(set)
+        (ascending && whole).then_some(PackedSet { bytes: shared, bucket_bits: 0, len, data: 0, plain: true })
     }
 
     pub fn len(&self) -> usize {
@@ -142,21 +150,21 @@ impl PackedSet {
         self.len == 0
     }
 
-    fn offset(&self, bucket: usize) -> usize {
+    fn offset(&self, bytes: &[u8], bucket: usize) -> usize {
         if self.plain {
             return if bucket == 0 { 0 } else { self.len };
         }
-        le_u32(&self.bytes, HEADER_LEN + 4 * bucket).map_or(0, |o| o as usize)
+        le_u32(bytes, HEADER_LEN + 4 * bucket).map_or(0, |o| o as usize)
     }
 
-    fn remainder(&self, i: usize, width: u32) -> u64 {
+    fn remainder(&self, bytes: &[u8], i: usize, width: u32) -> u64 {
         let bit = i * width as usize;
         let start = self.data + bit / 8;
         let shift = (bit % 8) as u32;
         // Up to 9 bytes hold the value; bytes past the end read as zero (validation makes the
         // last value end inside the data, so they are never part of it).
-        let byte = |k: usize| u64::from(self.bytes.get(start + k).copied().unwrap_or(0));
-        let lo = match self.bytes.get(start..start + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+        let byte = |k: usize| u64::from(bytes.get(start + k).copied().unwrap_or(0));
+        let lo = match bytes.get(start..start + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
             Some(word) => u64::from_le_bytes(word),
             None => (0..8).fold(0, |w, k| w | byte(k) << (8 * k)),
         };
@@ -168,10 +176,11 @@ impl PackedSet {
         let width = 64 - self.bucket_bits;
         let bucket = if self.bucket_bits == 0 { 0 } else { (fingerprint >> width) as usize };
         let want = fingerprint & remainder_mask(width);
-        let (mut lo, mut hi) = (self.offset(bucket), self.offset(bucket + 1));
+        let bytes = self.bytes.get();
+        let (mut lo, mut hi) = (self.offset(bytes, bucket), self.offset(bytes, bucket + 1));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.remainder(mid, width).cmp(&want) {
+            match self.remainder(bytes, mid, width).cmp(&want) {
                 core::cmp::Ordering::Less => lo = mid + 1,
                 core::cmp::Ordering::Greater => hi = mid,
                 core::cmp::Ordering::Equal => return true,

@@ -128,12 +128,7 @@ pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             };
             bar.enable_steady_tick(std::time::Duration::from_millis(250));
             let built = match (members, synthetic) {
-                (Some(path), _) => {
-                    let reader = edgeseg_snapshots::members::open(path)?;
-                    build_with_progress(&defs, reader, &opts, &mut report).map_err(|e| {
-                        if e.kind() == edgeseg_snapshots::BuildErrorKind::Members { e.in_file(path) } else { e }
-                    })
-                }
+                (Some(path), _) => edgeseg_snapshots::build_file_with_progress(&defs, path, &opts, &mut report),
                 (None, Some(n)) => build_with_progress(&defs, sample::members(n, 42), &opts, &mut report),
                 (None, None) => anyhow::bail!("give --members or --synthetic-members"),
             };

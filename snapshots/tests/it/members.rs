@@ -125,6 +125,22 @@ fn build_errors_name_member_file_line_and_field() {
     assert!(e.message().contains("duplicate id (also at line 2)"), "{e}");
     assert_eq!(e.file(), Some(path.as_path()));
 
+    // The duplicate's two records differ (different plans, so different segments): still found,
+    // from fingerprints alone, and its lines found again in the file.
+    std::fs::write(&path, "id,plan,consents\nu1,free,marketing\nu2,free,\nu3,premium,\nu2,premium,marketing\n")
+        .unwrap();
+    let e = build_files(&defs, &path, &seeded(1)).unwrap_err();
+    assert_eq!((e.line(), e.field()), (Some(5), Some("id")));
+    assert!(e.message().contains("duplicate id (also at line 3)"), "{e}");
+
+    // Members from an iterator (no file to read again): refused all the same, records unnamed.
+    let member = |id: &str| Ok(Member { id: id.into(), consents: vec![], tcf: None, attributes: vec![], line: None });
+    let defs_parsed = edgeseg_snapshots::Definitions::from_json(sample::DEMO_DEFINITIONS).unwrap();
+    let e = edgeseg_snapshots::build(&defs_parsed, [member("a"), member("b"), member("a")], &seeded(1)).unwrap_err();
+    assert_eq!((e.kind(), e.field(), e.line()), (BuildErrorKind::Members, Some("id"), None));
+    assert!(e.message().starts_with("duplicate id: two members have fingerprint"), "{e}");
+    assert!(edgeseg_snapshots::build(&defs_parsed, [member("a"), member("b")], &seeded(1)).is_ok());
+
     // The edge trims the ids it reads, so a padded id could never match: refused.
     let path = dir.join("members.jsonl");
     std::fs::write(&path, "{\"id\": \"u1\"}\n{\"id\": \" u2\"}\n").unwrap();

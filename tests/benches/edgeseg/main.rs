@@ -43,10 +43,14 @@ fn main() {
     let mut h = Harness::new(mode);
     eprintln!("edgeseg bench: {} run", mode.name());
 
-    let decision = decision::run(&mut h);
-    let membership = membership::run(&mut h);
-    let load = load::run(&mut h);
-    let replay = replay::run(&mut h);
+    // Section names among the arguments (`-- --bench load`) run only those sections.
+    let sections = ["decision", "membership", "load", "replay"];
+    let only: Vec<&str> = args.iter().map(String::as_str).filter(|a| sections.contains(a)).collect();
+    let on = |name: &str| only.is_empty() || only.contains(&name);
+    let decision = if on("decision") { decision::run(&mut h) } else { json!(null) };
+    let membership = if on("membership") { membership::run(&mut h) } else { json!(null) };
+    let load = if on("load") { load::run(&mut h) } else { json!(null) };
+    let replay = if on("replay") { replay::run(&mut h) } else { json!(null) };
 
     if mode == Mode::Smoke {
         println!("smoke run: every bench case ran once and its answers agree (nothing timed)");
@@ -57,10 +61,18 @@ fn main() {
         "== edgeseg vs peers ({} run; medians; shared, noisy machine: compare ratios, not absolutes) ==",
         mode.name()
     );
-    decision::print(&decision);
-    membership::print(&membership);
-    load::print(&load);
-    replay::print(&replay);
+    if on("decision") {
+        decision::print(&decision);
+    }
+    if on("membership") {
+        membership::print(&membership);
+    }
+    if on("load") {
+        load::print(&load);
+    }
+    if on("replay") {
+        replay::print(&replay);
+    }
 
     let report = json!({
         "mode": mode.name(),
