@@ -248,7 +248,33 @@ mod exports {
     pub unsafe extern "C" fn edgeseg_load(ptr: u32, len: u32) -> u64 {
         // SAFETY: forwarded contract.
         let bytes = unsafe { input(ptr, len) };
-        let engine = match Engine::load(bytes) {
+        keep(Engine::load(bytes))
+    }
+
+    /// [`edgeseg_load`] that takes the buffer over instead of copying it: the engine probes its
+    /// membership sets in place there, and frees it when dropped (or at once, if the snapshot is
+    /// refused). The host must not free or reuse the buffer afterwards. Optional for hosts (added
+    /// in ABI version 2's lifetime; a host that does not look it up copies as before).
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc(len)` holding the snapshot, not used by
+    /// the host afterwards.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_load_owned(ptr: u32, len: u32) -> u64 {
+        let bytes = if ptr == 0 || len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: `edgeseg_alloc(len)` allocated exactly `Layout(len, 1)` from the global
+            // allocator, which is the layout of a `Vec<u8>` of capacity `len`; the host wrote `len`
+            // bytes and gives up the buffer (contract above).
+            unsafe { Vec::from_raw_parts(ptr as usize as *mut u8, len as usize, len as usize) }
+        };
+        keep(Engine::load_owned(bytes))
+    }
+
+    /// Puts a loaded engine in the table and answers its `LoadResult` (or the load's error).
+    fn keep(loaded: Result<Engine, Error>) -> u64 {
+        let engine = match loaded {
             Ok(engine) => engine,
             Err(e) => return hand_over(load_message(Err(&e))),
         };

@@ -35,6 +35,9 @@ pub(super) struct Exports {
     /// `edgeseg_eval` (a rule over a data document); optional, so hosts keep loading modules
     /// built before it existed — only `edgeseg jsonlogic` needs it.
     pub(super) eval: Option<TypedFunc<(u32, u32), u64>>,
+    /// `edgeseg_load_owned` (the guest keeps the snapshot buffer instead of copying it);
+    /// optional: without it, loads copy inside the guest as before.
+    pub(super) load_owned: Option<TypedFunc<(u32, u32), u64>>,
 }
 
 /// The exports the ABI requires, with their signatures as wasmtime prints them.
@@ -173,6 +176,7 @@ impl Exports {
             stats: wt(instance.get_typed_func(&mut *store, "edgeseg_stats"))?,
             throttle_import: wt(instance.get_typed_func(&mut *store, "edgeseg_throttle_import"))?,
             eval: instance.get_typed_func(&mut *store, "edgeseg_eval").ok(),
+            load_owned: instance.get_typed_func(&mut *store, "edgeseg_load_owned").ok(),
         })
     }
 }
@@ -186,8 +190,16 @@ pub(super) fn load_into(
 ) -> Result<LoadedSnapshot, GuestError> {
     let (ptr, len) = live.write_fresh(bytes, fuel)?;
     live.arm(fuel);
-    let packed = live.exports.load.call(&mut live.store, (ptr, len));
-    live.dealloc(ptr, len, fuel)?;
+    let packed = match live.exports.load_owned.clone() {
+        // The guest takes the buffer over (and frees it itself): one copy of the snapshot less,
+        // and the engine probes its sets in place there.
+        Some(load_owned) if len > 0 => load_owned.call(&mut live.store, (ptr, len)),
+        _ => {
+            let packed = live.exports.load.call(&mut live.store, (ptr, len));
+            live.dealloc(ptr, len, fuel)?;
+            packed
+        }
+    };
     live.take_answer(packed.map_err(trap)?, fuel, answer)?;
     let decoded: Result<LoadInfo<'_>, AbiError> = postcard::from_bytes(answer)
         .map_err(|e| GuestError::Host(format!("undecodable load answer ({} bytes): {e}", answer.len())))?;
