@@ -137,7 +137,8 @@ pub struct Limits {
     pub segments: u32,
     /// Most nodes in one rule.
     pub rule_nodes: u32,
-    /// Deepest rule (the edge checks the hard [`MAX_DEPTH`]; the builder checks this value).
+    /// Deepest rule (the builder and the edge both check it; the edge never allows more than
+    /// [`MAX_DEPTH`]).
     pub rule_depth: u32,
     /// Longest header value identity and rules read: a longer one is treated as absent (and
     /// counted in `EngineStats::headers_skipped`). Consent signals still read it and fail closed.
@@ -449,7 +450,7 @@ impl Snapshot {
             }
             prev = Some((s.precedence, s.name.clone()));
             if let Some(rule) = &s.rule {
-                rule.validate(seg_count)
+                rule.validate_within(seg_count, limits.rule_depth as usize)
                     .map_err(|e| Error::new(e.kind(), format!("segment {}: {}", s.name, e.detail())))?;
                 if rule.nodes.len() > limits.rule_nodes as usize {
                     return too_large(format!(

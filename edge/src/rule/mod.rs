@@ -305,6 +305,13 @@ impl Rule {
     /// Checks the structural invariants evaluation relies on. `segments` is the number of
     /// segments in the snapshot (for `InSegment`).
     pub fn validate(&self, segments: usize) -> Result<(), Error> {
+        self.validate_within(segments, MAX_DEPTH)
+    }
+
+    /// [`Rule::validate`] with the rule held to `max_depth` (a snapshot's declared
+    /// `limits.rule_depth`), never more than [`MAX_DEPTH`].
+    pub fn validate_within(&self, segments: usize, max_depth: usize) -> Result<(), Error> {
+        let max_depth = max_depth.min(MAX_DEPTH);
         let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
         if self.nodes.is_empty() {
             return invalid("rule has no nodes".into());
@@ -417,8 +424,8 @@ impl Rule {
                 // Any index is safe: a purpose the snapshot does not have is never granted.
                 Node::Consent(_) => {}
             }
-            if d > MAX_DEPTH {
-                return invalid(format!("rule deeper than {MAX_DEPTH}"));
+            if d > max_depth {
+                return invalid(format!("rule deeper than {max_depth}"));
             }
             if e > MAX_EVALUATIONS {
                 return invalid(format!(

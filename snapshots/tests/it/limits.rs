@@ -116,6 +116,14 @@ fn the_edge_refuses_a_snapshot_over_its_own_declared_limits_and_holds_them_to_th
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
     assert!(e.detail().contains("segment deep: rule has 5 nodes, limit rule_nodes 4"), "{e}");
 
+    // The declared rule depth, not only the hard cap (`!` `!` `==`(var, literal) is 4 deep).
+    p.ext.limits = Limits { rule_depth: 3, ..Limits::default() };
+    let e = Engine::load(&p.encode().unwrap()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    assert!(e.detail().contains("segment deep: rule deeper than 3"), "{e}");
+    p.ext.limits = Limits { rule_depth: 4, ..Limits::default() };
+    Engine::load(&p.encode().unwrap()).unwrap();
+
     // A declared limit over the hard cap is held to the cap (the builder never writes one).
     p.ext.limits = Limits { header_bytes: u32::MAX, segments: u32::MAX, ..Limits::default() };
     let limits = Engine::load(&p.encode().unwrap()).unwrap().snapshot().limits;
