@@ -116,16 +116,21 @@ fn memory_growth_stops_at_the_configured_cap() {
     assert_eq!(roomy.decide_raw_with(1, b"x").map(|a| a.len()), Ok(1));
 }
 
-#[test]
-fn a_guest_that_loops_on_one_request_is_stopped_and_the_host_keeps_serving_the_others() {
-    // decide: `if len > 1 { loop {} }`, else answer one byte at offset 8.
+/// A module whose decide loops for ever on an input longer than one byte and otherwise answers
+/// one byte at offset 8.
+fn loops_on_long_input() -> Vec<u8> {
     let mut decide = vec![0x20, 0x02]; // local.get 2 (input length)
     decide.extend(i32_const(1));
     decide.extend_from_slice(&[0x4b, 0x04, 0x40]); // i32.gt_u, if
     decide.extend(spin());
     decide.push(0x0b); // end
     decide.extend(i64_const((1i64 << 32) | 8));
-    let wasm = module(&[], &fake_edgeseg(2, i64_const(0), decide), true);
+    module(&[], &fake_edgeseg(2, i64_const(0), decide), true)
+}
+
+#[test]
+fn a_guest_that_loops_on_one_request_is_stopped_and_the_host_keeps_serving_the_others() {
+    let wasm = loops_on_long_input();
     let mut guest =
         Guest::from_bytes(&wasm, GuestConfig { fuel_per_call: Some(100_000), ..GuestConfig::default() }).unwrap();
     for round in 1..=3 {
@@ -142,13 +147,7 @@ fn a_guest_that_loops_on_one_request_is_stopped_and_the_host_keeps_serving_the_o
 #[test]
 fn without_fuel_a_deadline_stops_the_looping_guest_and_the_host_keeps_serving() {
     // The guest of the test above, under a wall-clock deadline instead of fuel.
-    let mut decide = vec![0x20, 0x02]; // local.get 2 (input length)
-    decide.extend(i32_const(1));
-    decide.extend_from_slice(&[0x4b, 0x04, 0x40]); // i32.gt_u, if
-    decide.extend(spin());
-    decide.push(0x0b); // end
-    decide.extend(i64_const((1i64 << 32) | 8));
-    let wasm = module(&[], &fake_edgeseg(2, i64_const(0), decide), true);
+    let wasm = loops_on_long_input();
     let deadline = std::time::Duration::from_millis(20);
     let config = GuestConfig { fuel_per_call: None, deadline: Some(deadline), ..GuestConfig::default() };
     let mut guest = Guest::from_bytes(&wasm, config).unwrap();

@@ -146,37 +146,24 @@ pub fn run(h: &mut Harness) -> Value {
             black_box(native.decide(black_box(req)).tier_index);
         }),
     );
-    let wasm_ns = h.bench(
-        "decision",
-        "edgeseg-wasm",
-        Speed::Fast,
-        traffic_loop(&reqs, |req| {
-            black_box(guest.decide_with(black_box(req), |d| d.tier_index).unwrap());
-        }),
-    );
-    // The host's default meters fuel (a runaway rule cannot hang it); this is what metering costs.
-    let mut unmetered = fixtures::guest_unmetered(edgeseg_host::guest::DEFAULT_MAX_MEMORY_BYTES);
-    unmetered.load_snapshot(&snapshot).unwrap();
-    let unmetered_ns = h.bench(
-        "decision",
-        "edgeseg-wasm-nofuel",
-        Speed::Fast,
-        traffic_loop(&reqs, |req| {
-            black_box(unmetered.decide_with(black_box(req), |d| d.tier_index).unwrap());
-        }),
-    );
-
-    // A serving host's setting: no fuel, a wall-clock deadline checked through epochs.
-    let mut deadline = fixtures::guest_deadline(edgeseg_host::guest::DEFAULT_MAX_MEMORY_BYTES);
-    deadline.load_snapshot(&snapshot).unwrap();
-    let deadline_ns = h.bench(
-        "decision",
-        "edgeseg-wasm-deadline",
-        Speed::Fast,
-        traffic_loop(&reqs, |req| {
-            black_box(deadline.decide_with(black_box(req), |d| d.tier_index).unwrap());
-        }),
-    );
+    // The host's default meters fuel (a runaway rule cannot hang it); without it, and with a
+    // wall-clock deadline checked through epochs instead (a serving host's setting), is what
+    // metering costs. Each on a fresh guest of the same module and snapshot.
+    let max_memory = edgeseg_host::guest::DEFAULT_MAX_MEMORY_BYTES;
+    let mut wasm_bench = |id: &str, mut guest: edgeseg_host::guest::Guest| {
+        guest.load_snapshot(&snapshot).unwrap();
+        h.bench(
+            "decision",
+            id,
+            Speed::Fast,
+            traffic_loop(&reqs, |req| {
+                black_box(guest.decide_with(black_box(req), |d| d.tier_index).unwrap());
+            }),
+        )
+    };
+    let wasm_ns = wasm_bench("edgeseg-wasm", guest);
+    let unmetered_ns = wasm_bench("edgeseg-wasm-nofuel", fixtures::guest_unmetered(max_memory));
+    let deadline_ns = wasm_bench("edgeseg-wasm-deadline", fixtures::guest_deadline(max_memory));
 
     // The same rules on the same requests, as data documents.
     let (rules, asked) = demo_rules();
