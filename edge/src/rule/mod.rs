@@ -295,10 +295,11 @@ enum Scope<'s, 'a> {
     /// Outside any body.
     Top,
     Item(&'s Value<'a>),
-    Reduce {
-        current: &'s Value<'a>,
-        accumulator: &'s Value<'a>,
-    },
+    /// An element straight from a literal (a constant array, the data document): read in place,
+    /// never copied into a value first.
+    Lit(&'a Literal),
+    /// `reduce`'s `[current, accumulator]` (one reference: a scope fits in two registers).
+    Reduce(&'s [Value<'a>; 2]),
 }
 
 impl Rule {
@@ -446,7 +447,9 @@ impl Rule {
 
     /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them.
     pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, BudgetExceeded> {
-        self.evaluate_within(env, budget).map(Value::truthy)
+        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+        let hit = self.root(&cx, Scope::Top).truthy();
+        if cx.over.get() { Err(BudgetExceeded) } else { Ok(hit) }
     }
 
     /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
@@ -454,18 +457,29 @@ impl Rule {
     /// and `in_segment` is false. The rule should have passed [`Rule::validate`]. Null when the
     /// rule runs out of [`DEFAULT_EVAL_BUDGET`] (see [`Rule::evaluate_data_within`]).
     pub fn evaluate_data<'a>(&'a self, data: &'a Literal) -> Value<'a> {
-        self.evaluate_data_within(data, DEFAULT_EVAL_BUDGET).unwrap_or(Value::Null)
+        let cx = Ctx { env: &NoRequest, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
+        let value = self.root(&cx, Scope::Lit(data));
+        if cx.over.get() {
+            value.discard();
+            return Value::Null;
+        }
+        value
     }
 
     /// [`Rule::evaluate_data`] within `budget` work units.
     pub fn evaluate_data_within<'a>(&'a self, data: &'a Literal, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
-        let top = Value::from(data);
-        self.run(&NoRequest, Scope::Item(&top), budget)
+        self.run(&NoRequest, Scope::Lit(data), budget)
     }
 
     /// Evaluates the rule to a value; null when it runs out of [`DEFAULT_EVAL_BUDGET`].
     pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
-        self.evaluate_within(env, DEFAULT_EVAL_BUDGET).unwrap_or(Value::Null)
+        let cx = Ctx { env, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
+        let value = self.root(&cx, Scope::Top);
+        if cx.over.get() {
+            value.discard();
+            return Value::Null;
+        }
+        value
     }
 
     /// Evaluates the rule to a value within `budget` work units (see [`DEFAULT_EVAL_BUDGET`]).
@@ -475,11 +489,18 @@ impl Rule {
 
     fn run<'a, E: Env<'a>>(&'a self, env: &E, scope: Scope<'_, 'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
         let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
-        let value = match self.nodes.len().checked_sub(1) {
-            Some(root) => self.eval(root, &cx, scope),
-            None => Value::Null,
-        };
+        let value = self.root(&cx, scope);
         if cx.over.get() { Err(BudgetExceeded) } else { Ok(value) }
+    }
+
+    /// The root node's value (null for a rule without nodes). Callers check `cx.over` after it
+    /// and use the value where it was returned: the paths that answer a bool or a plain value
+    /// never move it into a `Result` (see [`with_args`] on moving values just returned).
+    fn root<'a, E: Env<'a>>(&'a self, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        match self.nodes.len().checked_sub(1) {
+            Some(root) => self.eval(root, cx, scope),
+            None => Value::Null,
+        }
     }
 
     fn eval<'a, E: Env<'a>>(&'a self, i: usize, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
@@ -491,43 +512,50 @@ impl Rule {
         let ev = |c: &u32| self.operand(*c, cx, scope);
         match node {
             Node::Literal(l) => Value::from(l),
-            Node::Var { slot, default } => match (env.slot(slot), default) {
-                (Value::Null, Some(d)) => ev(d),
-                (v, _) => v,
-            },
+            // Straight into the return slot: a value moved after a call is copied, and that
+            // copy reads it back before the callee's stores have landed (a store-forwarding stall).
+            Node::Var { slot, default: None } => env.slot(slot),
+            Node::Var { slot, default: Some(d) } => {
+                let v = env.slot(slot);
+                if matches!(v, Value::Null) { ev(d) } else { v }
+            }
             Node::ScopeVar { path, default } => match (scope_var(scope, path), default) {
                 (Some(v @ (Value::String(_) | Value::Array(_))), _) => cx.charge(v),
                 (Some(v), _) => v,
                 (None, Some(d)) => ev(d),
                 (None, None) => Value::Null,
             },
-            Node::Compare { op, args } => Value::Bool(with_args(args, ev, |vals| compare(*op, vals))),
+            Node::Compare { op, args } => Value::Bool(match args.as_slice() {
+                [a, b] => {
+                    let x = ev(a);
+                    let y = ev(b);
+                    let answer = compare2(*op, &x, &y);
+                    x.discard();
+                    y.discard();
+                    answer
+                }
+                _ => with_args(args, ev, |vals| compare(*op, vals)),
+            }),
             Node::In { needle, haystack } => {
-                let (h, n) = (ev(haystack), ev(needle));
+                let h = ev(haystack);
+                let n = ev(needle);
                 let found = contains(&h, &n);
                 h.discard();
                 n.discard();
                 Value::Bool(found)
             }
-            Node::And(cs) => {
-                let mut last = Value::Null;
-                for c in cs {
-                    core::mem::replace(&mut last, ev(c)).discard();
-                    if !truthy(&last) {
-                        break;
+            // The deciding operand is returned as evaluated, never moved between locals (see `Var`).
+            Node::And(cs) | Node::Or(cs) => {
+                let Some((last, init)) = cs.split_last() else { return Value::Null };
+                let stop = matches!(node, Node::Or(_));
+                for c in init {
+                    let v = ev(c);
+                    if truthy(&v) == stop {
+                        return v;
                     }
+                    v.discard();
                 }
-                last
-            }
-            Node::Or(cs) => {
-                let mut last = Value::Null;
-                for c in cs {
-                    core::mem::replace(&mut last, ev(c)).discard();
-                    if truthy(&last) {
-                        break;
-                    }
-                }
-                last
+                ev(last)
             }
             Node::Not(c) => Value::Bool(!ev(c).truthy()),
             Node::Truthy(c) => Value::Bool(ev(c).truthy()),
@@ -563,8 +591,8 @@ impl Rule {
         let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
         match node {
             Node::Array(cs) => Value::Array(all(cs)),
-            Node::Cat(cs) => cx.charge(with_args(cs, ev, ops::cat)),
-            Node::Substr(cs) => cx.charge(with_args(cs, ev, ops::substr)),
+            Node::Cat(cs) => cx.charge(with_args(cs, ev, |vals| ops::cat(vals))),
+            Node::Substr(cs) => cx.charge(with_args(cs, ev, |vals| ops::substr(vals))),
             Node::Merge(cs) => cx.charge(ops::merge(all(cs))),
             Node::Missing(keys) => Value::Array(self.missing(keys, cx, scope)),
             Node::MissingSome { need, keys } => {
@@ -575,8 +603,8 @@ impl Rule {
             Node::Iterate { op, array, body } => {
                 let list = ev(array);
                 // Every element run is work, and a body over an exhausted budget stops the walk.
-                let run = |item: &Value<'a>| {
-                    let v = self.eval(*body as usize, cx, Scope::Item(item));
+                let run = |item: Scope<'_, 'a>| {
+                    let v = self.eval(*body as usize, cx, item);
                     (v, cx.over.get())
                 };
                 // The quantifiers walk the array in place; only map and filter build one.
@@ -588,7 +616,7 @@ impl Rule {
                         }
                         let mut out = Vec::new();
                         for x in items {
-                            let (v, over) = run(&x);
+                            let (v, over) = run(Scope::Item(&x));
                             if over {
                                 return Value::Null;
                             }
@@ -618,7 +646,7 @@ impl Rule {
             }
             Node::Reduce { array, body, initial } => {
                 let list = ev(array);
-                let mut acc = initial.as_ref().map_or(Value::Null, ev);
+                let acc = initial.as_ref().map_or(Value::Null, ev);
                 if !list.is_array() {
                     return acc;
                 }
@@ -626,12 +654,15 @@ impl Rule {
                 if !cx.spend(items.len() as u64) {
                     return Value::Null;
                 }
+                let mut pair = [Value::Null, acc];
                 for current in items {
-                    acc = self.eval(*body as usize, cx, Scope::Reduce { current: &current, accumulator: &acc });
+                    pair[0] = current;
+                    pair[1] = self.eval(*body as usize, cx, Scope::Reduce(&pair));
                     if cx.over.get() {
                         return Value::Null;
                     }
                 }
+                let [_, acc] = pair;
                 acc
             }
             Node::SemVer { left, op, right } => flagd::sem_ver(&ev(left), &ev(op), &ev(right)),
@@ -647,9 +678,11 @@ impl Rule {
     fn operand<'a, E: Env<'a>>(&'a self, c: u32, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
         match self.nodes.get(c as usize) {
             Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
-            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => {
-                scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v))
-            }
+            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => match scope {
+                // A literal's value is made in the return slot (nothing to charge: it borrows).
+                Scope::Lit(l) => walk(l, path).map_or(Value::Null, Value::from),
+                _ => scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v)),
+            },
             _ => self.eval(c as usize, cx, scope),
         }
     }
@@ -709,28 +742,58 @@ impl<E> Ctx<'_, E> {
 }
 
 /// Evaluates up to three operands on the stack (no `Vec` per node on the hot path) and hands
-/// them to `f`; longer lists are collected.
-fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[Value<'a>]) -> T) -> T {
+/// references to them to `f`; longer lists are collected. Each operand is evaluated into its own
+/// local and never moved: moving a value just returned copies it with wide loads that cannot be
+/// forwarded from the callee's narrower stores (a store-forwarding stall per operand).
+fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[&Value<'a>]) -> T) -> T {
     match args {
         [] => f(&[]),
-        [a] => f(&[ev(a)]),
-        [a, b] => f(&[ev(a), ev(b)]),
-        [a, b, c] => f(&[ev(a), ev(b), ev(c)]),
-        _ => f(&args.iter().map(ev).collect::<Vec<_>>()),
+        [a] => {
+            let x = ev(a);
+            f(&[&x])
+        }
+        [a, b] => {
+            let x = ev(a);
+            let y = ev(b);
+            f(&[&x, &y])
+        }
+        [a, b, c] => {
+            let x = ev(a);
+            let y = ev(b);
+            let z = ev(c);
+            f(&[&x, &y, &z])
+        }
+        _ => {
+            let vals: Vec<Value<'a>> = args.iter().map(ev).collect();
+            f(&vals.iter().collect::<Vec<_>>())
+        }
     }
 }
 
-/// Whether `f` holds for some element of an array value (false for anything else), without
-/// copying the elements out.
-fn any_element<'a>(list: &Value<'a>, mut f: impl FnMut(&Value<'a>) -> bool) -> bool {
+/// Whether `f` holds for some element of an array value (false for anything else), each element
+/// given as a scope, without copying the elements out.
+fn any_element<'a>(list: &Value<'a>, mut f: impl FnMut(Scope<'_, 'a>) -> bool) -> bool {
     match list {
-        Value::Literals(items) => items.iter().any(|l| f(&Value::from(l))),
-        Value::Array(items) => items.iter().any(f),
+        Value::Literals(items) => items.iter().any(|l| f(Scope::Lit(l))),
+        Value::Array(items) => items.iter().any(|v| f(Scope::Item(v))),
         _ => false,
     }
 }
 
-fn compare(op: CompareOp, vals: &[Value<'_>]) -> bool {
+fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
+    match op {
+        CompareOp::Eq => loose_eq(a, b),
+        CompareOp::Ne => !loose_eq(a, b),
+        CompareOp::StrictEq => strict_eq(a, b),
+        CompareOp::StrictNe => !strict_eq(a, b),
+        CompareOp::Lt => less(a, b, false),
+        CompareOp::Le => less(a, b, true),
+        CompareOp::Gt => less(b, a, false),
+        CompareOp::Ge => less(b, a, true),
+    }
+}
+
+fn compare(op: CompareOp, vals: &[&Value<'_>]) -> bool {
     match (op, vals) {
         (CompareOp::Eq, [a, b]) => loose_eq(a, b),
         (CompareOp::Ne, [a, b]) => !loose_eq(a, b),
@@ -751,29 +814,34 @@ fn compare(op: CompareOp, vals: &[Value<'_>]) -> bool {
 fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
     let (start, rest) = match scope {
         Scope::Top => return None,
+        Scope::Lit(l) => return walk(l, path).map(Value::from),
         Scope::Item(v) => (v, path),
-        Scope::Reduce { current, accumulator } => match path.split_first() {
+        Scope::Reduce([current, accumulator]) => match path.split_first() {
             Some((first, rest)) if first == "current" => (current, rest),
             Some((first, rest)) if first == "accumulator" => (accumulator, rest),
             _ => return None,
         },
     };
     let Some((first, more)) = rest.split_first() else { return Some(start.clone()) };
-    let mut lit: &'a Literal = match start {
-        Value::Object(entries) => field(entries, first)?,
-        Value::Literals(items) => items.get(index(first)?)?,
+    match start {
+        Value::Object(entries) => walk(field(entries, first)?, more).map(Value::from),
+        Value::Literals(items) => walk(items.get(index(first)?)?, more).map(Value::from),
         // An array built during evaluation holds values, not literals.
-        Value::Array(items) => return value_path(items.get(index(first)?)?.clone(), more),
-        _ => return None,
-    };
-    for seg in more {
+        Value::Array(items) => value_path(items.get(index(first)?)?.clone(), more),
+        _ => None,
+    }
+}
+
+/// Follows `path` through literals in place; `None` when it leads nowhere.
+fn walk<'a>(mut lit: &'a Literal, path: &[String]) -> Option<&'a Literal> {
+    for seg in path {
         lit = match lit {
             Literal::Object(entries) => field(entries, seg)?,
             Literal::Array(items) => items.get(index(seg)?)?,
             _ => return None,
         };
     }
-    Some(Value::from(lit))
+    Some(lit)
 }
 
 /// The rest of a scope path from a value.

@@ -3,6 +3,7 @@
 use super::value::{Value, elements, parse_float, to_integer, to_number, write_js_string};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 use serde::{Deserialize, Serialize};
 
 /// Numeric operators.
@@ -24,18 +25,21 @@ pub enum ArithOp {
     Min,
 }
 
-/// Applies an arithmetic operator to evaluated operands.
-pub fn arith<'a>(op: ArithOp, vals: &[Value<'a>]) -> Value<'a> {
-    let num = |i: usize| vals.get(i).map_or(f64::NAN, to_number);
+/// Applies an arithmetic operator to evaluated operands (values, or references to them: the
+/// evaluator passes references to operands it evaluated in place).
+pub fn arith<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V]) -> Value<'a> {
+    let num = |i: usize| vals.get(i).map_or(f64::NAN, |v| to_number(v.borrow()));
     let n = match op {
-        ArithOp::Add => vals.iter().fold(0.0, |acc, v| acc + parse_float(v)),
+        ArithOp::Add => vals.iter().fold(0.0, |acc, v| acc + parse_float(v.borrow())),
         ArithOp::Mul => {
             if let [only] = vals {
                 // `[x].reduce(f)` never calls f: json-logic-js returns the operand untouched.
-                return only.clone();
+                return only.borrow().clone();
             }
             match vals.split_first() {
-                Some((first, rest)) => rest.iter().fold(parse_float(first), |acc, v| acc * parse_float(v)),
+                Some((first, rest)) => {
+                    rest.iter().fold(parse_float(first.borrow()), |acc, v| acc * parse_float(v.borrow()))
+                }
                 None => f64::NAN,
             }
         }
@@ -49,10 +53,10 @@ pub fn arith<'a>(op: ArithOp, vals: &[Value<'a>]) -> Value<'a> {
     Value::Number(n)
 }
 
-fn extreme(vals: &[Value<'_>], max: bool) -> f64 {
+fn extreme<'a, V: Borrow<Value<'a>>>(vals: &[V], max: bool) -> f64 {
     let mut best = if max { f64::NEG_INFINITY } else { f64::INFINITY };
     for v in vals {
-        let x = to_number(v);
+        let x = to_number(v.borrow());
         if x.is_nan() {
             return f64::NAN;
         }
@@ -67,9 +71,10 @@ fn extreme(vals: &[Value<'_>], max: bool) -> f64 {
 }
 
 /// `cat`: `Array.prototype.join.call(args, "")` — null becomes "", arrays join with commas.
-pub fn cat<'a>(vals: &[Value<'a>]) -> Value<'a> {
+pub fn cat<'a, V: Borrow<Value<'a>>>(vals: &[V]) -> Value<'a> {
     let mut out = String::new();
     for v in vals {
+        let v = v.borrow();
         if !matches!(v, Value::Null) {
             write_js_string(v, &mut out);
         }
@@ -79,17 +84,19 @@ pub fn cat<'a>(vals: &[Value<'a>]) -> Value<'a> {
 
 /// `substr`: `String(source).substr(start, len)` over UTF-16 code units; a negative `len` drops
 /// that many units from the end, as json-logic-js does.
-pub fn substr<'a>(vals: &[Value<'a>]) -> Value<'a> {
+pub fn substr<'a, V: Borrow<Value<'a>>>(vals: &[V]) -> Value<'a> {
+    let vals: &[V] = vals;
+    let arg = |i: usize| vals.get(i).map(Borrow::borrow);
     let mut text = String::new();
-    if let Some(source) = vals.first() {
+    if let Some(source) = arg(0) {
         write_js_string(source, &mut text);
     }
     let units: Vec<u16> = text.encode_utf16().collect();
     let size = units.len() as i64;
-    let start = to_integer(vals.get(1).map_or(0.0, to_number));
+    let start = to_integer(arg(1).map_or(0.0, to_number));
     let start = if start < 0 { (size + start).max(0) } else { start.min(size) };
     let rest = size - start;
-    let len = match vals.get(2) {
+    let len = match arg(2) {
         None => rest,
         Some(l) => {
             let l = to_number(l);
@@ -145,7 +152,7 @@ mod tests {
 
     #[test]
     fn plus_and_times_use_parse_float() {
-        assert_eq!(num(arith(ArithOp::Add, &[])), 0.0);
+        assert_eq!(num(arith::<Value<'_>>(ArithOp::Add, &[])), 0.0);
         assert_eq!(num(arith(ArithOp::Add, &[s("2.5")])), 2.5);
         assert_eq!(num(arith(ArithOp::Add, &[n(1.0), s("2px"), n(3.0)])), 6.0);
         assert!(num(arith(ArithOp::Add, &[n(1.0), Value::Null])).is_nan());
@@ -171,8 +178,8 @@ mod tests {
     fn max_and_min_follow_math() {
         assert_eq!(num(arith(ArithOp::Max, &[n(1.0), s("3"), n(2.0)])), 3.0);
         assert_eq!(num(arith(ArithOp::Min, &[n(1.0), Value::Null, n(2.0)])), 0.0);
-        assert_eq!(num(arith(ArithOp::Max, &[])), f64::NEG_INFINITY);
-        assert_eq!(num(arith(ArithOp::Min, &[])), f64::INFINITY);
+        assert_eq!(num(arith::<Value<'_>>(ArithOp::Max, &[])), f64::NEG_INFINITY);
+        assert_eq!(num(arith::<Value<'_>>(ArithOp::Min, &[])), f64::INFINITY);
         assert!(num(arith(ArithOp::Max, &[n(1.0), s("x")])).is_nan());
         assert!(!num(arith(ArithOp::Max, &[n(-0.0), n(0.0)])).is_sign_negative());
         assert!(num(arith(ArithOp::Min, &[n(0.0), n(-0.0)])).is_sign_negative());

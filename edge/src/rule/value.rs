@@ -401,10 +401,33 @@ pub fn contains(haystack: &Value<'_>, needle: &Value<'_>) -> bool {
 /// valid needle can only match at character boundaries), without core's Two-Way searcher: that
 /// searcher, and the panic formatting its slicing links, cost the wasm modules about 5.6 KB of
 /// code. Haystacks are request values capped by the snapshot's `header_bytes` and needles are
-/// rule literals, so the simple scan (first byte, then the rest) is bounded and fast enough.
+/// rule literals, so a scan is bounded. It tests eight start positions per step (SWAR): a start is
+/// a candidate only where both the needle's first and its last byte match, and only candidates are
+/// compared in full (a user agent searched for "Mobile" has a few candidates, not one per `M`).
 fn has_substring(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else { return true };
-    haystack.windows(needle.len()).any(|w| w.first() == Some(&first) && w.get(1..) == Some(rest))
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let (Some(&first), Some(&last)) = (needle.first(), needle.last()) else { return true };
+    let Some(starts) = (haystack.len() + 1).checked_sub(needle.len()) else { return false };
+    let last_at = needle.len() - 1;
+    let word = |at: usize| haystack.get(at..at + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    let matches_at = |at: usize| haystack.get(at..at + needle.len()) == Some(needle);
+    let mut at = 0;
+    while at + 8 <= starts {
+        let (Some(heads), Some(tails)) = (word(at), word(at + last_at)) else { break };
+        // A zero byte where the first and the last byte both match; the high bit of each zero byte
+        // set, exactly (no carries between bytes).
+        let x = (heads ^ (ONES * u64::from(first))) | (tails ^ (ONES * u64::from(last)));
+        let mut candidates = !(((x & LOW7) + LOW7) | x | LOW7);
+        while candidates != 0 {
+            if matches_at(at + (candidates.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            candidates &= candidates - 1;
+        }
+        at += 8;
+    }
+    (at..starts).any(matches_at)
 }
 
 /// JS `ToIntegerOrInfinity`, saturated to `i64` (NaN is 0).
@@ -418,14 +441,62 @@ mod tests {
 
     #[test]
     fn substring_search_agrees_with_str_contains() {
-        let hay =
-            ["", "a", "abc", "aaab", "Mozilla/5.0 (iPhone) Mobile/15E148", "größe straße", "ααβ", "日本語テキスト"];
+        let hay = [
+            "",
+            "a",
+            "abc",
+            "aaab",
+            "Mozilla/5.0 (iPhone) Mobile/15E148",
+            "größe straße",
+            "ααβ",
+            "日本語テキスト",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1",
+        ];
         let needles = [
-            "", "a", "b", "ab", "aab", "abc", "abcd", "Mobile", "15E148", "ße", "straße", "αβ", "β", "テ", "語テ", "x",
+            "",
+            "a",
+            "b",
+            "ab",
+            "aab",
+            "abc",
+            "abcd",
+            "Mobile",
+            "15E148",
+            "ße",
+            "straße",
+            "αβ",
+            "β",
+            "テ",
+            "語テ",
+            "x",
+            "aaaaaaaab",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+            "604.1",
+            "Mozilla",
+            "M",
+            "1",
+            "Safari/604.1x",
         ];
         for h in hay {
-            for n in needles {
-                assert_eq!(has_substring(h.as_bytes(), n.as_bytes()), h.contains(n), "{h:?} contains {n:?}");
+            // Every suffix too, so each needle is met at every offset of the eight-byte steps.
+            for cut in 0..=h.len() {
+                let Some(h) = h.get(cut..) else { continue };
+                for n in needles {
+                    assert_eq!(has_substring(h.as_bytes(), n.as_bytes()), h.contains(n), "{h:?} contains {n:?}");
+                }
+            }
+        }
+        // Bytes with the high bit set next to the ones searched for (the zero-byte test must not
+        // borrow across bytes).
+        let bytes: [&[u8]; 3] =
+            [&[0x80, 0x00, 0xff, 0x01, 0x7f, 0x80, 0x00, 0x01, 0x00, 0xff], &[0u8; 17], &[0xffu8; 17]];
+        for h in bytes {
+            for n in
+                [&[0x00u8][..], &[0x00, 0x01], &[0xff, 0x01], &[0x80, 0x00, 0x01], &[0xff; 9], &[0; 9], &[0x7f, 0x80]]
+            {
+                let naive = h.windows(n.len()).any(|w| w == n);
+                assert_eq!(has_substring(h, n), naive, "{h:?} contains {n:?}");
             }
         }
     }
