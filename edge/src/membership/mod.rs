@@ -3,7 +3,7 @@
 //! Four encodings, chosen per set by the builder:
 //!
 //! * [`MembershipData::Exact`] — strictly ascending fingerprints, 8 bytes little-endian each,
-//!   probed in place by binary search. No false positives: required wherever membership grants a
+//!   probed in place (interpolation, then binary search). No false positives: required wherever membership grants a
 //!   privilege (a tier, a quota) or records consent.
 //! * [`MembershipData::Bloom`] — a serialised `bloomfilter::Bloom<u64>` (45-byte header: version,
 //!   bitmap length, hash count, 32-byte seed; then the bitmap). Compact, has false positives,
@@ -368,8 +368,12 @@ mod tests {
             for &fp in &fps {
                 assert!(packed.contains(fp), "n={n} member {fp:#x}");
             }
+            let mut sorted = fps.clone();
+            sorted.sort_unstable();
             for probe in spread(20_000, 0xdead_beef).into_iter().chain(fps.iter().map(|f| f ^ 1)) {
-                assert_eq!(packed.contains(probe), plain.contains(probe), "n={n} probe {probe:#x}");
+                let want = sorted.binary_search(&probe).is_ok();
+                assert_eq!(packed.contains(probe), want, "n={n} probe {probe:#x}");
+                assert_eq!(plain.contains(probe), want, "n={n} plain probe {probe:#x}");
             }
             if n >= 1000 {
                 // 64 − (⌊log2 n⌋ − 4) remainder bits, at most 2 bits of offsets.
@@ -377,6 +381,40 @@ mod tests {
                 let bits = bytes as f64 * 8.0 / len as f64;
                 let bound = f64::from(70 - (usize::BITS - 1 - len.leading_zeros()));
                 assert!(bits <= bound && bits < 64.0, "{bits} bits per member at n={n}");
+            }
+        }
+    }
+
+    /// Probes start where a fingerprint would sit if the set were spread evenly; sets that are
+    /// not (clusters, runs, one crowded bucket: only a hostile builder makes them) must answer
+    /// exactly as a search of the sorted list, in both exact forms.
+    #[test]
+    fn exact_probes_agree_with_a_sorted_search_on_skewed_sets() {
+        let run = |start: u64, step: u64, n: u64| (0..n).map(move |i| start.wrapping_add(i * step));
+        let sets: Vec<Vec<u64>> = alloc::vec![
+            run(0, 1, 5000).collect(),
+            run(u64::MAX - 4999, 1, 5000).collect(),
+            run(1 << 40, 3, 3000).chain(run(u64::MAX - 100, 7, 10)).collect(),
+            // Half the members crowd one bucket's first values, the rest spread.
+            run(0x8000_0000_0000_0000, 1, 2000).chain(spread(2000, 9)).collect(),
+            spread(4000, 1).into_iter().map(|f| f >> 20).collect(),
+            spread(4000, 2).into_iter().map(|f| f | 0xffff_ff00_0000_0000).collect(),
+        ];
+        for (k, fps) in sets.into_iter().enumerate() {
+            let mut sorted = fps.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let plain = MembershipSet::load(MembershipData::exact(fps.clone()), "t").unwrap();
+            let packed = MembershipSet::load(MembershipData::packed(fps.clone()).unwrap(), "t").unwrap();
+            let probes = sorted
+                .iter()
+                .flat_map(|&f| [f, f.wrapping_add(1), f.wrapping_sub(1), f ^ (1 << 63), f >> 1])
+                .chain(spread(5000, 0xfeed))
+                .chain([0, 1, u64::MAX, u64::MAX - 1]);
+            for probe in probes {
+                let want = sorted.binary_search(&probe).is_ok();
+                assert_eq!(plain.contains(probe), want, "set {k}, plain, probe {probe:#x}");
+                assert_eq!(packed.contains(probe), want, "set {k}, packed, probe {probe:#x}");
             }
         }
     }
