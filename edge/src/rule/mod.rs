@@ -678,6 +678,7 @@ impl Rule {
     fn operand<'a, E: Env<'a>>(&'a self, c: u32, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
         match self.nodes.get(c as usize) {
             Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
+            Some(Node::Var { slot, default: None }) if cx.spend(1) => cx.env.slot(slot),
             Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => match scope {
                 // A literal's value is made in the return slot (nothing to charge: it borrows).
                 Scope::Lit(l) => walk(l, path).map_or(Value::Null, Value::from),
