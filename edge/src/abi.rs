@@ -149,7 +149,34 @@ pub fn decide_message(engine: &mut Engine, request: &[u8]) -> Vec<u8> {
             Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") })
         }
     };
-    encode(&answer)
+    // A decision is a few hundred bytes: one allocation, not a doubling per field written.
+    let reserved = Reserved(Vec::with_capacity(DECIDE_ANSWER_CAPACITY));
+    postcard::serialize_with_flavor(&answer, reserved).unwrap_or_default()
+}
+
+/// Bytes reserved for a decide answer before it is written (room for a typical decision).
+const DECIDE_ANSWER_CAPACITY: usize = 512;
+
+/// postcard output into a `Vec` reserved up front (postcard's own `Vec` flavor starts empty, and
+/// its `to_extend` adds byte by byte through `Extend`).
+struct Reserved(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Reserved {
+    type Output = Vec<u8>;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
+    }
 }
 
 /// Decodes a postcard [`EvalInput`], validates the rule (no segments: `in_segment` is refused)

@@ -138,12 +138,15 @@ impl CachePolicy {
 
     /// The `Cache-Control` response value, or `None` for `bypass` (the origin's header stands).
     pub fn cache_control(&self) -> Option<String> {
-        let mut out = String::from(match self.mode {
+        let mode = match self.mode {
             CacheMode::Public => "public",
             CacheMode::Private => "private",
             CacheMode::NoStore => return Some(String::from("no-store")),
             CacheMode::Bypass => return None,
-        });
+        };
+        // Room for every directive at once (no growing).
+        let mut out = String::with_capacity(96);
+        out.push_str(mode);
         let mut push = |name: &str, v: Option<u32>| {
             if let Some(v) = v {
                 // Straight into `out`, no `core::fmt`: this runs per decision.

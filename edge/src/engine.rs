@@ -208,7 +208,7 @@ impl Engine {
         let route_pick = pick(&|a| a.route.is_some());
 
         let mut headers = Vec::with_capacity(8);
-        let mut response_headers = Vec::new();
+        let mut response_headers = Vec::with_capacity(8);
         headers.push(Header { name: "x-edgeseg-tier", value: Cow::Borrowed(tier) });
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(segments.join(",")) });
@@ -353,7 +353,8 @@ fn classify<'e>(
     let consent = granted & !narrowing.removed();
 
     let env = EdgeEnv { req, snap, identity, fingerprint, consent };
-    let mut matched: Vec<&SegmentView> = Vec::new();
+    // Sized once: growing a Vec step by step is a realloc per step (the wasm allocator's slow path).
+    let mut matched: Vec<&SegmentView> = Vec::with_capacity(snap.segments.len());
     let mut best_tier: Option<u16> = None;
     let mut budget_skipped = Vec::new();
     for seg in &snap.segments {
