@@ -115,6 +115,8 @@ pub struct Guest {
     request_buf: Vec<u8>,
     answer_buf: Vec<u8>,
     last_call: Duration,
+    /// Fuel the last `edgeseg_decide` call burnt (`None` unmetered).
+    last_fuel: Option<u64>,
     traps: u64,
     refused_loads: u64,
     /// `refused_loads` by the refusal's kind (`ErrorKind` name, `Trap` or `Host`).
@@ -155,6 +157,9 @@ impl Guest {
         let interruptible = config.deadline.is_some();
         wasm_config.consume_fuel(metered);
         wasm_config.epoch_interruption(interruptible);
+        if std::env::var_os("EDGESEG_TMP_PERFMAP").is_some() {
+            wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = wt(Engine::new(&wasm_config))?;
         if interruptible {
             start_epoch_ticker(&engine)?;
@@ -182,6 +187,7 @@ impl Guest {
             request_buf: Vec::new(),
             answer_buf: Vec::new(),
             last_call: Duration::ZERO,
+            last_fuel: None,
             traps: 0,
             refused_loads: 0,
             refused_by_kind: BTreeMap::new(),
@@ -215,6 +221,7 @@ impl Guest {
             request_buf: Vec::new(),
             answer_buf: Vec::new(),
             last_call: Duration::ZERO,
+            last_fuel: None,
             traps: 0,
             refused_loads: 0,
             refused_by_kind: BTreeMap::new(),
@@ -269,6 +276,13 @@ impl Guest {
     /// Wall time of the last `edgeseg_decide` wasm call alone (no encoding, copying or decoding).
     pub fn last_call_duration(&self) -> Duration {
         self.last_call
+    }
+
+    /// Fuel the last `edgeseg_decide` call burnt — about one unit per wasm instruction executed
+    /// inside the guest: a measure of its work that, unlike time, does not move with the machine's
+    /// load (the bench prints it). `None` when the guest is not metered.
+    pub fn last_call_fuel(&self) -> Option<u64> {
+        self.last_fuel
     }
 
     /// The live instance's linear memory in bytes (it only grows; capped by
@@ -410,13 +424,14 @@ impl Guest {
     fn call_decide(&mut self, handle: u32, request: &[u8]) -> Result<(), GuestError> {
         self.with_recovery(|g| {
             let fuel = call_budget(&g.config);
-            let Guest { live, answer_buf, last_call, .. } = g;
+            let Guest { live, answer_buf, last_call, last_fuel, .. } = g;
             let live = live.as_mut().ok_or_else(unavailable)?;
             let (ptr, len) = live.request_buffer(request, fuel)?;
             live.arm(fuel);
             let started = Instant::now();
             let packed = live.exports.decide.call(&mut live.store, (handle, ptr, len));
             *last_call = started.elapsed();
+            *last_fuel = fuel.fuel.and_then(|armed| live.store.get_fuel().ok().map(|left| armed.saturating_sub(left)));
             live.take_answer(packed.map_err(trap)?, fuel, answer_buf)
         })
     }

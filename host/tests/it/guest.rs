@@ -361,3 +361,35 @@ fn owned_loads_free_their_buffers_whether_kept_or_refused() {
     }
     assert_eq!(guest.traps(), 0);
 }
+
+/// Fuel per decide is the guest's work in wasm instructions: the same request costs the same on
+/// every run (what lets a bench compare it across noisy machines), a request that evaluates more
+/// costs more, and an unmetered guest reports none.
+#[test]
+fn decide_reports_the_fuel_it_burnt() {
+    let mut guest = guest();
+    guest.load_snapshot(&snapshot(1)).unwrap();
+    assert_eq!(guest.last_call_fuel(), None, "no decide yet");
+    let fuel_of = |guest: &mut edgeseg_host::guest::Guest, req: &Req| {
+        guest.decide(&req.request()).unwrap_or_else(|e| panic!("{e}"));
+        guest.last_call_fuel().expect("a metered guest reports its fuel")
+    };
+    let known = fuel_of(&mut guest, &u1());
+    assert!(known > 0 && known < DEFAULT_FUEL_PER_CALL, "{known}");
+    let anonymous = Req { path: "/".into(), ..Req::default() };
+    let fuels: Vec<u64> = (0..3).map(|_| fuel_of(&mut guest, &anonymous)).collect();
+    assert!(fuels.windows(2).all(|w| w[0] == w[1]), "same request, same fuel: {fuels:?}");
+    // A long cookie header is read (and searched for the identity cookie) byte by byte.
+    let padded = Req {
+        path: "/".into(),
+        headers: vec![("cookie".into(), format!("{}; edgeseg_uid=u1", "x=y; ".repeat(200)))],
+        ..Req::default()
+    };
+    let more = fuel_of(&mut guest, &padded);
+    assert!(more > known, "a 1 KB cookie header costs more fuel ({more}) than a short one ({known})");
+
+    let mut unmetered = guest_with(GuestConfig { fuel_per_call: None, ..GuestConfig::default() });
+    unmetered.load_snapshot(&snapshot(1)).unwrap();
+    unmetered.decide(&u1().request()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unmetered.last_call_fuel(), None);
+}

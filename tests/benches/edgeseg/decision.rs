@@ -126,6 +126,9 @@ pub fn run(h: &mut Harness) -> Value {
     let mut guest = fixtures::guest(edgeseg_host::guest::DEFAULT_MAX_MEMORY_BYTES);
     guest.load_snapshot(&snapshot).unwrap();
     let mut matched = 0usize;
+    // Fuel per decide (wasm instructions in the guest): the one figure here the machine's load
+    // does not move, so two runs on different days compare.
+    let mut fuel = Vec::with_capacity(reqs.len());
     for req in &reqs {
         let ours = native.decide(req);
         let (tier, segments) =
@@ -134,7 +137,11 @@ pub fn run(h: &mut Harness) -> Value {
         let theirs =
             guest.decide_with(req, |d| (d.tier.to_owned(), d.segments.iter().map(|s| (*s).to_owned()).collect()));
         assert_eq!(theirs.unwrap(), (tier, segments), "native and wasm decide differently");
+        fuel.push(guest.last_call_fuel().expect("the default guest meters fuel"));
     }
+    fuel.sort_unstable();
+    let fuel_median = fuel[fuel.len() / 2];
+    let fuel_mean = fuel.iter().sum::<u64>() as f64 / n;
 
     // Each timed call decides the next request of the sample, round and round with the clock
     // moving on (see `traffic_loop`): the median is per request, over the traffic's mix.
@@ -219,6 +226,7 @@ pub fn run(h: &mut Harness) -> Value {
         "segments_matched_per_request": matched as f64 / n,
         "rules": rules.iter().map(|(name, _)| name).collect::<Vec<_>>(),
         "rules_true_per_request": truthy as f64 / n,
+        "wasm_fuel_per_decide": {"median": fuel_median, "mean": fuel_mean},
         "ns_per_request": {
             "edgeseg_native_decide": native_ns,
             "edgeseg_wasm_decide": wasm_ns,
@@ -309,6 +317,12 @@ pub fn print(r: &Value) {
         f(&ns["edgeseg_rules_only"]),
         f(&ns["datalogic_rules_only"]),
         show_ratio(f(&ratios["rules_only"]))
+    );
+    println!(
+        "{:<44} {:>12} (mean {:.0}; wasm instructions in the guest, independent of the machine's load)",
+        "decide, wasm: fuel per request, median",
+        r["wasm_fuel_per_decide"]["median"],
+        f(&r["wasm_fuel_per_decide"]["mean"])
     );
     println!(
         "  note: {WHAT_A_DECISION_DOES}; wasm includes encoding the request and decoding the answer (`Guest::decide_with`)"
