@@ -284,10 +284,19 @@ impl BitReader<'_> {
     }
 
     /// The next `n` bits (at most 64; more would shift the first ones out) as a big-endian number.
+    /// Takes what is left of each character at once (up to six bits), not bit by bit: this runs
+    /// for every request that carries a TC string.
     fn read(&mut self, n: u32) -> Result<u64, TcfError> {
         let mut v = 0u64;
-        for _ in 0..n {
-            v = v << 1 | u64::from(self.bit()?);
+        let mut left = n;
+        while left > 0 {
+            let sextet = self.chars.get(self.pos / 6).and_then(|&c| sextet(c)).ok_or_else(|| self.truncated())?;
+            let unread = 6 - (self.pos % 6) as u32;
+            let take = unread.min(left);
+            let bits = u64::from(sextet >> (unread - take)) & ((1 << take) - 1);
+            v = v.checked_shl(take).unwrap_or(0) | bits;
+            self.pos += take as usize;
+            left -= take;
         }
         Ok(v)
     }
@@ -310,13 +319,12 @@ impl BitReader<'_> {
 
     /// `n` id flags (at most 32), the first on the wire for id 1, returned with bit `i` for id `i + 1`.
     fn read_flags(&mut self, n: u32) -> Result<u32, TcfError> {
-        let mut set = 0u32;
-        for i in 0..n {
-            if self.bit()? {
-                set |= 1 << i;
-            }
+        let n = n.min(32);
+        if n == 0 {
+            return Ok(0);
         }
-        Ok(set)
+        // Read big-endian (first flag highest), then mirrored so the first flag is bit 0.
+        Ok((self.read(n)?.reverse_bits() >> (64 - n)) as u32)
     }
 
     /// Two 6-bit letters, A = 0 … Z = 25, as ASCII uppercase; `bad` if either is above 25.
