@@ -187,7 +187,7 @@ struct Gcra {
 impl Gcra {
     fn new(p: &ThrottlePolicy) -> Gcra {
         let period = u128::from(p.period_ms).saturating_mul(u128::from(US_PER_MS));
-        let interval = period.div_ceil(u128::from(p.rate.max(1))).max(1);
+        let interval = div_ceil(period, u128::from(p.rate.max(1))).max(1);
         let burst = p.burst.max(1);
         Gcra { interval, tolerance: interval.saturating_mul(u128::from(burst.saturating_sub(1))), burst }
     }
@@ -199,7 +199,7 @@ impl Gcra {
     /// The verdict for the state `tat` at `now`, as if a request arrived now (nothing consumed).
     fn assess(&self, tat: u64, now: u64) -> Verdict {
         let debt = u128::from(tat.saturating_sub(now));
-        let owed = u32::try_from(debt.div_ceil(self.interval)).unwrap_or(u32::MAX);
+        let owed = u32::try_from(div_ceil(debt, self.interval)).unwrap_or(u32::MAX);
         let remaining = self.burst.saturating_sub(owed);
         // With `remaining = burst - ⌈debt/T⌉` this is `debt - ⌈debt/T⌉·T + T ∈ (0, T]`: the (r+1)-th
         // request, if the first r were sent now, would be allowed after exactly this long. With
@@ -219,7 +219,17 @@ impl Gcra {
 }
 
 fn ceil_s(us: u128) -> u64 {
-    u64::try_from(us.div_ceil(US_PER_S)).unwrap_or(u64::MAX)
+    u64::try_from(div_ceil(us, US_PER_S)).unwrap_or(u64::MAX)
+}
+
+/// `a.div_ceil(b)` (`b ≥ 1`), in `u64` when both fit — they always do for real policies and
+/// clocks. A `u128` division is a software routine of a few hundred instructions in wasm, and a
+/// throttled decision divides five times.
+fn div_ceil(a: u128, b: u128) -> u128 {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) if b > 0 => u128::from(a.div_ceil(b)),
+        _ => a.div_ceil(b),
+    }
 }
 
 fn now_us(now_ms: u64) -> u64 {

@@ -352,3 +352,24 @@ fn a_flood_under_a_slow_policy_cannot_flush_a_heavy_user_of_a_fast_one() {
     assert_eq!(l.export(user), Some((B + 2000) * 1000));
     assert_eq!(l.check(user, &fast, B), rejected(20, 1));
 }
+
+#[test]
+fn ceiling_division_agrees_with_u128_on_both_paths() {
+    let big = u128::from(u64::MAX);
+    let cases = [
+        (0, 1),
+        (1, 1),
+        (7, 2),
+        (1_000_000, 1_000_000),
+        (1_000_001, 1_000_000),
+        (big, 1),
+        (big, big),
+        (big + 1, 2),
+        (big * 3 + 5, big),
+        (u128::MAX, 1_000_000),
+        (12_345, big + 7),
+    ];
+    for (a, b) in cases {
+        assert_eq!(super::div_ceil(a, b), a.div_ceil(b), "{a} / {b}");
+    }
+}
