@@ -187,9 +187,11 @@ impl PackedSet {
         // then binary-search what is left. A typical probe reads one to three remainders from one
         // cache line instead of a binary search's four to five dependent reads; a skewed bucket (a
         // hostile snapshot) costs at most the few steps more than the search alone.
+        // Both factors below 2^32, so the product fits a u64 (an overflow check would cost a
+        // 128-bit multiply call in wasm); a span past 2^32 only makes the guess worse.
         let shift = width.saturating_sub(32);
-        let scaled = (want >> shift).checked_mul(span as u64).map_or(span / 2, |p| (p >> (width - shift)) as usize);
-        let guess = lo + scaled.min(span - 1);
+        let product = (want >> shift) * (span.min(u32::MAX as usize) as u64);
+        let guess = lo + ((product >> (width - shift)) as usize).min(span - 1);
         const STEPS: usize = 4;
         match at(guess).cmp(&want) {
             core::cmp::Ordering::Equal => return true,
