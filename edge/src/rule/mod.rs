@@ -527,8 +527,8 @@ impl Rule {
             },
             Node::Compare { op, args } => Value::Bool(match args.as_slice() {
                 [a, b] => {
-                    let x = ev(a);
-                    let y = ev(b);
+                    let x = self.operand(*a, cx, scope);
+                    let y = self.operand(*b, cx, scope);
                     let answer = compare2(*op, &x, &y);
                     x.discard();
                     y.discard();
@@ -537,8 +537,8 @@ impl Rule {
                 _ => with_args(args, ev, |vals| compare(*op, vals)),
             }),
             Node::In { needle, haystack } => {
-                let h = ev(haystack);
-                let n = ev(needle);
+                let h = self.operand(*haystack, cx, scope);
+                let n = self.operand(*needle, cx, scope);
                 let found = contains(&h, &n);
                 h.discard();
                 n.discard();
@@ -549,16 +549,16 @@ impl Rule {
                 let Some((last, init)) = cs.split_last() else { return Value::Null };
                 let stop = matches!(node, Node::Or(_));
                 for c in init {
-                    let v = ev(c);
+                    let v = self.operand(*c, cx, scope);
                     if truthy(&v) == stop {
                         return v;
                     }
                     v.discard();
                 }
-                ev(last)
+                self.operand(*last, cx, scope)
             }
-            Node::Not(c) => Value::Bool(!ev(c).truthy()),
-            Node::Truthy(c) => Value::Bool(ev(c).truthy()),
+            Node::Not(c) => Value::Bool(!self.operand(*c, cx, scope).truthy()),
+            Node::Truthy(c) => Value::Bool(self.operand(*c, cx, scope).truthy()),
             Node::If(cs) => {
                 let mut pairs = cs.chunks_exact(2);
                 for pair in pairs.by_ref() {
