@@ -11,8 +11,9 @@
 //!   request (`now_ms`); the fingerprint key and filter seeds come in the snapshot. The same
 //!   snapshot and the same requests give the same decisions on x86_64 and on wasm32, which is what
 //!   lets CI replay real traffic and trust the result at the edge.
-//! * **`#![no_std]` + alloc.** Only the `bloom` module links std (the `bloomfilter` crate needs it);
-//!   with the `bloom` feature off, the crate builds for targets that have no std at all.
+//! * **`#![no_std]` + alloc.** Only the `bloom` feature links std (the `bloomfilter` crate, which the
+//!   builder uses to make filters; probing them is our own code): the wasm modules do not enable it,
+//!   and without it the crate builds for targets that have no std at all.
 //! * **No JSON at the edge.** Rules are parsed, checked and compiled to a small IR by the builder;
 //!   this crate only walks IR ([`rule`]). The snapshot is postcard behind a checksummed header
 //!   ([`format`]).
@@ -38,6 +39,16 @@ pub mod abi;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), any(feature = "abi", feature = "js")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// The raw-ABI module links no std (only the builder's `bloom` feature needs it; the JS module gets
+/// std through wasm-bindgen), so it brings its own panic handler: a trap, as std's is under the
+/// profile's `panic = "abort"`. Nothing is formatted, so no message code is linked. Hosts see the
+/// trap and re-instantiate (`host/src/guest.rs`); no input reaches it (see "Never panics").
+#[cfg(all(target_arch = "wasm32", feature = "abi", not(feature = "js"), not(feature = "bloom"), not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
 pub mod actions;
 pub mod consent;
 mod decision;

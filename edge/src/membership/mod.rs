@@ -5,10 +5,10 @@
 //! * [`MembershipData::Exact`] — strictly ascending fingerprints, 8 bytes little-endian each,
 //!   probed in place (interpolation, then binary search). No false positives: required wherever membership grants a
 //!   privilege (a tier, a quota) or records consent.
-//! * [`MembershipData::Bloom`] — a serialised `bloomfilter::Bloom<u64>` (45-byte header: version,
-//!   bitmap length, hash count, 32-byte seed; then the bitmap). Compact, has false positives,
-//!   accepts inserts: meant for audiences and deltas. Probed with `u64` keys only, which hash the
-//!   same on every little-endian platform (`[u8]` keys would not).
+//! * [`MembershipData::Bloom`] — the serialised form of a `bloomfilter::Bloom<u64>` (45-byte header:
+//!   version, bitmap length, hash count, 32-byte seed; then the bitmap), which the builder writes
+//!   with that crate (feature `bloom`) and [`bloom`] probes without it. Compact, has false
+//!   positives: meant for audiences and deltas. Probed with `u64` keys (their little-endian bytes).
 //! * [`MembershipData::Fuse`] — a binary fuse filter ([`fuse`]): immutable, about 9 bits a member
 //!   at 2⁻⁸ false positives or 18 at 2⁻¹⁶. For large audiences.
 //! * [`MembershipData::Packed`] — compact `exact` ([`packed`]): the same sorted fingerprints,
@@ -16,16 +16,16 @@
 //!   Decides exactly as [`MembershipData::Exact`] over the same members.
 //!
 //! Everything is validated at load: an exact set that is not strictly ascending, or a bloom header
-//! with a zero-length bitmap (which makes `bloomfilter` divide by zero) or an absurd hash count,
-//! is an [`ErrorKind::Invalid`] snapshot, not a trap at probe time.
+//! with a zero-length bitmap (a probe would divide by zero) or an absurd hash count, is an
+//! [`ErrorKind::Invalid`] snapshot, not a trap at probe time.
 //!
 //! Loading borrows: every encoding is one postcard byte string (length, then raw bytes), so a
-//! snapshot decodes with [`MembershipData`] over `&[u8]` slices of its own buffer and the exact,
-//! compact and fuse sets keep only a validated range of that buffer ([`SetBytes`], shared with
-//! the snapshot); probes read remainders and fingerprints from those bytes with `from_le_bytes`
-//! (no alignment assumed). Bloom filters are the exception: the `bloomfilter` crate owns its
-//! bitmap, so their bytes are copied once at load.
+//! snapshot decodes with [`MembershipData`] over `&[u8]` slices of its own buffer and every set
+//! keeps only a validated range of that buffer ([`SetBytes`], shared with the snapshot); probes
+//! read fingerprints, remainders, slots and bitmap bytes from those bytes in place (no alignment
+//! assumed).
 
+pub mod bloom;
 pub mod fuse;
 pub mod packed;
 
@@ -118,11 +118,8 @@ impl core::fmt::Debug for SetBytes {
     }
 }
 
-/// Largest hash count accepted from a snapshot: beyond this a filter is broken or hostile (each
-/// probe would cost that many SipHash rounds).
-pub const MAX_BLOOM_HASHES: u32 = 32;
-#[cfg(feature = "bloom")]
-const BLOOM_HEADER_LEN: usize = 1 + 8 + 4 + 32;
+/// Largest hash count accepted from a snapshot (see [`bloom::MAX_HASHES`]).
+pub const MAX_BLOOM_HASHES: u32 = bloom::MAX_HASHES;
 
 impl MembershipData {
     /// Builds an exact set from fingerprints in any order, duplicates allowed.
@@ -208,8 +205,7 @@ pub enum MembershipSet {
     /// The plain form, probed in place by the same code as the compact form (one bucket, 64-bit
     /// remainders).
     Exact(packed::PackedSet),
-    #[cfg(feature = "bloom")]
-    Bloom(BloomSet),
+    Bloom(bloom::BloomSet),
     Fuse(fuse::FuseSet),
     Packed(packed::PackedSet),
 }
@@ -223,7 +219,7 @@ impl MembershipSet {
     }
 
     /// Validates `data`, a set postcard borrowed from `buf`, and makes it probe-ready over that
-    /// range of `buf` without copying it (bloom filters excepted).
+    /// range of `buf` without copying it.
     pub fn load_within(data: MembershipData<&[u8]>, buf: &Arc<Vec<u8>>, what: &str) -> Result<MembershipSet, Error> {
         let (kind, part) = data.split();
         Self::parse(kind, SetBytes::within(buf, part), what)
@@ -234,12 +230,7 @@ impl MembershipSet {
         // size, and the set's name and encoding say where to look.
         let (set, name) = match kind {
             MembershipData::Exact(()) => (bytes.and_then(packed::PackedSet::plain).map(MembershipSet::Exact), "exact"),
-            #[cfg(feature = "bloom")]
-            MembershipData::Bloom(()) => {
-                (bytes.and_then(|b| BloomSet::new(b.get())).map(MembershipSet::Bloom), "bloom")
-            }
-            #[cfg(not(feature = "bloom"))]
-            MembershipData::Bloom(()) => (None, "bloom (not compiled into this build)"),
+            MembershipData::Bloom(()) => (bytes.and_then(bloom::BloomSet::parse).map(MembershipSet::Bloom), "bloom"),
             MembershipData::Fuse(()) => (bytes.and_then(fuse::FuseSet::parse).map(MembershipSet::Fuse), "fuse"),
             MembershipData::Packed(()) => {
                 (bytes.and_then(packed::PackedSet::parse).map(MembershipSet::Packed), "compact exact")
@@ -252,7 +243,6 @@ impl MembershipSet {
     pub fn contains(&self, fingerprint: u64) -> bool {
         match self {
             MembershipSet::Exact(s) | MembershipSet::Packed(s) => s.contains(fingerprint),
-            #[cfg(feature = "bloom")]
             MembershipSet::Bloom(s) => s.contains(fingerprint),
             MembershipSet::Fuse(s) => s.contains(fingerprint),
         }
@@ -261,7 +251,6 @@ impl MembershipSet {
     pub fn encoding(&self) -> Encoding {
         match self {
             MembershipSet::Exact(_) | MembershipSet::Packed(_) => Encoding::Exact,
-            #[cfg(feature = "bloom")]
             MembershipSet::Bloom(_) => Encoding::Bloom,
             MembershipSet::Fuse(_) => Encoding::Fuse,
         }
@@ -279,46 +268,9 @@ impl MembershipSet {
     pub fn exact_len(&self) -> Option<usize> {
         match self {
             MembershipSet::Exact(s) | MembershipSet::Packed(s) => Some(s.len()),
-            #[cfg(feature = "bloom")]
             MembershipSet::Bloom(_) => None,
             MembershipSet::Fuse(_) => None,
         }
-    }
-}
-
-/// A validated bloom filter.
-#[cfg(feature = "bloom")]
-pub struct BloomSet {
-    bloom: bloomfilter::Bloom<u64>,
-}
-
-#[cfg(feature = "bloom")]
-impl core::fmt::Debug for BloomSet {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("BloomSet")
-            .field("bits", &self.bloom.len())
-            .field("hashes", &self.bloom.number_of_hash_functions())
-            .finish()
-    }
-}
-
-#[cfg(feature = "bloom")]
-impl BloomSet {
-    /// A zero-length bitmap (which makes `bloomfilter` divide by zero), an absurd hash count or
-    /// a length that disagrees with the header is refused.
-    fn new(bytes: &[u8]) -> Option<BloomSet> {
-        let version = *bytes.first()?;
-        let len = u64::from_le_bytes(bytes.get(1..9)?.try_into().ok()?);
-        let k = u32::from_le_bytes(bytes.get(9..13)?.try_into().ok()?);
-        let bitmap = bytes.len().checked_sub(BLOOM_HEADER_LEN)? as u64;
-        if version != 1 || len == 0 || len != bitmap || k == 0 || k > MAX_BLOOM_HASHES {
-            return None;
-        }
-        bloomfilter::Bloom::<u64>::from_slice(bytes).ok().map(|bloom| BloomSet { bloom })
-    }
-
-    pub fn contains(&self, fingerprint: u64) -> bool {
-        self.bloom.check(&fingerprint)
     }
 }
 
@@ -511,8 +463,8 @@ mod tests {
         let false_pos = (1_000_000..1_010_000u64).filter(|&fp| set.contains(fp)).count();
         assert!(false_pos < 300, "{false_pos} false positives in 10000 at a 1% target");
 
-        // Zero-length bitmap: bloomfilter would divide by zero on probe.
-        let mut zero = bytes[..BLOOM_HEADER_LEN].to_vec();
+        // Zero-length bitmap: a probe would divide by zero.
+        let mut zero = bytes[..bloom::HEADER_LEN].to_vec();
         zero[1..9].copy_from_slice(&0u64.to_le_bytes());
         assert_eq!(MembershipSet::load(MembershipData::Bloom(zero), "t").unwrap_err().kind(), ErrorKind::Invalid);
         // Absurd hash count: a probe would spin for billions of rounds.
