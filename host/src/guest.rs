@@ -157,7 +157,10 @@ impl Guest {
         let interruptible = config.deadline.is_some();
         wasm_config.consume_fuel(metered);
         wasm_config.epoch_interruption(interruptible);
-        if std::env::var_os("EDGESEG_TMP_PERFMAP").is_some() {
+        // `EDGESEG_WASM_PERFMAP=1`: wasmtime writes /tmp/perf-PID.map, so `perf report` names the
+        // guest's functions (with a module that keeps its `name` section: the `wasm-names` profile).
+        // For profiling only; it changes nothing else.
+        if std::env::var_os("EDGESEG_WASM_PERFMAP").is_some() {
             wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let engine = wt(Engine::new(&wasm_config))?;
