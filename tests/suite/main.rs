@@ -16,3 +16,4 @@ mod privacy;
 mod slo;
 mod spec;
 mod throttle;
+mod work;
