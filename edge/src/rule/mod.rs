@@ -458,12 +458,7 @@ impl Rule {
     /// rule runs out of [`DEFAULT_EVAL_BUDGET`] (see [`Rule::evaluate_data_within`]).
     pub fn evaluate_data<'a>(&'a self, data: &'a Literal) -> Value<'a> {
         let cx = Ctx { env: &NoRequest, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
-        let value = self.root(&cx, Scope::Lit(data));
-        if cx.over.get() {
-            value.discard();
-            return Value::Null;
-        }
-        value
+        self.root_or_null(&cx, Scope::Lit(data))
     }
 
     /// [`Rule::evaluate_data`] within `budget` work units.
@@ -474,12 +469,7 @@ impl Rule {
     /// Evaluates the rule to a value; null when it runs out of [`DEFAULT_EVAL_BUDGET`].
     pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
         let cx = Ctx { env, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
-        let value = self.root(&cx, Scope::Top);
-        if cx.over.get() {
-            value.discard();
-            return Value::Null;
-        }
-        value
+        self.root_or_null(&cx, Scope::Top)
     }
 
     /// Evaluates the rule to a value within `budget` work units (see [`DEFAULT_EVAL_BUDGET`]).
@@ -501,6 +491,16 @@ impl Rule {
             Some(root) => self.eval(root, cx, scope),
             None => Value::Null,
         }
+    }
+
+    /// [`Rule::root`], null when the evaluation ran out of budget.
+    fn root_or_null<'a, E: Env<'a>>(&'a self, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        let value = self.root(cx, scope);
+        if cx.over.get() {
+            value.discard();
+            return Value::Null;
+        }
+        value
     }
 
     fn eval<'a, E: Env<'a>>(&'a self, i: usize, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
@@ -794,18 +794,11 @@ fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
     }
 }
 
+/// The "between" forms (three operands, `<` and `<=` only); two operands go to [`compare2`].
 fn compare(op: CompareOp, vals: &[&Value<'_>]) -> bool {
     match (op, vals) {
-        (CompareOp::Eq, [a, b]) => loose_eq(a, b),
-        (CompareOp::Ne, [a, b]) => !loose_eq(a, b),
-        (CompareOp::StrictEq, [a, b]) => strict_eq(a, b),
-        (CompareOp::StrictNe, [a, b]) => !strict_eq(a, b),
-        (CompareOp::Lt, [a, b]) => less(a, b, false),
-        (CompareOp::Le, [a, b]) => less(a, b, true),
-        (CompareOp::Gt, [a, b]) => less(b, a, false),
-        (CompareOp::Ge, [a, b]) => less(b, a, true),
-        (CompareOp::Lt, [a, b, c]) => less(a, b, false) && less(b, c, false),
-        (CompareOp::Le, [a, b, c]) => less(a, b, true) && less(b, c, true),
+        (_, [a, b]) => compare2(op, a, b),
+        (CompareOp::Lt | CompareOp::Le, [a, b, c]) => compare2(op, a, b) && compare2(op, b, c),
         _ => false,
     }
 }
