@@ -86,9 +86,14 @@ pub type EvalInput = (Rule, Literal);
 pub type EvalResult = Result<Literal, AbiError>;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    encode_into(value, Vec::new())
+}
+
+/// [`encode`] into `buf` (reserved by the caller for a message it knows to be larger).
+fn encode_into<T: Serialize>(value: &T, buf: Vec<u8>) -> Vec<u8> {
     // Serialising our own plain structs into a Vec cannot fail short of OOM; if it ever did, the
     // host gets an empty message and reports it as undecodable rather than the guest trapping.
-    postcard::to_allocvec(value).unwrap_or_default()
+    postcard::serialize_with_flavor(value, Reserved(buf)).unwrap_or_default()
 }
 
 /// Encodes the answer to a load: `Ok(LoadInfo)` for `handle`, or the error.
@@ -150,15 +155,14 @@ pub fn decide_message(engine: &mut Engine, request: &[u8]) -> Vec<u8> {
         }
     };
     // A decision is a few hundred bytes: one allocation, not a doubling per field written.
-    let reserved = Reserved(Vec::with_capacity(DECIDE_ANSWER_CAPACITY));
-    postcard::serialize_with_flavor(&answer, reserved).unwrap_or_default()
+    encode_into(&answer, Vec::with_capacity(DECIDE_ANSWER_CAPACITY))
 }
 
 /// Bytes reserved for a decide answer before it is written (room for a typical decision).
 const DECIDE_ANSWER_CAPACITY: usize = 512;
 
-/// postcard output into a `Vec` reserved up front (postcard's own `Vec` flavor starts empty, and
-/// its `to_extend` adds byte by byte through `Extend`).
+/// postcard output into a `Vec` the caller may have reserved (postcard's own `Vec` flavor always
+/// starts empty, and its `to_extend` adds byte by byte through `Extend`).
 struct Reserved(Vec<u8>);
 
 impl postcard::ser_flavors::Flavor for Reserved {
