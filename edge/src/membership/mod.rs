@@ -3,8 +3,8 @@
 //! Four encodings, chosen per set by the builder:
 //!
 //! * [`MembershipData::Exact`] — strictly ascending fingerprints, 8 bytes little-endian each,
-//!   probed in place (interpolation, then binary search). No false positives: required wherever membership grants a
-//!   privilege (a tier, a quota) or records consent.
+//!   probed in place (interpolation, then binary search). No false positives: required wherever
+//!   membership grants a privilege (a tier, a quota) or records consent.
 //! * [`MembershipData::Bloom`] — the serialised form of a `bloomfilter::Bloom<u64>` (45-byte header:
 //!   version, bitmap length, hash count, 32-byte seed; then the bitmap), which the builder writes
 //!   with that crate (feature `bloom`) and [`bloom`] probes without it. Compact, has false
