@@ -519,11 +519,10 @@ impl Rule {
                 let v = env.slot(slot);
                 if matches!(v, Value::Null) { ev(d) } else { v }
             }
-            Node::ScopeVar { path, default } => match (scope_var(scope, path), default) {
-                (Some(v @ (Value::String(_) | Value::Array(_))), _) => cx.charge(v),
-                (Some(v), _) => v,
-                (None, Some(d)) => ev(d),
-                (None, None) => Value::Null,
+            Node::ScopeVar { path, default: None } => scope_value(scope, path, cx),
+            Node::ScopeVar { path, default: Some(d) } => match scope_var(scope, path) {
+                Some(v) => cx.charge(v),
+                None => ev(d),
             },
             Node::Compare { op, args } => Value::Bool(match args.as_slice() {
                 [a, b] => {
@@ -587,7 +586,7 @@ impl Rule {
     #[cfg_attr(not(target_arch = "wasm32"), inline(never))]
     #[cfg_attr(target_arch = "wasm32", inline(always))]
     fn eval_cold<'a, E: Env<'a>>(&'a self, node: &'a Node, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
-        let ev = |c: &u32| self.eval(*c as usize, cx, scope);
+        let ev = |c: &u32| self.operand(*c, cx, scope);
         let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
         match node {
             Node::Array(cs) => Value::Array(all(cs)),
@@ -679,11 +678,7 @@ impl Rule {
         match self.nodes.get(c as usize) {
             Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
             Some(Node::Var { slot, default: None }) if cx.spend(1) => cx.env.slot(slot),
-            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => match scope {
-                // A literal's value is made in the return slot (nothing to charge: it borrows).
-                Scope::Lit(l) => walk(l, path).map_or(Value::Null, Value::from),
-                _ => scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v)),
-            },
+            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => scope_value(scope, path, cx),
             _ => self.eval(c as usize, cx, scope),
         }
     }
@@ -800,6 +795,16 @@ fn compare(op: CompareOp, vals: &[&Value<'_>]) -> bool {
         (_, [a, b]) => compare2(op, a, b),
         (CompareOp::Lt | CompareOp::Le, [a, b, c]) => compare2(op, a, b) && compare2(op, b, c),
         _ => false,
+    }
+}
+
+/// A scope variable without a default: null when `path` leads nowhere, charged when it copies a
+/// built string or array. From a literal, the value is made in the return slot (nothing to charge:
+/// it borrows).
+fn scope_value<'a, E>(scope: Scope<'_, 'a>, path: &[String], cx: &Ctx<'_, E>) -> Value<'a> {
+    match scope {
+        Scope::Lit(l) => walk(l, path).map_or(Value::Null, Value::from),
+        _ => scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v)),
     }
 }
 
