@@ -175,19 +175,27 @@ impl CachePolicy {
         }
     }
 
-    /// Surrogate keys for a decision: the tier's, the source segment's, then the configured ones.
-    /// Only shared (public) objects get them: nothing else sits in the CDN to be purged.
-    pub fn surrogate_keys(&self, tier: &str, source: Source<'_>) -> Vec<String> {
+    /// Surrogate keys for a decision, joined by `separator` (`" "` for `Surrogate-Key`, `","` for
+    /// `Cache-Tag`): the tier's, the source segment's, then the configured ones. Only shared
+    /// (public) objects get them: nothing else sits in the CDN to be purged. One string, not one
+    /// per key: this runs per cached decision.
+    pub fn surrogate_keys(&self, tier: &str, source: Source<'_>, separator: &str) -> Option<String> {
         if self.mode != CacheMode::Public {
-            return Vec::new();
+            return None;
         }
-        let mut keys = Vec::with_capacity(2 + self.surrogate_keys.len());
-        keys.push(["edgeseg-tier-", tier].concat());
+        let mut out = String::with_capacity(64);
+        out.push_str("edgeseg-tier-");
+        out.push_str(tier);
         if let Source::Segment(s) = source {
-            keys.push(["edgeseg-segment-", s].concat());
+            out.push_str(separator);
+            out.push_str("edgeseg-segment-");
+            out.push_str(s);
         }
-        keys.extend(self.surrogate_keys.iter().cloned());
-        keys
+        for key in &self.surrogate_keys {
+            out.push_str(separator);
+            out.push_str(key);
+        }
+        Some(out)
     }
 }
 
@@ -250,9 +258,12 @@ mod tests {
         assert_eq!(seg.key_part("free", Source::Tier("free")).as_deref(), Some("tier=free"));
         assert_eq!(CachePolicy { key: CacheKey::Shared, ..public() }.key_part("free", Source::Tier("free")), None);
         assert_eq!(
-            p.surrogate_keys("free", Source::Segment("de-mobile")),
-            vec!["edgeseg-tier-free", "edgeseg-segment-de-mobile", "catalog"]
+            p.surrogate_keys("free", Source::Segment("de-mobile"), " ").as_deref(),
+            Some("edgeseg-tier-free edgeseg-segment-de-mobile catalog")
         );
+        assert_eq!(p.surrogate_keys("free", Source::Tier("free"), ",").as_deref(), Some("edgeseg-tier-free,catalog"));
+        let private = CachePolicy { mode: CacheMode::Private, surrogate_keys: Vec::new(), ..public() };
+        assert_eq!(private.surrogate_keys("free", Source::Tier("free"), " "), None);
     }
 
     #[test]

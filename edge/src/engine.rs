@@ -271,10 +271,11 @@ impl Engine {
             if let Some(cc) = policy.cache_control() {
                 response_headers.push(Header { name: "cache-control", value: Cow::Owned(cc) });
             }
-            let keys = policy.surrogate_keys(tier, source);
-            if !keys.is_empty() {
-                response_headers.push(Header { name: "surrogate-key", value: Cow::Owned(keys.join(" ")) });
-                response_headers.push(Header { name: "cache-tag", value: Cow::Owned(keys.join(",")) });
+            if let (Some(spaced), Some(commas)) =
+                (policy.surrogate_keys(tier, source, " "), policy.surrogate_keys(tier, source, ","))
+            {
+                response_headers.push(Header { name: "surrogate-key", value: Cow::Owned(spaced) });
+                response_headers.push(Header { name: "cache-tag", value: Cow::Owned(commas) });
             }
             Some(CacheOutcome { source, mode: policy.mode, key })
         });
