@@ -10,10 +10,10 @@ use edgeseg_tests::{root, wasm_module};
 
 /// Mean fuel per decide allowed. Measured 2 Dec 2026: 41,906 for the shipped module (after
 /// wasm-opt, as `cargo xtask test` runs it) and 43,322 without wasm-opt (plain `cargo test`); the
-/// module of the day before spent about 66,000. The headroom (about 10%) is about the size of the
-/// last single fixes (reading TCF bit fields six bits at a time saved 9%). Raise it only with a
-/// reason in the commit message.
-const FUEL_PER_DECIDE_BUDGET: u64 = 48_000;
+/// module of the day before spent about 66,000. The headroom (6% over the plain build, 10% over the
+/// shipped one) is smaller than the last single fixes (reading TCF bit fields six bits at a time
+/// saved 9%). Raise it only with a reason in the commit message.
+const FUEL_PER_DECIDE_BUDGET: u64 = 46_000;
 
 #[test]
 fn guest_work_per_decision_stays_within_its_budget() {
