@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-fn median(mut v: Vec<Duration>) -> f64 {
+/// Median of 9 runs of `run` (each returns the time it measured), in ms.
+fn median_ms(run: impl FnMut() -> Duration) -> f64 {
+    let mut v: Vec<Duration> = std::iter::repeat_with(run).take(9).collect();
     v.sort();
     v[v.len() / 2].as_secs_f64() * 1e3
 }
@@ -16,39 +18,26 @@ fn median(mut v: Vec<Duration>) -> f64 {
 fn main() {
     for path in std::env::args().skip(1) {
         let bytes = std::fs::read(&path).expect("snapshot file");
-        let runs = 9;
-        let load = median(
-            (0..runs)
-                .map(|_| {
-                    let t = Instant::now();
-                    let e = edgeseg::Engine::load(&bytes).unwrap();
-                    let d = t.elapsed();
-                    drop(e);
-                    d
-                })
-                .collect(),
-        );
-        let owned = median(
-            (0..runs)
-                .map(|_| {
-                    let copy = bytes.clone();
-                    let t = Instant::now();
-                    let e = edgeseg::Engine::load_owned(copy).unwrap();
-                    let d = t.elapsed();
-                    drop(e);
-                    d
-                })
-                .collect(),
-        );
-        let crc = median(
-            (0..runs)
-                .map(|_| {
-                    let t = Instant::now();
-                    std::hint::black_box(edgeseg::format::crc32c(std::hint::black_box(&bytes)));
-                    t.elapsed()
-                })
-                .collect(),
-        );
+        let load = median_ms(|| {
+            let t = Instant::now();
+            let e = edgeseg::Engine::load(&bytes).unwrap();
+            let d = t.elapsed();
+            drop(e);
+            d
+        });
+        let owned = median_ms(|| {
+            let copy = bytes.clone();
+            let t = Instant::now();
+            let e = edgeseg::Engine::load_owned(copy).unwrap();
+            let d = t.elapsed();
+            drop(e);
+            d
+        });
+        let crc = median_ms(|| {
+            let t = Instant::now();
+            std::hint::black_box(edgeseg::format::crc32c(std::hint::black_box(&bytes)));
+            t.elapsed()
+        });
         println!(
             "{path}: {} bytes, load {load:.2} ms, load_owned {owned:.2} ms (crc32c alone {crc:.2} ms)",
             bytes.len()

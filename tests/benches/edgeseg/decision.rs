@@ -283,41 +283,20 @@ pub fn print(r: &Value) {
     );
     println!("{:<44} {:>12} {:>12} {:>9}", "", "edgeseg", "datalogic-rs", "ratio");
     let rules = r["rules"].as_array().map_or(0, Vec::len);
-    println!(
-        "{:<44} {:>12.0} {:>12.0} {:>9}",
-        "decide, native (vs datalogic: rules only)",
-        f(&ns["edgeseg_native_decide"]),
-        f(&ns["datalogic_rules_only"]),
-        show_ratio(f(&ratios["native_decide"]))
-    );
-    println!(
-        "{:<44} {:>12.0} {:>12.0} {:>9}",
-        "decide, wasm in wasmtime (host default: fuel)",
-        f(&ns["edgeseg_wasm_decide"]),
-        f(&ns["datalogic_rules_only"]),
-        show_ratio(f(&ratios["wasm_decide"]))
-    );
-    println!(
-        "{:<44} {:>12.0} {:>12.0} {:>9}",
-        "decide, wasm, fuel metering off",
-        f(&ns["edgeseg_wasm_decide_no_fuel"]),
-        f(&ns["datalogic_rules_only"]),
-        show_ratio(f(&ratios["wasm_decide_no_fuel"]))
-    );
-    println!(
-        "{:<44} {:>12.0} {:>12.0} {:>9}",
-        "decide, wasm, epoch deadline instead of fuel",
-        f(&ns["edgeseg_wasm_decide_deadline"]),
-        f(&ns["datalogic_rules_only"]),
-        show_ratio(f(&ratios["wasm_decide_deadline"]))
-    );
-    println!(
-        "{:<44} {:>12.0} {:>12.0} {:>9}",
-        format!("the {rules} request-time rules only, native"),
-        f(&ns["edgeseg_rules_only"]),
-        f(&ns["datalogic_rules_only"]),
-        show_ratio(f(&ratios["rules_only"]))
-    );
+    // Every row: ours, datalogic-rs's rules-only figure, and the ratio between them.
+    let row = |label: &str, ours: &str, ratio: &str| {
+        println!(
+            "{label:<44} {:>12.0} {:>12.0} {:>9}",
+            f(&ns[ours]),
+            f(&ns["datalogic_rules_only"]),
+            show_ratio(f(&ratios[ratio]))
+        );
+    };
+    row("decide, native (vs datalogic: rules only)", "edgeseg_native_decide", "native_decide");
+    row("decide, wasm in wasmtime (host default: fuel)", "edgeseg_wasm_decide", "wasm_decide");
+    row("decide, wasm, fuel metering off", "edgeseg_wasm_decide_no_fuel", "wasm_decide_no_fuel");
+    row("decide, wasm, epoch deadline instead of fuel", "edgeseg_wasm_decide_deadline", "wasm_decide_deadline");
+    row(&format!("the {rules} request-time rules only, native"), "edgeseg_rules_only", "rules_only");
     println!(
         "{:<44} {:>12} (mean {:.0}; wasm instructions in the guest, independent of the machine's load)",
         "decide, wasm: fuel per request, median",
