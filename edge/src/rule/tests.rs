@@ -1,6 +1,7 @@
 //! Evaluator tests over hand-built IR.
 
 use super::*;
+use crate::error::ErrorKind;
 use alloc::vec;
 
 fn n(x: f64) -> Value<'static> {

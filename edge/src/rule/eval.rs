@@ -1,0 +1,451 @@
+//! Evaluation: the walk over a [`Rule`]'s nodes, its work budget, and the scopes of iteration
+//! bodies.
+
+use super::value::{Value, contains, elements, less, loose_eq, strict_eq, truthy};
+use super::{BudgetExceeded, CompareOp, DEFAULT_EVAL_BUDGET, Env, IterOp, Literal, MissingKey, NoRequest, Node, Rule};
+use super::{flagd, ops};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+/// What `var` sees inside an iteration body.
+#[derive(Clone, Copy)]
+enum Scope<'s, 'a> {
+    /// Outside any body.
+    Top,
+    Item(&'s Value<'a>),
+    /// An element straight from a literal (a constant array, the data document): read in place,
+    /// never copied into a value first.
+    Lit(&'a Literal),
+    /// `reduce`'s `[current, accumulator]` (one reference: a scope fits in two registers).
+    Reduce(&'s [Value<'a>; 2]),
+}
+
+impl Rule {
+    /// Evaluates the rule and applies JSON Logic truthiness to the result, within
+    /// [`DEFAULT_EVAL_BUDGET`]; a rule that runs out of budget does not match (fail-closed).
+    pub fn matches<'a>(&'a self, env: &impl Env<'a>) -> bool {
+        self.matches_within(env, DEFAULT_EVAL_BUDGET).unwrap_or(false)
+    }
+
+    /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them.
+    pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, BudgetExceeded> {
+        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+        let hit = self.root(&cx, Scope::Top).truthy();
+        if cx.over.get() { Err(BudgetExceeded) } else { Ok(hit) }
+    }
+
+    /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
+    /// json-logic-js's `apply(rule, data)`): `var` reads `data`, no request slot is reachable
+    /// and `in_segment` is false. The rule should have passed [`Rule::validate`]. Null when the
+    /// rule runs out of [`DEFAULT_EVAL_BUDGET`] (see [`Rule::evaluate_data_within`]).
+    pub fn evaluate_data<'a>(&'a self, data: &'a Literal) -> Value<'a> {
+        let cx = Ctx { env: &NoRequest, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
+        self.root_or_null(&cx, Scope::Lit(data))
+    }
+
+    /// [`Rule::evaluate_data`] within `budget` work units.
+    pub fn evaluate_data_within<'a>(&'a self, data: &'a Literal, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+        self.run(&NoRequest, Scope::Lit(data), budget)
+    }
+
+    /// Evaluates the rule to a value; null when it runs out of [`DEFAULT_EVAL_BUDGET`].
+    pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
+        let cx = Ctx { env, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
+        self.root_or_null(&cx, Scope::Top)
+    }
+
+    /// Evaluates the rule to a value within `budget` work units (see [`DEFAULT_EVAL_BUDGET`]).
+    pub fn evaluate_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+        self.run(env, Scope::Top, budget)
+    }
+
+    fn run<'a, E: Env<'a>>(&'a self, env: &E, scope: Scope<'_, 'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+        let value = self.root(&cx, scope);
+        if cx.over.get() { Err(BudgetExceeded) } else { Ok(value) }
+    }
+
+    /// The root node's value (null for a rule without nodes). Callers check `cx.over` after it
+    /// and use the value where it was returned: the paths that answer a bool or a plain value
+    /// never move it into a `Result` (see [`with_args`] on moving values just returned).
+    fn root<'a, E: Env<'a>>(&'a self, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        match self.nodes.len().checked_sub(1) {
+            Some(root) => self.eval(root, cx, scope),
+            None => Value::Null,
+        }
+    }
+
+    /// [`Rule::root`], null when the evaluation ran out of budget.
+    fn root_or_null<'a, E: Env<'a>>(&'a self, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        let value = self.root(cx, scope);
+        if cx.over.get() {
+            value.discard();
+            return Value::Null;
+        }
+        value
+    }
+
+    fn eval<'a, E: Env<'a>>(&'a self, i: usize, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        let Some(node) = self.nodes.get(i) else { return Value::Null };
+        if !cx.spend(1) {
+            return Value::Null;
+        }
+        let env = cx.env;
+        let ev = |c: &u32| self.operand(*c, cx, scope);
+        match node {
+            Node::Literal(l) => Value::from(l),
+            // Straight into the return slot: a value moved after a call is copied, and that
+            // copy reads it back before the callee's stores have landed (a store-forwarding stall).
+            Node::Var { slot, default: None } => env.slot(slot),
+            Node::Var { slot, default: Some(d) } => {
+                let v = env.slot(slot);
+                if matches!(v, Value::Null) { ev(d) } else { v }
+            }
+            Node::ScopeVar { path, default: None } => scope_value(scope, path, cx),
+            Node::ScopeVar { path, default: Some(d) } => match scope_var(scope, path) {
+                Some(v) => cx.charge(v),
+                None => ev(d),
+            },
+            Node::Compare { op, args } => Value::Bool(match args.as_slice() {
+                [a, b] => {
+                    let x = self.operand(*a, cx, scope);
+                    let y = self.operand(*b, cx, scope);
+                    let answer = compare2(*op, &x, &y);
+                    x.discard();
+                    y.discard();
+                    answer
+                }
+                _ => with_args(args, ev, |vals| compare(*op, vals)),
+            }),
+            Node::In { needle, haystack } => {
+                let h = self.operand(*haystack, cx, scope);
+                let n = self.operand(*needle, cx, scope);
+                let found = contains(&h, &n);
+                h.discard();
+                n.discard();
+                Value::Bool(found)
+            }
+            // The deciding operand is returned as evaluated, never moved between locals (see `Var`).
+            Node::And(cs) | Node::Or(cs) => {
+                let Some((last, init)) = cs.split_last() else { return Value::Null };
+                let stop = matches!(node, Node::Or(_));
+                for c in init {
+                    let v = self.operand(*c, cx, scope);
+                    if truthy(&v) == stop {
+                        return v;
+                    }
+                    v.discard();
+                }
+                self.operand(*last, cx, scope)
+            }
+            Node::Not(c) => Value::Bool(!self.operand(*c, cx, scope).truthy()),
+            Node::Truthy(c) => Value::Bool(self.operand(*c, cx, scope).truthy()),
+            Node::If(cs) => {
+                let mut pairs = cs.chunks_exact(2);
+                for pair in pairs.by_ref() {
+                    if let [cond, then] = pair
+                        && ev(cond).truthy()
+                    {
+                        return ev(then);
+                    }
+                }
+                match pairs.remainder() {
+                    [otherwise] => ev(otherwise),
+                    _ => Value::Null,
+                }
+            }
+            Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
+            Node::Consent(p) => Value::Bool(env.consent(*p)),
+            Node::Arith { op, args } => with_args(args, ev, |vals| ops::arith(*op, vals)),
+            Node::Affix { suffix, text, affix } => Value::Bool(ops::affix(&ev(text), &ev(affix), *suffix)),
+            _ => self.eval_cold(node, cx, scope),
+        }
+    }
+
+    /// The operators that build arrays and strings or loop: kept out of [`Rule::eval`] so the
+    /// common path has a small frame (natively; the size-gated wasm modules leave it to the
+    /// compiler).
+    #[cfg_attr(not(target_arch = "wasm32"), inline(never))]
+    #[cfg_attr(target_arch = "wasm32", inline(always))]
+    fn eval_cold<'a, E: Env<'a>>(&'a self, node: &'a Node, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        let ev = |c: &u32| self.operand(*c, cx, scope);
+        let all = |cs: &[u32]| cs.iter().map(ev).collect::<Vec<_>>();
+        match node {
+            Node::Array(cs) => Value::Array(all(cs)),
+            Node::Cat(cs) => cx.charge(with_args(cs, ev, |vals| ops::cat(vals))),
+            Node::Substr(cs) => cx.charge(with_args(cs, ev, |vals| ops::substr(vals))),
+            Node::Merge(cs) => cx.charge(ops::merge(all(cs))),
+            Node::Missing(keys) => Value::Array(self.missing(keys, cx, scope)),
+            Node::MissingSome { need, keys } => {
+                let missing = self.missing(keys, cx, scope);
+                let found = Value::Number((keys.len() - missing.len()) as f64);
+                if less(&ev(need), &found, true) { Value::Array(Vec::new()) } else { Value::Array(missing) }
+            }
+            Node::Iterate { op, array, body } => {
+                let list = ev(array);
+                // Every element run is work, and a body over an exhausted budget stops the walk.
+                let run = |item: Scope<'_, 'a>| {
+                    let v = self.eval(*body as usize, cx, item);
+                    (v, cx.over.get())
+                };
+                // The quantifiers walk the array in place; only map and filter build one.
+                match op {
+                    IterOp::Map | IterOp::Filter => {
+                        let items = elements(&list);
+                        if !cx.spend(items.len() as u64) {
+                            return Value::Null;
+                        }
+                        let mut out = Vec::new();
+                        for x in items {
+                            let (v, over) = run(Scope::Item(&x));
+                            if over {
+                                return Value::Null;
+                            }
+                            match op {
+                                IterOp::Map => out.push(v),
+                                _ if truthy(&v) => out.push(x),
+                                _ => {}
+                            }
+                        }
+                        Value::Array(out)
+                    }
+                    // An exhausted budget ends the walk too (its answer is thrown away).
+                    _ => {
+                        let hit = |want: bool| {
+                            any_element(&list, |x| {
+                                let (v, over) = run(x);
+                                over || v.truthy() == want
+                            })
+                        };
+                        Value::Bool(match op {
+                            IterOp::All => !list.is_empty() && !hit(false),
+                            IterOp::Some => hit(true),
+                            _ => !hit(true),
+                        })
+                    }
+                }
+            }
+            Node::Reduce { array, body, initial } => {
+                let list = ev(array);
+                let acc = initial.as_ref().map_or(Value::Null, ev);
+                if !list.is_array() {
+                    return acc;
+                }
+                let items = elements(&list);
+                if !cx.spend(items.len() as u64) {
+                    return Value::Null;
+                }
+                let mut pair = [Value::Null, acc];
+                for current in items {
+                    pair[0] = current;
+                    pair[1] = self.eval(*body as usize, cx, Scope::Reduce(&pair));
+                    if cx.over.get() {
+                        return Value::Null;
+                    }
+                }
+                let [_, acc] = pair;
+                acc
+            }
+            Node::SemVer { left, op, right } => flagd::sem_ver(&ev(left), &ev(op), &ev(right)),
+            Node::Fractional { key, variants } => flagd::fractional(&ev(key), &all(variants)),
+            _ => Value::Null,
+        }
+    }
+
+    /// Node `c` as an operand. Leaves are read here rather than through another call: most
+    /// operands are constants and variables.
+    // Inlined natively (speed); not forced in the size-gated wasm modules.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    fn operand<'a, E: Env<'a>>(&'a self, c: u32, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
+        match self.nodes.get(c as usize) {
+            Some(Node::Literal(l)) if cx.spend(1) => Value::from(l),
+            Some(Node::Var { slot, default: None }) if cx.spend(1) => cx.env.slot(slot),
+            Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => scope_value(scope, path, cx),
+            _ => self.eval(c as usize, cx, scope),
+        }
+    }
+
+    fn missing<'a, E: Env<'a>>(
+        &'a self,
+        keys: &'a [MissingKey],
+        cx: &Ctx<'_, E>,
+        scope: Scope<'_, 'a>,
+    ) -> Vec<Value<'a>> {
+        keys.iter()
+            .filter(|k| {
+                let v = self.eval(k.var as usize, cx, scope);
+                matches!(v, Value::Null) || v.as_str() == Some("")
+            })
+            .map(|k| Value::Str(&k.name))
+            .collect()
+    }
+}
+
+/// One evaluation's environment and what is left of its budget.
+struct Ctx<'c, E> {
+    env: &'c E,
+    left: Cell<u64>,
+    /// Set once a charge did not fit; from then on every node evaluates to null at once.
+    over: Cell<bool>,
+}
+
+impl<E> Ctx<'_, E> {
+    /// Takes `units` from the budget; false (and the budget is gone) when they do not fit.
+    #[inline]
+    fn spend(&self, units: u64) -> bool {
+        match self.left.get().checked_sub(units) {
+            Some(left) => {
+                self.left.set(left);
+                true
+            }
+            None => {
+                self.left.set(0);
+                self.over.set(true);
+                false
+            }
+        }
+    }
+
+    /// Charges for a value built (or copied) during evaluation: a unit per byte of a string,
+    /// per element of an array. Null when that does not fit.
+    #[inline]
+    fn charge<'a>(&self, v: Value<'a>) -> Value<'a> {
+        let units = match &v {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.len(),
+            _ => 0,
+        };
+        if self.spend(units as u64) { v } else { Value::Null }
+    }
+}
+
+/// Evaluates up to three operands on the stack (no `Vec` per node on the hot path) and hands
+/// references to them to `f`; longer lists are collected. Each operand is evaluated into its own
+/// local and never moved: moving a value just returned copies it with wide loads that cannot be
+/// forwarded from the callee's narrower stores (a store-forwarding stall per operand).
+fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[&Value<'a>]) -> T) -> T {
+    match args {
+        [] => f(&[]),
+        [a] => {
+            let x = ev(a);
+            f(&[&x])
+        }
+        [a, b] => {
+            let x = ev(a);
+            let y = ev(b);
+            f(&[&x, &y])
+        }
+        [a, b, c] => {
+            let x = ev(a);
+            let y = ev(b);
+            let z = ev(c);
+            f(&[&x, &y, &z])
+        }
+        _ => {
+            let vals: Vec<Value<'a>> = args.iter().map(ev).collect();
+            f(&vals.iter().collect::<Vec<_>>())
+        }
+    }
+}
+
+/// Whether `f` holds for some element of an array value (false for anything else), each element
+/// given as a scope, without copying the elements out.
+fn any_element<'a>(list: &Value<'a>, mut f: impl FnMut(Scope<'_, 'a>) -> bool) -> bool {
+    match list {
+        Value::Literals(items) => items.iter().any(|l| f(Scope::Lit(l))),
+        Value::Array(items) => items.iter().any(|v| f(Scope::Item(v))),
+        _ => false,
+    }
+}
+
+fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
+    match op {
+        CompareOp::Eq => loose_eq(a, b),
+        CompareOp::Ne => !loose_eq(a, b),
+        CompareOp::StrictEq => strict_eq(a, b),
+        CompareOp::StrictNe => !strict_eq(a, b),
+        CompareOp::Lt => less(a, b, false),
+        CompareOp::Le => less(a, b, true),
+        CompareOp::Gt => less(b, a, false),
+        CompareOp::Ge => less(b, a, true),
+    }
+}
+
+/// The "between" forms (three operands, `<` and `<=` only); two operands go to [`compare2`].
+fn compare(op: CompareOp, vals: &[&Value<'_>]) -> bool {
+    match (op, vals) {
+        (_, [a, b]) => compare2(op, a, b),
+        (CompareOp::Lt | CompareOp::Le, [a, b, c]) => compare2(op, a, b) && compare2(op, b, c),
+        _ => false,
+    }
+}
+
+/// A scope variable without a default: null when `path` leads nowhere, charged when it copies a
+/// built string or array. From a literal, the value is made in the return slot (nothing to charge:
+/// it borrows).
+fn scope_value<'a, E>(scope: Scope<'_, 'a>, path: &[String], cx: &Ctx<'_, E>) -> Value<'a> {
+    match scope {
+        Scope::Lit(l) => walk(l, path).map_or(Value::Null, Value::from),
+        _ => scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v)),
+    }
+}
+
+/// Follows `path` into the scope value; `None` when it leads nowhere. Walks the data document's
+/// literals in place and makes a value only of what it finds.
+fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
+    let (start, rest) = match scope {
+        Scope::Top => return None,
+        Scope::Lit(l) => return walk(l, path).map(Value::from),
+        Scope::Item(v) => (v, path),
+        Scope::Reduce([current, accumulator]) => match path.split_first() {
+            Some((first, rest)) if first == "current" => (current, rest),
+            Some((first, rest)) if first == "accumulator" => (accumulator, rest),
+            _ => return None,
+        },
+    };
+    let Some((first, more)) = rest.split_first() else { return Some(start.clone()) };
+    match start {
+        Value::Object(entries) => walk(field(entries, first)?, more).map(Value::from),
+        Value::Literals(items) => walk(items.get(index(first)?)?, more).map(Value::from),
+        // An array built during evaluation holds values, not literals.
+        Value::Array(items) => value_path(items.get(index(first)?)?.clone(), more),
+        _ => None,
+    }
+}
+
+/// Follows `path` through literals in place; `None` when it leads nowhere.
+fn walk<'a>(mut lit: &'a Literal, path: &[String]) -> Option<&'a Literal> {
+    for seg in path {
+        lit = match lit {
+            Literal::Object(entries) => field(entries, seg)?,
+            Literal::Array(items) => items.get(index(seg)?)?,
+            _ => return None,
+        };
+    }
+    Some(lit)
+}
+
+/// The rest of a scope path from a value.
+fn value_path<'a>(mut v: Value<'a>, path: &[String]) -> Option<Value<'a>> {
+    for seg in path {
+        v = match v {
+            Value::Object(entries) => Value::from(field(entries, seg)?),
+            _ => v.get(index(seg)?)?,
+        };
+    }
+    Some(v)
+}
+
+fn field<'a>(entries: &'a [(String, Literal)], key: &str) -> Option<&'a Literal> {
+    // Length and first byte before the byte comparison: most keys differ there.
+    let first = key.as_bytes().first();
+    entries.iter().find(|(k, _)| k.len() == key.len() && k.as_bytes().first() == first && k == key).map(|(_, v)| v)
+}
+
+/// A path segment as an array index. Only canonical indices name elements in JS: `a["01"]` and
+/// `a["+1"]` are undefined.
+fn index(seg: &str) -> Option<usize> {
+    let canonical = seg == "0" || (!seg.starts_with('0') && seg.bytes().all(|b| b.is_ascii_digit()));
+    seg.parse::<usize>().ok().filter(|_| canonical)
+}
