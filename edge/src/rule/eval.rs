@@ -228,7 +228,10 @@ impl Rule {
             }
             Node::Reduce { array, body, initial } => {
                 let list = ev(array);
-                let acc = initial.as_ref().map_or(Value::Null, ev);
+                let acc = match initial {
+                    Some(c) => ev(c),
+                    None => Value::Null,
+                };
                 if !list.is_array() {
                     return acc;
                 }
@@ -386,8 +389,16 @@ fn compare(op: CompareOp, vals: &[&Value<'_>]) -> bool {
 /// it borrows).
 fn scope_value<'a, E>(scope: Scope<'_, 'a>, path: &[String], cx: &Ctx<'_, E>) -> Value<'a> {
     match scope {
-        Scope::Lit(l) => walk(l, path).map_or(Value::Null, Value::from),
-        _ => scope_var(scope, path).map_or(Value::Null, |v| cx.charge(v)),
+        // Matched, not `map_or(Value::Null, …)`: an eager default is a value built and then
+        // dropped (a call to the drop glue) on every read.
+        Scope::Lit(l) => match walk(l, path) {
+            Some(found) => Value::from(found),
+            None => Value::Null,
+        },
+        _ => match scope_var(scope, path) {
+            Some(v) => cx.charge(v),
+            None => Value::Null,
+        },
     }
 }
 

@@ -270,7 +270,11 @@ impl<'a> Env<'a> for NoRequest {
 /// engine's environment adds those; this is what a request rule reads.
 impl<'a> Env<'a> for Request<'a> {
     fn slot(&self, slot: &'a Slot) -> Value<'a> {
-        let opt = |v: Option<&'a str>| v.map_or(Value::Null, Value::Str);
+        // Matched, not `map_or(Value::Null, …)`: see `eval::scope_value`.
+        let opt = |v: Option<&'a str>| match v {
+            Some(s) => Value::Str(s),
+            None => Value::Null,
+        };
         match slot {
             Slot::Method => Value::Str(self.method),
             Slot::Host => Value::Str(self.host),
@@ -280,7 +284,10 @@ impl<'a> Env<'a> for Request<'a> {
             Slot::NowMs => Value::Number(self.now_ms as f64),
             Slot::Header(name) => opt(self.header(name)),
             Slot::Cookie(name) => opt(self.cookie(name)),
-            Slot::Attribute(name) => self.attribute(name).map_or(Value::Null, Value::from),
+            Slot::Attribute(name) => match self.attribute(name) {
+                Some(a) => Value::from(a),
+                None => Value::Null,
+            },
             Slot::Identity => Value::Null,
         }
     }
