@@ -39,7 +39,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// The first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v)
+        self.headers.iter().find(|(n, _)| same_name(n, name)).map(|&(_, v)| v)
     }
 
     /// The cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any `cookie`
@@ -49,7 +49,7 @@ impl<'a> Request<'a> {
         // Runs several times per decision (identity, consent cookie, TCF string, rules): byte
         // trimming, no closures over `str::trim`'s Unicode whitespace tables.
         for &(n, header) in &self.headers {
-            if !n.eq_ignore_ascii_case("cookie") {
+            if !same_name(n, "cookie") {
                 continue;
             }
             for pair in header.split(';') {
@@ -67,6 +67,14 @@ impl<'a> Request<'a> {
     pub fn attribute(&self, name: &str) -> Option<AttrValue<'a>> {
         self.attributes.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
     }
+}
+
+/// Header names, ASCII case-insensitive. Names usually arrive lower-case (HTTP/2 and HTTP/3 send
+/// them so, and the Fetch API's `Headers` lower-cases them), as rules and the engine ask for them:
+/// one byte comparison settles those, before the byte-by-byte case folding.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a == b || a.eq_ignore_ascii_case(b))
 }
 
 fn is_ows(b: &u8) -> bool {
@@ -93,7 +101,16 @@ mod tests {
             ..Request::default()
         };
         assert_eq!(r.header("x-customer-id"), Some("c-9"));
+        assert_eq!(r.header("X-CUSTOMER-ID"), Some("c-9"));
+        // Same length, one byte apart, in either case: not the header.
+        assert_eq!(r.header("x-customer-ie"), None);
+        assert_eq!(r.header("X-Customer-Ie"), None);
         assert_eq!(r.header("missing"), None);
+        let lower = Request { headers: vec![("user-agent", "ua"), ("accept", "*/*")], ..Request::default() };
+        assert_eq!(lower.header("user-agent"), Some("ua"));
+        assert_eq!(lower.header("User-Agent"), Some("ua"));
+        assert_eq!(lower.header("user-agenT"), Some("ua"));
+        assert_eq!(lower.header("user-agent "), None);
         assert_eq!(r.cookie("uid"), Some("u-7"));
         assert_eq!(r.cookie("b"), Some("2"));
         assert_eq!(r.cookie("c"), Some("x=y"));
