@@ -158,7 +158,14 @@ impl Rule {
             Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
             Node::Consent(p) => Value::Bool(env.consent(*p)),
             Node::Arith { op, args } => with_args(args, ev, |vals| ops::arith(*op, vals)),
-            Node::Affix { suffix, text, affix } => Value::Bool(ops::affix(&ev(text), &ev(affix), *suffix)),
+            Node::Affix { suffix, text, affix } => {
+                let t = self.operand(*text, cx, scope);
+                let a = self.operand(*affix, cx, scope);
+                let found = ops::affix(&t, &a, *suffix);
+                t.discard();
+                a.discard();
+                Value::Bool(found)
+            }
             _ => self.eval_cold(node, cx, scope),
         }
     }
@@ -328,22 +335,33 @@ impl<E> Ctx<'_, E> {
 /// local and never moved: moving a value just returned copies it with wide loads that cannot be
 /// forwarded from the callee's narrower stores (a store-forwarding stall per operand).
 fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[&Value<'a>]) -> T) -> T {
+    // Operands are discarded, not left to go out of scope: dropping a `Value` calls its drop glue
+    // even for the scalars that own nothing.
     match args {
         [] => f(&[]),
         [a] => {
             let x = ev(a);
-            f(&[&x])
+            let answer = f(&[&x]);
+            x.discard();
+            answer
         }
         [a, b] => {
             let x = ev(a);
             let y = ev(b);
-            f(&[&x, &y])
+            let answer = f(&[&x, &y]);
+            x.discard();
+            y.discard();
+            answer
         }
         [a, b, c] => {
             let x = ev(a);
             let y = ev(b);
             let z = ev(c);
-            f(&[&x, &y, &z])
+            let answer = f(&[&x, &y, &z]);
+            x.discard();
+            y.discard();
+            z.discard();
+            answer
         }
         _ => {
             let vals: Vec<Value<'a>> = args.iter().map(ev).collect();
