@@ -162,8 +162,8 @@ impl Rule {
                 let t = self.operand(*text, cx, scope);
                 let a = self.operand(*affix, cx, scope);
                 let found = ops::affix(&t, &a, *suffix);
-                t.discard();
-                a.discard();
+                t.release();
+                a.release();
                 Value::Bool(found)
             }
             _ => self.eval_cold(node, cx, scope),
@@ -335,22 +335,21 @@ impl<E> Ctx<'_, E> {
 /// local and never moved: moving a value just returned copies it with wide loads that cannot be
 /// forwarded from the callee's narrower stores (a store-forwarding stall per operand).
 fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[&Value<'a>]) -> T) -> T {
-    // Operands are discarded, not left to go out of scope: dropping a `Value` calls its drop glue
-    // even for the scalars that own nothing.
+    // Operands are released, not left to go out of scope: see `Value::release`.
     match args {
         [] => f(&[]),
         [a] => {
             let x = ev(a);
             let answer = f(&[&x]);
-            x.discard();
+            x.release();
             answer
         }
         [a, b] => {
             let x = ev(a);
             let y = ev(b);
             let answer = f(&[&x, &y]);
-            x.discard();
-            y.discard();
+            x.release();
+            y.release();
             answer
         }
         [a, b, c] => {
@@ -358,9 +357,9 @@ fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce
             let y = ev(b);
             let z = ev(c);
             let answer = f(&[&x, &y, &z]);
-            x.discard();
-            y.discard();
-            z.discard();
+            x.release();
+            y.release();
+            z.release();
             answer
         }
         _ => {
@@ -380,7 +379,27 @@ fn any_element<'a>(list: &Value<'a>, mut f: impl FnMut(Scope<'_, 'a>) -> bool) -
     }
 }
 
+/// Two numbers, or two strings for (in)equality, compared in place: most comparisons in rules (a
+/// variable against a constant); everything else through JS's coercions in [`compare_coerced`].
+/// Inlined natively (speed); not in the size-gated wasm modules, where it only grew them.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
 fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (op, a, b) {
+        (_, Value::Number(x), Value::Number(y)) => match op {
+            CompareOp::Eq | CompareOp::StrictEq => x == y,
+            CompareOp::Ne | CompareOp::StrictNe => x != y,
+            CompareOp::Lt => x < y,
+            CompareOp::Le => x <= y,
+            CompareOp::Gt => x > y,
+            CompareOp::Ge => x >= y,
+        },
+        (CompareOp::Eq | CompareOp::StrictEq, Value::Str(x), Value::Str(y)) => x == y,
+        (CompareOp::Ne | CompareOp::StrictNe, Value::Str(x), Value::Str(y)) => x != y,
+        _ => compare_coerced(op, a, b),
+    }
+}
+
+fn compare_coerced(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
     match op {
         CompareOp::Eq => loose_eq(a, b),
         CompareOp::Ne => !loose_eq(a, b),
@@ -444,6 +463,7 @@ fn scope_var<'a>(scope: Scope<'_, 'a>, path: &[String]) -> Option<Value<'a>> {
 }
 
 /// Follows `path` through literals in place; `None` when it leads nowhere.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
 fn walk<'a>(mut lit: &'a Literal, path: &[String]) -> Option<&'a Literal> {
     for seg in path {
         lit = match lit {

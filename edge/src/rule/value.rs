@@ -102,6 +102,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Drops an operand: natively through [`Value::discard`] (no call to the drop glue for
+    /// scalars), in the size-gated wasm modules a plain drop (there the inlined checks at every
+    /// operand cost 1.4 KB and saved no guest instructions: fuel per decide was 0.1% higher).
+    #[inline(always)]
+    pub(crate) fn release(self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.discard();
+        #[cfg(target_arch = "wasm32")]
+        drop(self);
+    }
+
     /// Number of elements of an array (0 for anything else).
     pub fn len(&self) -> usize {
         match self {
