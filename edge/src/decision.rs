@@ -130,7 +130,10 @@ pub const BAGGAGE_PREFIX: &str = "edgeseg.";
 /// making its header too long.
 pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
     const TIER_KEY: &str = "edgeseg.tier=";
-    let mut out = strip_baggage(existing.unwrap_or(""));
+    let existing = existing.unwrap_or("");
+    // One allocation: what is kept of the client's value, a comma and the engine's member.
+    let mut out = String::with_capacity(existing.len() + 1 + TIER_KEY.len() + tier.len());
+    strip_baggage_into(existing, &mut out);
     if out.len() + 1 + TIER_KEY.len() + tier.len() > MAX_BAGGAGE {
         out.clear();
     }
@@ -144,7 +147,13 @@ pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
 
 /// A `baggage` value without its `edgeseg.*` members (what a fallback answer forwards).
 pub fn strip_baggage(existing: &str) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(existing.len());
+    strip_baggage_into(existing, &mut out);
+    out
+}
+
+/// [`strip_baggage`], appended to `out` (which is expected empty).
+fn strip_baggage_into(existing: &str, out: &mut String) {
     for member in existing.split(',') {
         let member = member.trim_matches([' ', '\t']);
         let key = member.split(['=', ';']).next().unwrap_or("").trim_matches([' ', '\t']);
@@ -156,7 +165,6 @@ pub fn strip_baggage(existing: &str) -> String {
         }
         out.push_str(member);
     }
-    out
 }
 
 /// Appends `n` in decimal: header values are built per decision, and `core::fmt` for one integer
