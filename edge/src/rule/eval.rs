@@ -162,8 +162,8 @@ impl Rule {
                 let t = self.operand(*text, cx, scope);
                 let a = self.operand(*affix, cx, scope);
                 let found = ops::affix(&t, &a, *suffix);
-                t.release();
-                a.release();
+                t.discard();
+                a.discard();
                 Value::Bool(found)
             }
             _ => self.eval_cold(node, cx, scope),
@@ -335,21 +335,21 @@ impl<E> Ctx<'_, E> {
 /// local and never moved: moving a value just returned copies it with wide loads that cannot be
 /// forwarded from the callee's narrower stores (a store-forwarding stall per operand).
 fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce(&[&Value<'a>]) -> T) -> T {
-    // Operands are released, not left to go out of scope: see `Value::release`.
+    // Operands are discarded, not left to go out of scope: see `Value::discard`.
     match args {
         [] => f(&[]),
         [a] => {
             let x = ev(a);
             let answer = f(&[&x]);
-            x.release();
+            x.discard();
             answer
         }
         [a, b] => {
             let x = ev(a);
             let y = ev(b);
             let answer = f(&[&x, &y]);
-            x.release();
-            y.release();
+            x.discard();
+            y.discard();
             answer
         }
         [a, b, c] => {
@@ -357,9 +357,9 @@ fn with_args<'a, T>(args: &[u32], ev: impl Fn(&u32) -> Value<'a>, f: impl FnOnce
             let y = ev(b);
             let z = ev(c);
             let answer = f(&[&x, &y, &z]);
-            x.release();
-            y.release();
-            z.release();
+            x.discard();
+            y.discard();
+            z.discard();
             answer
         }
         _ => {
