@@ -63,6 +63,7 @@ fn tools(js: &config::Js, raw: &config::Raw) -> Result<Tools, String> {
 pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     let cfg = config::load(&root())?;
     let (raw, js) = (cfg.raw, cfg.js);
+    crate::tasks::rustup_targets(&[&raw.target])?;
     let tools = tools(&js, &raw)?;
     let out = root().join(&js.out);
     if out.exists() {

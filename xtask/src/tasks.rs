@@ -47,9 +47,17 @@ pub(crate) fn step(name: &str) {
     eprintln!("\n==> {name}");
 }
 
+/// Installs rustup targets (idempotent: about a second when they are there already). Every command
+/// that builds for a target calls this first: `RUSTUP_AUTO_INSTALL=0`, or an older rustup, leaves
+/// `rust-toolchain.toml`'s `targets` uninstalled, and a fresh machine has only the host's.
+pub(crate) fn rustup_targets(targets: &[&str]) -> Result<(), String> {
+    run(Command::new("rustup").current_dir(root()).args(["target", "add"]).args(targets))
+}
+
 /// Builds the raw-ABI module as `wasm-pack.toml` says and copies it to its `out` path.
 pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     let cfg = config::load(&root())?.raw;
+    rustup_targets(&[&cfg.target])?;
     run(cargo().args(["build", "--locked", "-p", &cfg.package, "--lib", "--target", &cfg.target]).args([
         "--profile",
         &cfg.profile,
@@ -229,8 +237,8 @@ pub fn test(args: &[String]) -> Result<(), String> {
     let cfg = config::load(&root())?.raw;
 
     step("rustup targets (wasm32 for the module, a no-std target for the core)");
-    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown", "thumbv7em-none-eabihf"]))?;
-    run(Command::new("rustup").args(["component", "add", "clippy", "rustfmt"]))?;
+    rustup_targets(&[&cfg.target, "thumbv7em-none-eabihf"])?;
+    run(Command::new("rustup").current_dir(root()).args(["component", "add", "clippy", "rustfmt"]))?;
 
     step("Debian packages the tests drive (promtool from `prometheus`; nginx and chromium for the traffic readers)");
     apt_install(&["prometheus", "nginx", "chromium"])?;
