@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 /// Bumped on any incompatible change to the exports or messages.
 /// 2: `Request.client_ip`; decisions carry narrowing, throttle, cache, route and response headers;
 /// `edgeseg_apply_delta`, `edgeseg_stats`, `edgeseg_throttle_import`.
-pub const ABI_VERSION: u32 = 2;
+/// 3: sharded snapshots — `LoadInfo.shards`, `Decision.shard_missing`, `EngineStats.shards`;
+/// `edgeseg_shard_for`, `edgeseg_load_shard`, `edgeseg_drop_shard`, `edgeseg_shard_budget`.
+pub const ABI_VERSION: u32 = 3;
 
 /// An error as it crosses the ABI: a stable code (see [`ErrorKind::code`]) and a message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +60,8 @@ pub struct LoadInfo<'a> {
     pub segments: Vec<&'a str>,
     #[serde(borrow)]
     pub purposes: Vec<&'a str>,
+    /// Shards of a sharded snapshot's head (`0`: not sharded, every member is in the snapshot).
+    pub shards: u32,
 }
 
 /// The answer to `edgeseg_load`.
@@ -70,6 +74,11 @@ pub type DeltaResult = Result<DeltaInfo, AbiError>;
 pub type StatsResult = Result<EngineStats, AbiError>;
 /// The answer to `edgeseg_throttle_import`: how many entries were imported.
 pub type ImportResult = Result<u32, AbiError>;
+/// The answer to `edgeseg_shard_for`: the shard a request needs (`None`: none — the snapshot is
+/// not sharded, or the request is anonymous).
+pub type ShardForResult = Result<Option<u32>, AbiError>;
+/// The answer to `edgeseg_load_shard`: the index of the shard now held.
+pub type ShardResult = Result<u32, AbiError>;
 
 /// What `edgeseg_apply_delta` answers on success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +117,7 @@ pub fn load_message(result: Result<(&Engine, u32), &Error>) -> Vec<u8> {
                 tiers: s.tiers.iter().map(|t| t.name.as_str()).collect(),
                 segments: s.segments.iter().map(|t| t.name.as_str()).collect(),
                 purposes: s.purposes.iter().map(|t| t.name.as_str()).collect(),
+                shards: s.sharding.as_ref().map_or(0, |sh| sh.count()),
             })
         }
         Err(e) => Err(AbiError::from(e)),
@@ -143,6 +153,20 @@ pub fn throttle_import_message(engine: &mut Engine, message: &[u8]) -> Vec<u8> {
         }),
         Err(e) => Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("throttle state: {e}") }),
     };
+    encode(&answer)
+}
+
+/// Decodes a postcard [`Request`] and encodes the shard it needs.
+pub fn shard_for_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
+    let answer: ShardForResult = postcard::from_bytes::<Request<'_>>(request)
+        .map(|req| engine.shard_for(&req))
+        .map_err(|e| AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") });
+    encode(&answer)
+}
+
+/// Validates a shard against the engine's head, holds it, and encodes its index (or the refusal).
+pub fn load_shard_message(engine: &mut Engine, shard: Vec<u8>) -> Vec<u8> {
+    let answer: ShardResult = engine.load_shard(shard).map_err(|e| AbiError::from(&e));
     encode(&answer)
 }
 
@@ -294,15 +318,70 @@ mod exports {
     /// the host afterwards.
     #[unsafe(no_mangle)]
     pub unsafe extern "C" fn edgeseg_load_owned(ptr: u32, len: u32) -> u64 {
-        let bytes = if ptr == 0 || len == 0 {
-            Vec::new()
-        } else {
-            // SAFETY: `edgeseg_alloc(len)` allocated exactly `Layout(len, 1)` from the global
-            // allocator, which is the layout of a `Vec<u8>` of capacity `len`; the host wrote `len`
-            // bytes and gives up the buffer (contract above).
-            unsafe { Vec::from_raw_parts(ptr as usize as *mut u8, len as usize, len as usize) }
-        };
-        keep(Engine::load_owned(bytes))
+        // SAFETY: forwarded contract.
+        keep(Engine::load_owned(unsafe { take_over(ptr, len) }))
+    }
+
+    /// The bytes of a buffer from `edgeseg_alloc(len)`, taken over.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc(len)`, not used by the host afterwards.
+    unsafe fn take_over(ptr: u32, len: u32) -> Vec<u8> {
+        if ptr == 0 || len == 0 {
+            return Vec::new();
+        }
+        // SAFETY: `edgeseg_alloc(len)` allocated exactly `Layout(len, 1)` from the global
+        // allocator, which is the layout of a `Vec<u8>` of capacity `len`; the host wrote `len`
+        // bytes and gives up the buffer (contract above).
+        unsafe { Vec::from_raw_parts(ptr as usize as *mut u8, len as usize, len as usize) }
+    }
+
+    /// The shard a postcard `Request` needs. Answers a `ShardForResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the request.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_shard_for(handle: u32, ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let request = unsafe { input(ptr, len) };
+        with_engine(handle, |engine| shard_for_message(engine, request))
+    }
+
+    /// Holds a shard of the (sharded) snapshot behind `handle`, taking the buffer over as
+    /// `edgeseg_load_owned` does (freed by the engine, also when refused). Answers a `ShardResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc(len)` holding the shard, not used by the
+    /// host afterwards.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_load_shard(handle: u32, ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let bytes = unsafe { take_over(ptr, len) };
+        with_engine(handle, |engine| load_shard_message(engine, bytes))
+    }
+
+    /// Drops shard `index` of the engine behind `handle`: 1 if it was held, else 0.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn edgeseg_drop_shard(handle: u32, index: u32) -> u32 {
+        with_engine_flag(handle, |engine| engine.drop_shard(index))
+    }
+
+    /// Sets the bytes of shards the engine behind `handle` holds (least recently used evicted
+    /// past it): 1 if the handle exists, else 0.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn edgeseg_shard_budget(handle: u32, bytes: u64) -> u32 {
+        with_engine_flag(handle, |engine| {
+            engine.set_shard_budget(bytes);
+            true
+        })
+    }
+
+    fn with_engine_flag(handle: u32, f: impl FnOnce(&mut Engine) -> bool) -> u32 {
+        let Ok(mut table) = ENGINES.0.try_borrow_mut() else { return 0 };
+        match handle.checked_sub(1).and_then(|i| table.get_mut(i as usize)).and_then(Option::as_mut) {
+            Some(engine) => u32::from(f(engine)),
+            None => 0,
+        }
     }
 
     /// Puts a loaded engine in the table and answers its `LoadResult` (or the load's error).

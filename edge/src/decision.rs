@@ -60,6 +60,10 @@ pub struct Decision<'e> {
     /// (`Engine::set_eval_budget`), in precedence order. Empty for any sane rule.
     #[serde(borrow)]
     pub budget_skipped: Vec<&'e str>,
+    /// The snapshot is sharded and the identity's shard was not held: decided without membership
+    /// and without recorded consent (default tier, nothing consent-gated), counted in
+    /// [`crate::shard::ShardStats::misses`] and sent to the origin as `x-edgeseg-shard-missing: 1`.
+    pub shard_missing: bool,
 }
 
 impl Decision<'_> {

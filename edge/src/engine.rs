@@ -5,9 +5,11 @@ use crate::consent;
 use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, merge_baggage};
 use crate::delta::RevocationDelta;
 use crate::error::{Error, ErrorKind};
+use crate::membership::MembershipSet;
 use crate::request::Request;
 use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
-use crate::snapshot::{IdentitySource, SegmentView, Snapshot};
+use crate::shard::{Shard, ShardCache, ShardStats, probe_key};
+use crate::snapshot::{IdentitySource, PurposeView, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
 use alloc::borrow::Cow;
 use alloc::format;
@@ -36,6 +38,8 @@ pub struct Engine {
     eval_budget: u64,
     /// Segments skipped because their rule ran out of budget, since load.
     rule_budget_skips: u64,
+    /// The shards held, for a sharded snapshot's head (empty otherwise).
+    shards: ShardCache,
 }
 
 /// Where a request lands, before actions (see [`Engine::classify`]).
@@ -53,6 +57,9 @@ pub struct Classification<'e> {
     pub headers_skipped: u32,
     /// Segments whose rule ran out of its evaluation budget: not matched (fail-closed).
     pub budget_skipped: Vec<&'e SegmentView>,
+    /// Sharded snapshot, identified request, shard not held: classified without membership and
+    /// without recorded consent.
+    pub shard_missing: bool,
 }
 
 /// Counters a host reads for its report and its health checks.
@@ -72,6 +79,9 @@ pub struct EngineStats {
     /// Segments skipped since load because their rule ran out of its evaluation budget
     /// ([`Engine::set_eval_budget`]); each is also named in its [`Decision::budget_skipped`].
     pub rule_budget_skips: u64,
+    /// Shard loads, refusals, hits, misses, evictions and what is held (all zero when the
+    /// snapshot is not sharded).
+    pub shards: ShardStats,
 }
 
 impl Engine {
@@ -100,7 +110,56 @@ impl Engine {
             rule_budget_skips: 0,
             stale_decisions: 0,
             headers_skipped: 0,
+            shards: ShardCache::new(),
         }
+    }
+
+    /// The shard a request needs: `None` when the snapshot is not sharded or the request carries
+    /// no identity (anonymous requests need no shard). Reads the identity exactly as a decision
+    /// does (header values over the snapshot's limit are absent).
+    pub fn shard_for(&self, req: &Request<'_>) -> Option<u32> {
+        let sharding = self.snapshot.sharding.as_ref()?;
+        let snap = &self.snapshot;
+        with_capped(snap, req, |req, _| identity(snap, req).map(|id| sharding.index_of(snap.fingerprint(id))))
+    }
+
+    /// Validates a shard of this engine's (sharded) snapshot and holds it, in place (no copy),
+    /// evicting the least recently used shards beyond the budget ([`Engine::set_shard_budget`]).
+    /// A shard of another build, version or index, or a corrupt one, is refused (counted) and
+    /// the shards held stay as they were. Answers the shard's index.
+    pub fn load_shard(&mut self, bytes: Vec<u8>) -> Result<u32, Error> {
+        match Shard::decode_owned(bytes, &self.snapshot) {
+            Ok(shard) => {
+                let index = shard.index;
+                self.shards.insert(shard);
+                Ok(index)
+            }
+            Err(e) => {
+                self.shards.stats.refused += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops a held shard; whether it was held.
+    pub fn drop_shard(&mut self, index: u32) -> bool {
+        self.shards.remove(index)
+    }
+
+    /// Whether shard `index` is held.
+    pub fn has_shard(&self, index: u32) -> bool {
+        self.shards.contains(index)
+    }
+
+    /// The indices of the shards held.
+    pub fn held_shards(&self) -> Vec<u32> {
+        self.shards.held_indices()
+    }
+
+    /// Bytes of shards to hold (default [`crate::shard::DEFAULT_SHARD_BUDGET`]); least recently
+    /// used shards are evicted past it (the one just loaded always stays).
+    pub fn set_shard_budget(&mut self, bytes: u64) {
+        self.shards.set_budget(bytes);
     }
 
     /// Sets the work units one rule evaluation may spend (default [`DEFAULT_EVAL_BUDGET`]; see
@@ -164,6 +223,7 @@ impl Engine {
             stale_decisions: self.stale_decisions,
             headers_skipped: self.headers_skipped,
             rule_budget_skips: self.rule_budget_skips,
+            shards: self.shards.stats,
         }
     }
 
@@ -176,14 +236,29 @@ impl Engine {
     /// is but its actions. Reads no state and changes none: what a browser or a preview may ask
     /// without counting against a throttle.
     pub fn classify<'e>(&'e self, req: &Request<'_>) -> Classification<'e> {
-        classify(&self.snapshot, self.revocations.as_ref(), self.gated, self.eval_budget, req)
+        classify(&self.snapshot, &self.shards, self.revocations.as_ref(), self.gated, self.eval_budget, req)
     }
 
     /// Puts one request into its tier and segments and applies their actions.
     pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
-        let Classification { tier_index, matched, fingerprint, consent, narrowing, headers_skipped, budget_skipped } =
-            classify(&self.snapshot, self.revocations.as_ref(), self.gated, self.eval_budget, req);
+        let Classification {
+            tier_index,
+            matched,
+            fingerprint,
+            consent,
+            narrowing,
+            headers_skipped,
+            budget_skipped,
+            shard_missing,
+        } = classify(&self.snapshot, &self.shards, self.revocations.as_ref(), self.gated, self.eval_budget, req);
         self.rule_budget_skips += budget_skipped.len() as u64;
+        if self.snapshot.sharding.is_some() && fingerprint.is_some() {
+            if shard_missing {
+                self.shards.stats.misses += 1;
+            } else {
+                self.shards.stats.hits += 1;
+            }
+        }
         let snap = &self.snapshot;
         // Past its expiry and not replaced: still served (last-known-good), but flagged.
         let stale = snap.expires_ms.is_some_and(|e| e <= req.now_ms);
@@ -217,6 +292,9 @@ impl Engine {
         headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.version_header.as_str()) });
         if stale {
             headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });
+        }
+        if shard_missing {
+            headers.push(Header { name: "x-edgeseg-shard-missing", value: Cow::Borrowed("1") });
         }
 
         let throttle = throttle_pick.and_then(|(source, actions)| {
@@ -295,6 +373,7 @@ impl Engine {
             response_headers,
             stale,
             budget_skipped: budget_skipped.iter().map(|s| s.name.as_str()).collect(),
+            shard_missing,
         }
     }
 }
@@ -303,41 +382,95 @@ impl Engine {
 /// table mutably at the same time).
 fn classify<'e>(
     snap: &'e Snapshot,
+    shards: &ShardCache,
     revocations: Option<&RevocationDelta>,
     gated: u64,
     eval_budget: u64,
     req: &Request<'_>,
 ) -> Classification<'e> {
-    // A header value over the snapshot's limit is read as absent by identity and rules. Consent
-    // signals still see it: absent would widen consent, and they fail closed on what they cannot
-    // read (the TCF decoder's own 8 KiB cap, a malformed consent cookie).
-    let full = req;
+    with_capped(snap, req, |capped, headers_skipped| {
+        classify_capped(snap, shards, revocations, gated, eval_budget, req, capped, headers_skipped)
+    })
+}
+
+/// Runs `f` over the request as identity and rules read it: a header value over the snapshot's
+/// limit is absent (and counted). Consent signals still see the full request: absent would widen
+/// consent, and they fail closed on what they cannot read (the TCF decoder's own 8 KiB cap, a
+/// malformed consent cookie).
+fn with_capped<R>(snap: &Snapshot, req: &Request<'_>, f: impl FnOnce(&Request<'_>, u32) -> R) -> R {
     let max = snap.limits.header_bytes as usize;
     let headers_skipped = req.headers.iter().filter(|(_, v)| v.len() > max).count() as u32;
-    let capped;
-    let req = if headers_skipped == 0 {
-        req
-    } else {
-        capped = Request {
-            method: req.method,
-            host: req.host,
-            path: req.path,
-            headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(),
-            country: req.country,
-            client_ip: req.client_ip,
-            now_ms: req.now_ms,
-            attributes: req.attributes.clone(),
-        };
-        &capped
+    if headers_skipped == 0 {
+        return f(req, 0);
+    }
+    let capped = Request {
+        method: req.method,
+        host: req.host,
+        path: req.path,
+        headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(),
+        country: req.country,
+        client_ip: req.client_ip,
+        now_ms: req.now_ms,
+        attributes: req.attributes.clone(),
     };
+    f(&capped, headers_skipped)
+}
+
+/// Where a request's member sets are: the snapshot's own, a held shard's, or nowhere (a sharded
+/// snapshot whose shard for this identity is not held: nothing is a member, nothing recorded).
+#[derive(Clone, Copy)]
+enum Members<'e> {
+    Whole,
+    Shard(&'e Shard),
+    Missing,
+}
+
+impl<'m> Members<'m> {
+    fn purpose(self, i: usize, p: &'m PurposeView) -> Option<&'m MembershipSet> {
+        match self {
+            Members::Whole => p.consented.as_ref(),
+            Members::Shard(s) => s.purpose(i),
+            Members::Missing => None,
+        }
+    }
+
+    fn segment(self, i: usize, seg: &'m SegmentView) -> Option<&'m MembershipSet> {
+        match self {
+            Members::Whole => seg.membership.as_ref(),
+            Members::Shard(s) => s.segment(i),
+            Members::Missing => None,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify_capped<'e>(
+    snap: &'e Snapshot,
+    shards: &ShardCache,
+    revocations: Option<&RevocationDelta>,
+    gated: u64,
+    eval_budget: u64,
+    full: &Request<'_>,
+    req: &Request<'_>,
+    headers_skipped: u32,
+) -> Classification<'e> {
     let identity = identity(snap, req);
     let fingerprint = identity.map(|id| snap.fingerprint(id));
+    // The sets to probe, and the key to probe them with (a shard's sets hold rotated keys).
+    let (members, key) = match (&snap.sharding, fingerprint) {
+        (None, _) => (Members::Whole, fingerprint),
+        (Some(_), None) => (Members::Missing, None),
+        (Some(sh), Some(fp)) => match shards.get(sh.index_of(fp)) {
+            Some(shard) => (Members::Shard(shard), Some(probe_key(fp, shard.bits))),
+            None => (Members::Missing, None),
+        },
+    };
+    let shard_missing = snap.sharding.is_some() && fingerprint.is_some() && key.is_none();
 
     // What the snapshot granted, then what this request's signals take away from it.
     let mut granted = 0u64;
     for (i, p) in snap.purposes.iter().enumerate() {
-        let ok =
-            !p.requires_consent || matches!((fingerprint, &p.consented), (Some(fp), Some(set)) if set.contains(fp));
+        let ok = !p.requires_consent || matches!((key, members.purpose(i, p)), (Some(k), Some(set)) if set.contains(k));
         if ok {
             granted |= 1 << i;
         }
@@ -353,18 +486,18 @@ fn classify<'e>(
     narrowing.revoked &= granted;
     let consent = granted & !narrowing.removed();
 
-    let env = EdgeEnv { req, snap, identity, fingerprint, consent };
+    let env = EdgeEnv { req, snap, identity, members, key, consent };
     // Sized once: growing a Vec step by step is a realloc per step (the wasm allocator's slow path).
     let mut matched: Vec<&SegmentView> = Vec::with_capacity(snap.segments.len());
     let mut best_tier: Option<u16> = None;
     let mut budget_skipped = Vec::new();
-    for seg in &snap.segments {
+    for (i, seg) in snap.segments.iter().enumerate() {
         if !env.purpose_granted(seg.purpose) {
             continue;
         }
-        if let Some(set) = &seg.membership {
-            match fingerprint {
-                Some(fp) if set.contains(fp) => {}
+        if seg.membership.is_some() {
+            match (key, members.segment(i, seg)) {
+                (Some(k), Some(set)) if set.contains(k) => {}
                 _ => continue,
             }
         }
@@ -389,6 +522,7 @@ fn classify<'e>(
         narrowing,
         headers_skipped,
         budget_skipped,
+        shard_missing,
     }
 }
 
@@ -446,7 +580,9 @@ struct EdgeEnv<'r, 'q, 's> {
     req: &'r Request<'q>,
     snap: &'s Snapshot,
     identity: Option<&'q str>,
-    fingerprint: Option<u64>,
+    members: Members<'s>,
+    /// The identity's probe key for `members` (`None`: anonymous, or its shard is not held).
+    key: Option<u64>,
     consent: u64,
 }
 
@@ -471,9 +607,10 @@ impl<'a> Env<'a> for EdgeEnv<'a, 'a, '_> {
     /// Membership of the request's identity in a segment, honouring that segment's purpose: a
     /// member without consent for it is never "in" it.
     fn in_segment(&self, segment: u16) -> bool {
-        let Some(seg) = self.snap.segments.get(usize::from(segment)) else { return false };
-        match (self.fingerprint, &seg.membership) {
-            (Some(fp), Some(set)) => self.purpose_granted(seg.purpose) && set.contains(fp),
+        let i = usize::from(segment);
+        let Some(seg) = self.snap.segments.get(i) else { return false };
+        match (self.key, self.members.segment(i, seg)) {
+            (Some(k), Some(set)) => self.purpose_granted(seg.purpose) && set.contains(k),
             _ => false,
         }
     }

@@ -35,8 +35,16 @@ use alloc::vec::Vec;
 pub const MAGIC: [u8; 8] = *b"EDGESEG\0";
 /// The eight bytes every revocation delta starts with (see `delta`).
 pub const DELTA_MAGIC: [u8; 8] = *b"EDGESRV\0";
-/// The snapshot format version this build writes.
+/// The snapshot format version this build writes for a whole (unsharded) snapshot.
 pub const FORMAT_VERSION: u16 = 2;
+/// The format version of a sharded snapshot's head: format 2 plus a sharding record (see
+/// `shard`). Written only for heads, so unsharded snapshots stay readable by older modules, and
+/// an older module refuses a head (`UnsupportedVersion`) instead of deciding without its shards.
+pub const HEAD_FORMAT_VERSION: u16 = 3;
+/// The eight bytes every shard of a sharded snapshot starts with (see `shard`).
+pub const SHARD_MAGIC: [u8; 8] = *b"EDGESHD\0";
+/// The shard container version this build writes and reads.
+pub const SHARD_VERSION: u16 = 1;
 /// The oldest snapshot format version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
 /// The revocation delta format version this build writes and reads.
@@ -61,7 +69,7 @@ pub struct Header {
 
 /// Splits snapshot `bytes` into a checked header and the payload it announces.
 pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
-    split_as(bytes, &MAGIC, MIN_FORMAT_VERSION, FORMAT_VERSION)
+    split_as(bytes, &MAGIC, MIN_FORMAT_VERSION, HEAD_FORMAT_VERSION)
 }
 
 /// Splits a container with the given magic whose version lies in `min..=max`.
@@ -136,13 +144,18 @@ pub fn wrap_as(payload: &[u8], magic: &[u8; 8], version: u16) -> Result<Vec<u8>,
 
 /// [`wrap`] in place: `buf` holds [`HEADER_LEN`] bytes of room, then the payload; the header is
 /// written over the room (no second copy of the payload).
-pub fn wrap_reserved(mut buf: Vec<u8>) -> Result<Vec<u8>, Error> {
+pub fn wrap_reserved(buf: Vec<u8>) -> Result<Vec<u8>, Error> {
+    wrap_reserved_as(buf, &MAGIC, FORMAT_VERSION)
+}
+
+/// [`wrap_reserved`] with the given magic and version (a sharded head, a shard).
+pub fn wrap_reserved_as(mut buf: Vec<u8>, magic: &[u8; 8], version: u16) -> Result<Vec<u8>, Error> {
     let payload = buf.get(HEADER_LEN..).unwrap_or_default();
     let len = u32::try_from(payload.len()).map_err(|_| Error::new(ErrorKind::Invalid, "payload larger than 4 GiB"))?;
     let crc = crc32c(payload);
     let mut header = [0u8; HEADER_LEN];
-    header[..8].copy_from_slice(&MAGIC);
-    header[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[..8].copy_from_slice(magic);
+    header[8..10].copy_from_slice(&version.to_le_bytes());
     header[12..16].copy_from_slice(&len.to_le_bytes());
     header[16..20].copy_from_slice(&crc.to_le_bytes());
     match buf.get_mut(..HEADER_LEN) {

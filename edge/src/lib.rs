@@ -62,6 +62,7 @@ pub mod js;
 pub mod membership;
 mod request;
 pub mod rule;
+pub mod shard;
 pub mod snapshot;
 pub mod swap;
 pub mod tcf;

@@ -17,6 +17,7 @@ use crate::fingerprint::FingerprintKey;
 use crate::format;
 use crate::membership::{Encoding, MembershipData, MembershipSet, SetBytes};
 use crate::rule::{MAX_DEPTH, MAX_NODES, Rule};
+use crate::shard::{MAX_SHARD_BITS, Sharding};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -127,6 +128,11 @@ pub struct PayloadExt {
     /// without it gets the defaults), so it is not inside this record's encoding.
     #[serde(skip)]
     pub limits: Limits,
+    /// `Some` for the head of a sharded snapshot: a record of its own after the limits, written
+    /// only in format 3 ([`format::HEAD_FORMAT_VERSION`]). The head's member sets are then empty
+    /// placeholders and the members live in the shards ([`crate::shard`]).
+    #[serde(skip)]
+    pub sharding: Option<Sharding>,
 }
 
 /// Configured maxima the builder enforced and the edge holds the snapshot and its traffic to.
@@ -213,7 +219,13 @@ impl SnapshotPayload {
         let out = postcard::to_extend(self, out).map_err(encode_err)?;
         let out = postcard::to_extend(&self.ext, out).map_err(encode_err)?;
         let out = postcard::to_extend(&self.ext.limits, out).map_err(encode_err)?;
-        format::wrap_reserved(out)
+        match &self.ext.sharding {
+            None => format::wrap_reserved(out),
+            Some(sharding) => {
+                let out = postcard::to_extend(sharding, out).map_err(encode_err)?;
+                format::wrap_reserved_as(out, &format::MAGIC, format::HEAD_FORMAT_VERSION)
+            }
+        }
     }
 }
 
@@ -304,6 +316,8 @@ pub struct Snapshot {
     pub limits: Limits,
     /// The container format version the snapshot was written in.
     pub format_version: u16,
+    /// `Some` for the head of a sharded snapshot (its members are in shards: [`crate::shard`]).
+    pub sharding: Option<Sharding>,
     /// Total size of the snapshot bytes, header included.
     pub byte_len: usize,
     /// The snapshot bytes, shared with the membership sets that are ranges of them.
@@ -361,6 +375,11 @@ impl Snapshot {
                 p.ext.limits = Limits { segments, rule_nodes, rule_depth, header_bytes, delta_bytes };
             }
         }
+        if header.version >= format::HEAD_FORMAT_VERSION {
+            let (sharding, r) = postcard::take_from_bytes::<Sharding>(rest).map_err(payload_err)?;
+            p.ext.sharding = Some(sharding);
+            rest = r;
+        }
         if !rest.is_empty() {
             return Err(Error::new(ErrorKind::Payload, format!("{} bytes after the payload records", rest.len())));
         }
@@ -372,6 +391,20 @@ impl Snapshot {
         let invalid = |why: String| Err(Error::new(ErrorKind::Invalid, why));
         let ext = p.ext;
         let limits = ext.limits.resolve();
+        if let Some(sh) = &ext.sharding {
+            if sh.bits > MAX_SHARD_BITS || sh.shards.len() != sh.count() as usize {
+                return invalid("sharding: too many bits, or not one entry per shard".into());
+            }
+            // A head's sets are empty placeholders: its members are in the shards.
+            let placeholder = |d: &Option<crate::membership::MembershipData<&[u8]>>| {
+                d.as_ref().is_none_or(|d| d.encoding() == Encoding::Exact && d.byte_len() == 0)
+            };
+            if !p.purposes.iter().all(|x| placeholder(&x.consented))
+                || !p.segments.iter().all(|x| placeholder(&x.membership))
+            {
+                return invalid("a sharded head carries member sets".into());
+            }
+        }
         let too_large = |why: String| Err(Error::new(ErrorKind::TooLarge, why));
         check_ext_len("purpose", ext.purposes.len(), p.purposes.len())?;
         check_ext_len("tier", ext.tiers.len(), p.tiers.len())?;
@@ -501,6 +534,7 @@ impl Snapshot {
             throttle_keys: if ext.throttle_keys == 0 { DEFAULT_THROTTLE_KEYS } else { ext.throttle_keys },
             limits,
             format_version,
+            sharding: ext.sharding,
             byte_len,
             bytes: SetBytes::whole(buf),
         })

@@ -174,6 +174,7 @@ impl Plan {
                     None => Ok(crate::policy::default_slo(t)),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
+            sharding: None,
         };
         Ok(Plan {
             ext,

@@ -96,6 +96,7 @@ impl Guest {
             // Not known without the engine; the guest's own decisions carry it.
             stale: false,
             budget_skipped: Vec::new(),
+            shard_missing: false,
         })
     }
 

@@ -60,6 +60,8 @@ pub struct OwnedDecision {
     /// Segments not matched because their rule ran out of its evaluation budget
     /// (see [`edgeseg::Decision::budget_skipped`]).
     pub budget_skipped: Vec<String>,
+    /// Decided without its shard (see [`edgeseg::Decision::shard_missing`]).
+    pub shard_missing: bool,
 }
 
 /// An owned [`edgeseg::ThrottleOutcome`]; `source` is `segment:<name>` or `tier:<name>`.
@@ -125,6 +127,7 @@ impl From<&Decision<'_>> for OwnedDecision {
                 .collect(),
             stale: d.stale,
             budget_skipped: d.budget_skipped.iter().map(|s| (*s).to_owned()).collect(),
+            shard_missing: d.shard_missing,
         }
     }
 }
