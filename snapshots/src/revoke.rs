@@ -3,7 +3,8 @@
 //!
 //! Input is a text file, one revocation per line: a customer id alone (revokes every
 //! consent-gated purpose), or `id,purpose|purpose…` for some purposes only. Blank lines and lines
-//! starting with `#` are skipped. Ids never leave this process; only fingerprints are written.
+//! starting with `#` are skipped, and so is a UTF-8 byte-order mark at the start. Ids never leave
+//! this process; only fingerprints are written.
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::Snapshot;
@@ -23,6 +24,8 @@ pub fn revocation_delta(
     for (n, line) in lines.lines().enumerate() {
         let at = n as u64 + 1;
         let line = line.map_err(|e| BuildError::new(BuildErrorKind::Io, e.to_string()).with_line(at))?;
+        // A byte-order mark left in the first id would revoke a fingerprint nobody has.
+        let line = if at == 1 { crate::text::strip_bom(&line) } else { &line };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
