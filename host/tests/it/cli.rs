@@ -198,3 +198,68 @@ fn keygen_then_a_signed_build_replays_under_its_public_key_and_an_unsigned_one_d
     let e = format!("{:#}", replay(&signed, Some(&dir.join("other.pub"))).unwrap_err());
     assert!(e.contains("does not verify"), "{e}");
 }
+
+/// Runs the real `edgeseg` binary with its standard output a pipe whose reader is already gone.
+fn with_closed_stdout(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgeseg"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn issue19_a_broken_pipe_on_stdout_ends_quietly_with_status_0() {
+    let f = files("broken-pipe");
+    let dir = scratch("broken-pipe-sample");
+    let sample_dir = dir.to_str().unwrap();
+    let defs = dir.join("defs.json");
+    std::fs::write(&defs, edgeseg_snapshots::sample::DEMO_DEFINITIONS).unwrap();
+    let members = dir.join("members.csv");
+    let built = dir.join("out.snapshot");
+    let (defs, members, built) = (defs.to_str().unwrap(), members.to_str().unwrap(), built.to_str().unwrap());
+    let jsonl = b"{\"rule\": {\"+\": [1, 2]}}\n".repeat(100);
+    let cases: Vec<(Vec<&str>, &[u8])> = vec![
+        (vec!["inspect", &f.snapshot], b""),
+        (vec!["inspect", "--json", &f.snapshot], b""),
+        (vec!["sample", "--out-dir", sample_dir, "--members", "50", "--requests", "20"], b""),
+        (vec!["build", "--definitions", defs, "--members", members, "--out", built, "--seed", "1"], b""),
+        (
+            vec![
+                "replay",
+                "--snapshot",
+                &f.snapshot,
+                "--traffic",
+                &f.traffic,
+                "--module",
+                &f.module,
+                "--skip-malformed",
+            ],
+            b"",
+        ),
+        (vec!["slo", "rules", "--snapshot", built], b""),
+        (vec!["slo", "dashboard", "--snapshot", built], b""),
+        (vec!["jsonlogic", "--native"], &jsonl),
+        (vec!["--help"], b""),
+        (vec!["inspect", "--help"], b""),
+    ];
+    for (args, stdin) in cases {
+        let out = with_closed_stdout(&args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "edgeseg {}: {} {stderr}", args.join(" "), out.status);
+        assert!(!stderr.contains("Broken pipe") && !stderr.contains("error"), "edgeseg {}: {stderr}", args.join(" "));
+    }
+    // Other failures still fail.
+    let out = with_closed_stdout(&["inspect", "/nonexistent.snapshot"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent.snapshot"));
+}
