@@ -263,3 +263,78 @@ fn issue19_a_broken_pipe_on_stdout_ends_quietly_with_status_0() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent.snapshot"));
 }
+
+/// Runs the real binary; (status code, stdout, stderr).
+fn edgeseg_process(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgeseg")).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn issue19_a_pinned_version_over_an_output_with_other_bytes_is_warned_about() {
+    let dir = scratch("pinned-version");
+    let defs = dir.join("demo.json");
+    std::fs::write(&defs, edgeseg_snapshots::sample::DEMO_DEFINITIONS).unwrap();
+    let members = dir.join("members.csv");
+    let mut csv = Vec::new();
+    edgeseg_snapshots::sample::write_members(&mut csv, 200, 1).unwrap();
+    std::fs::write(&members, csv).unwrap();
+    let out = dir.join("demo.snapshot");
+    let (defs, members, out) = (defs.to_str().unwrap(), members.to_str().unwrap(), out.to_str().unwrap());
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "--definitions", defs, "--members", members, "--out", out, "--no-progress"];
+        args.extend_from_slice(extra);
+        edgeseg_process(&args)
+    };
+    // The demo pins version 1. The first build has nothing to meet.
+    let (code, _, stderr) = build(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // The same seeded bytes again: nothing to say.
+    let (code, _, stderr) = build(&["--seed", "7", "--created-ms", "1763700000000"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("already holds snapshot \"demo\" version 1 with different bytes"), "{stderr}");
+    let (_, _, stderr) = build(&["--seed", "7", "--created-ms", "1763700000000"]);
+    assert!(!stderr.contains("warning"), "identical bytes: {stderr}");
+    // A rebuild with fresh keys under the pinned version: warned, still written.
+    let before = std::fs::read(out).unwrap();
+    let (code, stdout, stderr) = build(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.starts_with("warning: ") && stderr.contains("bump `version`"), "{stderr}");
+    assert!(stdout.contains("wrote"), "{stdout}");
+    assert_ne!(std::fs::read(out).unwrap(), before);
+    // Another version: no clash.
+    let (_, _, stderr) = build(&["--snapshot-version", "2"]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn issue19_member_ids_that_differ_only_by_case_are_named_by_line() {
+    let dir = scratch("case-ids");
+    let defs_text = r#"{"id": "c", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["all"],
+        "segments": [{"name": "everyone", "purpose": "contract", "members": {"all": true}}]}"#;
+    let defs = dir.join("defs.json");
+    std::fs::write(&defs, defs_text).unwrap();
+    let strict = dir.join("strict.json");
+    std::fs::write(
+        &strict,
+        defs_text.replace(r#""id": "c","#, r#""id": "c", "member_ids": {"case_collisions": "error"},"#),
+    )
+    .unwrap();
+    let members = dir.join("members.csv");
+    std::fs::write(&members, "id\nAlice\nbob\nalice\n").unwrap();
+    let out = dir.join("c.snapshot");
+    let (defs, strict, members, out) =
+        (defs.to_str().unwrap(), strict.to_str().unwrap(), members.to_str().unwrap(), out.to_str().unwrap());
+
+    let (code, _, stderr) = edgeseg_process(&["build", "--definitions", defs, "--members", members, "--out", out]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning: 1 group(s) of member ids") && stderr.contains("lines 2, 4"), "{stderr}");
+    assert!(!stderr.contains("Alice") && !stderr.contains("alice"), "ids are not repeated: {stderr}");
+    std::fs::remove_file(out).unwrap();
+
+    let (code, _, stderr) = edgeseg_process(&["build", "--definitions", strict, "--members", members, "--out", out]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("lines 2, 4") && stderr.contains("\"error\""), "{stderr}");
+    assert!(!std::path::Path::new(out).exists(), "a refused build writes nothing");
+}
