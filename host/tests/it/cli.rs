@@ -338,3 +338,27 @@ fn issue19_member_ids_that_differ_only_by_case_are_named_by_line() {
     assert!(stderr.contains("lines 2, 4") && stderr.contains("\"error\""), "{stderr}");
     assert!(!std::path::Path::new(out).exists(), "a refused build writes nothing");
 }
+
+#[test]
+fn issue19_inspect_and_replay_escape_a_hostile_snapshot_id() {
+    let f = files("hostile-id");
+    let mut p = crate::support::payload(7);
+    p.id = "evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}".into();
+    std::fs::write(&f.snapshot, p.encode().unwrap()).unwrap();
+    let inspected = edgeseg(&["inspect", &f.snapshot]).unwrap();
+    let replayed = edgeseg(&[
+        "replay",
+        "--snapshot",
+        &f.snapshot,
+        "--traffic",
+        &f.traffic,
+        "--module",
+        &f.module,
+        "--skip-malformed",
+    ])
+    .unwrap();
+    for text in [&inspected, &replayed] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+        assert!(text.contains("evil\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{202e}"), "{text}");
+    }
+}
