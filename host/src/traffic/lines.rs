@@ -8,8 +8,8 @@
 use super::{TrafficError, TrafficErrorReason};
 use std::io::{self, BufRead};
 
-/// A UTF-8 byte-order mark: not part of the first line.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// A UTF-8 byte-order mark: not part of the first line (nor of a HAR document).
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One line as [`Lines::next_line`] hands it out.
 #[derive(Debug)]
