@@ -143,48 +143,85 @@ pub fn case_collisions<I>(
 where
     I: Iterator<Item = Result<crate::Member, crate::BuildError>>,
 {
-    use std::collections::HashMap;
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let keys = std::collections::hash_map::RandomState::new();
-    let hash_id = |id: &str| keys.hash_one(id);
-    let hash_fold = |id: &str| {
-        let mut h = keys.build_hasher();
-        for c in fold_chars(id) {
-            c.hash(&mut h);
-        }
-        h.finish()
-    };
-    let mut pairs: Vec<(u64, u64)> = Vec::new();
+    let mut hashes = FoldHashes::new();
     for member in open()? {
-        let m = member?;
-        pairs.push((hash_fold(&m.id), hash_id(&m.id)));
+        hashes.add(&member?.id);
     }
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut suspects: Vec<u64> = pairs.windows(2).filter(|w| w[0].0 == w[1].0).map(|w| w[0].0).collect();
-    drop(pairs);
-    suspects.dedup();
+    let suspects = hashes.suspects();
     if suspects.is_empty() {
         return Ok((Vec::new(), 0));
     }
-    // Fold key -> (first id seen, lines); a key with a second, different id collides.
-    let mut groups: HashMap<String, (String, Vec<u64>, bool)> = HashMap::new();
+    let mut groups = Groups::default();
     for member in open()? {
         let m = member?;
-        if suspects.binary_search(&hash_fold(&m.id)).is_err() {
-            continue;
+        if suspects.binary_search(&hashes.fold_hash(&m.id)).is_ok() {
+            groups.add(&m.id, m.line.unwrap_or(0));
         }
-        let line = m.line.unwrap_or(0);
-        let group = groups.entry(fold_key(&m.id)).or_insert_with(|| (m.id.clone(), Vec::new(), false));
-        group.1.push(line);
-        group.2 |= group.0 != m.id;
     }
-    let mut found: Vec<IdCollision> =
-        groups.into_values().filter(|g| g.2).map(|(_, lines, _)| IdCollision { lines }).collect();
-    found.sort_by_key(|c| c.lines.first().copied());
-    let total = found.len() as u64;
-    found.truncate(limit);
-    Ok((found, total))
+    Ok(groups.collisions(limit))
+}
+
+/// The first pass of [`case_collisions`]: (fold-key hash, id hash) per member. Not generic, so it
+/// is compiled (and optimised) here whatever crate calls `case_collisions`.
+struct FoldHashes {
+    keys: std::collections::hash_map::RandomState,
+    pairs: Vec<(u64, u64)>,
+    buf: String,
+}
+
+impl FoldHashes {
+    fn new() -> FoldHashes {
+        FoldHashes { keys: Default::default(), pairs: Vec::new(), buf: String::new() }
+    }
+
+    fn fold_hash(&mut self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.buf.clear();
+        if id.is_ascii() {
+            // NFC and lowercase of ASCII text, without the Unicode tables.
+            self.buf.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            self.buf.extend(fold_chars(id));
+        }
+        self.keys.hash_one(self.buf.as_str())
+    }
+
+    fn add(&mut self, id: &str) {
+        use std::hash::BuildHasher;
+        let pair = (self.fold_hash(id), self.keys.hash_one(id));
+        self.pairs.push(pair);
+    }
+
+    /// Fold-key hashes that more than one distinct id hashed to, sorted.
+    fn suspects(&mut self) -> Vec<u64> {
+        let mut pairs = std::mem::take(&mut self.pairs);
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut suspects: Vec<u64> = pairs.windows(2).filter(|w| w[0].0 == w[1].0).map(|w| w[0].0).collect();
+        suspects.dedup();
+        suspects
+    }
+}
+
+/// The second pass: fold key -> (the first id seen, its lines, whether another id shares it).
+#[derive(Default)]
+struct Groups(std::collections::HashMap<String, (String, Vec<u64>, bool)>);
+
+impl Groups {
+    fn add(&mut self, id: &str, line: u64) {
+        let group = self.0.entry(fold_key(id)).or_insert_with(|| (id.to_owned(), Vec::new(), false));
+        group.1.push(line);
+        group.2 |= group.0 != id;
+    }
+
+    fn collisions(self, limit: usize) -> (Vec<IdCollision>, u64) {
+        let mut found: Vec<IdCollision> =
+            self.0.into_values().filter(|g| g.2).map(|(_, lines, _)| IdCollision { lines }).collect();
+        found.sort_by_key(|c| c.lines.first().copied());
+        let total = found.len() as u64;
+        found.truncate(limit);
+        (found, total)
+    }
 }
 
 #[cfg(test)]
