@@ -110,6 +110,12 @@ pub fn id_problem(id: &str, rules: IdRules) -> Option<String> {
     None
 }
 
+/// `id` in Unicode NFC; borrowed when it already is.
+pub fn nfc(id: &str) -> Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if unicode_normalization::is_nfc(id) { Cow::Borrowed(id) } else { Cow::Owned(id.nfc().collect()) }
+}
+
 /// The key under which two ids count as the same for the collision check ([`case_collisions`]):
 /// the NFC form, lower-cased character by character (Unicode lowercase mapping, not full case
 /// folding: `ß` and `ss` stay apart).

@@ -45,6 +45,22 @@ fn issue19_a_byte_order_mark_is_accepted_in_jsonl_members_definitions_and_revoca
 }
 
 #[test]
+fn issue19_an_opt_out_written_in_another_normalisation_still_revokes_the_member() {
+    // The member file is NFC (the builder's default); the opt-out list came from a system that
+    // writes NFD. The delta must revoke the member all the same.
+    let defs = r#"{"id": "r", "identity": [{"cookie": "uid"}], "purposes": ["contract", "marketing"],
+        "tiers": ["all"], "segments": [{"name": "mkt", "purpose": "marketing", "members": {"all": true}}]}"#;
+    let built = build_jsonl(defs, "{\"id\": \"zoë\", \"consents\": [\"marketing\"]}\n", &seeded(1)).unwrap();
+    let delta = revoke::revocation_delta(&built.bytes, "zoe\u{308}\n".as_bytes(), 1, 0).unwrap();
+    let mut engine = Engine::load(&built.bytes).unwrap();
+    let cookie = [("cookie", "uid=zoë")];
+    assert_eq!(crate::decide(&mut engine, &crate::request("/", None, cookie.to_vec())).1, ["mkt"]);
+    engine.apply_delta(&delta.encode().unwrap()).unwrap();
+    assert!(crate::decide(&mut engine, &crate::request("/", None, cookie.to_vec())).1.is_empty());
+    assert_eq!(delta.entries.len(), 2, "the id as written and its NFC spelling");
+}
+
+#[test]
 fn issue19_expires_in_s_zero_is_refused_by_field() {
     let text = DEFS.replace(r#""id": "u","#, r#""id": "u", "expires_in_s": 0,"#);
     let e = Definitions::from_json(&text).unwrap_err();
