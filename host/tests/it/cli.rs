@@ -228,6 +228,10 @@ fn issue19_a_broken_pipe_on_stdout_ends_quietly_with_status_0() {
     let built = dir.join("out.snapshot");
     let (defs, members, built) = (defs.to_str().unwrap(), members.to_str().unwrap(), built.to_str().unwrap());
     let jsonl = b"{\"rule\": {\"+\": [1, 2]}}\n".repeat(100);
+    let revocations = format!("{sample_dir}/revocations.txt");
+    let delta = format!("{sample_dir}/out.delta");
+    let key = format!("{sample_dir}/publisher");
+    let flags = workspace().join("snapshots/data/flagd/flags.json").to_str().unwrap().to_owned();
     let cases: Vec<(Vec<&str>, &[u8])> = vec![
         (vec!["inspect", &f.snapshot], b""),
         (vec!["inspect", "--json", &f.snapshot], b""),
@@ -249,6 +253,24 @@ fn issue19_a_broken_pipe_on_stdout_ends_quietly_with_status_0() {
         (vec!["slo", "rules", "--snapshot", built], b""),
         (vec!["slo", "dashboard", "--snapshot", built], b""),
         (vec!["jsonlogic", "--native"], &jsonl),
+        (
+            vec![
+                "diff",
+                "--old",
+                &f.snapshot,
+                "--new",
+                &f.snapshot,
+                "--traffic",
+                &f.traffic,
+                "--module",
+                &f.module,
+                "--skip-malformed",
+            ],
+            b"",
+        ),
+        (vec!["revoke", "--snapshot", built, "--revocations", &revocations, "--sequence", "1", "--out", &delta], b""),
+        (vec!["import-flagd", &flags], b""),
+        (vec!["keygen", "--out", &key], b""),
         (vec!["--help"], b""),
         (vec!["inspect", "--help"], b""),
     ];
