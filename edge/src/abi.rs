@@ -16,7 +16,7 @@ use crate::Decision;
 use crate::engine::{Engine, EngineStats};
 use crate::error::{Error, ErrorKind};
 use crate::request::Request;
-use crate::rule::{Literal, Rule};
+use crate::rule::{BudgetExceeded, DEFAULT_EVAL_BUDGET, Literal, Rule};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -209,13 +209,24 @@ impl postcard::ser_flavors::Flavor for Reserved {
     }
 }
 
+/// The message of the `TooLarge` answer [`eval_message`] gives a rule that runs out of
+/// [`DEFAULT_EVAL_BUDGET`].
+pub const EVAL_BUDGET_EXCEEDED: &str = "evaluation budget exceeded";
+
 /// Decodes a postcard [`EvalInput`], validates the rule (no segments: `in_segment` is refused)
 /// and encodes its value over the data as an [`EvalResult`]. Conformance checking, not a hot path:
-/// the JSON Logic `apply(rule, data)` of the module, used by `edgeseg jsonlogic`.
+/// the JSON Logic `apply(rule, data)` of the module, used by `edgeseg jsonlogic`. A rule that runs
+/// out of [`DEFAULT_EVAL_BUDGET`] is a `TooLarge` error ([`EVAL_BUDGET_EXCEEDED`]), not `null`:
+/// a conformance run must tell "the answer is null" from "there is no answer".
 pub fn eval_message(input: &[u8]) -> Vec<u8> {
     let answer: EvalResult = match postcard::from_bytes::<EvalInput>(input) {
         Ok((rule, data)) => match rule.validate(0) {
-            Ok(()) => Ok(rule.evaluate_data(&data).to_literal()),
+            Ok(()) => match rule.evaluate_data_within(&data, DEFAULT_EVAL_BUDGET) {
+                Ok(value) => Ok(value.to_literal()),
+                Err(BudgetExceeded) => {
+                    Err(AbiError { code: ErrorKind::TooLarge.code(), message: EVAL_BUDGET_EXCEEDED.to_string() })
+                }
+            },
             Err(e) => Err(AbiError::from(&e)),
         },
         Err(e) => Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("rule undecodable: {e}") }),

@@ -143,12 +143,43 @@ pub fn run_with_input(
     }
 }
 
+/// Standard output that remembers whether the reader went away (`EPIPE`: `edgeseg … | head -1`).
+struct Stdout<W> {
+    inner: W,
+    broken_pipe: bool,
+}
+
+impl<W: Write> Stdout<W> {
+    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &result {
+            self.broken_pipe |= e.kind() == io::ErrorKind::BrokenPipe;
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for Stdout<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.note(result)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.inner.flush();
+        self.note(result)
+    }
+}
+
 /// The process entry point: runs [`run`] on the real arguments and stdout; errors go to stderr
 /// with their whole cause chain, and the exit code is non-zero (2 for usage errors, 1 otherwise).
+/// A reader that closed standard output early (`edgeseg inspect … | head -1`) is not an error:
+/// the command stops at its next write and exits quietly with status 0, as `cat` would.
 pub fn main() -> ExitCode {
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = Stdout { inner: stdout.lock(), broken_pipe: false };
     let result = run(std::env::args_os(), &mut out).and_then(|()| out.flush().map_err(Into::into));
+    if out.broken_pipe {
+        return ExitCode::SUCCESS;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

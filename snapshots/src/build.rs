@@ -25,7 +25,7 @@ pub use crate::summary::{BuildSummary, PurposeSummary, SegmentSummary};
 use edgeseg::Snapshot;
 use edgeseg::fingerprint::FingerprintKey;
 use edgeseg::membership::MembershipData;
-use edgeseg::rule::{Env, Literal, Slot, Value};
+use edgeseg::rule::{DEFAULT_EVAL_BUDGET, Env, Literal, Slot, Value};
 use edgeseg::snapshot::{Purpose, Segment, SnapshotPayload, Tier};
 use std::collections::HashMap;
 use std::path::Path;
@@ -570,6 +570,9 @@ pub(crate) fn ingest(
                 "id",
             ));
         }
+        if let Some(problem) = crate::text::id_problem(&m.id, plan.id_rules) {
+            return Err(err(problem, "id"));
+        }
         let mut granted = 0u64;
         for c in &m.consents {
             match purpose_index.get(c.as_str()) {
@@ -609,7 +612,20 @@ pub(crate) fn ingest(
             let Some((selection, _)) = &seg.selection else { continue };
             let selected = match selection {
                 Selection::All => true,
-                Selection::Where(rule) => rule.matches(&env),
+                // Out of budget is not "no": the edge skips such a rule per request, but here it
+                // would silently empty the segment for everyone.
+                Selection::Where(rule) => rule.matches_within(&env, DEFAULT_EVAL_BUDGET).map_err(|_| {
+                    let at = m.line.map_or_else(String::new, |l| format!(" at line {l}"));
+                    BuildError::new(
+                        BuildErrorKind::Limit,
+                        format!(
+                            "segment {:?}: the profile rule ran out of its evaluation budget ({DEFAULT_EVAL_BUDGET} \
+                             work units) on the member{at}; simplify the rule",
+                            seg.name
+                        ),
+                    )
+                    .with_field(format!("segments[{}].members.where", seg.def_index))
+                })?,
             };
             if !selected {
                 continue;

@@ -73,6 +73,62 @@ pub struct Definitions {
     /// expanded at compile time (`compile::expand_refs`).
     #[serde(default, rename = "$evaluators", skip_serializing_if = "BTreeMap::is_empty")]
     pub evaluators: BTreeMap<String, serde_json::Value>,
+    /// Which member ids the builder accepts and what it says about look-alikes; see
+    /// [`MemberIdsDef`]. Builder-side only: nothing of it reaches the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_ids: Option<MemberIdsDef>,
+}
+
+/// `"member_ids": {"unicode": "nfc", "case_collisions": "warn"}`: the builder's checks on member
+/// ids beyond the edge's own (1 to 512 bytes, no surrounding whitespace, no control or invisible
+/// format characters — those are always refused). The edge fingerprints a request's id byte for
+/// byte and never normalises it, so these are checks, not transformations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberIdsDef {
+    /// `nfc` (default): an id not in Unicode NFC is refused. `as-is`: ids are taken as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicode: Option<IdUnicode>,
+    /// Ids that are equal once NFC-normalised and lower-cased: `warn` (default, on stderr from
+    /// `edgeseg build`), `error`, or `off`. See [`crate::text::fold_key`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_collisions: Option<CaseCollisions>,
+}
+
+/// The `member_ids.unicode` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdUnicode {
+    /// Refuse ids that are not in NFC.
+    #[default]
+    Nfc,
+    /// Take ids as given (requests carry exactly these bytes).
+    AsIs,
+}
+
+/// The `member_ids.case_collisions` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseCollisions {
+    /// Report them on stderr; build anyway.
+    #[default]
+    Warn,
+    /// Refuse the member file.
+    Error,
+    /// Do not look.
+    Off,
+}
+
+impl MemberIdsDef {
+    /// The id rules the builder applies to every member.
+    pub fn rules(&self) -> crate::text::IdRules {
+        crate::text::IdRules { require_nfc: self.unicode.unwrap_or_default() == IdUnicode::Nfc }
+    }
+
+    /// What to do about ids that differ only by case or normalisation.
+    pub fn case_collisions(&self) -> CaseCollisions {
+        self.case_collisions.unwrap_or_default()
+    }
 }
 
 /// One identity source: `{"cookie": "edgeseg_uid"}` or `{"header": "x-customer-id"}`.
@@ -157,8 +213,9 @@ pub const AUTO_FUSE_MIN_MEMBERS: usize = 100_000;
 impl Definitions {
     /// Parses and validates definitions from JSON text. Errors carry line and column (schema) or
     /// a field path (meaning), but no file: see [`Definitions::load`].
+    /// A leading UTF-8 byte-order mark is skipped.
     pub fn from_json(text: &str) -> Result<Definitions, BuildError> {
-        let defs: Definitions = serde_json::from_str(text).map_err(|e| {
+        let defs: Definitions = serde_json::from_str(crate::text::strip_bom(text)).map_err(|e| {
             let mut err = BuildError::new(BuildErrorKind::Definitions, json_message(&e));
             if e.line() > 0 {
                 err = err.with_line(e.line() as u64).with_column(e.column() as u64);
@@ -192,6 +249,23 @@ impl Definitions {
 
         if self.id.is_empty() || self.id.len() > 256 {
             return defs("id".into(), "must be 1 to 256 bytes".into());
+        }
+        if let Some(c) = self.id.chars().find(|&c| crate::text::is_hidden(c)) {
+            return defs(
+                "id".into(),
+                format!(
+                    "contains the control or invisible character U+{:04X}; ids are printed and logged",
+                    u32::from(c)
+                ),
+            );
+        }
+        if self.expires_in_s == Some(0) {
+            return defs(
+                "expires_in_s".into(),
+                "0 would build a snapshot that has expired already (every host refuses it); drop the field for one \
+                 that never expires"
+                    .into(),
+            );
         }
         for (i, src) in self.identity.iter().enumerate() {
             let (IdentityDef::Cookie(n) | IdentityDef::Header(n)) = src;

@@ -25,7 +25,8 @@ pub enum BuildErrorKind {
     ///
     /// [`Members`]: BuildErrorKind::Members
     Consent,
-    /// A hard cap was exceeded: tiers, purposes, segments, rule depth or size.
+    /// A hard cap was exceeded: tiers, purposes, segments, rule depth or size, or a profile rule's
+    /// evaluation budget on some member.
     Limit,
     /// The snapshot could not be encoded, or failed the builder's own decode self-check.
     Encode,

@@ -25,7 +25,7 @@ const ITERATORS: [&str; 6] = ["map", "filter", "reduce", "all", "some", "none"];
 /// segment per evaluator with the given `purpose`.
 pub fn import_evaluators(text: &str, purpose: &str) -> Result<Value, BuildError> {
     let err = |field: &str, message: String| BuildError::new(BuildErrorKind::Definitions, message).with_field(field);
-    let doc: Value = serde_json::from_str(text).map_err(|e| {
+    let doc: Value = serde_json::from_str(crate::text::strip_bom(text)).map_err(|e| {
         BuildError::new(BuildErrorKind::Definitions, format!("not JSON: {e}"))
             .with_line(e.line() as u64)
             .with_column(e.column() as u64)

@@ -5,8 +5,14 @@
 //! What it shows is safe to paste into a ticket: sizes, counts, names and times. It never shows a
 //! fingerprint, the fingerprint key (the decoder does not even expose it) or anything derived
 //! from an id.
+//!
+//! The bytes may come from anywhere, and the edge checks only tier, segment and purpose names
+//! against `[a-z0-9_.-]`: the snapshot id, identity and consent-cookie names, lanes and pools can
+//! hold anything. The text form escapes control and invisible characters in every string it
+//! prints ([`crate::text::escape`]); the JSON form keeps exact values under JSON's own escaping.
 
 use crate::summary::{bits_per_member, size};
+use crate::text::escape;
 use edgeseg::actions::{Actions, CacheKey, CacheMode};
 use edgeseg::format;
 use edgeseg::snapshot::IdentitySource;
@@ -243,7 +249,7 @@ pub fn iso8601(ms: u64) -> String {
 impl fmt::Display for Inspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.header;
-        writeln!(f, "snapshot {} version {}", self.snapshot_id, self.version)?;
+        writeln!(f, "snapshot {} version {}", escape(&self.snapshot_id), self.version)?;
         writeln!(f, "  size      {} ({} bytes)", size(self.total_bytes), self.total_bytes)?;
         writeln!(
             f,
@@ -259,19 +265,20 @@ impl fmt::Display for Inspection {
             (Some(iso), Some(ms)) => writeln!(f, "  expires   {iso} ({ms} ms)")?,
             _ => writeln!(f, "  expires   never")?,
         }
-        let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {}", i.source, i.name)).collect();
+        let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {}", i.source, escape(&i.name))).collect();
         writeln!(f, "  identity  {}", if ids.is_empty() { "none".into() } else { ids.join(", then ") })?;
-        writeln!(f, "  tiers     {} (default {})", self.tiers.join(" > "), self.default_tier)?;
+        let tiers: Vec<_> = self.tiers.iter().map(|t| escape(t)).collect();
+        writeln!(f, "  tiers     {} (default {})", tiers.join(" > "), escape(&self.default_tier))?;
         let c = &self.consent_sources;
         let mut sources = Vec::new();
         if let Some(n) = &c.tcf_cookie {
-            sources.push(format!("TCF cookie {n}"));
+            sources.push(format!("TCF cookie {}", escape(n)));
         }
         if let Some(n) = &c.tcf_header {
-            sources.push(format!("TCF header {n}"));
+            sources.push(format!("TCF header {}", escape(n)));
         }
         if let Some(n) = &c.cookie {
-            sources.push(format!("consent cookie {n}"));
+            sources.push(format!("consent cookie {}", escape(n)));
         }
         sources.push("Sec-GPC".into());
         writeln!(f, "  signals   {}", sources.join(", "))?;
@@ -289,7 +296,7 @@ impl fmt::Display for Inspection {
             writeln!(
                 f,
                 "{:<24} {:<8} {:>10} {:>10}  {:<4} {}",
-                p.name,
+                escape(&p.name),
                 if p.requires_consent { "required" } else { "no" },
                 p.consented.map_or_else(|| "-".into(), |n| n.to_string()),
                 if p.consented.is_some() { size(p.bytes) } else { "-".into() },
@@ -308,9 +315,9 @@ impl fmt::Display for Inspection {
             writeln!(
                 f,
                 "{:<24} {:<10} {:<16} {:>5} {:<8} {:>9} {:>10} {:>8} {:>9} {:>5}",
-                s.name,
-                s.tier.as_deref().unwrap_or("-"),
-                s.purpose,
+                escape(&s.name),
+                escape(s.tier.as_deref().unwrap_or("-")),
+                escape(&s.purpose),
                 s.precedence,
                 s.encoding.as_deref().unwrap_or("rule"),
                 if has_set { s.members.to_string() } else { "-".into() },
@@ -324,10 +331,10 @@ impl fmt::Display for Inspection {
             writeln!(f)?;
             writeln!(f, "actions (the first matched segment with one, else the tier)")?;
             for a in &self.actions {
-                writeln!(f, "  {}", a.owner)?;
+                writeln!(f, "  {}", escape(&a.owner))?;
                 for (what, v) in [("throttle", &a.throttle), ("cache", &a.cache), ("route", &a.route)] {
                     if let Some(v) = v {
-                        writeln!(f, "    {what:<9}{v}")?;
+                        writeln!(f, "    {what:<9}{}", escape(v))?;
                     }
                 }
             }

@@ -14,6 +14,7 @@
 //!   keyed fingerprints, exact/bloom sets, a snapshot the edge's decoder has already accepted;
 //! * [`inspect()`] — what is in a snapshot, without ever showing an id or the key;
 //! * [`sample`] — deterministic demo members, traffic and definitions;
+//! * [`text`] — untrusted text: byte-order marks, which customer ids are refused, escaping for display;
 //! * [`fixture`] — the hand-made five-segment snapshot the host tests, fuzz targets and examples share.
 //!
 //! Two promises hold for every snapshot built here: **no raw customer id and no profile
@@ -44,6 +45,7 @@ pub mod sample;
 pub mod shard;
 pub mod sign;
 mod summary;
+pub mod text;
 
 pub use build::{
     BuildOptions, Built, ExactForm, Progress, build, build_file_with_progress, build_files, build_with_progress,

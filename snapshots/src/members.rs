@@ -274,6 +274,10 @@ impl<R: BufRead> JsonlMembers<R> {
             if n == 0 {
                 return Ok(None);
             }
+            if self.line == 1 && self.buf.starts_with(crate::text::BOM) {
+                // A byte-order mark (as Windows tools write) is not part of the first record.
+                self.buf.drain(..crate::text::BOM.len_utf8());
+            }
             if !self.buf.trim().is_empty() {
                 break;
             }

@@ -40,6 +40,8 @@ pub(crate) struct PlanSegment {
     pub fuse_bits: u8,
     /// Grants a privilege (a tier or a throttle quota): `auto` keeps it exact.
     pub privileged: bool,
+    /// Its index in the definitions, for field paths (`segments[i].members.where`).
+    pub def_index: usize,
 }
 
 /// The resolved definitions.
@@ -56,6 +58,8 @@ pub(crate) struct Plan {
     pub segments: Vec<PlanSegment>,
     /// Consent signals and actions, segment actions in final order.
     pub ext: PayloadExt,
+    /// Which member ids are accepted (`member_ids` in the definitions).
+    pub id_rules: crate::text::IdRules,
 }
 
 fn index(i: usize, what: &str) -> Result<u16, BuildError> {
@@ -138,6 +142,7 @@ impl Plan {
                 fp_rate,
                 fuse_bits,
                 privileged: s.tier.is_some() || s.throttle.is_some(),
+                def_index: i,
             });
         }
 
@@ -186,6 +191,7 @@ impl Plan {
             tiers: defs.tiers.clone(),
             default_tier: index(defs.default_tier_index(), "tier")?,
             segments,
+            id_rules: defs.member_ids.unwrap_or_default().rules(),
         })
     }
 }

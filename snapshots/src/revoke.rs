@@ -3,7 +3,9 @@
 //!
 //! Input is a text file, one revocation per line: a customer id alone (revokes every
 //! consent-gated purpose), or `id,purpose|purpose…` for some purposes only. Blank lines and lines
-//! starting with `#` are skipped. Ids never leave this process; only fingerprints are written.
+//! starting with `#` are skipped, and so is a UTF-8 byte-order mark at the start. An id not in
+//! Unicode NFC revokes its NFC spelling as well (the builder's default for member ids). Ids never
+//! leave this process; only fingerprints are written.
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::Snapshot;
@@ -23,6 +25,8 @@ pub fn revocation_delta(
     for (n, line) in lines.lines().enumerate() {
         let at = n as u64 + 1;
         let line = line.map_err(|e| BuildError::new(BuildErrorKind::Io, e.to_string()).with_line(at))?;
+        // A byte-order mark left in the first id would revoke a fingerprint nobody has.
+        let line = if at == 1 { crate::text::strip_bom(&line) } else { &line };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -51,6 +55,14 @@ pub fn revocation_delta(
             }
         };
         entries.push(Revocation { fingerprint: snap.fingerprint(id), purposes: mask });
+        // Members are built from NFC ids unless the definitions say `as-is`, and opt-out lists
+        // come from other systems (NFD from macOS, some web forms): revoke the NFC spelling too.
+        // A fingerprint no member has revokes nothing; missing the member would keep a consent
+        // that was withdrawn.
+        let nfc = crate::text::nfc(id);
+        if nfc != id {
+            entries.push(Revocation { fingerprint: snap.fingerprint(&nfc), purposes: mask });
+        }
     }
     let delta = RevocationDelta::new(&snap.id, snap.version, snap.key_id(), sequence, created_ms, entries);
     if delta.entries.len() > edgeseg::delta::MAX_REVOCATIONS {

@@ -151,3 +151,51 @@ fn results_and_errors_come_out_in_order() {
     assert_eq!(out[7], json!({"result": null}));
     assert!(error(8).contains("extra"), "{}", error(8));
 }
+
+#[test]
+fn issue19_a_rule_out_of_budget_is_a_distinct_error_not_null() {
+    // 70,000 bytes of string built: more than the 65,536 work units. A rule that returns null is
+    // still a result.
+    let input = [
+        json!({"rule": {"cat": [{"var": "s"}, "!"]}, "data": {"s": "a".repeat(70_000)}}).to_string(),
+        json!({"rule": {"var": "missing"}, "data": {}}).to_string(),
+        json!({"rule": {"cat": [{"var": "s"}, "!"]}, "data": {"s": "ab"}}).to_string(),
+    ]
+    .join("\n");
+    let out = both(&input);
+    assert_eq!(out[0], json!({"error": cli::jsonlogic::BUDGET_EXCEEDED}));
+    assert!(cli::jsonlogic::BUDGET_EXCEEDED.contains(&edgeseg::rule::DEFAULT_EVAL_BUDGET.to_string()));
+    assert_eq!(out[1], json!({"result": null}));
+    assert_eq!(out[2], json!({"result": "ab!"}));
+}
+
+/// `edgeseg jsonlogic --native` with extra arguments over any reader.
+fn jsonlogic_native(extra: &[&str], input: &mut dyn std::io::BufRead) -> Vec<Value> {
+    let argv = ["edgeseg", "jsonlogic", "--native"].iter().chain(extra).map(|s| s.to_string());
+    let mut out = Vec::new();
+    cli::run_with_input(argv.map(Into::into), input, &mut out).unwrap();
+    String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn issue19_an_over_long_line_is_an_error_line_read_in_bounded_memory() {
+    let ok = r#"{"rule": {"+": [1, 2]}}"#;
+    // A 64 MiB line generated on the fly: the reader consumes it without buffering it (the cap is
+    // 1 MiB by default), answers one error line and carries on.
+    let (head, tail) = (format!("{ok}\n{{\"rule\": \""), format!("\"}}\n{ok}\n"));
+    let body = std::io::Read::take(std::io::repeat(b'a'), 64 << 20);
+    let endless = std::io::Read::chain(std::io::Read::chain(head.as_bytes(), body), tail.as_bytes());
+    let out = jsonlogic_native(&[], &mut std::io::BufReader::new(endless));
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0], json!({"result": 3}));
+    let e = out[1]["error"].as_str().unwrap();
+    assert!(e.contains("line 2") && e.contains("1048576") && e.contains("--max-line-bytes"), "{e}");
+    assert_eq!(out[2], json!({"result": 3}));
+
+    // A smaller cap, a BOM and CRLF endings.
+    let input = format!("\u{feff}{ok}\r\n{{\"rule\": \"{}\"}}\r\n{ok}\r\n", "b".repeat(100));
+    let out = jsonlogic_native(&["--max-line-bytes", "64"], &mut input.as_bytes());
+    assert_eq!(out[0], json!({"result": 3}));
+    assert!(out[1]["error"].as_str().unwrap().contains("longer than 64 bytes"), "{out:?}");
+    assert_eq!(out[2], json!({"result": 3}));
+}

@@ -1,14 +1,18 @@
-//! `edgeseg sample | build | inspect`: thin wrappers over `edgeseg-snapshots`.
+//! `edgeseg sample | build | inspect`: thin wrappers over `edgeseg-snapshots`. `build` adds two
+//! checks that need the file system: ids in the member file that differ only by case
+//! (`member_ids.case_collisions`), and an `--out` that already holds the same id and version with
+//! other bytes (a warning).
 
 use anyhow::Context;
 use clap::Args;
+use edgeseg_snapshots::definitions::CaseCollisions;
 use edgeseg_snapshots::{
-    BuildOptions, Definitions, ExactForm, Progress, build_files, build_with_progress, inspect, sample,
+    BuildOptions, Definitions, ExactForm, Progress, build_files, build_with_progress, inspect, members, sample,
 };
 use std::fs::File;
 use std::io::IsTerminal;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct SampleArgs {
@@ -55,7 +59,9 @@ pub struct BuildArgs {
     /// Where to write the snapshot.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Snapshot version [default: the definitions' `version`, else the creation time in ms].
+    /// Snapshot version [default: the definitions' `version`, else the creation time in ms]. A
+    /// pinned version over an `--out` that holds the same id and version with other bytes is
+    /// warned about: hosts would not take the new one as an update.
     #[arg(long, value_name = "N")]
     pub snapshot_version: Option<u64>,
     /// Creation time in ms since the epoch [default: now].
@@ -157,10 +163,16 @@ pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             built?
         }
     };
+    if let Some(path) = &args.members {
+        check_case_collisions(&args.definitions, path)?;
+    }
     if let Some(path) = &args.signing_key {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let key = edgeseg_snapshots::sign::signing_key(&text).with_context(|| format!("in {}", path.display()))?;
         built.bytes = edgeseg_snapshots::sign::sign(&built.bytes, &key).map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+    }
+    if let Some(warning) = same_version_warning(&args.out, &built.bytes) {
+        eprintln!("warning: {warning}");
     }
     // Write to a temporary name and rename, so a crash never leaves half a snapshot under the
     // name a deploy step picks up.
@@ -184,6 +196,7 @@ fn run_build_sharded(args: &BuildArgs, opts: &BuildOptions, out: &mut dyn Write)
     let sharding = ShardOptions { bits: args.shards, shard_bytes: args.shard_bytes.unwrap_or(DEFAULT_SHARD_BYTES) };
     let built = match (&args.members, args.synthetic_members) {
         (Some(path), _) => {
+            check_case_collisions(&args.definitions, path)?;
             let members = edgeseg_snapshots::members::open(path)?;
             build_sharded(&defs, members, opts, &sharding, &args.out, &mut |_| {})
                 .map_err(|e| if e.kind() == edgeseg_snapshots::BuildErrorKind::Members { e.in_file(path) } else { e })?
@@ -217,6 +230,62 @@ fn run_build_sharded(args: &BuildArgs, opts: &BuildOptions, out: &mut dyn Write)
         writeln!(out, "{manifest}")?;
     }
     Ok(())
+}
+
+/// Most colliding groups of ids named; the rest are counted.
+const COLLISIONS_SHOWN: usize = 10;
+
+/// The definitions' `member_ids.case_collisions` over the member file: ids that differ only by case
+/// or Unicode normalisation are named by line on stderr (`warn`, the default) or refuse the build
+/// (`error`). Never the ids themselves: the builder does not repeat ids.
+fn check_case_collisions(definitions: &Path, members: &Path) -> anyhow::Result<()> {
+    let policy = Definitions::load(definitions)?.member_ids.unwrap_or_default().case_collisions();
+    if policy == CaseCollisions::Off {
+        return Ok(());
+    }
+    let (found, total) = edgeseg_snapshots::text::case_collisions(|| members::open(members), COLLISIONS_SHOWN)?;
+    if total == 0 {
+        return Ok(());
+    }
+    let mut text = format!(
+        "{total} group(s) of member ids in {} differ only by case or Unicode normalisation; the edge treats each \
+         spelling as a different customer:",
+        members.display()
+    );
+    for c in &found {
+        let lines: Vec<String> = c.lines.iter().map(u64::to_string).collect();
+        text.push_str(&format!("\n  lines {}", lines.join(", ")));
+    }
+    if total > found.len() as u64 {
+        text.push_str(&format!("\n  … and {} more", total - found.len() as u64));
+    }
+    match policy {
+        CaseCollisions::Error => anyhow::bail!("{text}\n(member_ids.case_collisions is \"error\")"),
+        _ => eprintln!("warning: {text}\n(member_ids.case_collisions: \"error\" refuses, \"off\" skips this check)"),
+    }
+    Ok(())
+}
+
+/// Hosts identify a snapshot by id and version: a different snapshot under the same pair is
+/// ignored by the Worker (it already serves "that" version) and refused or taken differently by
+/// other hosts, and a revocation delta for one does not revoke in the other. A pinned `version`
+/// (definitions or `--snapshot-version`) rebuilt over its previous output is exactly that.
+fn same_version_warning(out: &Path, bytes: &[u8]) -> Option<String> {
+    let existing = std::fs::read(out).ok()?;
+    if existing == bytes {
+        return None;
+    }
+    let (old, new) = (edgeseg::swap::peek(&existing).ok()?, edgeseg::swap::peek(bytes).ok()?);
+    (old.id == new.id && old.version == new.version).then(|| {
+        format!(
+            "{} already holds snapshot \"{}\" version {} with different bytes; hosts that have loaded it will not \
+             take this one as an update (same id and version) and its revocation deltas do not apply here: bump \
+             `version` (or --snapshot-version), or leave it unset so the build time is the version",
+            out.display(),
+            edgeseg_snapshots::text::escape(&new.id),
+            new.version
+        )
+    })
 }
 
 pub fn run_inspect(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<()> {

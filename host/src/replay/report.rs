@@ -197,7 +197,9 @@ impl Report {
     }
 
     fn write_text(&self, out: &mut String, timings: bool) -> fmt::Result {
-        writeln!(out, "snapshot           {} v{}", self.snapshot_id, self.snapshot_version)?;
+        // The id is the snapshot's to choose (the edge checks only tier, segment and purpose names).
+        let id = edgeseg_snapshots::text::escape(&self.snapshot_id);
+        writeln!(out, "snapshot           {id} v{}", self.snapshot_version)?;
         if timings && let Some(m) = &self.module {
             let path = m.path.as_deref().unwrap_or("(in memory)");
             writeln!(out, "module             {path} ({} bytes)", m.bytes)?;

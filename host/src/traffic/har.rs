@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -106,7 +106,13 @@ impl<R: Read> Read for Counting<R> {
 fn walk<R: Read>(reader: R, max_entry: usize, tx: &SyncSender<Result<TrafficRecord, TrafficError>>) {
     let budget = Budget::default();
     budget.limit.set(u64::MAX);
-    let counting = Counting { inner: io::BufReader::with_capacity(64 << 10, reader), budget: budget.clone() };
+    let mut buffered = io::BufReader::with_capacity(64 << 10, reader);
+    // A byte-order mark (as some Windows tools write) is not JSON; a read error here shows up at
+    // the first read of the document.
+    if buffered.fill_buf().is_ok_and(|b| b.starts_with(super::lines::BOM)) {
+        buffered.consume(super::lines::BOM.len());
+    }
+    let counting = Counting { inner: buffered, budget: budget.clone() };
     let mut de = serde_json::Deserializer::from_reader(counting);
     let index = Rc::new(Cell::new(0u64));
     let seed = Document { tx, budget: budget.clone(), max_entry: max_entry as u64, index: index.clone() };

@@ -2,10 +2,14 @@
 //!
 //! A production log is untrusted input: a line is read with a length cap, so an endless line
 //! without a newline cannot exhaust memory — the excess is consumed and dropped, and the line is
-//! reported as too long with its number. `\r\n` endings are accepted; the `\r` is not counted.
+//! reported as too long with its number. `\r\n` endings are accepted; the `\r` is not counted. A
+//! UTF-8 byte-order mark at the start of the input (as Windows tools write) is dropped.
 
 use super::{TrafficError, TrafficErrorReason};
 use std::io::{self, BufRead};
+
+/// A UTF-8 byte-order mark: not part of the first line (nor of a HAR document).
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One line as [`Lines::next_line`] hands it out.
 #[derive(Debug)]
@@ -53,6 +57,9 @@ impl<R: BufRead> Lines<R> {
             }
             Ok(Some(kept)) => {
                 self.line += 1;
+                if self.line == 1 && self.buf.starts_with(BOM) {
+                    self.buf.drain(..BOM.len());
+                }
                 if kept {
                     Some(Line::Text(self.line, &self.buf))
                 } else {

@@ -129,3 +129,22 @@ fn empty_input_and_invalid_utf8() {
     let recs: Vec<_> = TrafficReader::new(Cursor::new(bad)).collect();
     assert!(matches!(&recs[0], Err(TrafficError { line: 1, reason: TrafficErrorReason::Json(_) })));
 }
+
+#[test]
+fn issue19_a_byte_order_mark_at_the_start_is_not_part_of_the_first_line() {
+    let recs = read_all(&format!("\u{feff}{GOOD}\n{GOOD}\n"));
+    assert_eq!(recs.len(), 2);
+    for (i, r) in recs.iter().enumerate() {
+        let Ok(r) = r else { panic!("{recs:?}") };
+        assert_eq!(r.line, i as u64 + 1);
+    }
+    // Only at the start: later it is content (and here, bad JSON for that line alone).
+    let recs = read_all(&format!("{GOOD}\n\u{feff}{GOOD}\n"));
+    assert!(recs[0].is_ok() && recs[1].is_err(), "{recs:?}");
+    // nginx logs share the line reader.
+    let format = super::nginx::LogFormat::parse(super::nginx::COMBINED).unwrap();
+    let line = "\u{feff}192.0.2.7 - - [21/Nov/2025:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"ua\"\n";
+    let nginx = super::nginx::NginxReader::new(Cursor::new(line.as_bytes().to_vec()), format);
+    let recs: Vec<_> = nginx.collect();
+    assert!(matches!(recs.as_slice(), [Ok(r)] if r.client_ip.as_deref() == Some("192.0.2.7")), "{recs:?}");
+}

@@ -198,3 +198,189 @@ fn keygen_then_a_signed_build_replays_under_its_public_key_and_an_unsigned_one_d
     let e = format!("{:#}", replay(&signed, Some(&dir.join("other.pub"))).unwrap_err());
     assert!(e.contains("does not verify"), "{e}");
 }
+
+/// Runs the real `edgeseg` binary with its standard output a pipe whose reader is already gone.
+fn with_closed_stdout(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgeseg"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn issue19_a_broken_pipe_on_stdout_ends_quietly_with_status_0() {
+    let f = files("broken-pipe");
+    let dir = scratch("broken-pipe-sample");
+    let sample_dir = dir.to_str().unwrap();
+    let defs = dir.join("defs.json");
+    std::fs::write(&defs, edgeseg_snapshots::sample::DEMO_DEFINITIONS).unwrap();
+    let members = dir.join("members.csv");
+    let built = dir.join("out.snapshot");
+    let (defs, members, built) = (defs.to_str().unwrap(), members.to_str().unwrap(), built.to_str().unwrap());
+    let jsonl = b"{\"rule\": {\"+\": [1, 2]}}\n".repeat(100);
+    let revocations = format!("{sample_dir}/revocations.txt");
+    let delta = format!("{sample_dir}/out.delta");
+    let key = format!("{sample_dir}/publisher");
+    let flags = workspace().join("snapshots/data/flagd/flags.json").to_str().unwrap().to_owned();
+    let cases: Vec<(Vec<&str>, &[u8])> = vec![
+        (vec!["inspect", &f.snapshot], b""),
+        (vec!["inspect", "--json", &f.snapshot], b""),
+        (vec!["sample", "--out-dir", sample_dir, "--members", "50", "--requests", "20"], b""),
+        (vec!["build", "--definitions", defs, "--members", members, "--out", built, "--seed", "1"], b""),
+        (
+            vec![
+                "replay",
+                "--snapshot",
+                &f.snapshot,
+                "--traffic",
+                &f.traffic,
+                "--module",
+                &f.module,
+                "--skip-malformed",
+            ],
+            b"",
+        ),
+        (vec!["slo", "rules", "--snapshot", built], b""),
+        (vec!["slo", "dashboard", "--snapshot", built], b""),
+        (vec!["jsonlogic", "--native"], &jsonl),
+        (
+            vec![
+                "diff",
+                "--old",
+                &f.snapshot,
+                "--new",
+                &f.snapshot,
+                "--traffic",
+                &f.traffic,
+                "--module",
+                &f.module,
+                "--skip-malformed",
+            ],
+            b"",
+        ),
+        (vec!["revoke", "--snapshot", built, "--revocations", &revocations, "--sequence", "1", "--out", &delta], b""),
+        (vec!["import-flagd", &flags], b""),
+        (vec!["keygen", "--out", &key], b""),
+        (vec!["--help"], b""),
+        (vec!["inspect", "--help"], b""),
+    ];
+    for (args, stdin) in cases {
+        let out = with_closed_stdout(&args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "edgeseg {}: {} {stderr}", args.join(" "), out.status);
+        assert!(!stderr.contains("Broken pipe") && !stderr.contains("error"), "edgeseg {}: {stderr}", args.join(" "));
+    }
+    // Other failures still fail.
+    let out = with_closed_stdout(&["inspect", "/nonexistent.snapshot"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent.snapshot"));
+}
+
+/// Runs the real binary; (status code, stdout, stderr).
+fn edgeseg_process(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgeseg")).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn issue19_a_pinned_version_over_an_output_with_other_bytes_is_warned_about() {
+    let dir = scratch("pinned-version");
+    let defs = dir.join("demo.json");
+    std::fs::write(&defs, edgeseg_snapshots::sample::DEMO_DEFINITIONS).unwrap();
+    let members = dir.join("members.csv");
+    let mut csv = Vec::new();
+    edgeseg_snapshots::sample::write_members(&mut csv, 200, 1).unwrap();
+    std::fs::write(&members, csv).unwrap();
+    let out = dir.join("demo.snapshot");
+    let (defs, members, out) = (defs.to_str().unwrap(), members.to_str().unwrap(), out.to_str().unwrap());
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "--definitions", defs, "--members", members, "--out", out, "--no-progress"];
+        args.extend_from_slice(extra);
+        edgeseg_process(&args)
+    };
+    // The demo pins version 1. The first build has nothing to meet.
+    let (code, _, stderr) = build(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // The same seeded bytes again: nothing to say.
+    let (code, _, stderr) = build(&["--seed", "7", "--created-ms", "1763700000000"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("already holds snapshot \"demo\" version 1 with different bytes"), "{stderr}");
+    let (_, _, stderr) = build(&["--seed", "7", "--created-ms", "1763700000000"]);
+    assert!(!stderr.contains("warning"), "identical bytes: {stderr}");
+    // A rebuild with fresh keys under the pinned version: warned, still written.
+    let before = std::fs::read(out).unwrap();
+    let (code, stdout, stderr) = build(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.starts_with("warning: ") && stderr.contains("bump `version`"), "{stderr}");
+    assert!(stdout.contains("wrote"), "{stdout}");
+    assert_ne!(std::fs::read(out).unwrap(), before);
+    // Another version: no clash.
+    let (_, _, stderr) = build(&["--snapshot-version", "2"]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn issue19_member_ids_that_differ_only_by_case_are_named_by_line() {
+    let dir = scratch("case-ids");
+    let defs_text = r#"{"id": "c", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["all"],
+        "segments": [{"name": "everyone", "purpose": "contract", "members": {"all": true}}]}"#;
+    let defs = dir.join("defs.json");
+    std::fs::write(&defs, defs_text).unwrap();
+    let strict = dir.join("strict.json");
+    std::fs::write(
+        &strict,
+        defs_text.replace(r#""id": "c","#, r#""id": "c", "member_ids": {"case_collisions": "error"},"#),
+    )
+    .unwrap();
+    let members = dir.join("members.csv");
+    std::fs::write(&members, "id\nAlice\nbob\nalice\n").unwrap();
+    let out = dir.join("c.snapshot");
+    let (defs, strict, members, out) =
+        (defs.to_str().unwrap(), strict.to_str().unwrap(), members.to_str().unwrap(), out.to_str().unwrap());
+
+    let (code, _, stderr) = edgeseg_process(&["build", "--definitions", defs, "--members", members, "--out", out]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning: 1 group(s) of member ids") && stderr.contains("lines 2, 4"), "{stderr}");
+    assert!(!stderr.contains("Alice") && !stderr.contains("alice"), "ids are not repeated: {stderr}");
+    std::fs::remove_file(out).unwrap();
+
+    let (code, _, stderr) = edgeseg_process(&["build", "--definitions", strict, "--members", members, "--out", out]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("lines 2, 4") && stderr.contains("\"error\""), "{stderr}");
+    assert!(!std::path::Path::new(out).exists(), "a refused build writes nothing");
+}
+
+#[test]
+fn issue19_inspect_and_replay_escape_a_hostile_snapshot_id() {
+    let f = files("hostile-id");
+    let mut p = crate::support::payload(7);
+    p.id = "evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}".into();
+    std::fs::write(&f.snapshot, p.encode().unwrap()).unwrap();
+    let inspected = edgeseg(&["inspect", &f.snapshot]).unwrap();
+    let replayed = edgeseg(&[
+        "replay",
+        "--snapshot",
+        &f.snapshot,
+        "--traffic",
+        &f.traffic,
+        "--module",
+        &f.module,
+        "--skip-malformed",
+    ])
+    .unwrap();
+    for text in [&inspected, &replayed] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+        assert!(text.contains("evil\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{202e}"), "{text}");
+    }
+}

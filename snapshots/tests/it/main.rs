@@ -10,6 +10,7 @@ mod inspect;
 mod limits;
 mod members;
 mod sample;
+mod untrusted;
 
 use edgeseg::{Decision, Engine, Request};
 use edgeseg_snapshots::members::{CsvMembers, Member};

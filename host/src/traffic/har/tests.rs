@@ -119,3 +119,9 @@ fn the_reader_ends_only_after_its_walker_thread_has_finished() {
     assert_eq!(reader.by_ref().filter(Result::is_ok).count(), 1);
     assert!(reader.walker.is_none());
 }
+
+#[test]
+fn issue19_a_byte_order_mark_before_the_document_is_skipped() {
+    let recs = read(&format!("\u{feff}{}", doc(&[entry("https://a.test/x", "[]", 200)])), 1 << 20);
+    assert!(matches!(recs.as_slice(), [Ok(r)] if r.path == "/x"), "{recs:?}");
+}
