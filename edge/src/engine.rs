@@ -60,6 +60,9 @@ pub struct Classification<'e> {
     /// Sharded snapshot, identified request, shard not held: classified without membership and
     /// without recorded consent.
     pub shard_missing: bool,
+    /// The identity is in the snapshot: some consent or member set holds its fingerprint. Only
+    /// then may it key a per-user throttle bucket (an id a client makes up is free to mint).
+    pub member: bool,
 }
 
 /// Counters a host reads for its report and its health checks.
@@ -255,6 +258,7 @@ impl Engine {
             headers_skipped,
             budget_skipped,
             shard_missing,
+            member,
         } = classify(&self.snapshot, &self.shards, self.revocations.as_ref(), self.gated, self.eval_budget, req);
         self.rule_budget_skips += budget_skipped.len() as u64;
         if self.snapshot.sharding.is_some() && fingerprint.is_some() {
@@ -304,7 +308,7 @@ impl Engine {
 
         let throttle = throttle_pick.and_then(|(source, actions)| {
             let policy = actions.throttle.as_ref()?;
-            let key = throttle_key(snap, policy, source, fingerprint, req)?;
+            let key = throttle_key(snap, policy, source, fingerprint.filter(|_| member), req)?;
             let verdict = self.limiter.check(key, policy, req.now_ms);
             let rl = rate_limit_headers(source_name(source), policy, &verdict);
             response_headers.push(Header { name: "ratelimit-policy", value: Cow::Owned(rl.policy) });
@@ -490,6 +494,9 @@ fn classify_capped<'e>(
     narrowing.cookie &= granted;
     narrowing.revoked &= granted;
     let consent = granted & !narrowing.removed();
+    // In a consent set (before any request signal narrowed it), or — checked below — in a member
+    // set: the builder files every member in at least one, so nothing else is a member.
+    let mut member = granted & gated != 0;
 
     let env = EdgeEnv { req, snap, identity, members, key, consent };
     // Sized once: growing a Vec step by step is a realloc per step (the wasm allocator's slow path).
@@ -502,7 +509,7 @@ fn classify_capped<'e>(
         }
         if seg.membership.is_some() {
             match (key, members.segment(i, seg)) {
-                (Some(k), Some(set)) if set.contains(k) => {}
+                (Some(k), Some(set)) if set.contains(k) => member = true,
                 _ => continue,
             }
         }
@@ -528,6 +535,7 @@ fn classify_capped<'e>(
         headers_skipped,
         budget_skipped,
         shard_missing,
+        member,
     }
 }
 
@@ -554,8 +562,12 @@ fn source_name(source: Source<'_>) -> &str {
 /// always supplies an IP, so this only happens in synthetic traffic).
 ///
 /// Keys are keyed hashes over the policy's source, so two policies never share state and a client
-/// cannot aim its IP or id at another's bucket. Per-user policies fall back to the IP for
-/// anonymous requests.
+/// cannot aim its IP or id at another's bucket. Per-user policies key by the user only when the
+/// identity is a member of the snapshot (`fingerprint` is `None` otherwise): an id that is in no
+/// set costs a client nothing to mint, so rotating made-up ids must not buy fresh buckets — those
+/// requests, like anonymous ones, fall back to the IP. The IP is canonical ([`ip_key`]): one
+/// address has one key however it is spelled, and an IPv6 client is keyed by its /64, the block
+/// one subscriber holds.
 fn throttle_key(
     snap: &Snapshot,
     policy: &ThrottlePolicy,
@@ -568,16 +580,71 @@ fn throttle_key(
         Source::Tier(n) => (b"t", n),
     };
     let fp_bytes;
+    let fp_bytes_ip;
     let (which, value): (&[u8], &[u8]) = match (policy.key, fingerprint, req.client_ip) {
         (ThrottleKey::Segment, _, _) => (b"segment", b""),
         (ThrottleKey::User, Some(fp), _) => {
             fp_bytes = fp.to_le_bytes();
             (b"user", &fp_bytes)
         }
-        (ThrottleKey::User | ThrottleKey::Ip, _, Some(ip)) => (b"ip", ip.trim().as_bytes()),
+        (ThrottleKey::User | ThrottleKey::Ip, _, Some(ip)) => {
+            let (bytes, len) = ip_key(ip);
+            fp_bytes_ip = bytes;
+            (b"ip", fp_bytes_ip.get(..len).unwrap_or_default())
+        }
         (ThrottleKey::User | ThrottleKey::Ip, _, None) => return None,
     };
     Some(snap.fingerprint_key.hash_parts(&[kind, name.as_bytes(), which, value]))
+}
+
+/// Bits of an IPv6 address that key a per-IP throttle bucket: the /64 a subscriber is given
+/// (RFC 6177); rotating addresses inside it stays one client.
+pub const IPV6_THROTTLE_PREFIX_BITS: u32 = 64;
+
+/// A client IP as the bytes that key its throttle bucket: IPv4 as its four octets (IPv4-mapped
+/// and -compatible IPv6 spellings included), IPv6 as its first [`IPV6_THROTTLE_PREFIX_BITS`]
+/// bits; brackets, a port and surrounding space are ignored, so every spelling of one address is
+/// one key. Text that is no IP address keys by its trimmed, lower-cased bytes (at most 64): hosts
+/// supply the address, so this is their own odd value, not a client's choice.
+pub fn ip_key(ip: &str) -> ([u8; 64], usize) {
+    let mut out = [0u8; 64];
+    let t = ip.trim();
+    let unbracketed = match t.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        // `a.b.c.d:port`: one colon means a port (an IPv6 address has at least two).
+        None if t.bytes().filter(|&b| b == b':').count() == 1 => t.split(':').next().unwrap_or(t),
+        None => t,
+    };
+    let parsed = unbracketed.parse::<core::net::IpAddr>().ok().map(|a| match a {
+        core::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(core::net::IpAddr::V6(v6), core::net::IpAddr::V4),
+        v4 => v4,
+    });
+    match parsed {
+        Some(core::net::IpAddr::V4(v4)) => {
+            if let Some(dst) = out.get_mut(..4) {
+                dst.copy_from_slice(&v4.octets());
+            }
+            (out, 4)
+        }
+        Some(core::net::IpAddr::V6(v6)) => {
+            let keep = (IPV6_THROTTLE_PREFIX_BITS / 8) as usize;
+            if let (Some(dst), Some(src)) = (out.get_mut(..keep), v6.octets().get(..keep)) {
+                dst.copy_from_slice(src);
+            }
+            // A marker byte after the prefix keeps an IPv6 /64 apart from an IPv4 address.
+            if let Some(b) = out.get_mut(keep) {
+                *b = 6;
+            }
+            (out, keep + 1)
+        }
+        None => {
+            let n = t.len().min(out.len());
+            for (d, s) in out.iter_mut().zip(t.bytes().take(n)) {
+                *d = s.to_ascii_lowercase();
+            }
+            (out, n)
+        }
+    }
 }
 
 /// What rules see at the edge.

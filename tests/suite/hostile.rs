@@ -55,8 +55,9 @@ fn hundreds_of_thousands_of_distinct_client_addresses_keep_the_throttle_table_an
     // CI short on a debug wasmtime; `EDGESEG_HOSTILE_KEYS=1000000` runs the full million.
     let n: u32 = std::env::var("EDGESEG_HOSTILE_KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
     for i in 0..n {
-        // Every request from a new address (an IPv6 sweep), all within the same second.
-        let ip = format!("2001:db8::{:x}:{:x}", i >> 16, i & 0xffff);
+        // Every request from a new client (an IPv6 sweep over /64s: addresses inside one /64 are
+        // one client's), all within the same second.
+        let ip = format!("2001:db8:{:x}:{:x}::1", i >> 16, i & 0xffff);
         let d = guest.decide_with(&record(now, ip, vec![]).request(), |d| d.throttle.as_ref().map(|t| t.result));
         match d.unwrap() {
             Some(ThrottleResult::Allowed) => allowed += 1,

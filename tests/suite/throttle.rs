@@ -78,3 +78,78 @@ fn import_refuses_an_oversized_message_without_trapping() {
     assert_eq!(guest.traps(), 0);
     assert_eq!(guest.import_throttle_state(&[(7, 1)]).unwrap(), 1);
 }
+
+/// Issue 19, finding 2: the demo's free tier throttles per user (burst 10, 2/s). A client that
+/// sends a fresh made-up `edgeseg_uid` with every request, or rotates IPv6 addresses inside one
+/// /64, or spells one IPv4 address seven ways, used to get a fresh bucket each time (0 of 100
+/// rejected). Ids that are no member now key by the client IP, and IPs are canonical: natively and
+/// in wasmtime, about 90 of 100 are rejected.
+#[test]
+fn rotating_ids_addresses_or_spellings_still_gets_throttled() {
+    use edgeseg_snapshots::{BuildOptions, Definitions, build, sample};
+    let defs = Definitions::load(&edgeseg_tests::root().join("snapshots/data/demo.json")).unwrap();
+    let snap =
+        build(&defs, sample::members(1_000, 42), &BuildOptions { seed: Some(3), ..Default::default() }).unwrap().bytes;
+    let line = |i: u64, cookie: &str, ip: &str| {
+        format!(
+            r#"{{"now_ms": {}, "method": "GET", "host": "shop.example", "path": "/catalog", "headers": [["cookie", "{cookie}"]], "client_ip": "{ip}"}}"#,
+            1_763_720_000_000 + i
+        )
+    };
+    let spellings = [
+        "198.51.100.7",
+        " 198.51.100.7",
+        "198.51.100.7:443",
+        "::ffff:198.51.100.7",
+        "::FFFF:c633:6407",
+        "0:0:0:0:0:ffff:c633:6407",
+        "[::ffff:198.51.100.7]:8080",
+    ];
+    let attacks: [(&str, Box<dyn Fn(u64) -> String>); 3] = [
+        ("fresh made-up ids", Box::new(|i| line(i, &format!("edgeseg_uid=forged-{i}"), "203.0.113.9"))),
+        ("IPv6 rotation in one /64", Box::new(|i| line(i, "", &format!("2001:db8:1:2:{:x}::{:x}", i * 7, i)))),
+        ("seven spellings of one IPv4", Box::new(move |i| line(i, "", spellings[(i % 7) as usize]))),
+    ];
+    for (what, make) in attacks {
+        let records: Vec<_> = (0..100)
+            .map(|i| TrafficReader::new(format!("{}\n", make(i)).as_bytes()).next().unwrap().unwrap())
+            .collect();
+        let mut native = edgeseg::Engine::load(&snap).unwrap();
+        let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+        guest.load_snapshot(&snap).unwrap();
+        let (mut native_rejected, mut guest_rejected) = (0, 0);
+        for r in &records {
+            let d = native.decide(&r.request());
+            assert_eq!(d.tier, "free", "{what}");
+            native_rejected += u32::from(d.rejected());
+            let g = guest.decide(&r.request()).unwrap();
+            guest_rejected += u32::from(g.throttle.as_ref().is_some_and(|t| t.result == ThrottleResult::Rejected));
+        }
+        assert!(native_rejected >= 85, "{what}: only {native_rejected} of 100 rejected natively");
+        assert_eq!(native_rejected, guest_rejected, "{what}: native and wasmtime disagree");
+    }
+}
+
+/// A member's own id still keys its own bucket (members are not lumped behind a shared IP).
+#[test]
+fn members_keep_their_own_buckets_behind_one_ip() {
+    use edgeseg_snapshots::{BuildOptions, Definitions, build, sample};
+    let defs = Definitions::load(&edgeseg_tests::root().join("snapshots/data/demo.json")).unwrap();
+    let snap =
+        build(&defs, sample::members(1_000, 42), &BuildOptions { seed: Some(3), ..Default::default() }).unwrap().bytes;
+    let mut engine = edgeseg::Engine::load(&snap).unwrap();
+    let (mut rejected, mut free) = (0, 0);
+    for i in 0..100u64 {
+        let line = format!(
+            r#"{{"now_ms": {}, "method": "GET", "host": "shop.example", "path": "/catalog", "headers": [["cookie", "edgeseg_uid={}"]], "client_ip": "203.0.113.9"}}"#,
+            1_763_720_000_000 + i,
+            sample::member_id(i)
+        );
+        let r = TrafficReader::new(format!("{line}\n").as_bytes()).next().unwrap().unwrap();
+        let d = engine.decide(&r.request());
+        free += u32::from(d.tier == "free");
+        rejected += u32::from(d.rejected());
+    }
+    assert!(free > 50, "{free}");
+    assert_eq!(rejected, 0, "one request per member: no member is throttled by another's traffic");
+}
