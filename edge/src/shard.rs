@@ -18,10 +18,12 @@
 //! hosts that verify signatures check the digest before handing the bytes over (as with the
 //! signature itself, no hash code beyond CRC-32C lives in the module).
 //!
-//! Inside a shard every fingerprint shares its top `bits` bits. The compact exact encoding buckets
-//! by top bits, so the builder stores each fingerprint rotated left by `bits` ([`probe_key`]) and
-//! the engine probes with the same rotation: a bijection, so exact sets stay exact, and the bits
-//! the bucketing reads are uniform again.
+//! Inside a shard every fingerprint shares its top `bits` bits: they carry no information there.
+//! The builder stores each fingerprint shifted left by `bits` ([`probe_key`]; within one shard a
+//! bijection, so exact sets stay exact) and the engine probes with the same shift: the compact
+//! exact encoding buckets by top bits, which are uniform again, and declares the `bits` low zero
+//! bits so it does not store them — a shard's exact sets cost what the same members cost in one
+//! unsharded set.
 
 use crate::error::{Error, ErrorKind};
 use crate::format;
@@ -84,11 +86,11 @@ pub fn shard_index(fingerprint: u64, bits: u8) -> u32 {
     if bits == 0 { 0 } else { (fingerprint >> (64 - u32::from(bits.min(MAX_SHARD_BITS)))) as u32 }
 }
 
-/// The key a shard's sets are built and probed with: the fingerprint rotated left by `bits`, so
-/// the bits a compact exact set buckets by are not the ones every member of the shard shares.
+/// The key a shard's sets are built and probed with: the fingerprint shifted left by `bits` (the
+/// bits every member of the shard shares go; `bits` zero bits come in low).
 #[inline]
 pub fn probe_key(fingerprint: u64, bits: u8) -> u64 {
-    fingerprint.rotate_left(u32::from(bits))
+    fingerprint << u32::from(bits.min(MAX_SHARD_BITS))
 }
 
 /// A shard as the builder writes it. `B` as in [`MembershipData`].

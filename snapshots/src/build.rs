@@ -131,10 +131,10 @@ pub fn build_with_progress(
 }
 
 /// Where key material comes from: the OS, or a stream derived from a seed.
-struct KeySource(Option<SplitMix64>);
+pub(crate) struct KeySource(pub(crate) Option<SplitMix64>);
 
 impl KeySource {
-    fn fill(&mut self, out: &mut [u8]) -> Result<(), BuildError> {
+    pub(crate) fn fill(&mut self, out: &mut [u8]) -> Result<(), BuildError> {
         match &mut self.0 {
             Some(prng) => {
                 prng.fill(out);
@@ -146,7 +146,7 @@ impl KeySource {
     }
 
     /// A bloom seed whose two halves differ (equal halves degrade the filter; see DESIGN.md).
-    fn bloom_seed(&mut self) -> Result<[u8; 32], BuildError> {
+    pub(crate) fn bloom_seed(&mut self) -> Result<[u8; 32], BuildError> {
         let mut seed = [0u8; 32];
         for _ in 0..8 {
             self.fill(&mut seed)?;
@@ -160,15 +160,32 @@ impl KeySource {
 
 /// Everything collected from the members.
 struct Tally {
-    members_read: u64,
+    counts: Counts,
     /// Fingerprints of consenting members, by purpose (empty for `contract`).
     consented: Vec<Vec<u64>>,
     /// Fingerprints by segment (empty for rule-only segments).
     fingerprints: Vec<Vec<u64>>,
+}
+
+/// What [`ingest`] counts, whatever it files the members into.
+pub(crate) struct Counts {
+    pub(crate) members_read: u64,
+    /// Members filed per consent purpose and per segment (after consent filtering).
+    pub(crate) consented: Vec<u64>,
+    pub(crate) segments: Vec<u64>,
     /// Members that matched a segment's selection but had not consented to its purpose.
-    excluded: Vec<u64>,
+    pub(crate) excluded: Vec<u64>,
     /// Of those, members who listed the purpose but whose TCF string does not consent to it.
-    excluded_tcf: Vec<u64>,
+    pub(crate) excluded_tcf: Vec<u64>,
+}
+
+/// One member as [`ingest`] files it: fingerprint, line, the consent purposes it is filed under
+/// (bit per purpose) and the segments (bit per segment, in 64-bit words).
+pub(crate) struct Filed<'a> {
+    pub(crate) fingerprint: u64,
+    pub(crate) line: Option<u64>,
+    pub(crate) consented: u64,
+    pub(crate) segments: &'a [u64],
 }
 
 fn run(
@@ -182,10 +199,33 @@ fn run(
     let mut key = [0u8; 16];
     keys.fill(&mut key)?;
     let key = FingerprintKey(key);
-    let mut tally = match ingest(plan, &key, members, progress)? {
-        Ingested::Members(tally) => tally,
-        Ingested::Duplicate(fp) => return Err(duplicate_error(&key, fp, file)),
-    };
+    let mut consented = vec![Vec::new(); plan.purposes.len()];
+    let mut fingerprints = vec![Vec::new(); plan.segments.len()];
+    // Every member's fingerprint, sorted at the end to find duplicate ids: 8 bytes a member, no
+    // id strings or positions kept (a duplicate's lines are found again by `duplicate_error`).
+    // Two distinct ids whose keyed 64-bit fingerprints collide (odds ~n²/2⁶⁵) count as duplicates
+    // too — the edge could not tell them apart either.
+    let mut seen: Vec<u64> = Vec::new();
+    let counts = ingest(plan, &key, members, progress, &mut |m: Filed<'_>| {
+        seen.push(m.fingerprint);
+        for (i, fps) in consented.iter_mut().enumerate() {
+            if m.consented & (1 << i) != 0 {
+                fps.push(m.fingerprint);
+            }
+        }
+        for (i, fps) in fingerprints.iter_mut().enumerate() {
+            if bit(m.segments, i) {
+                fps.push(m.fingerprint);
+            }
+        }
+        Ok(())
+    })?;
+    seen.sort_unstable();
+    if let Some(pair) = seen.windows(2).find(|w| w[0] == w[1]) {
+        return Err(duplicate_error(&key, pair[0], file));
+    }
+    drop(seen);
+    let mut tally = Tally { counts, consented, fingerprints };
     let conflicts = find_conflicts(plan, &mut tally);
 
     let created_ms = match opts.created_ms {
@@ -249,15 +289,32 @@ fn find_conflicts(plan: &Plan, tally: &mut Tally) -> Vec<crate::conflicts::Confl
 
 /// An exact set in the chosen form.
 fn exact(fps: Vec<u64>, form: ExactForm, what: &str) -> Result<MembershipData, BuildError> {
+    exact_with(fps, form, 0, what)
+}
+
+/// [`exact`] over keys whose lowest `zero_bits` bits are 0 (a shard's), which the compact form
+/// does not store.
+pub(crate) fn exact_with(
+    mut fps: Vec<u64>,
+    form: ExactForm,
+    zero_bits: u8,
+    what: &str,
+) -> Result<MembershipData, BuildError> {
+    use edgeseg::membership::packed;
     match form {
         ExactForm::Plain => Ok(MembershipData::exact(fps)),
         // Below a few hundred members the bucket offsets can cost more than they save: then the
         // plain form is the smaller one, and it is what "compact" writes.
-        ExactForm::Compact if edgeseg::membership::packed::encoded_len(fps.len()) >= fps.len() * 8 => {
+        ExactForm::Compact if packed::encoded_len_with(fps.len(), zero_bits) >= fps.len() * 8 => {
             Ok(MembershipData::exact(fps))
         }
-        ExactForm::Compact => MembershipData::packed(fps)
-            .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what.to_string())),
+        ExactForm::Compact => {
+            fps.sort_unstable();
+            fps.dedup();
+            packed::encode_with(&fps, zero_bits)
+                .map(MembershipData::Packed)
+                .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what.to_string()))
+        }
     }
 }
 
@@ -281,7 +338,7 @@ fn purposes(plan: &Plan, tally: &mut Tally, form: ExactForm) -> Result<Vec<Purpo
 }
 
 /// The encoding a segment gets: `auto` resolved by privilege and size.
-fn resolve(seg: &crate::plan::PlanSegment, members: usize) -> Option<EncodingDef> {
+pub(crate) fn resolve(seg: &crate::plan::PlanSegment, members: usize) -> Option<EncodingDef> {
     match &seg.selection {
         Some((_, EncodingDef::Auto)) if seg.privileged || members < AUTO_FUSE_MIN_MEMBERS => Some(EncodingDef::Exact),
         Some((_, EncodingDef::Auto)) => Some(EncodingDef::Fuse),
@@ -344,7 +401,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         .iter()
         .zip(&snapshot.segments)
         .zip(tally.fingerprints)
-        .zip(tally.excluded.into_iter().zip(tally.excluded_tcf))
+        .zip(tally.counts.excluded.into_iter().zip(tally.counts.excluded_tcf))
         .map(|(((seg, view), mut fps), (excluded, excluded_tcf))| {
             let target = match resolve(seg, fps.len()) {
                 Some(EncodingDef::Bloom) => Some(seg.fp_rate),
@@ -384,7 +441,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
     BuildSummary {
         snapshot_id: snapshot.id.clone(),
         version: snapshot.version,
-        members_read: tally.members_read,
+        members_read: tally.counts.members_read,
         bytes,
         segments,
         purposes,
@@ -392,7 +449,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
     }
 }
 
-fn now_ms() -> Result<u64, BuildError> {
+pub(crate) fn now_ms() -> Result<u64, BuildError> {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is before 1970; pass created_ms"))?;
@@ -436,17 +493,16 @@ impl<'a> Env<'a> for MemberEnv<'a> {
     }
 }
 
-/// What [`ingest`] found: the members, or a fingerprint that two members share.
-enum Ingested {
-    Members(Tally),
-    Duplicate(u64),
+/// Bit `i` of a bit set held in 64-bit words.
+pub(crate) fn bit(words: &[u64], i: usize) -> bool {
+    words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
 /// The error for two members sharing fingerprint `fp`. With the member file at hand, its lines
 /// are found by reading it again (the build kept no positions): the same id twice, or — odds
 /// about n²/2⁶⁵ — two ids whose keyed 64-bit fingerprints collide, which the edge could not tell
 /// apart either, so both are refused.
-fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&Path>) -> BuildError {
+pub(crate) fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&Path>) -> BuildError {
     let err = |msg: String| BuildError::new(BuildErrorKind::Members, msg).with_field("id");
     let found: Vec<(Option<u64>, String)> = file
         .and_then(|path| members::open(path).ok())
@@ -471,27 +527,27 @@ fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&Path>) -> BuildE
     }
 }
 
-fn ingest(
+/// Reads every member: validates its id and consents, fingerprints it, evaluates the profile
+/// rules, applies consent filtering, and hands it to `file` with the sets it belongs to. Duplicate
+/// ids are the filer's to find (it sees every fingerprint).
+pub(crate) fn ingest(
     plan: &Plan,
     key: &FingerprintKey,
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Ingested, BuildError> {
+    file: &mut dyn FnMut(Filed<'_>) -> Result<(), BuildError>,
+) -> Result<Counts, BuildError> {
     let purpose_index: HashMap<&str, usize> =
         plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
     let declared = || plan.purposes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
-    let mut tally = Tally {
+    let mut tally = Counts {
         members_read: 0,
-        consented: vec![Vec::new(); plan.purposes.len()],
-        fingerprints: vec![Vec::new(); plan.segments.len()],
+        consented: vec![0; plan.purposes.len()],
+        segments: vec![0; plan.segments.len()],
         excluded: vec![0; plan.segments.len()],
         excluded_tcf: vec![0; plan.segments.len()],
     };
-    // Every member's fingerprint, sorted at the end to find duplicate ids: 8 bytes a member, no
-    // id strings or positions kept (a duplicate's lines are found again by `duplicate_error`).
-    // Two distinct ids whose keyed 64-bit fingerprints collide (odds ~n²/2⁶⁵) count as duplicates
-    // too — the edge could not tell them apart either.
-    let mut seen: Vec<u64> = Vec::new();
+    let mut segment_bits = vec![0u64; plan.segments.len().div_ceil(64)];
     for member in members {
         let m = member?;
         tally.members_read += 1;
@@ -540,12 +596,14 @@ fn ingest(
             }
         }
         let fp = key.fingerprint(&m.id);
-        seen.push(fp);
+        let mut consented = 0u64;
         for (i, p) in plan.purposes.iter().enumerate() {
             if p.requires_consent && granted & (1 << i) != 0 {
-                tally.consented[i].push(fp);
+                consented |= 1 << i;
+                tally.consented[i] += 1;
             }
         }
+        segment_bits.fill(0);
         let env = MemberEnv { id: &m.id, attributes: &m.attributes };
         for (i, seg) in plan.segments.iter().enumerate() {
             let Some((selection, _)) = &seg.selection else { continue };
@@ -557,7 +615,10 @@ fn ingest(
                 continue;
             }
             if granted & (1 << seg.purpose) != 0 {
-                tally.fingerprints[i].push(fp);
+                if let Some(w) = segment_bits.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+                tally.segments[i] += 1;
             } else {
                 tally.excluded[i] += 1;
                 if listed & (1 << seg.purpose) != 0 {
@@ -565,11 +626,8 @@ fn ingest(
                 }
             }
         }
+        file(Filed { fingerprint: fp, line: m.line, consented, segments: &segment_bits })?;
     }
     progress(Progress::Members(tally.members_read));
-    seen.sort_unstable();
-    if let Some(pair) = seen.windows(2).find(|w| w[0] == w[1]) {
-        return Ok(Ingested::Duplicate(pair[0]));
-    }
-    Ok(Ingested::Members(tally))
+    Ok(tally)
 }

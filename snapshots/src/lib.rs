@@ -41,6 +41,7 @@ pub mod policy;
 mod prng;
 pub mod revoke;
 pub mod sample;
+pub mod shard;
 pub mod sign;
 mod summary;
 

@@ -11,10 +11,13 @@
 //!
 //! ```text
 //! 0      bucket bits q, 0..=28
-//! 1..4   zero
+//! 1      zero low bits z, 0..=16: every member's lowest z bits are 0 and are not stored (a
+//!        shard's keys: see `crate::shard::probe_key`); 0 in unsharded snapshots, which older
+//!        engines read (they refuse z ≠ 0)
+//! 2..4   zero
 //! 4..8   member count n (u32)
 //! 8..    2^q + 1 offsets (u32): the first 0, never decreasing, the last n
-//! ..     n remainders of 64 − q bits each, least significant bit first, zero-padded to a byte
+//! ..     n remainders of 64 − q − z bits each, least significant bit first, zero-padded to a byte
 //! ```
 //!
 //! Validation at load checks the header, the exact length and the offsets, which is all a probe
@@ -30,12 +33,16 @@ use alloc::vec::Vec;
 pub const HEADER_LEN: usize = 8;
 /// Most bucket bits accepted (2^28 offsets is 1 GiB: no real set needs more).
 pub const MAX_BUCKET_BITS: u8 = 28;
+/// Most zero low bits a set may declare.
+pub const MAX_ZERO_BITS: u8 = 16;
 
 /// A validated compact exact set.
 #[derive(Debug)]
 pub struct PackedSet {
     bytes: SetBytes,
     bucket_bits: u32,
+    /// Low bits every member has zero, not stored.
+    zero_bits: u32,
     len: usize,
     /// Byte offset of the remainders.
     data: usize,
@@ -58,18 +65,33 @@ pub fn bucket_bits(n: usize) -> u8 {
 
 /// Bytes [`encode`] writes for `n` members.
 pub fn encoded_len(n: usize) -> usize {
+    encoded_len_with(n, 0)
+}
+
+/// Bytes [`encode_with`] writes for `n` members with `zero_bits`.
+pub fn encoded_len_with(n: usize, zero_bits: u8) -> usize {
     let q = bucket_bits(n);
-    HEADER_LEN + 4 * ((1usize << q) + 1) + (n * (64 - usize::from(q))).div_ceil(8)
+    HEADER_LEN + 4 * ((1usize << q) + 1) + (n * (64 - usize::from(q) - usize::from(zero_bits))).div_ceil(8)
 }
 
 /// Encodes strictly ascending fingerprints (the builder's side; no edge path calls it).
 pub fn encode(sorted: &[u64]) -> Result<Vec<u8>, Error> {
+    encode_with(sorted, 0)
+}
+
+/// [`encode`] for keys whose lowest `zero_bits` bits are all 0 (a shard's: the bits every member
+/// of a shard shares are shifted out), which are then not stored.
+pub fn encode_with(sorted: &[u64], zero_bits: u8) -> Result<Vec<u8>, Error> {
     let n = u32::try_from(sorted.len()).map_err(|_| Error::new(ErrorKind::Invalid, "over 2^32 members in one set"))?;
+    let z = u32::from(zero_bits);
+    if zero_bits > MAX_ZERO_BITS || sorted.iter().any(|&fp| fp & remainder_mask(z) != 0) {
+        return Err(Error::new(ErrorKind::Invalid, "a key has a bit set below the declared zero bits"));
+    }
     let q = bucket_bits(sorted.len());
     let width = 64 - u32::from(q);
     let buckets = 1usize << q;
-    let mut out = Vec::with_capacity(encoded_len(sorted.len()));
-    out.extend_from_slice(&[q, 0, 0, 0]);
+    let mut out = Vec::with_capacity(encoded_len_with(sorted.len(), zero_bits));
+    out.extend_from_slice(&[q, zero_bits, 0, 0]);
     out.extend_from_slice(&n.to_le_bytes());
     let bucket_of = |fp: u64| if q == 0 { 0 } else { (fp >> width) as usize };
     let mut at = 0usize;
@@ -80,10 +102,11 @@ pub fn encode(sorted: &[u64]) -> Result<Vec<u8>, Error> {
         out.extend_from_slice(&(at as u32).to_le_bytes());
     }
     let mask = remainder_mask(width);
+    let stored = width - z;
     let (mut acc, mut bits) = (0u128, 0u32);
     for &fp in sorted {
-        acc |= u128::from(fp & mask) << bits;
-        bits += width;
+        acc |= u128::from((fp & mask) >> z) << bits;
+        bits += stored;
         while bits >= 8 {
             out.push(acc as u8);
             acc >>= 8;
@@ -101,11 +124,11 @@ impl PackedSet {
     pub(crate) fn parse(shared: SetBytes) -> Option<PackedSet> {
         let bytes = shared.get();
         let n = le_u32(bytes, 4)?;
-        let q = match bytes.get(..4)? {
-            &[q, 0, 0, 0] if q <= MAX_BUCKET_BITS => q,
+        let (q, z) = match bytes.get(..4)? {
+            &[q, z, 0, 0] if q <= MAX_BUCKET_BITS && z <= MAX_ZERO_BITS => (q, z),
             _ => return None,
         };
-        let width = 64 - u32::from(q);
+        let width = 64 - u32::from(q) - u32::from(z);
         let offsets = (1usize << q) + 1;
         let data = offsets.checked_mul(4)?.checked_add(HEADER_LEN)?;
         let total = data.checked_add((n as usize).checked_mul(width as usize)?.div_ceil(8))?;
@@ -124,6 +147,7 @@ impl PackedSet {
         (prev == n).then_some(PackedSet {
             bytes: shared,
             bucket_bits: u32::from(q),
+            zero_bits: u32::from(z),
             len: n as usize,
             data,
             plain: false,
@@ -141,7 +165,14 @@ impl PackedSet {
         };
         let whole = chunks.remainder().is_empty();
         let len = bytes.len() / 8;
-        (ascending && whole).then_some(PackedSet { bytes: shared, bucket_bits: 0, len, data: 0, plain: true })
+        (ascending && whole).then_some(PackedSet {
+            bytes: shared,
+            bucket_bits: 0,
+            zero_bits: 0,
+            len,
+            data: 0,
+            plain: true,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -175,9 +206,13 @@ impl PackedSet {
     }
 
     pub fn contains(&self, fingerprint: u64) -> bool {
-        let width = 64 - self.bucket_bits;
-        let bucket = if self.bucket_bits == 0 { 0 } else { (fingerprint >> width) as usize };
-        let want = fingerprint & remainder_mask(width);
+        let (z, below) = (self.zero_bits, 64 - self.bucket_bits);
+        if fingerprint & remainder_mask(z) != 0 {
+            return false;
+        }
+        let bucket = if self.bucket_bits == 0 { 0 } else { (fingerprint >> below) as usize };
+        let width = below - z;
+        let want = (fingerprint & remainder_mask(below)) >> z;
         let bytes = self.bytes.get();
         let (mut lo, mut hi) = (self.offset(bytes, bucket), self.offset(bytes, bucket + 1));
         let Some(span) = hi.checked_sub(lo).filter(|s| *s > 0) else { return false };

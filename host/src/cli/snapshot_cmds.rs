@@ -68,6 +68,24 @@ pub struct BuildArgs {
     /// Print the build summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write a sharded snapshot with exactly N shards (a power of two): `--out` is the head, and
+    /// shards go beside it as `NAME.shard-XXXX` (hex index).
+    #[arg(long, value_name = "N", value_parser = parse_shards)]
+    pub shards: Option<u8>,
+    /// Write a sharded snapshot whose shards are at most about BYTES each (the count is the
+    /// smallest power of two that fits; 4194304 = 4 MiB is a good start for Workers KV).
+    #[arg(long, value_name = "BYTES", conflicts_with = "shards")]
+    pub shard_bytes: Option<u64>,
+}
+
+/// `--shards N`: N a power of two from 1 to 2^16, as its exponent.
+fn parse_shards(s: &str) -> Result<u8, String> {
+    let n: u32 = s.parse().map_err(|e| format!("{e}"))?;
+    if n.is_power_of_two() && n <= 1 << edgeseg::shard::MAX_SHARD_BITS {
+        Ok(n.trailing_zeros() as u8)
+    } else {
+        Err(format!("{n} is not a power of two from 1 to {}", 1u32 << edgeseg::shard::MAX_SHARD_BITS))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +129,9 @@ pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         exact_form: if args.exact_form == "plain" { ExactForm::Plain } else { ExactForm::Compact },
     };
     let draw = args.progress || (!args.no_progress && std::io::stderr().is_terminal());
+    if args.shards.is_some() || args.shard_bytes.is_some() {
+        return run_build_sharded(args, &opts, out);
+    }
     let mut built = match (&args.members, args.synthetic_members) {
         (Some(members), None) if !draw => build_files(&args.definitions, members, &opts)?,
         (members, synthetic) => {
@@ -152,6 +173,48 @@ pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     } else {
         write!(out, "{}", built.summary)?;
         writeln!(out, "wrote {} ({} bytes)", args.out.display(), built.bytes.len())?;
+    }
+    Ok(())
+}
+
+/// `build --shards N | --shard-bytes B`: the head at `--out`, shards beside it, one manifest line.
+fn run_build_sharded(args: &BuildArgs, opts: &BuildOptions, out: &mut dyn Write) -> anyhow::Result<()> {
+    use edgeseg_snapshots::shard::{DEFAULT_SHARD_BYTES, ShardOptions, build_sharded};
+    let defs = Definitions::load(&args.definitions)?;
+    let sharding = ShardOptions { bits: args.shards, shard_bytes: args.shard_bytes.unwrap_or(DEFAULT_SHARD_BYTES) };
+    let built = match (&args.members, args.synthetic_members) {
+        (Some(path), _) => {
+            let members = edgeseg_snapshots::members::open(path)?;
+            build_sharded(&defs, members, opts, &sharding, &args.out, &mut |_| {})
+                .map_err(|e| if e.kind() == edgeseg_snapshots::BuildErrorKind::Members { e.in_file(path) } else { e })?
+        }
+        (None, Some(n)) => build_sharded(&defs, sample::members(n, 42), opts, &sharding, &args.out, &mut |_| {})?,
+        (None, None) => anyhow::bail!("give --members or --synthetic-members"),
+    };
+    if let Some(path) = &args.signing_key {
+        // One signature over the head covers every shard: the head holds each shard's SHA-256.
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = edgeseg_snapshots::sign::signing_key(&text).with_context(|| format!("in {}", path.display()))?;
+        let head = std::fs::read(&built.head).with_context(|| format!("reading {}", built.head.display()))?;
+        let signed = edgeseg_snapshots::sign::sign(&head, &key).map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+        std::fs::write(&built.head, signed).with_context(|| format!("writing {}", built.head.display()))?;
+    }
+    let sizes: Vec<u64> = built.shards.iter().map(|f| f.bytes).collect();
+    let (min, max) = (sizes.iter().min().copied().unwrap_or(0), sizes.iter().max().copied().unwrap_or(0));
+    let total: u64 = sizes.iter().sum();
+    let manifest = serde_json::json!({
+        "head": built.head.display().to_string(),
+        "head_bytes": built.head_bytes,
+        "shards": built.shards.len(),
+        "shard_bytes": {"min": min, "max": max, "total": total},
+        "members": built.summary.members_read,
+    });
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"summary": built.summary, "manifest": manifest}))?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", built.summary)?;
+        writeln!(out, "{manifest}")?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //!
 //! For a sharded snapshot the head's consent sets are empty placeholders: the auditor decodes each
 //! shard the guest loads from the same bytes, with its own code (the consent sets only, probed with
-//! the shard's rotated key), and holds the shards the guest holds. A decision the guest made
+//! the shard key, `probe_key`), and holds the shards the guest holds. A decision the guest made
 //! without its shard (`shard_missing`) had no recorded consent, so neither does the audit's.
 
 use edgeseg::delta::RevocationDelta;

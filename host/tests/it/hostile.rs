@@ -5,6 +5,9 @@ use crate::wasm::{fake_edgeseg, grow_or_trap, i32_const, i64_const, module, spin
 use edgeseg::ErrorKind;
 use edgeseg_host::guest::{Guest, GuestConfig, GuestError};
 
+/// The ABI version this host speaks (the fake modules claim it unless a test says otherwise).
+const ABI: i32 = edgeseg::abi::ABI_VERSION as i32;
+
 fn load_error(wasm: &[u8]) -> String {
     match Guest::from_bytes(wasm, GuestConfig::default()) {
         Ok(_) => panic!("the module should have been refused"),
@@ -13,7 +16,7 @@ fn load_error(wasm: &[u8]) -> String {
 }
 
 fn fake(load: Vec<u8>, decide: Vec<u8>) -> Guest {
-    let wasm = module(&[], &fake_edgeseg(3, load, decide), true);
+    let wasm = module(&[], &fake_edgeseg(ABI, load, decide), true);
     Guest::from_bytes(&wasm, GuestConfig::default()).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
@@ -26,22 +29,22 @@ fn the_fake_module_itself_is_accepted() {
 #[test]
 fn imports_are_refused_by_name() {
     let wasm =
-        module(&[("env", "clock"), ("wbg", "__wbindgen_throw")], &fake_edgeseg(3, i64_const(0), i64_const(0)), true);
+        module(&[("env", "clock"), ("wbg", "__wbindgen_throw")], &fake_edgeseg(ABI, i64_const(0), i64_const(0)), true);
     let e = load_error(&wasm);
     assert!(e.contains("env::clock") && e.contains("wbg::__wbindgen_throw"), "{e}");
 }
 
 #[test]
 fn missing_or_mistyped_exports_are_refused() {
-    let mut funcs = fake_edgeseg(3, i64_const(0), i64_const(0));
+    let mut funcs = fake_edgeseg(ABI, i64_const(0), i64_const(0));
     funcs.retain(|f| f.name != "edgeseg_free");
     let e = load_error(&module(&[], &funcs, true));
     assert!(e.contains("edgeseg_free"), "{e}");
 
-    let e = load_error(&module(&[], &fake_edgeseg(3, i64_const(0), i64_const(0)), false));
+    let e = load_error(&module(&[], &fake_edgeseg(ABI, i64_const(0), i64_const(0)), false));
     assert!(e.contains("memory"), "{e}");
 
-    let mut funcs = fake_edgeseg(3, i64_const(0), i32_const(0));
+    let mut funcs = fake_edgeseg(ABI, i64_const(0), i32_const(0));
     funcs[4].results = vec![crate::wasm::I32];
     let e = load_error(&module(&[], &funcs, true));
     assert!(e.contains("edgeseg_decide") && e.contains("(i32, i32, i32) -> (i32)"), "{e}");
@@ -49,8 +52,8 @@ fn missing_or_mistyped_exports_are_refused() {
 
 #[test]
 fn another_abi_version_is_refused() {
-    let e = load_error(&module(&[], &fake_edgeseg(2, i64_const(0), i64_const(0)), true));
-    assert!(e.contains("ABI version 2"), "{e}");
+    let e = load_error(&module(&[], &fake_edgeseg(ABI + 1, i64_const(0), i64_const(0)), true));
+    assert!(e.contains(&format!("ABI version {}", ABI + 1)), "{e}");
 }
 
 #[test]
@@ -75,7 +78,7 @@ fn a_null_answer_or_failed_alloc_is_out_of_memory() {
     let e = guest.decide_raw_with(1, b"request").unwrap_err();
     assert_eq!(e.kind(), Some(ErrorKind::OutOfMemory), "{e}");
 
-    let mut funcs = fake_edgeseg(3, i64_const(0), i64_const((1i64 << 32) | 8));
+    let mut funcs = fake_edgeseg(ABI, i64_const(0), i64_const((1i64 << 32) | 8));
     funcs[1].body = i32_const(0);
     let mut guest = Guest::from_bytes(&module(&[], &funcs, true), GuestConfig::default()).unwrap();
     let e = guest.decide_raw_with(1, b"request").unwrap_err();
@@ -88,7 +91,7 @@ fn a_null_answer_or_failed_alloc_is_out_of_memory() {
 fn a_spinning_guest_runs_out_of_fuel_every_time() {
     let mut decide = spin();
     decide.extend(i64_const(0));
-    let wasm = module(&[], &fake_edgeseg(3, i64_const(0), decide), true);
+    let wasm = module(&[], &fake_edgeseg(ABI, i64_const(0), decide), true);
     let mut guest =
         Guest::from_bytes(&wasm, GuestConfig { fuel_per_call: Some(100_000), ..GuestConfig::default() }).unwrap();
     for round in 1..=3 {
@@ -104,7 +107,7 @@ fn a_spinning_guest_runs_out_of_fuel_every_time() {
 fn memory_growth_stops_at_the_configured_cap() {
     let mut decide = grow_or_trap(32); // 2 MiB more
     decide.extend(i64_const((1i64 << 32) | 8));
-    let wasm = module(&[], &fake_edgeseg(3, i64_const(0), decide), true);
+    let wasm = module(&[], &fake_edgeseg(ABI, i64_const(0), decide), true);
 
     let capped = GuestConfig { max_memory_bytes: 1 << 20, ..GuestConfig::default() };
     let mut guest = Guest::from_bytes(&wasm, capped).unwrap();
@@ -125,7 +128,7 @@ fn loops_on_long_input() -> Vec<u8> {
     decide.extend(spin());
     decide.push(0x0b); // end
     decide.extend(i64_const((1i64 << 32) | 8));
-    module(&[], &fake_edgeseg(3, i64_const(0), decide), true)
+    module(&[], &fake_edgeseg(ABI, i64_const(0), decide), true)
 }
 
 #[test]

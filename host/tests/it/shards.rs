@@ -4,7 +4,7 @@
 //!
 //! The sharded snapshots are cut here by hand from the fixture's payload ([`cut`]), the way the
 //! builder does it: members partitioned by their fingerprint's top bits, each shard's sets built
-//! from the fingerprints rotated by [`probe_key`], the head keeping empty placeholder sets and a
+//! from the fingerprints keyed by [`probe_key`], the head keeping empty placeholder sets and a
 //! sharding record of each shard's length, CRC-32C and SHA-256. Every set is exact (the
 //! fixture's bloom audience is made exact), so whole and sharded must agree bit for bit.
 

@@ -1,0 +1,548 @@
+//! Sharded output: a head and 2^bits shards (the format is `edgeseg::shard`'s), built in bounded
+//! memory.
+//!
+//! ```text
+//! members ──► ingest (the same validation, consent filtering and profile rules as a whole build)
+//!         ──► one fixed-size record per member appended to one of 256 run files by the top 8
+//!             bits of its fingerprint (fingerprint, line, consent purposes, segments)
+//!         ──► shard bits chosen from the counts (--shards N, else the smallest power of two that
+//!             keeps the estimated shard size under --shard-bytes)
+//!         ──► per run, the records sorted (duplicates found here, named by line), then cut into
+//!             its shards (or several runs merged into one shard): every set built, the shard
+//!             written, its length, CRC-32C and SHA-256 kept
+//!         ──► the head: rules, tiers, actions, key, limits, empty placeholder sets, the shard
+//!             table; then every shard decoded once against it (the edge's own validation)
+//! ```
+//!
+//! Memory: the run buffers (256 × 64 KiB), one run's records and one shard's sets — not the
+//! member count. A run holds 1/256 of the members: at 10⁹ members about 4 M records (~100 MB).
+//! Keys: the fingerprint key and filter seeds come from the same [`KeySource`] as a whole build,
+//! so a seeded sharded build and a seeded whole build share the key and decide alike for the
+//! exact sets (filters' false positives differ per build, as between any two builds).
+
+use crate::build::{BuildOptions, ExactForm, Filed, KeySource, Progress, bit, exact_with, ingest, now_ms, resolve};
+use crate::definitions::EncodingDef;
+use crate::error::{BuildError, BuildErrorKind};
+use crate::members::Member;
+use crate::plan::Plan;
+use crate::prng::{SplitMix64, mix};
+use edgeseg::fingerprint::FingerprintKey;
+use edgeseg::membership::{MembershipData, packed};
+use edgeseg::shard::{MAX_SHARD_BITS, ShardEntry, ShardPayload, Sharding, probe_key, shard_index};
+use edgeseg::snapshot::{Purpose, Segment, SnapshotPayload, Tier};
+use edgeseg::{Engine, Snapshot};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The target shard size when none is given: a Workers KV value is capped at 25 MiB, and a shard
+/// this size loads in milliseconds.
+pub const DEFAULT_SHARD_BYTES: u64 = 4 << 20;
+/// Run files by the top bits of the fingerprint.
+const RUN_BITS: u8 = 8;
+
+/// How to shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardOptions {
+    /// `Some(n)`: exactly 2^n shards. `None`: chosen from `shard_bytes`.
+    pub bits: Option<u8>,
+    /// Target largest shard, in bytes (estimated from the member counts before the shards are
+    /// built; the build reports the real sizes).
+    pub shard_bytes: u64,
+}
+
+impl Default for ShardOptions {
+    fn default() -> ShardOptions {
+        ShardOptions { bits: None, shard_bytes: DEFAULT_SHARD_BYTES }
+    }
+}
+
+/// One shard written.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ShardFile {
+    pub index: u32,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub members: u64,
+}
+
+/// A sharded build: where the head and shards went, and the usual summary (sizes summed over the
+/// shards).
+#[derive(Clone, Debug)]
+pub struct ShardedBuild {
+    pub head: PathBuf,
+    pub head_bytes: u64,
+    pub bits: u8,
+    pub shards: Vec<ShardFile>,
+    pub summary: crate::BuildSummary,
+}
+
+/// The file of shard `index` beside `head` (`NAME.head` → `NAME.shard-000a`).
+pub fn shard_path(head: &Path, index: u32) -> PathBuf {
+    let stem = head.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "snapshot".into());
+    head.with_file_name(format!("{stem}.shard-{index:04x}"))
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> BuildError {
+    BuildError::new(BuildErrorKind::Encode, format!("{}: {e}", path.display()))
+}
+
+/// Builds a sharded snapshot: the head at `head`, shards beside it ([`shard_path`]).
+pub fn build_sharded(
+    defs: &crate::Definitions,
+    members: impl IntoIterator<Item = Result<Member, BuildError>>,
+    opts: &BuildOptions,
+    sharding: &ShardOptions,
+    head: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShardedBuild, BuildError> {
+    let plan = Plan::new(defs)?;
+    if let Some(b) = sharding.bits
+        && b > MAX_SHARD_BITS
+    {
+        return Err(BuildError::new(
+            BuildErrorKind::Limit,
+            format!("{} shards, at most 2^{MAX_SHARD_BITS}", 1u64 << b),
+        ));
+    }
+    let runs_dir = head.with_extension("runs");
+    std::fs::create_dir_all(&runs_dir).map_err(|e| io_err(&runs_dir, e))?;
+    let result = build_in(&plan, members, opts, sharding, head, &runs_dir, progress);
+    // The runs are scratch: gone whether the build succeeded or not.
+    let _ = std::fs::remove_dir_all(&runs_dir);
+    result
+}
+
+/// A member's record in a run file: fingerprint, line (`u64::MAX`: none), consent purposes, then
+/// the segment bit words.
+struct Record {
+    fingerprint: u64,
+    line: u64,
+    consented: u64,
+    segments: Vec<u64>,
+}
+
+fn build_in(
+    plan: &Plan,
+    members: impl IntoIterator<Item = Result<Member, BuildError>>,
+    opts: &BuildOptions,
+    sharding: &ShardOptions,
+    head: &Path,
+    runs_dir: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShardedBuild, BuildError> {
+    let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
+    let mut key = [0u8; 16];
+    keys.fill(&mut key)?;
+    let key = FingerprintKey(key);
+    let words = plan.segments.len().div_ceil(64);
+    let record_len = 24 + 8 * words;
+
+    let run_path = |r: usize| runs_dir.join(format!("run-{r:03}"));
+    let mut runs = Vec::with_capacity(1 << RUN_BITS);
+    for r in 0..1usize << RUN_BITS {
+        let path = run_path(r);
+        runs.push(BufWriter::with_capacity(1 << 16, File::create(&path).map_err(|e| io_err(&path, e))?));
+    }
+    let mut record = Vec::with_capacity(record_len);
+    let counts = ingest(plan, &key, members, progress, &mut |m: Filed<'_>| {
+        record.clear();
+        record.extend_from_slice(&m.fingerprint.to_le_bytes());
+        record.extend_from_slice(&m.line.unwrap_or(u64::MAX).to_le_bytes());
+        record.extend_from_slice(&m.consented.to_le_bytes());
+        for w in m.segments {
+            record.extend_from_slice(&w.to_le_bytes());
+        }
+        let r = shard_index(m.fingerprint, RUN_BITS) as usize;
+        match runs.get_mut(r) {
+            Some(w) => w.write_all(&record).map_err(|e| io_err(&run_path(r), e)),
+            None => Err(BuildError::new(BuildErrorKind::Encode, "run index out of range")),
+        }
+    })?;
+    for (r, w) in runs.into_iter().enumerate() {
+        w.into_inner().map_err(|e| io_err(&run_path(r), e.into_error()))?;
+    }
+
+    let bits = match sharding.bits {
+        Some(b) => b,
+        None => choose_bits(plan, &counts, opts.exact_form, sharding.shard_bytes),
+    };
+    let created_ms = match opts.created_ms {
+        Some(ms) => ms,
+        None => now_ms()?,
+    };
+    let version = opts.version.or(plan.version).unwrap_or(created_ms);
+    let build = key.hash_parts(&[b"build", plan.id.as_bytes(), &version.to_le_bytes(), &created_ms.to_le_bytes()]);
+    let encodings: Vec<Option<EncodingDef>> = plan
+        .segments
+        .iter()
+        .zip(&counts.segments)
+        .map(|(seg, &n)| resolve(seg, usize::try_from(n).unwrap_or(usize::MAX)))
+        .collect();
+
+    // Shards in index order: bits ≥ RUN_BITS cuts each run into 2^(bits−8) shards; fewer bits
+    // merge 2^(8−bits) runs into one shard.
+    let shard_count = 1u32 << bits;
+    let mut entries = Vec::with_capacity(shard_count as usize);
+    let mut files = Vec::with_capacity(shard_count as usize);
+    let mut set_bytes = vec![0usize; plan.segments.len()];
+    let mut purpose_bytes = vec![0usize; plan.purposes.len()];
+    let runs_per_shard = 1usize << RUN_BITS.saturating_sub(bits);
+    let mut pending: Vec<Record> = Vec::new();
+    for r in 0..1usize << RUN_BITS {
+        progress(Progress::Encoding { index: r, of: 1 << RUN_BITS });
+        let mut recs = read_run(&run_path(r), record_len, words)?;
+        let _ = std::fs::remove_file(run_path(r));
+        recs.sort_unstable_by_key(|x| x.fingerprint);
+        if let Some(pair) = recs.windows(2).find(|w| w[0].fingerprint == w[1].fingerprint) {
+            let lines = (pair[0].line, pair[1].line);
+            return Err(match lines {
+                (a, b) if a != u64::MAX && b != u64::MAX => BuildError::new(
+                    BuildErrorKind::Members,
+                    format!(
+                        "duplicate id (also at line {}), or two ids whose keyed 64-bit fingerprints collide",
+                        a.min(b)
+                    ),
+                )
+                .with_field("id")
+                .with_line(a.max(b)),
+                _ => BuildError::new(
+                    BuildErrorKind::Members,
+                    format!("duplicate id: two members have fingerprint {:016x}", pair[0].fingerprint),
+                )
+                .with_field("id"),
+            });
+        }
+        pending.extend(recs);
+        if (r + 1) % runs_per_shard != 0 {
+            continue;
+        }
+        // `pending` holds whole shards now, in fingerprint order.
+        let mut rest = std::mem::take(&mut pending);
+        while !rest.is_empty() {
+            let index = shard_index(rest[0].fingerprint, bits);
+            let split = rest.iter().position(|x| shard_index(x.fingerprint, bits) != index).unwrap_or(rest.len());
+            let tail = rest.split_off(split);
+            let shard = rest;
+            rest = tail;
+            // Shards with no members at all still exist (every index has a file).
+            while (entries.len() as u32) < index {
+                let empty = entries.len() as u32;
+                write_shard(
+                    plan,
+                    &mut keys,
+                    &encodings,
+                    opts.exact_form,
+                    bits,
+                    build,
+                    version,
+                    empty,
+                    &[],
+                    head,
+                    &mut entries,
+                    &mut files,
+                    &mut set_bytes,
+                    &mut purpose_bytes,
+                )?;
+            }
+            write_shard(
+                plan,
+                &mut keys,
+                &encodings,
+                opts.exact_form,
+                bits,
+                build,
+                version,
+                index,
+                &shard,
+                head,
+                &mut entries,
+                &mut files,
+                &mut set_bytes,
+                &mut purpose_bytes,
+            )?;
+        }
+    }
+    while (entries.len() as u32) < shard_count {
+        let empty = entries.len() as u32;
+        write_shard(
+            plan,
+            &mut keys,
+            &encodings,
+            opts.exact_form,
+            bits,
+            build,
+            version,
+            empty,
+            &[],
+            head,
+            &mut entries,
+            &mut files,
+            &mut set_bytes,
+            &mut purpose_bytes,
+        )?;
+    }
+
+    progress(Progress::Checking);
+    let expires_ms = match plan.expires_in_s {
+        Some(s) => Some(s.checked_mul(1000).and_then(|ms| ms.checked_add(created_ms)).ok_or_else(|| {
+            BuildError::new(BuildErrorKind::Limit, "created_ms + expires_in_s overflows").with_field("expires_in_s")
+        })?),
+        None => None,
+    };
+    let placeholder = || Some(MembershipData::Exact(Vec::new()));
+    let mut ext = plan.ext.clone();
+    ext.sharding = Some(Sharding { bits, build, shards: entries });
+    let payload = SnapshotPayload {
+        id: plan.id.clone(),
+        version,
+        created_ms,
+        expires_ms,
+        fingerprint_key: key,
+        identity: plan.identity.clone(),
+        purposes: plan
+            .purposes
+            .iter()
+            .map(|p| Purpose {
+                name: p.name.clone(),
+                requires_consent: p.requires_consent,
+                consented: if p.requires_consent { placeholder() } else { None },
+            })
+            .collect(),
+        tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
+        default_tier: plan.default_tier,
+        segments: plan
+            .segments
+            .iter()
+            .zip(&counts.segments)
+            .map(|(seg, &n)| Segment {
+                name: seg.name.clone(),
+                tier: seg.tier,
+                purpose: seg.purpose,
+                precedence: seg.precedence,
+                rule: seg.rule.clone(),
+                membership: seg.selection.as_ref().and_then(|_| placeholder()),
+                members: n,
+            })
+            .collect(),
+        ext,
+    };
+    let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
+    // Self-check with the edge's own validation: the head, then every shard against it (one at
+    // a time), so nothing the edge would refuse leaves the builder.
+    let check = |e: edgeseg::Error| {
+        BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
+    };
+    let snapshot = Snapshot::decode(&bytes).map_err(check)?;
+    let mut engine = Engine::from_snapshot(snapshot);
+    engine.set_shard_budget(0);
+    for f in &files {
+        let shard = std::fs::read(&f.path).map_err(|e| io_err(&f.path, e))?;
+        engine.load_shard(shard).map_err(check)?;
+    }
+    std::fs::write(head, &bytes).map_err(|e| io_err(head, e))?;
+    let summary = summarise(plan, engine.snapshot(), &counts, &set_bytes, &purpose_bytes, &files, bytes.len());
+    Ok(ShardedBuild { head: head.to_path_buf(), head_bytes: bytes.len() as u64, bits, shards: files, summary })
+}
+
+/// The fewest shard bits whose estimated largest shard fits `target` bytes (from the members per
+/// set; the per-shard estimate adds a quarter for the imbalance of a keyed hash's split).
+fn choose_bits(plan: &Plan, counts: &crate::build::Counts, form: ExactForm, target: u64) -> u8 {
+    let mut total = 0f64;
+    for (p, &n) in plan.purposes.iter().zip(&counts.consented) {
+        if p.requires_consent {
+            total += estimate(EncodingDef::Exact, n, form, 0.0, 0);
+        }
+    }
+    for (seg, &n) in plan.segments.iter().zip(&counts.segments) {
+        if let Some(e) = resolve(seg, usize::try_from(n).unwrap_or(usize::MAX)) {
+            total += estimate(e, n, form, seg.fp_rate, seg.fuse_bits);
+        }
+    }
+    let mut bits = 0u8;
+    while bits < MAX_SHARD_BITS && total * 1.25 / f64::from(1u32 << bits) > target as f64 {
+        bits += 1;
+    }
+    bits
+}
+
+/// Estimated bytes of a set of `n` members.
+fn estimate(e: EncodingDef, n: u64, form: ExactForm, fp_rate: f64, fuse_bits: u8) -> f64 {
+    let n_f = n as f64;
+    match e {
+        EncodingDef::Exact | EncodingDef::Auto => match form {
+            ExactForm::Plain => 8.0 * n_f,
+            ExactForm::Compact => packed::encoded_len(usize::try_from(n).unwrap_or(usize::MAX)) as f64,
+        },
+        EncodingDef::Bloom => n_f * -fp_rate.ln() / (2f64.ln().powi(2)) / 8.0,
+        EncodingDef::Fuse => n_f * f64::from(fuse_bits) * 1.13 / 8.0,
+    }
+}
+
+fn read_run(path: &Path, record_len: usize, words: usize) -> Result<Vec<Record>, BuildError> {
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
+    let len = file.metadata().map_err(|e| io_err(path, e))?.len() as usize;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut out = Vec::with_capacity(len / record_len.max(1));
+    let mut buf = vec![0u8; record_len];
+    let word = |b: &[u8], i: usize| {
+        b.get(i * 8..i * 8 + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes)
+    };
+    for _ in 0..len / record_len.max(1) {
+        reader.read_exact(&mut buf).map_err(|e| io_err(path, e))?;
+        out.push(Record {
+            fingerprint: word(&buf, 0),
+            line: word(&buf, 1),
+            consented: word(&buf, 2),
+            segments: (0..words).map(|i| word(&buf, 3 + i)).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Builds, writes and records one shard from its members (sorted by fingerprint).
+#[allow(clippy::too_many_arguments)]
+fn write_shard(
+    plan: &Plan,
+    keys: &mut KeySource,
+    encodings: &[Option<EncodingDef>],
+    form: ExactForm,
+    bits: u8,
+    build: u64,
+    version: u64,
+    index: u32,
+    members: &[Record],
+    head: &Path,
+    entries: &mut Vec<ShardEntry>,
+    files: &mut Vec<ShardFile>,
+    set_bytes: &mut [usize],
+    purpose_bytes: &mut [usize],
+) -> Result<(), BuildError> {
+    let encode_err =
+        |what: String| move |e: edgeseg::Error| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what);
+    let mut purposes = Vec::with_capacity(plan.purposes.len());
+    for (i, p) in plan.purposes.iter().enumerate() {
+        purposes.push(if p.requires_consent {
+            let fps: Vec<u64> = members
+                .iter()
+                .filter(|m| m.consented & (1 << i) != 0)
+                .map(|m| probe_key(m.fingerprint, bits))
+                .collect();
+            let set = exact_with(fps, form, bits, &format!("purpose {}", p.name))?;
+            if let Some(b) = purpose_bytes.get_mut(i) {
+                *b += set.byte_len();
+            }
+            Some(set)
+        } else {
+            None
+        });
+    }
+    let mut segments = Vec::with_capacity(plan.segments.len());
+    for (i, (seg, encoding)) in plan.segments.iter().zip(encodings).enumerate() {
+        let Some(encoding) = encoding else {
+            segments.push(None);
+            continue;
+        };
+        let fps: Vec<u64> =
+            members.iter().filter(|m| bit(&m.segments, i)).map(|m| probe_key(m.fingerprint, bits)).collect();
+        let field = format!("segment {}", seg.name);
+        let set = match encoding {
+            EncodingDef::Exact | EncodingDef::Auto => exact_with(fps, form, bits, &field)?,
+            EncodingDef::Bloom => {
+                MembershipData::bloom(&fps, seg.fp_rate, &keys.bloom_seed()?).map_err(encode_err(field))?
+            }
+            EncodingDef::Fuse => {
+                let mut seed = [0u8; 8];
+                keys.fill(&mut seed)?;
+                let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed))
+                    .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field))?;
+                MembershipData::Fuse(bytes)
+            }
+        };
+        if let Some(b) = set_bytes.get_mut(i) {
+            *b += set.byte_len();
+        }
+        segments.push(Some(set));
+    }
+    let payload = ShardPayload {
+        snapshot_id: plan.id.clone(),
+        snapshot_version: version,
+        build,
+        index,
+        bits,
+        purposes,
+        segments,
+    };
+    let bytes = payload.encode().map_err(encode_err(format!("shard {index}")))?;
+    let crc32c = bytes.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    let path = shard_path(head, index);
+    std::fs::write(&path, &bytes).map_err(|e| io_err(&path, e))?;
+    entries.push(ShardEntry { len: bytes.len() as u64, crc32c, sha256, members: members.len() as u64 });
+    files.push(ShardFile { index, path, bytes: bytes.len() as u64, members: members.len() as u64 });
+    Ok(())
+}
+
+fn summarise(
+    plan: &Plan,
+    snapshot: &Snapshot,
+    counts: &crate::build::Counts,
+    set_bytes: &[usize],
+    purpose_bytes: &[usize],
+    files: &[ShardFile],
+    head_bytes: usize,
+) -> crate::BuildSummary {
+    let segments = plan
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            let n = counts.segments.get(i).copied().unwrap_or(0);
+            let encoding = resolve(seg, usize::try_from(n).unwrap_or(usize::MAX));
+            crate::SegmentSummary {
+                name: seg.name.clone(),
+                tier: seg.tier.and_then(|t| plan.tiers.get(usize::from(t))).cloned(),
+                purpose: plan.purposes.get(usize::from(seg.purpose)).map_or_else(String::new, |p| p.name.clone()),
+                precedence: seg.precedence,
+                encoding: encoding.map(|e| match e {
+                    EncodingDef::Exact | EncodingDef::Auto => "exact".to_string(),
+                    EncodingDef::Bloom => "bloom".to_string(),
+                    EncodingDef::Fuse => "fuse".to_string(),
+                }),
+                members: n,
+                excluded_no_consent: counts.excluded.get(i).copied().unwrap_or(0),
+                excluded_tcf: counts.excluded_tcf.get(i).copied().unwrap_or(0),
+                bytes: set_bytes.get(i).copied().unwrap_or(0),
+                rule_nodes: seg.rule.as_ref().map_or(0, |r| r.nodes.len()),
+                target_fp_rate: match encoding {
+                    Some(EncodingDef::Bloom) => Some(seg.fp_rate),
+                    Some(EncodingDef::Fuse) => Some((-f64::from(seg.fuse_bits)).exp2()),
+                    _ => None,
+                },
+                // Not measured per shard: each shard's filter has the target rate by construction.
+                measured_fp_rate: None,
+            }
+        })
+        .collect();
+    let purposes = plan
+        .purposes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| crate::PurposeSummary {
+            name: p.name.clone(),
+            requires_consent: p.requires_consent,
+            consented: counts.consented.get(i).copied().unwrap_or(0),
+            bytes: purpose_bytes.get(i).copied().unwrap_or(0),
+        })
+        .collect();
+    crate::BuildSummary {
+        snapshot_id: snapshot.id.clone(),
+        version: snapshot.version,
+        members_read: counts.members_read,
+        bytes: head_bytes + files.iter().map(|f| f.bytes as usize).sum::<usize>(),
+        segments,
+        purposes,
+        conflicts: Vec::new(),
+    }
+}

@@ -1,0 +1,138 @@
+//! Sharded snapshots (issue 18), natively: a head plus 64 shards decides byte for byte as the
+//! unsharded snapshot of the same members and key; a missing shard fails closed and is counted;
+//! shards of another build, corrupt shards and shards under a tight budget.
+//!
+//! The demo's `churn-risk` is a bloom filter: its false positives differ between any two builds
+//! (sharded or not), so the byte-for-byte comparison builds it `exact` — every other set of the
+//! demo is exact already.
+
+use edgeseg::{Engine, ErrorKind};
+use edgeseg_host::traffic::{TrafficReader, TrafficRecord};
+use edgeseg_snapshots::shard::{ShardOptions, ShardedBuild, build_sharded, shard_path};
+use edgeseg_snapshots::{BuildOptions, Definitions, build, sample};
+use edgeseg_tests::{root, scratch};
+use std::path::Path;
+
+const MEMBERS: u64 = 100_000;
+
+fn definitions() -> Definitions {
+    let text = std::fs::read_to_string(root().join("snapshots/data/demo.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for seg in json["segments"].as_array_mut().unwrap() {
+        if let Some(members) = seg.get_mut("members").and_then(|m| m.as_object_mut()) {
+            members.insert("encoding".into(), "exact".into());
+            members.remove("fp_rate");
+        }
+    }
+    Definitions::from_json(&json.to_string()).unwrap()
+}
+
+fn opts(seed: u64) -> BuildOptions {
+    BuildOptions { seed: Some(seed), created_ms: Some(1_763_700_000_000), version: Some(7), ..BuildOptions::default() }
+}
+
+fn sharded(dir: &Path, seed: u64, bits: u8) -> ShardedBuild {
+    let head = dir.join("demo.head");
+    let shard = ShardOptions { bits: Some(bits), ..ShardOptions::default() };
+    build_sharded(&definitions(), sample::members(MEMBERS, 42), &opts(seed), &shard, &head, &mut |_| {}).unwrap()
+}
+
+fn traffic(requests: u64) -> Vec<TrafficRecord> {
+    let mut traffic = Vec::new();
+    sample::write_traffic(&mut traffic, MEMBERS, requests, 42).unwrap();
+    TrafficReader::new(traffic.as_slice()).collect::<Result<_, _>>().unwrap()
+}
+
+/// Holds the shard a request needs, reading it from beside the head when it is not held (what
+/// every host does), then decides.
+fn decide_loading<'e>(engine: &'e mut Engine, head: &Path, r: &TrafficRecord) -> edgeseg::Decision<'e> {
+    if let Some(i) = engine.shard_for(&r.request())
+        && !engine.has_shard(i)
+    {
+        engine.load_shard(std::fs::read(shard_path(head, i)).unwrap()).unwrap();
+    }
+    engine.decide(&r.request())
+}
+
+#[test]
+fn sixty_four_shards_decide_as_the_whole_snapshot() {
+    let dir = scratch("shards-identical");
+    let whole = build(&definitions(), sample::members(MEMBERS, 42), &opts(7)).unwrap().bytes;
+    let built = sharded(&dir, 7, 6);
+    assert_eq!(built.shards.len(), 64);
+    assert_eq!(built.shards.iter().map(|s| s.members).sum::<u64>(), MEMBERS);
+    // Total bytes within 5% of the whole snapshot (shards drop the bits their members share).
+    let total = built.head_bytes + built.shards.iter().map(|s| s.bytes).sum::<u64>();
+    let ratio = total as f64 / whole.len() as f64;
+    assert!((0.95..=1.05).contains(&ratio), "sharded {total} B vs whole {} B: {ratio:.3}", whole.len());
+
+    let records = traffic(10_000);
+    let mut a = Engine::load(&whole).unwrap();
+    let mut b = Engine::load(&std::fs::read(&built.head).unwrap()).unwrap();
+    // A budget of three shards: the host reads, evicts and re-reads as it goes.
+    b.set_shard_budget(3 * built.shards.iter().map(|s| s.bytes).max().unwrap());
+    let mut identified = 0;
+    for r in &records {
+        let x = a.decide(&r.request());
+        let y = decide_loading(&mut b, &built.head, r);
+        assert_eq!(x, y, "request {r:?}");
+        identified += u64::from(x.identified);
+    }
+    let stats = b.stats().shards;
+    assert!(identified > 1_000, "{identified} identified requests");
+    assert_eq!(stats.hits, identified, "{stats:?}");
+    assert_eq!(stats.misses, 0, "{stats:?}");
+    assert!(stats.evictions > 0 && stats.held <= 3, "{stats:?}");
+    assert!(stats.held_bytes <= stats.budget_bytes, "{stats:?}");
+}
+
+#[test]
+fn a_missing_shard_fails_closed_and_a_bad_shard_is_refused() {
+    let dir = scratch("shards-missing");
+    let built = sharded(&dir, 7, 3);
+    let head = std::fs::read(&built.head).unwrap();
+    let records = traffic(2_000);
+    let mut engine = Engine::load(&head).unwrap();
+    let mut whole = Engine::load(&head).unwrap();
+    for f in &built.shards {
+        whole.load_shard(std::fs::read(&f.path).unwrap()).unwrap();
+    }
+    let default_tier = engine.snapshot().tiers[usize::from(engine.snapshot().default_tier)].name.clone();
+    let gated: u64 =
+        engine.snapshot().purposes.iter().enumerate().filter(|(_, p)| p.requires_consent).map(|(i, _)| 1 << i).sum();
+    let mut missing = 0;
+    for r in &records {
+        let req = r.request();
+        let d = engine.decide(&req);
+        if !d.identified {
+            assert!(!d.shard_missing);
+            continue;
+        }
+        missing += 1;
+        assert!(d.shard_missing);
+        assert_eq!(d.tier, default_tier, "no membership without the shard");
+        assert_eq!(d.consent & gated, 0, "no recorded consent without the shard");
+        assert!(d.headers.iter().any(|h| h.name == "x-edgeseg-shard-missing" && h.value == "1"));
+        let full = whole.decide(&req);
+        assert!(!full.shard_missing);
+    }
+    assert!(missing > 100);
+    assert_eq!(engine.stats().shards.misses, missing);
+
+    // A corrupt shard (one flipped byte) and a shard of another build (another key) are refused,
+    // counted, and change nothing; the good shard then loads.
+    let mut corrupt = std::fs::read(&built.shards[0].path).unwrap();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    assert_eq!(engine.load_shard(corrupt).unwrap_err().kind(), ErrorKind::ChecksumMismatch);
+    let other = sharded(&scratch("shards-other-build"), 8, 3);
+    let foreign = std::fs::read(&other.shards[0].path).unwrap();
+    assert_eq!(engine.load_shard(foreign).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(engine.stats().shards.refused, 2);
+    assert!(engine.held_shards().is_empty());
+    assert_eq!(engine.load_shard(std::fs::read(&built.shards[0].path).unwrap()).unwrap(), 0);
+    // A shard handed to an unsharded engine is refused.
+    let whole_bytes = build(&definitions(), sample::members(1_000, 42), &opts(7)).unwrap().bytes;
+    let mut unsharded = Engine::load(&whole_bytes).unwrap();
+    assert!(unsharded.load_shard(std::fs::read(&built.shards[1].path).unwrap()).is_err());
+}
