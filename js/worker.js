@@ -143,7 +143,7 @@ async function refresh(env, options, now) {
     const engine = Engine.load(raw);
     try {
       // Last-known-good: an expired snapshot, or an older version of the serving one, never serves.
-      engine.checkReplaces(state.engine?.snapshotId, state.engine?.version, now);
+      engine.checkReplaces(state.engine?.snapshotId, state.engine?.version, now, state.engine?.checksum);
     } catch (err) {
       engine.free();
       throw err;

@@ -5,8 +5,12 @@
 //! as a small exact set of fingerprints, each with the purposes it revokes, and are loaded beside
 //! the snapshot with [`crate::Engine::apply_delta`].
 //!
-//! A delta is bound to one snapshot (`snapshot_id` and `snapshot_version`): its fingerprints are
-//! keyed with that snapshot's key, and the next full build already excludes the revoked members.
+//! A delta is bound to one snapshot — `snapshot_id`, `snapshot_version` and `key_id`, which names
+//! the fingerprint key its fingerprints were made with ([`crate::Snapshot::key_id`]): two builds of
+//! one id and version under different keys share no fingerprints, so a delta made for one would
+//! revoke nobody in the other and is refused instead. The next full build already excludes the
+//! revoked members. Version 1 deltas carried no key id and are refused (a delta lives only until
+//! the next build).
 //! Deltas are **cumulative**: each one carries every revocation since its snapshot was built, with
 //! a `sequence` that grows. Applying one replaces the previous one, so a lost or reordered
 //! delivery can never un-revoke anyone; an older or equal sequence is refused with
@@ -45,6 +49,8 @@ pub struct RevocationDelta {
     pub created_ms: u64,
     /// Strictly ascending by fingerprint (one entry per member).
     pub entries: Vec<Revocation>,
+    /// The snapshot's [`crate::Snapshot::key_id`]: which fingerprint key the entries are under.
+    pub key_id: u64,
 }
 
 impl RevocationDelta {
@@ -52,6 +58,7 @@ impl RevocationDelta {
     pub fn new(
         snapshot_id: &str,
         snapshot_version: u64,
+        key_id: u64,
         sequence: u64,
         created_ms: u64,
         mut entries: Vec<Revocation>,
@@ -64,7 +71,14 @@ impl RevocationDelta {
                 _ => merged.push(e),
             }
         }
-        RevocationDelta { snapshot_id: snapshot_id.into(), snapshot_version, sequence, created_ms, entries: merged }
+        RevocationDelta {
+            snapshot_id: snapshot_id.into(),
+            snapshot_version,
+            sequence,
+            created_ms,
+            entries: merged,
+            key_id,
+        }
     }
 
     /// Encodes the delta behind its header.
@@ -111,6 +125,7 @@ mod tests {
         let d = RevocationDelta::new(
             "demo",
             7,
+            0xfeed,
             3,
             1,
             vec![
@@ -128,7 +143,7 @@ mod tests {
 
     #[test]
     fn unsorted_or_foreign_bytes_are_refused() {
-        let mut d = RevocationDelta::new("demo", 1, 1, 1, vec![]);
+        let mut d = RevocationDelta::new("demo", 1, 0xfeed, 1, 1, vec![]);
         d.entries = vec![Revocation { fingerprint: 5, purposes: 1 }, Revocation { fingerprint: 5, purposes: 2 }];
         assert_eq!(RevocationDelta::decode(&d.encode().unwrap()).unwrap_err().kind(), ErrorKind::Invalid);
         // A snapshot is not a delta.

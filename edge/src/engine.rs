@@ -185,12 +185,17 @@ impl Engine {
             ));
         }
         let delta = RevocationDelta::decode(bytes)?;
-        if delta.snapshot_id != snap.id || delta.snapshot_version != snap.version {
+        if delta.snapshot_id != snap.id || delta.snapshot_version != snap.version || delta.key_id != snap.key_id() {
             return Err(Error::new(
                 ErrorKind::Invalid,
                 format!(
-                    "delta is for snapshot {} v{}, the engine has {} v{}",
-                    delta.snapshot_id, delta.snapshot_version, snap.id, snap.version
+                    "delta is for snapshot {} v{} key {:016x}, the engine has {} v{} key {:016x}",
+                    delta.snapshot_id,
+                    delta.snapshot_version,
+                    delta.key_id,
+                    snap.id,
+                    snap.version,
+                    snap.key_id()
                 ),
             ));
         }

@@ -39,6 +39,9 @@ pub enum ErrorKind {
     Signature,
     /// Over a configured or hard limit (a snapshot over its declared limits, an oversized delta).
     TooLarge,
+    /// Another build under the serving snapshot's id and version: different bytes claiming to be
+    /// the same snapshot (a host-side refusal: see [`crate::swap`]).
+    Rebuilt,
 }
 
 impl ErrorKind {
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::Rollback => 14,
             ErrorKind::Signature => 15,
             ErrorKind::TooLarge => 16,
+            ErrorKind::Rebuilt => 17,
         }
     }
 
@@ -83,6 +87,7 @@ impl ErrorKind {
             14 => ErrorKind::Rollback,
             15 => ErrorKind::Signature,
             16 => ErrorKind::TooLarge,
+            17 => ErrorKind::Rebuilt,
             _ => return None,
         })
     }
@@ -105,6 +110,7 @@ impl ErrorKind {
             ErrorKind::Rollback => "snapshot rollback",
             ErrorKind::Signature => "snapshot signature missing or invalid",
             ErrorKind::TooLarge => "over a limit",
+            ErrorKind::Rebuilt => "another build with the serving snapshot's id and version",
         }
     }
 }

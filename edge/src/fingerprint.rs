@@ -34,6 +34,12 @@ impl FingerprintKey {
     /// A keyed hash of several byte strings, each length-prefixed (u32 LE) so that no two
     /// different lists collide by concatenation. Used for throttle state keys, which must not be
     /// predictable (or collidable) by a client choosing its IP or id.
+    /// Names this key without revealing it (a keyed hash of a constant): what binds a revocation
+    /// delta to the builds whose fingerprints it speaks of.
+    pub fn key_id(&self) -> u64 {
+        self.hash_parts(&[b"edgeseg key id"])
+    }
+
     pub fn hash_parts(&self, parts: &[&[u8]]) -> u64 {
         let mut h = SipHasher24::new_with_key(&self.0);
         for p in parts {

@@ -48,7 +48,7 @@ pub const SHARD_VERSION: u16 = 1;
 /// The oldest snapshot format version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
 /// The revocation delta format version this build writes and reads.
-pub const DELTA_VERSION: u16 = 1;
+pub const DELTA_VERSION: u16 = 2;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 20;
 /// Flags this build understands (none yet).

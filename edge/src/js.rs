@@ -158,15 +158,16 @@ impl Engine {
         to_js(&self.core.snapshot().version)
     }
 
-    /// The last-known-good rule (`edge/src/swap.rs`): throws (`kind` `Expired` or `Rollback`)
-    /// unless this engine's snapshot may replace the serving one, given by its `snapshotId` and
-    /// `version` (both `undefined` when nothing serves yet), at `nowMs`.
+    /// The last-known-good rule (`edge/src/swap.rs`): throws (`kind` `Expired`, `Rollback` or
+    /// `Rebuilt`) unless this engine's snapshot may replace the serving one, given by its
+    /// `snapshotId`, `version` and `checksum` (all `undefined` when nothing serves yet), at `nowMs`.
     #[wasm_bindgen(js_name = checkReplaces)]
     pub fn check_replaces(
         &self,
         serving_id: Option<String>,
         serving_version: Option<f64>,
         now_ms: f64,
+        serving_checksum: Option<u32>,
     ) -> Result<(), JsValue> {
         let snap = self.core.snapshot();
         let lineage = crate::swap::Lineage {
@@ -174,10 +175,24 @@ impl Engine {
             version: snap.version,
             created_ms: snap.created_ms,
             expires_ms: snap.expires_ms,
+            checksum: self.checksum(),
         };
         // JS numbers: versions and times are integers well below 2^53; saturate anything else.
-        let serving = serving_id.as_deref().zip(serving_version.map(|v| v as u64));
-        crate::swap::admit(serving, &lineage, now_ms as u64).map_err(|e| js_error(&e))
+        let serving = serving_id.zip(serving_version).map(|(id, v)| crate::swap::Lineage {
+            id,
+            version: v as u64,
+            created_ms: 0,
+            expires_ms: None,
+            checksum: serving_checksum.unwrap_or(0),
+        });
+        crate::swap::admit(serving.as_ref(), &lineage, now_ms as u64).map_err(|e| js_error(&e))
+    }
+
+    /// The snapshot's payload checksum (CRC-32C from its header): tells two builds of one id and
+    /// version apart (`checkReplaces`).
+    #[wasm_bindgen(getter)]
+    pub fn checksum(&self) -> u32 {
+        crate::format::split(self.core.snapshot().bytes()).map_or(0, |(h, _)| h.checksum)
     }
 
     /// The snapshot's id (from its definitions).

@@ -553,6 +553,12 @@ impl Snapshot {
         Arc::try_unwrap(bytes.into_shared()).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
+    /// Names this snapshot's fingerprint key without revealing it (a keyed hash of a constant):
+    /// what binds a revocation delta to the builds whose fingerprints it speaks of.
+    pub fn key_id(&self) -> u64 {
+        self.fingerprint_key.key_id()
+    }
+
     /// The fingerprint of a customer id under this snapshot's key.
     pub fn fingerprint(&self, id: &str) -> u64 {
         self.fingerprint_key.fingerprint(id)

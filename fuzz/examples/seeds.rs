@@ -42,6 +42,7 @@ fn main() {
     let delta = RevocationDelta::new(
         SNAPSHOT_ID,
         SNAPSHOT_VERSION,
+        KEY.key_id(),
         1,
         1_763_720_000_000,
         vec![
@@ -51,7 +52,8 @@ fn main() {
     )
     .encode()
     .unwrap();
-    let empty = RevocationDelta::new(SNAPSHOT_ID, SNAPSHOT_VERSION, 2, 1_763_720_000_000, vec![]).encode().unwrap();
+    let empty =
+        RevocationDelta::new(SNAPSHOT_ID, SNAPSHOT_VERSION, KEY.key_id(), 2, 1_763_720_000_000, vec![]).encode().unwrap();
     for (name, bytes) in [("two-members", &delta), ("empty", &empty)] {
         let [raw, payload] = containers(bytes);
         write("delta_decode", &format!("{name}-raw"), &raw);

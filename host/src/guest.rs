@@ -312,14 +312,16 @@ impl Guest {
     /// [`Guest::refused_loads`]) before the guest sees it, and the serving snapshot stays.
     pub fn swap_snapshot(&mut self, snapshot: &[u8], now_ms: u64) -> Result<LoadedSnapshot, GuestError> {
         let refused = |kind, message| Err(GuestError::Refused { kind, message });
-        let serving = self.current.as_ref().map(|c| (c.info.snapshot_id.as_str(), c.info.version));
+        // The serving snapshot's lineage, checksum included (a rebuild under its id and version is
+        // refused); its bytes loaded before, so they peek.
+        let serving = self.current.as_ref().and_then(|c| edgeseg::swap::peek(&c.bytes).ok());
         let loaded = match &self.public_key {
             Some(key) => edgeseg_snapshots::sign::verify(snapshot, key).or_else(|e| refused(e.kind(), e.to_string())),
             None => Ok(()),
         };
         let loaded = loaded
             .and_then(|()| {
-                match edgeseg::swap::peek(snapshot).and_then(|l| edgeseg::swap::admit(serving, &l, now_ms)) {
+                match edgeseg::swap::peek(snapshot).and_then(|l| edgeseg::swap::admit(serving.as_ref(), &l, now_ms)) {
                     Ok(()) => Ok(()),
                     Err(e) => refused(e.kind(), e.to_string()),
                 }

@@ -52,7 +52,7 @@ pub fn revocation_delta(
         };
         entries.push(Revocation { fingerprint: snap.fingerprint(id), purposes: mask });
     }
-    let delta = RevocationDelta::new(&snap.id, snap.version, sequence, created_ms, entries);
+    let delta = RevocationDelta::new(&snap.id, snap.version, snap.key_id(), sequence, created_ms, entries);
     if delta.entries.len() > edgeseg::delta::MAX_REVOCATIONS {
         return Err(BuildError::new(
             BuildErrorKind::Limit,

@@ -136,3 +136,39 @@ fn a_missing_shard_fails_closed_and_a_bad_shard_is_refused() {
     let mut unsharded = Engine::load(&whole_bytes).unwrap();
     assert!(unsharded.load_shard(std::fs::read(&built.shards[1].path).unwrap()).is_err());
 }
+
+/// Issue 19, finding 4: two builds of one id and version (version pinned) under different keys.
+/// A revocation delta made for one is refused by the other — natively and in wasmtime — instead of
+/// reporting success and revoking nobody; and a host serving one refuses the other as a swap
+/// (`Rebuilt`), while the same bytes again are a harmless reload.
+#[test]
+fn a_delta_or_snapshot_of_another_build_under_the_same_version_is_refused() {
+    use edgeseg_host::guest::{Guest, GuestConfig, GuestError};
+    let a = build(&definitions(), sample::members(2_000, 42), &opts(7)).unwrap().bytes;
+    let b = build(&definitions(), sample::members(2_000, 42), &opts(8)).unwrap().bytes;
+    let revocations = format!("{}\n", sample::member_id(3));
+    let delta_a =
+        edgeseg_snapshots::revoke::revocation_delta(&a, revocations.as_bytes(), 1, 1).unwrap().encode().unwrap();
+
+    let mut native_b = Engine::load(&b).unwrap();
+    let err = native_b.apply_delta(&delta_a).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("key"), "{err}");
+    let mut native_a = Engine::load(&a).unwrap();
+    assert_eq!(native_a.apply_delta(&delta_a).unwrap().entries.len(), 1);
+
+    let mut guest = Guest::from_file(edgeseg_tests::wasm_module(), GuestConfig::default()).unwrap();
+    guest.swap_snapshot(&b, 0).unwrap();
+    match guest.apply_delta(&delta_a) {
+        Err(e) => assert_eq!(e.kind(), Some(ErrorKind::Invalid), "{e}"),
+        Ok(info) => panic!("a delta of another build was applied: {info:?}"),
+    }
+    // A rebuild under the serving id and version is refused; the serving one stays.
+    match guest.swap_snapshot(&a, 0) {
+        Err(GuestError::Refused { kind: ErrorKind::Rebuilt, .. }) => {}
+        other => panic!("expected a Rebuilt refusal, got {other:?}"),
+    }
+    assert_eq!(guest.snapshot_bytes(), Some(b.as_slice()));
+    assert_eq!(guest.refused_loads_by_kind().get("Rebuilt"), Some(&1));
+    guest.swap_snapshot(&b, 0).unwrap();
+}

@@ -209,6 +209,7 @@ mod tests {
         a.set_delta(RevocationDelta::new(
             &snap.id.clone(),
             snap.version,
+            snap.key_id(),
             1,
             1,
             vec![edgeseg::delta::Revocation { fingerprint: fp, purposes: mkt }],

@@ -110,9 +110,10 @@ fn a_delta_over_the_snapshot_s_delta_bytes_is_refused_and_the_applied_one_stays(
     let mut p = payload(3);
     p.ext.limits = Limits { delta_bytes: 256, ..Limits::default() };
     guest.load_snapshot(&p.encode().unwrap()).unwrap();
+    let key = p.fingerprint_key.key_id();
     let delta = |seq: u64, n: u64| {
         let entries = (1..=n).map(|i| Revocation { fingerprint: i << 44, purposes: ALL_PURPOSES }).collect();
-        RevocationDelta::new("fixture", 3, seq, 0, entries).encode().unwrap()
+        RevocationDelta::new("fixture", 3, key, seq, 0, entries).encode().unwrap()
     };
     guest.apply_delta(&delta(1, 3)).unwrap();
     let big = delta(2, 40);

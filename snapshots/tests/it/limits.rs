@@ -166,8 +166,9 @@ fn a_delta_over_delta_bytes_is_refused_and_the_applied_one_keeps_applying() {
     let built = build_jsonl(&defs(r#""limits": {"delta_bytes": 200},"#, &nested(0), 0), "", &seeded(1)).unwrap();
     let mut engine = Engine::load(&built.bytes).unwrap();
     let entries = |n: u64| (1..=n).map(|i| Revocation { fingerprint: i << 40, purposes: ALL_PURPOSES }).collect();
-    let small = RevocationDelta::new("lim", 3, 1, 0, entries(2)).encode().unwrap();
-    let big = RevocationDelta::new("lim", 3, 2, 0, entries(20)).encode().unwrap();
+    let key = engine.snapshot().key_id();
+    let small = RevocationDelta::new("lim", 3, key, 1, 0, entries(2)).encode().unwrap();
+    let big = RevocationDelta::new("lim", 3, key, 2, 0, entries(20)).encode().unwrap();
     assert!(small.len() <= 200 && big.len() > 200, "{} {}", small.len(), big.len());
     engine.apply_delta(&small).unwrap();
     let e = engine.apply_delta(&big).unwrap_err();
