@@ -256,7 +256,16 @@ fn in_wasmtime_sixty_four_shards_decide_as_the_whole_snapshot_and_replay_and_dif
     };
     let (expected, none) = replay_json(&replay(&s(&whole_path), &[]));
     assert!(none.is_none(), "a whole snapshot's report has no shard lines");
-    let (report, shards) = replay_json(&replay(&head, &["--shard-budget", &budget]));
+    let prom = dir.join("replay.prom");
+    let (report, shards) = replay_json(&replay(&head, &["--shard-budget", &budget, "--prometheus", &s(&prom)]));
+    let exposition = std::fs::read_to_string(&prom).unwrap();
+    assert!(exposition.contains("edgeseg_replay_shard_missing_decisions_total{snapshot=\"demo@7\"} 0"), "{exposition}");
+    let checked = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+        .expect("promtool (`cargo xtask test` installs it)");
+    assert!(checked.status.success(), "promtool: {}", String::from_utf8_lossy(&checked.stdout));
     assert_eq!(report, expected);
     let shards = shards.unwrap();
     assert_eq!(shards["shards"], 64);
