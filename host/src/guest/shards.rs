@@ -154,10 +154,11 @@ impl ShardState {
         self.held.iter().map(|h| h.bytes).sum()
     }
 
-    /// The least recently used held shard other than `keep`, if the held bytes plus `incoming`
-    /// exceed the budget.
+    /// The least recently used held shard other than `keep`, if the held bytes other than
+    /// `keep`'s (which `incoming` replaces) plus `incoming` exceed the budget.
     fn victim(&self, incoming: u64, keep: Option<u32>) -> Option<u32> {
-        if self.held_bytes().saturating_add(incoming) <= self.budget {
+        let others: u64 = self.held.iter().filter(|h| Some(h.index) != keep).map(|h| h.bytes).sum();
+        if others.saturating_add(incoming) <= self.budget {
             return None;
         }
         self.held.iter().filter(|h| Some(h.index) != keep).min_by_key(|h| h.last_used).map(|h| h.index)
@@ -281,10 +282,8 @@ impl Guest {
             });
         };
         // Make room first, so the engine never evicts on its own (the host's list stays exact).
-        // A shard of the same index is replaced by the guest: not counted as room taken.
-        if let Some(i) = self.shards.position(index) {
-            self.shards.held.swap_remove(i);
-        }
+        // A held shard of the same index is replaced by the guest only if this load succeeds (a
+        // refused load leaves it held), so it stays in the list until then.
         while let Some(victim) = self.shards.victim(bytes.len() as u64, Some(index)) {
             self.drop_held(victim)?;
             self.shards.stats.evictions += 1;
@@ -370,7 +369,8 @@ mod tests {
             s.held.push(Held { index, bytes: 4, last_used });
         }
         assert_eq!(s.victim(0, None), Some(2), "12 bytes held, budget 10");
-        assert_eq!(s.victim(0, Some(2)), Some(3));
+        assert_eq!(s.victim(0, Some(2)), None, "2 is being replaced: the 8 other bytes fit");
+        assert_eq!(s.victim(4, Some(2)), Some(3), "its 4 new bytes and the 8 others do not");
         s.held.retain(|h| h.index != 2);
         assert_eq!(s.victim(0, None), None, "8 bytes fit");
         assert_eq!(s.victim(4, None), Some(3), "4 more do not");

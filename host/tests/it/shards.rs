@@ -281,9 +281,17 @@ fn a_shard_of_another_build_is_refused() {
     // A whole snapshot takes no shard.
     let mut whole = whole_guest(3);
     assert!(matches!(whole.load_shard(&ours.shards[0]), Err(GuestError::Refused { kind: ErrorKind::Invalid, .. })));
-    // And ours loads.
+    // And ours loads; loading it again replaces it (held once, counted twice).
+    assert_eq!(g.load_shard(&ours.shards[1]).unwrap(), 1);
     assert_eq!(g.load_shard(&ours.shards[1]).unwrap(), 1);
     assert_eq!(g.held_shards(), [1]);
+    let (host, engine) = (g.shard_stats(), g.stats().unwrap().shards);
+    assert_eq!((host.loads, host.held, host.held_bytes), (2, 1, ours.shards[1].len() as u64));
+    assert_eq!((engine.loads, engine.held, engine.held_bytes), (2, 1, ours.shards[1].len() as u64));
+    // Dropping: held, then not.
+    assert!(g.drop_shard(1).unwrap());
+    assert!(!g.drop_shard(1).unwrap());
+    assert!(g.held_shards().is_empty());
 }
 
 /// Flips `bytes[at..at + 4]` so that the CRC-32C of `bytes[20..]` is `target` again: CRC is
