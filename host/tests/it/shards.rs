@@ -488,3 +488,46 @@ fn replay_of_a_sharded_head_reports_its_shards_and_audits_consent_from_them() {
     let opts = ReplayOptions { skip_malformed: true, ..ReplayOptions::default() };
     assert!(replay(&mut g, TrafficReader::new(traffic.as_bytes()), &opts).is_err());
 }
+
+#[test]
+fn diff_takes_a_sharded_side_and_counts_its_missing_shards() {
+    use edgeseg_host::diff::{DiffShards, Gates, diff, diff_sharded};
+    let dir = scratch("diff");
+    let cut = cut(&payload(7), 2, 8);
+    let head = write(&dir, &cut);
+    let mut traffic = String::new();
+    for i in 0..80 {
+        traffic.push_str(&format!(
+            "{{\"now_ms\": 1763719200100, \"method\": \"GET\", \"path\": \"/\", \"headers\": {{\"x-customer-id\": \"{}\"}}}}\n",
+            id(i)
+        ));
+    }
+    let records = || TrafficReader::new(traffic.as_bytes());
+    let files = ShardFiles::for_head(&head, None);
+    let shards = DiffShards { old: Some(files.clone()), new: None };
+
+    // Sharded old, whole new: nothing moves.
+    let (mut old, _) = sharded_guest(&head, None);
+    let mut new = whole_guest(7);
+    let report = diff_sharded(&mut old, &mut new, records(), false, &Gates::default(), &shards).unwrap();
+    assert_eq!(report.moved_requests, 0, "{report:?}");
+    let s = report.old_shards.clone().unwrap();
+    assert_eq!((s.shards, s.loaded, s.missing_shard_decisions), (4, 4, 0));
+    assert!(report.new_shards.is_none());
+    assert!(report.to_text().contains("old shards: 4 loaded"), "{}", report.to_text());
+
+    // Without shard 0's file, its members fall to the default tier on the old side: counted,
+    // and the deploy gate sees them move.
+    std::fs::remove_file(files.path(0)).unwrap();
+    let (mut old, _) = sharded_guest(&head, None);
+    let mut new = whole_guest(7);
+    let report = diff_sharded(&mut old, &mut new, records(), false, &Gates::default(), &shards).unwrap();
+    let s = report.old_shards.unwrap();
+    assert!(s.missing_shard_decisions > 0 && s.read_errors == s.missing_shard_decisions, "{s:?}");
+    assert!(report.moved_requests > 0);
+
+    // `diff` without shard locations refuses a sharded side instead of failing every request closed.
+    let (mut old, _) = sharded_guest(&head, None);
+    let mut new = whole_guest(7);
+    assert!(diff(&mut old, &mut new, records(), false, &Gates::default()).is_err());
+}
