@@ -67,9 +67,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Snapshot file (as built by `edgeseg build`).
+    /// Snapshot file (as built by `edgeseg build`), or a sharded snapshot's `NAME.head`.
     #[arg(long, value_name = "FILE")]
     pub snapshot: PathBuf,
+    #[command(flatten)]
+    pub shards: ShardArgs,
     #[command(flatten)]
     pub traffic: TrafficArgs,
     /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
@@ -96,6 +98,35 @@ pub struct ReplayArgs {
     /// Require the snapshot to be signed by the key whose public half is in FILE (64 hex digits).
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+}
+
+/// Where a sharded snapshot's shards are and how many bytes of them the guest holds (`replay`).
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Directory of a sharded head's shard files `NAME.shard-XXXX` [default: the head's directory].
+    #[arg(long, value_name = "DIR")]
+    pub shards: Option<PathBuf>,
+    /// Bytes of shards the guest holds; least recently used shards are dropped past it
+    /// [default: 32 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub shard_budget: Option<u64>,
+}
+
+impl ShardArgs {
+    /// Applies the budget to `guest` (which serves the snapshot read from `head`) and says where
+    /// its shards are: `None` for a whole snapshot (a note on stderr if `--shards` was given).
+    fn apply(&self, guest: &mut Guest, head: &std::path::Path) -> anyhow::Result<Option<crate::shards::ShardFiles>> {
+        if let Some(bytes) = self.shard_budget {
+            guest.set_shard_budget(bytes).context("setting the shard budget")?;
+        }
+        if guest.snapshot().is_none_or(|s| s.shards == 0) {
+            if self.shards.is_some() || self.shard_budget.is_some() {
+                eprintln!("note: {} is not sharded; --shards and --shard-budget do nothing", head.display());
+            }
+            return Ok(None);
+        }
+        Ok(Some(crate::shards::ShardFiles::for_head(head, self.shards.as_deref())))
+    }
 }
 
 /// Parses `FILE@N` (or `FILE`) and reads the delta.
@@ -223,7 +254,8 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 
     let mut deltas = args.delta.iter().map(|d| scheduled_delta(d)).collect::<anyhow::Result<Vec<_>>>()?;
     deltas.sort_by_key(|d| d.after);
-    let opts = ReplayOptions { skip_malformed: args.traffic.skip_malformed, deltas };
+    let shards = args.shards.apply(&mut guest, &args.snapshot)?;
+    let opts = ReplayOptions { skip_malformed: args.traffic.skip_malformed, deltas, shards };
     let traffic_name = args.traffic.traffic.display().to_string();
     let mut traffic = args.traffic.open()?;
     for note in &traffic.notes {

@@ -10,8 +10,15 @@
 //! so any user) leaves that tier for a lower one, naming how many and which tier-granting segment
 //! stopped matching and why (gone, request rule changed, or members changed); `--max-moved <pct>`
 //! fails when more than that share of requests changed tier.
+//!
+//! Either side may be a sharded head: before each decision its guest is given the shard the
+//! request needs, as in replay ([`crate::shards::ShardSource::ensure`]), and the report gains that
+//! side's shard lines. A shard that cannot be read or is refused leaves that side's decision
+//! fail-closed (`shard_missing`), counted.
 
 use crate::guest::{Guest, GuestError};
+use crate::replay::ShardReport;
+use crate::shards::{Ensured, ShardFiles, ShardSource};
 use crate::traffic::{TrafficError, TrafficRecord};
 use edgeseg::{Engine, ThrottleResult};
 use serde::Serialize;
@@ -74,6 +81,18 @@ pub struct DiffReport {
     /// `old→new` cache modes that differ.
     pub cache_changes: BTreeMap<String, u64>,
     pub gates: Vec<GateResult>,
+    /// Shard traffic of a sharded old or new side; absent for a whole snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_shards: Option<ShardReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_shards: Option<ShardReport>,
+}
+
+/// Where each side's shards are, when it is a sharded head.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiffShards {
+    pub old: Option<ShardFiles>,
+    pub new: Option<ShardFiles>,
 }
 
 impl DiffReport {
@@ -88,6 +107,8 @@ pub enum DiffError {
     Traffic(TrafficError),
     Guest(GuestError),
     Snapshot(edgeseg::Error),
+    /// A side serves a sharded head and nowhere to find its shards was given.
+    NoShardFiles(&'static str),
 }
 
 impl std::fmt::Display for DiffError {
@@ -96,6 +117,9 @@ impl std::fmt::Display for DiffError {
             DiffError::Traffic(e) => write!(f, "malformed traffic: {e} (use --skip-malformed to count and skip)"),
             DiffError::Guest(e) => write!(f, "a guest cannot decide: {e}"),
             DiffError::Snapshot(e) => write!(f, "a snapshot does not decode natively: {e}"),
+            DiffError::NoShardFiles(side) => {
+                write!(f, "the {side} snapshot is a sharded head and no shard directory is given")
+            }
         }
     }
 }
@@ -116,6 +140,7 @@ struct Side {
     segments: Vec<String>,
     throttle: &'static str,
     cache: &'static str,
+    shard_missing: bool,
 }
 
 fn side(guest: &mut Guest, record: &TrafficRecord) -> Result<Side, GuestError> {
@@ -129,10 +154,64 @@ fn side(guest: &mut Guest, record: &TrafficRecord) -> Result<Side, GuestError> {
             Some(ThrottleResult::Deprioritized) => "deprioritized",
         },
         cache: d.cache.as_ref().map_or("none", |c| c.mode.as_str()),
+        shard_missing: d.shard_missing,
     })
 }
 
+/// One side's shard source and what it saw.
+struct SideShards {
+    source: ShardSource,
+    missing: u64,
+    first_failure: Option<String>,
+}
+
+impl SideShards {
+    fn new(guest: &Guest, files: Option<&ShardFiles>, side: &'static str) -> Result<Option<SideShards>, DiffError> {
+        if guest.snapshot().is_none_or(|s| s.shards == 0) {
+            return Ok(None);
+        }
+        let files = files.ok_or(DiffError::NoShardFiles(side))?;
+        Ok(Some(SideShards { source: ShardSource::new(files.clone()), missing: 0, first_failure: None }))
+    }
+
+    /// The shard `record` needs, loaded into `guest` if not held.
+    fn step(&mut self, guest: &mut Guest, record: &TrafficRecord) -> Result<(), DiffError> {
+        let index = match guest.shard_for(&record.request()) {
+            Ok(Some(index)) => index,
+            Ok(None) | Err(GuestError::Trap(_) | GuestError::Abi { .. }) => return Ok(()),
+            Err(e) => return Err(DiffError::Guest(e)),
+        };
+        if let Ensured::Missing(failure) = self.source.ensure(guest, index).map_err(DiffError::Guest)?
+            && self.first_failure.is_none()
+        {
+            self.first_failure = Some(failure.to_string());
+        }
+        Ok(())
+    }
+
+    fn report(self, guest: &mut Guest) -> ShardReport {
+        let host = guest.shard_stats();
+        let engine_evictions = guest.stats().map_or(0, |s| s.shards.evictions);
+        let c = self.source.counters;
+        ShardReport {
+            shards: guest.snapshot().map_or(0, |s| s.shards),
+            loaded: c.loads,
+            hits: c.hits,
+            misses: c.misses,
+            evictions: host.evictions + engine_evictions,
+            refused: c.refused,
+            read_errors: c.read_errors,
+            missing_shard_decisions: self.missing,
+            held: host.held,
+            held_bytes: host.held_bytes,
+            budget_bytes: host.budget_bytes,
+            first_failure: self.first_failure,
+        }
+    }
+}
+
 /// Replays `records` on `old` and `new` (each with its snapshot loaded) and applies `gates`.
+/// Neither side may be a sharded head (see [`diff_sharded`]).
 pub fn diff(
     old: &mut Guest,
     new: &mut Guest,
@@ -140,6 +219,20 @@ pub fn diff(
     skip_malformed: bool,
     gates: &Gates,
 ) -> Result<DiffReport, DiffError> {
+    diff_sharded(old, new, records, skip_malformed, gates, &DiffShards::default())
+}
+
+/// [`diff`] where either side may be a sharded head whose shard files `shards` locates.
+pub fn diff_sharded(
+    old: &mut Guest,
+    new: &mut Guest,
+    records: impl Iterator<Item = Result<TrafficRecord, TrafficError>>,
+    skip_malformed: bool,
+    gates: &Gates,
+    shards: &DiffShards,
+) -> Result<DiffReport, DiffError> {
+    let mut old_shards = SideShards::new(old, shards.old.as_ref(), "old")?;
+    let mut new_shards = SideShards::new(new, shards.new.as_ref(), "new")?;
     let native = |g: &Guest| -> Result<Engine, DiffError> {
         let bytes = g.snapshot_bytes().ok_or(DiffError::Guest(GuestError::NoSnapshot))?;
         Engine::load(bytes).map_err(DiffError::Snapshot)
@@ -174,6 +267,12 @@ pub fn diff(
             Err(e) => return Err(DiffError::Traffic(e)),
         };
         requests += 1;
+        if let Some(s) = &mut old_shards {
+            s.step(old, &record)?;
+        }
+        if let Some(s) = &mut new_shards {
+            s.step(new, &record)?;
+        }
         let (a, b) = match (side(old, &record), side(new, &record)) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e @ (GuestError::NoSnapshot | GuestError::Host(_))), _)
@@ -183,6 +282,11 @@ pub fn diff(
                 continue;
             }
         };
+        for (s, missing) in [(&mut old_shards, a.shard_missing), (&mut new_shards, b.shard_missing)] {
+            if let Some(s) = s {
+                s.missing += u64::from(missing);
+            }
+        }
         // Users are counted by the old snapshot's identity sources, hashed on the spot.
         let user = old_native.identity(&record.request()).map(|id| {
             let mut h = DefaultHasher::new();
@@ -284,6 +388,8 @@ pub fn diff(
         throttle_changes,
         cache_changes,
         gates: results,
+        old_shards: old_shards.map(|s| s.report(old)),
+        new_shards: new_shards.map(|s| s.report(new)),
     })
 }
 
@@ -368,6 +474,16 @@ impl DiffReport {
         };
         let _ = writeln!(out, "throttle changes: {}", changes(&self.throttle_changes));
         let _ = writeln!(out, "cache changes: {}", changes(&self.cache_changes));
+        for (side, s) in [("old", &self.old_shards), ("new", &self.new_shards)] {
+            if let Some(s) = s {
+                let _ = writeln!(
+                    out,
+                    "{side} shards: {} loaded (hits {}, misses {}, evictions {}, refused {}, read errors {}), \
+                     {} decisions without their shard",
+                    s.loaded, s.hits, s.misses, s.evictions, s.refused, s.read_errors, s.missing_shard_decisions
+                );
+            }
+        }
         if !self.gates.is_empty() {
             let _ = writeln!(out);
             let _ = writeln!(out, "gates");

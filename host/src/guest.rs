@@ -21,11 +21,13 @@ mod eval;
 mod fallback;
 mod instance;
 mod owned;
+mod shards;
 mod state;
 
 pub use error::GuestError;
 pub use fallback::{Answered, FallbackReason};
 pub use owned::{LoadedSnapshot, OwnedCache, OwnedDecision, OwnedRoute, OwnedThrottle};
+pub use shards::GuestShardStats;
 
 use anyhow::{Context, bail};
 use edgeseg::abi::ABI_VERSION;
@@ -122,6 +124,8 @@ pub struct Guest {
     /// `refused_loads` by the refusal's kind (`ErrorKind` name, `Trap` or `Host`).
     refused_by_kind: BTreeMap<String, u64>,
     public_key: Option<edgeseg_snapshots::sign::PublicKey>,
+    /// The serving snapshot's shards as the host knows them (`guest/shards.rs`).
+    shards: shards::ShardState,
 }
 
 impl fmt::Debug for Guest {
@@ -195,6 +199,7 @@ impl Guest {
             refused_loads: 0,
             refused_by_kind: BTreeMap::new(),
             public_key: None,
+            shards: shards::ShardState::default(),
         })
     }
 
@@ -229,6 +234,7 @@ impl Guest {
             refused_loads: 0,
             refused_by_kind: BTreeMap::new(),
             public_key: self.public_key,
+            shards: shards::ShardState::default(),
         })
     }
 
@@ -359,7 +365,12 @@ impl Guest {
     /// handle is freed; on failure the previous snapshot keeps serving. No expiry or rollback
     /// check (replays and tests load what they are given): serving hosts use
     /// [`Guest::swap_snapshot`].
+    ///
+    /// A sharded snapshot's head loads the same way and serves with no shard held: see
+    /// [`Guest::load_shard`] (the head's shard digests are read natively here, before the guest
+    /// sees the bytes).
     pub fn load_snapshot(&mut self, snapshot: &[u8]) -> Result<LoadedSnapshot, GuestError> {
+        let sharding = head_sharding(snapshot);
         let loaded = self.with_recovery(|g| {
             let fuel = g.load_budget(snapshot.len());
             let Guest { live, answer_buf, .. } = g;
@@ -372,6 +383,15 @@ impl Guest {
             delta: None,
             default_tier: None,
         });
+        self.shards.serve(sharding);
+        if self.shards.is_sharded() {
+            let budget = self.shards.budget();
+            let handle = loaded.handle;
+            self.with_recovery(|g| {
+                let fuel = call_budget(&g.config);
+                shards::push_budget(g.live_mut()?, handle, budget, fuel)
+            })?;
+        }
         if let Some(previous) = previous {
             // Freeing is part of the swap: it runs on the load's budget, not a decision's.
             let fuel = self.load_budget(snapshot.len());
@@ -416,11 +436,18 @@ impl Guest {
         buf.clear();
         let buf =
             postcard::to_extend(request, buf).map_err(|e| GuestError::Host(format!("encoding the request: {e}")))?;
-        let called = self.call_decide(handle, &buf);
+        // A sharded snapshot: which shard this request uses, so the host's LRU sees the use.
+        let shard = if self.shards.is_sharded() { self.shard_for_encoded(handle, &buf) } else { Ok(None) };
+        let called = shard.and_then(|shard| self.call_decide(handle, &buf).map(|()| shard));
         self.request_buf = buf;
-        called?;
+        let shard = called?;
         match decode_decide_answer(&self.answer_buf)? {
-            Ok(decision) => Ok(f(&decision)),
+            Ok(decision) => {
+                if let Some(index) = shard {
+                    self.shards.used(index, decision.shard_missing);
+                }
+                Ok(f(&decision))
+            }
             Err(e) => Err(GuestError::from(e)),
         }
     }
@@ -478,6 +505,7 @@ impl Guest {
     /// A fresh store and instance; the serving snapshot (if any) loaded into it.
     fn recover(&mut self) -> Result<(), GuestError> {
         self.live = None;
+        self.shards.forget_held();
         let mut live = instantiate(&self.engine, &self.pre, &self.config, self.metered)
             .map_err(|e| GuestError::Host(format!("{e:#}")))?;
         let fuel = self.load_budget(self.current.as_ref().map_or(0, |c| c.bytes.len()));
@@ -490,6 +518,11 @@ impl Guest {
             if let Some(delta) = &current.delta {
                 state::reapply_delta(&mut live, info.handle, delta, fuel, &mut self.answer_buf)?;
             }
+            // Shards do not survive: they lived in the dead instance. The host forgets them, so
+            // the next request that needs one loads it again (`guest/shards.rs`).
+            if self.shards.is_sharded() {
+                shards::push_budget(&mut live, info.handle, self.shards.budget(), call_budget(&self.config))?;
+            }
         }
         self.live = Some(live);
         Ok(())
@@ -499,6 +532,16 @@ impl Guest {
 /// The budget of an ordinary call (decide, stats, eval, throttle import) under `config`.
 fn call_budget(config: &GuestConfig) -> Budget {
     Budget { fuel: config.fuel_per_call, ticks: config.deadline.map(deadline_ticks) }
+}
+
+/// The sharding record of a sharded snapshot's head (format 3), decoded natively; `None` for
+/// anything else (a whole snapshot, or bytes the guest will refuse anyway).
+fn head_sharding(snapshot: &[u8]) -> Option<edgeseg::shard::Sharding> {
+    let (header, _) = edgeseg::format::split(snapshot).ok()?;
+    if header.version < edgeseg::format::HEAD_FORMAT_VERSION {
+        return None;
+    }
+    edgeseg::snapshot::Snapshot::decode(snapshot).ok()?.sharding
 }
 
 fn unavailable() -> GuestError {

@@ -11,10 +11,12 @@
 //! * [`traffic`] — the streaming reader of edgeseg's JSONL request log.
 //! * [`replay`] — feeds traffic through a guest and aggregates the per-tier [`replay::Report`].
 //! * [`diff`] — the same traffic through two snapshots: tier transitions and deploy gates.
+//! * [`shards`] — a sharded snapshot's shard files, loaded into the guest as requests need them.
 //! * [`cli`] — the `edgeseg` command line.
 
 pub mod cli;
 pub mod diff;
 pub mod guest;
 pub mod replay;
+pub mod shards;
 pub mod traffic;

@@ -12,6 +12,12 @@
 //! serves one of them as a violation. Revocation deltas can be scheduled mid-replay
 //! ([`ScheduledDelta`]) to show an opt-out taking effect on the very next request.
 //!
+//! A sharded snapshot's head replays the same way: before each decision the guest is asked which
+//! shard the request needs (`edgeseg_shard_for`) and, when it does not hold it, the shard is read
+//! from its file, checked and loaded ([`crate::shards::ShardSource::ensure`]); the auditor mirrors
+//! it natively. A shard that cannot be read or is refused leaves the request to the engine's
+//! fail-closed `shard_missing` decision, counted in the report's shard lines.
+//!
 //! Latency is measured around the `edgeseg_decide` wasm call alone (see
 //! [`Guest::last_call_duration`]), so encoding, copying and this module's bookkeeping do not blur
 //! the number the edge cares about. Samples are kept and sorted exactly ([`percentile`]): a
@@ -25,11 +31,12 @@ mod report;
 pub mod slo;
 
 pub use report::{
-    ConsentReport, Fallback, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ThrottleState, TierReport,
-    Timings,
+    ConsentReport, Fallback, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ShardReport, ThrottleState,
+    TierReport, Timings,
 };
 
 use crate::guest::{FallbackReason, Guest, GuestError};
+use crate::shards::{Ensured, ShardFiles, ShardSource};
 use crate::traffic::{TrafficError, TrafficRecord};
 use audit::Auditor;
 use edgeseg::ThrottleResult;
@@ -47,6 +54,9 @@ pub struct ReplayOptions {
     pub skip_malformed: bool,
     /// Revocation deltas to apply during the replay, in order of `after`.
     pub deltas: Vec<ScheduledDelta>,
+    /// Where a sharded snapshot's shards are (required when the guest serves a sharded head;
+    /// ignored otherwise).
+    pub shards: Option<ShardFiles>,
 }
 
 /// A revocation delta applied after `after` requests have been replayed (0: before the first).
@@ -68,6 +78,10 @@ pub enum ReplayError {
     Snapshot(edgeseg::Error),
     /// A scheduled delta was refused (by the guest or the host's own decoder).
     Delta { after: u64, error: String },
+    /// The guest serves a sharded head and the options say nowhere to find its shards.
+    NoShardFiles,
+    /// The host cannot decode a shard the guest accepted, so it cannot audit consent.
+    AuditShard(String),
 }
 
 impl fmt::Display for ReplayError {
@@ -78,6 +92,8 @@ impl fmt::Display for ReplayError {
             ReplayError::Guest(_) => f.write_str("replay stopped: the guest cannot decide"),
             ReplayError::Snapshot(_) => f.write_str("the host cannot decode the serving snapshot to audit consent"),
             ReplayError::Delta { after, error } => write!(f, "the delta scheduled after {after} requests: {error}"),
+            ReplayError::NoShardFiles => f.write_str("the snapshot is a sharded head and no shard directory is given"),
+            ReplayError::AuditShard(e) => write!(f, "the host cannot decode a loaded shard to audit consent: {e}"),
         }
     }
 }
@@ -88,7 +104,7 @@ impl std::error::Error for ReplayError {
             ReplayError::Traffic(e) => Some(e),
             ReplayError::Guest(e) => Some(e),
             ReplayError::Snapshot(e) => Some(e),
-            ReplayError::Delta { .. } => None,
+            ReplayError::Delta { .. } | ReplayError::NoShardFiles | ReplayError::AuditShard(_) => None,
         }
     }
 }
@@ -121,6 +137,7 @@ struct Seen {
     /// Whether the decision routed; the `pool/lane` key is then in the replay's `route_key`.
     route: bool,
     stale: bool,
+    shard_missing: bool,
 }
 
 #[derive(Default)]
@@ -159,6 +176,12 @@ pub fn replay(
     let segment_actions: Vec<edgeseg::actions::Actions> =
         auditor.snapshot().segments.iter().map(|s| s.actions.clone()).collect();
     let mut shadowed = [0u64; 3];
+    let mut source = match (snapshot.shards, &opts.shards) {
+        (0, _) => None,
+        (_, Some(files)) => Some(ShardSource::new(files.clone())),
+        (_, None) => return Err(ReplayError::NoShardFiles),
+    };
+    let (mut missing_shard, mut first_shard_failure) = (0u64, None::<String>);
 
     let mut tiers: Vec<TierAcc> = snapshot.tiers.iter().map(|_| TierAcc::default()).collect();
     let mut purposes: Vec<PurposeAcc> = snapshot.purposes.iter().map(|_| PurposeAcc::default()).collect();
@@ -197,6 +220,9 @@ pub fn replay(
             h.write(id.as_bytes());
             h.finish()
         });
+        if let Some(source) = &mut source {
+            shard_step(guest, source, &mut auditor, &request, &mut first_shard_failure)?;
+        }
         let outcome = guest.decide_with(&request, |d| {
             let mut matched_purposes = 0u64;
             let mut first: [Option<&edgeseg::actions::Actions>; 3] = [None; 3];
@@ -249,6 +275,7 @@ pub fn replay(
                     true
                 }),
                 stale: d.stale,
+                shard_missing: d.shard_missing,
             }
         });
         let seen = match outcome {
@@ -276,6 +303,7 @@ pub fn replay(
         };
         decided += 1;
         stale += u64::from(seen.stale);
+        missing_shard += u64::from(seen.shard_missing);
         tier.requests += 1;
         tier.segments += seen.segments;
         tier.latencies_ns.push(guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX));
@@ -303,7 +331,7 @@ pub fn replay(
 
         // The audit: a matched segment whose purpose must be off, or that the decision itself
         // says was not granted, is a violation.
-        let off = auditor.must_be_off_for(&request, identity);
+        let off = auditor.must_be_off_for(&request, identity, seen.shard_missing);
         violations += u64::from(seen.matched_purposes & (off | !seen.consent) != 0);
         let n = seen.narrowing;
         tcf_invalid += u64::from(n.tcf_invalid);
@@ -322,6 +350,26 @@ pub fn replay(
         return Err(ReplayError::Delta { after: d.after, error: format!("the log has only {requests} requests") });
     }
     let stats = guest.stats().ok();
+    let shards = source.map(|source| {
+        let host = guest.shard_stats();
+        let c = source.counters;
+        ShardReport {
+            shards: snapshot.shards,
+            loaded: c.loads,
+            hits: c.hits,
+            misses: c.misses,
+            // The host makes room before each load, so the engine itself should never evict;
+            // its count is added in case it did.
+            evictions: host.evictions + stats.map_or(0, |s| s.shards.evictions),
+            refused: c.refused,
+            read_errors: c.read_errors,
+            missing_shard_decisions: missing_shard,
+            held: host.held,
+            held_bytes: host.held_bytes,
+            budget_bytes: host.budget_bytes,
+            first_failure: first_shard_failure,
+        }
+    });
 
     let share = |n: u64| if decided == 0 { 0.0 } else { n as f64 * 100.0 / decided as f64 };
     let slos = snapshot
@@ -420,7 +468,38 @@ pub fn replay(
             capacity: s.throttle_capacity,
             evictions: s.throttle_evictions,
         }),
+        shards,
     })
+}
+
+/// Before a decision on a sharded head: the shard the request needs, loaded if not held (and
+/// mirrored in the auditor). A failed read or a refusal is counted by the source and the request
+/// goes on without its shard; guest traps and errors here are left to the decision that follows.
+fn shard_step(
+    guest: &mut Guest,
+    source: &mut ShardSource,
+    auditor: &mut Auditor,
+    request: &edgeseg::Request<'_>,
+    first_failure: &mut Option<String>,
+) -> Result<(), ReplayError> {
+    let index = match guest.shard_for(request) {
+        Ok(Some(index)) => index,
+        Ok(None) | Err(GuestError::Trap(_) | GuestError::Abi { .. }) => return Ok(()),
+        Err(e) => return Err(ReplayError::Guest(e)),
+    };
+    match source.ensure(guest, index).map_err(ReplayError::Guest)? {
+        Ensured::Held => {}
+        Ensured::Loaded { bytes, .. } => {
+            auditor.load_shard(&bytes).map_err(ReplayError::AuditShard)?;
+            auditor.retain_shards(&guest.held_shards());
+        }
+        Ensured::Missing(failure) => {
+            if first_failure.is_none() {
+                *first_failure = Some(failure.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The nearest-rank percentile `q` (0 < q ≤ 1) of `sorted` (ascending): the smallest sample

@@ -172,3 +172,136 @@ fn a_delta_or_snapshot_of_another_build_under_the_same_version_is_refused() {
     assert_eq!(guest.refused_loads_by_kind().get("Rebuilt"), Some(&1));
     guest.swap_snapshot(&b, 0).unwrap();
 }
+
+fn edgeseg(args: &[&str]) -> Result<String, String> {
+    let mut out = Vec::new();
+    let argv = std::iter::once("edgeseg").chain(args.iter().copied()).map(Into::into);
+    let result = edgeseg_host::cli::run(argv, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    result.map(|()| text).map_err(|e| format!("{e:#}"))
+}
+
+/// A replay's JSON report without what varies from run to run, and its shard lines apart.
+fn replay_json(text: &str) -> (serde_json::Value, Option<serde_json::Value>) {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("timings");
+    o.remove("module");
+    for tier in o["tiers"].as_array_mut().unwrap() {
+        tier.as_object_mut().unwrap().remove("latency");
+    }
+    let shards = o.remove("shards");
+    (v, shards)
+}
+
+/// The same through wasmtime, as the host serves it: the guest reads each shard from beside the
+/// head when a request needs it (SHA-256 checked, under a three-shard budget, so it evicts and
+/// reads again), and every decision is byte for byte the whole snapshot's; then `edgeseg replay`
+/// of the head reports what the whole snapshot's replay reports, plus its shard lines, with the
+/// consent audit reading the shards, and `edgeseg diff` of whole → head moves nobody.
+#[test]
+fn in_wasmtime_sixty_four_shards_decide_as_the_whole_snapshot_and_replay_and_diff_agree() {
+    use edgeseg_host::guest::{Guest, GuestConfig};
+    use edgeseg_host::shards::{ShardFiles, ShardSource};
+    let dir = scratch("shards-wasmtime");
+    let whole = build(&definitions(), sample::members(MEMBERS, 42), &opts(7)).unwrap().bytes;
+    let built = sharded(&dir, 7, 6);
+    let files = ShardFiles::for_head(&built.head, None);
+    for s in &built.shards {
+        assert_eq!(files.path(s.index), s.path, "the host finds the builder's files");
+    }
+    let largest = built.shards.iter().map(|s| s.bytes).max().unwrap();
+
+    let records = traffic(3_000);
+    let mut a = Guest::from_file(edgeseg_tests::wasm_module(), GuestConfig::default()).unwrap();
+    let mut b = a.sibling(GuestConfig::default()).unwrap();
+    a.load_snapshot(&whole).unwrap();
+    b.set_shard_budget(3 * largest).unwrap();
+    assert_eq!(b.load_snapshot(&std::fs::read(&built.head).unwrap()).unwrap().shards, 64);
+    let mut source = ShardSource::new(files);
+    let mut identified = 0;
+    for (n, r) in records.iter().enumerate() {
+        let req = r.request();
+        if let Some(i) = b.shard_for(&req).unwrap() {
+            source.ensure(&mut b, i).unwrap();
+        }
+        let x = a.decide(&req).unwrap();
+        let y = b.decide(&req).unwrap();
+        assert_eq!(x, y, "request {n}");
+        identified += u64::from(x.identified);
+    }
+    let c = source.counters;
+    assert!(identified > 300, "{identified}");
+    assert_eq!(c.hits + c.misses, identified, "{c:?}");
+    assert_eq!((c.loads, c.refused, c.read_errors), (c.misses, 0, 0), "{c:?}");
+    let host = b.shard_stats();
+    let engine = b.stats().unwrap().shards;
+    assert!(host.evictions > 0 && host.held <= 3 && host.held_bytes <= 3 * largest, "{host:?}");
+    assert_eq!((engine.hits, engine.misses, engine.evictions), (identified, 0, 0), "{engine:?}");
+
+    // `edgeseg replay` and `edgeseg diff`, whole and sharded.
+    let whole_path = dir.join("demo.snapshot");
+    std::fs::write(&whole_path, &whole).unwrap();
+    let traffic_path = dir.join("traffic.jsonl");
+    let mut t = Vec::new();
+    sample::write_traffic(&mut t, MEMBERS, 3_000, 42).unwrap();
+    std::fs::write(&traffic_path, t).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let (module, traffic, head) = (s(edgeseg_tests::wasm_module()), s(&traffic_path), s(&built.head));
+    let budget = (3 * largest).to_string();
+    let replay = |snapshot: &str, extra: &[&str]| {
+        let mut args = vec!["replay", "--module", &module, "--snapshot", snapshot, "--traffic", &traffic, "--json"];
+        args.extend_from_slice(extra);
+        edgeseg(&args).unwrap()
+    };
+    let (expected, none) = replay_json(&replay(&s(&whole_path), &[]));
+    assert!(none.is_none(), "a whole snapshot's report has no shard lines");
+    let prom = dir.join("replay.prom");
+    let (report, shards) = replay_json(&replay(&head, &["--shard-budget", &budget, "--prometheus", &s(&prom)]));
+    let exposition = std::fs::read_to_string(&prom).unwrap();
+    assert!(exposition.contains("edgeseg_replay_shard_missing_decisions_total{snapshot=\"demo@7\"} 0"), "{exposition}");
+    let checked = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+        .expect("promtool (`cargo xtask test` installs it)");
+    assert!(checked.status.success(), "promtool: {}", String::from_utf8_lossy(&checked.stdout));
+    assert_eq!(report, expected);
+    let shards = shards.unwrap();
+    assert_eq!(shards["shards"], 64);
+    assert_eq!(shards["missing_shard_decisions"], 0);
+    assert_eq!(shards["refused"], 0);
+    assert!(shards["evictions"].as_u64().unwrap() > 0, "{shards}");
+    assert!(expected["consent"]["violations"] == 0);
+
+    // Shards elsewhere: `--shards DIR`; without them every identified request fails closed.
+    let moved = scratch("shards-wasmtime-moved");
+    let lone_head = moved.join("demo.head");
+    std::fs::copy(&built.head, &lone_head).unwrap();
+    let (_, shards) = replay_json(&replay(&s(&lone_head), &["--shards", &s(&dir)]));
+    assert_eq!(shards.unwrap()["missing_shard_decisions"], 0);
+    let (fail_closed, shards) = replay_json(&replay(&s(&lone_head), &[]));
+    let shards = shards.unwrap();
+    assert_eq!(shards["missing_shard_decisions"], expected["identified"], "{shards}");
+    assert_eq!(shards["read_errors"], shards["misses"]);
+    assert_eq!(fail_closed["consent"]["violations"], 0);
+
+    let text = edgeseg(&[
+        "diff",
+        "--module",
+        &module,
+        "--old",
+        &s(&whole_path),
+        "--new",
+        &head,
+        "--traffic",
+        &traffic,
+        "--max-moved",
+        "0",
+    ])
+    .unwrap();
+    assert!(text.contains("moved: 0 requests"), "{text}");
+    assert!(text.contains("segments: no change"), "{text}");
+    assert!(text.contains("new shards: ") && text.contains(", 0 decisions without their shard"), "{text}");
+    assert!(!text.contains("old shards"), "{text}");
+}

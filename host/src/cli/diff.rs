@@ -1,8 +1,9 @@
 //! `edgeseg diff`: the same traffic through two snapshots; tier transitions and gates.
 
 use super::TrafficArgs;
-use crate::diff::{Gates, diff};
+use crate::diff::{DiffShards, Gates, diff_sharded};
 use crate::guest::{Guest, GuestConfig};
+use crate::shards::ShardFiles;
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -16,6 +17,16 @@ pub struct DiffArgs {
     /// The snapshot about to ship.
     #[arg(long, value_name = "FILE")]
     pub new: PathBuf,
+    /// Directory of the old snapshot's shard files, when it is a sharded head [default: its directory].
+    #[arg(long, value_name = "DIR")]
+    pub old_shards: Option<PathBuf>,
+    /// Directory of the new snapshot's shard files, when it is a sharded head [default: its directory].
+    #[arg(long, value_name = "DIR")]
+    pub new_shards: Option<PathBuf>,
+    /// Bytes of shards each guest holds; least recently used shards are dropped past it
+    /// [default: 32 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub shard_budget: Option<u64>,
     #[command(flatten)]
     pub traffic: TrafficArgs,
     /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
@@ -49,13 +60,20 @@ pub fn run_diff(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     for (guest, path) in [(&mut old, &args.old), (&mut new, &args.new)] {
         let bytes = std::fs::read(path).with_context(|| format!("reading snapshot {}", path.display()))?;
         guest.load_snapshot(&bytes).with_context(|| format!("loading snapshot {}", path.display()))?;
+        if let Some(budget) = args.shard_budget {
+            guest.set_shard_budget(budget).context("setting the shard budget")?;
+        }
     }
+    let shards = DiffShards {
+        old: Some(ShardFiles::for_head(&args.old, args.old_shards.as_deref())),
+        new: Some(ShardFiles::for_head(&args.new, args.new_shards.as_deref())),
+    };
     let mut traffic = args.traffic.open()?;
     for note in &traffic.notes {
         eprintln!("note: {note}");
     }
     let gates = Gates { forbid_demotion: args.forbid_demotion.clone(), max_moved_pct };
-    let report = diff(&mut old, &mut new, &mut traffic, args.traffic.skip_malformed, &gates);
+    let report = diff_sharded(&mut old, &mut new, &mut traffic, args.traffic.skip_malformed, &gates, &shards);
     traffic.finish();
     let report = report?;
     if args.json {

@@ -32,6 +32,14 @@ pub(super) struct Exports {
     pub(super) apply_delta: HandleInputFunc,
     pub(super) stats: TypedFunc<u32, u64>,
     pub(super) throttle_import: HandleInputFunc,
+    /// `edgeseg_shard_for` (ABI 3): the shard a request needs.
+    pub(super) shard_for: HandleInputFunc,
+    /// `edgeseg_load_shard` (ABI 3): takes the input buffer over, like `edgeseg_load_owned`.
+    pub(super) load_shard: HandleInputFunc,
+    /// `edgeseg_drop_shard` (ABI 3): `(handle, index) -> 1 if it was held`.
+    pub(super) drop_shard: TypedFunc<(u32, u32), u32>,
+    /// `edgeseg_shard_budget` (ABI 3): `(handle, bytes) -> 1 if the handle exists`.
+    pub(super) shard_budget: TypedFunc<(u32, u64), u32>,
     /// `edgeseg_eval` (a rule over a data document); optional, so hosts keep loading modules
     /// built before it existed — only `edgeseg jsonlogic` needs it.
     pub(super) eval: Option<TypedFunc<(u32, u32), u64>>,
@@ -41,7 +49,7 @@ pub(super) struct Exports {
 }
 
 /// The exports the ABI requires, with their signatures as wasmtime prints them.
-const EXPECTED_EXPORTS: [(&str, &str); 9] = [
+const EXPECTED_EXPORTS: [(&str, &str); 13] = [
     ("edgeseg_abi_version", "() -> (i32)"),
     ("edgeseg_alloc", "(i32) -> (i32)"),
     ("edgeseg_dealloc", "(i32, i32) -> ()"),
@@ -51,6 +59,10 @@ const EXPECTED_EXPORTS: [(&str, &str); 9] = [
     ("edgeseg_apply_delta", "(i32, i32, i32) -> (i64)"),
     ("edgeseg_stats", "(i32) -> (i64)"),
     ("edgeseg_throttle_import", "(i32, i32, i32) -> (i64)"),
+    ("edgeseg_shard_for", "(i32, i32, i32) -> (i64)"),
+    ("edgeseg_load_shard", "(i32, i32, i32) -> (i64)"),
+    ("edgeseg_drop_shard", "(i32, i32) -> (i32)"),
+    ("edgeseg_shard_budget", "(i32, i64) -> (i32)"),
 ];
 
 /// One instance and its store. Replaced wholesale after a trap.
@@ -175,6 +187,10 @@ impl Exports {
             apply_delta: wt(instance.get_typed_func(&mut *store, "edgeseg_apply_delta"))?,
             stats: wt(instance.get_typed_func(&mut *store, "edgeseg_stats"))?,
             throttle_import: wt(instance.get_typed_func(&mut *store, "edgeseg_throttle_import"))?,
+            shard_for: wt(instance.get_typed_func(&mut *store, "edgeseg_shard_for"))?,
+            load_shard: wt(instance.get_typed_func(&mut *store, "edgeseg_load_shard"))?,
+            drop_shard: wt(instance.get_typed_func(&mut *store, "edgeseg_drop_shard"))?,
+            shard_budget: wt(instance.get_typed_func(&mut *store, "edgeseg_shard_budget"))?,
             eval: instance.get_typed_func(&mut *store, "edgeseg_eval").ok(),
             load_owned: instance.get_typed_func(&mut *store, "edgeseg_load_owned").ok(),
         })

@@ -23,6 +23,8 @@ pub struct LoadedSnapshot {
     /// Segment names in evaluation order.
     pub segments: Vec<String>,
     pub purposes: Vec<String>,
+    /// Shards of a sharded snapshot's head (`0`: not sharded).
+    pub shards: u32,
 }
 
 impl From<&LoadInfo<'_>> for LoadedSnapshot {
@@ -35,6 +37,7 @@ impl From<&LoadInfo<'_>> for LoadedSnapshot {
             tiers: owned(&info.tiers),
             segments: owned(&info.segments),
             purposes: owned(&info.purposes),
+            shards: info.shards,
         }
     }
 }

@@ -7,20 +7,65 @@
 //! the consent cookie and the revocation delta — with its own code for everything but the TCF bit
 //! decoding, and counts every matched segment whose purpose is among them. A privacy owner reads
 //! one number: it must be 0.
+//!
+//! For a sharded snapshot the head's consent sets are empty placeholders: the auditor decodes each
+//! shard the guest loads from the same bytes, with its own code (the consent sets only, probed with
+//! the shard key, `probe_key`), and holds the shards the guest holds. A decision the guest made
+//! without its shard (`shard_missing`) had no recorded consent, so neither does the audit's.
 
 use edgeseg::delta::RevocationDelta;
+use edgeseg::format;
+use edgeseg::membership::{MembershipData, MembershipSet};
+use edgeseg::shard::{ShardPayload, probe_key};
 use edgeseg::snapshot::Snapshot;
 use edgeseg::{Engine, Request};
+use std::collections::HashMap;
 
 /// Recomputes consent per request from the natively decoded snapshot.
 pub(crate) struct Auditor {
     engine: Engine,
     delta: Option<RevocationDelta>,
+    /// A sharded snapshot's consent sets, per shard held (parallel to the head's purposes).
+    shards: HashMap<u32, Vec<Option<MembershipSet>>>,
 }
 
 impl Auditor {
     pub(crate) fn new(engine: Engine) -> Auditor {
-        Auditor { engine, delta: None }
+        Auditor { engine, delta: None, shards: HashMap::new() }
+    }
+
+    /// Mirrors a shard the guest loaded: decodes its consent sets from the same bytes (checking
+    /// its container and that it belongs to this head) and holds them.
+    pub(crate) fn load_shard(&mut self, bytes: &[u8]) -> Result<u32, String> {
+        let snap = self.engine.snapshot();
+        let invalid = |why: &str| why.to_owned();
+        let sharding = snap.sharding.as_ref().ok_or_else(|| invalid("the snapshot is not sharded"))?;
+        let (_, payload) = format::split_as(bytes, &format::SHARD_MAGIC, format::SHARD_VERSION, format::SHARD_VERSION)
+            .map_err(|e| e.to_string())?;
+        let p: ShardPayload<&[u8]> = postcard::from_bytes(payload).map_err(|e| e.to_string())?;
+        if p.snapshot_id != snap.id
+            || p.snapshot_version != snap.version
+            || p.build != sharding.build
+            || p.bits != sharding.bits
+            || p.index >= sharding.count()
+            || p.purposes.len() != snap.purposes.len()
+        {
+            return Err(invalid("a shard of another snapshot, build or index"));
+        }
+        let mut sets = Vec::with_capacity(p.purposes.len());
+        for (data, view) in p.purposes.into_iter().zip(&snap.purposes) {
+            sets.push(match data {
+                Some(d) => Some(MembershipSet::load(owned(d), &view.name).map_err(|e| e.to_string())?),
+                None => None,
+            });
+        }
+        self.shards.insert(p.index, sets);
+        Ok(p.index)
+    }
+
+    /// Keeps only the shards in `held` (what the guest holds now).
+    pub(crate) fn retain_shards(&mut self, held: &[u32]) {
+        self.shards.retain(|i, _| held.contains(i));
     }
 
     pub(crate) fn snapshot(&self) -> &Snapshot {
@@ -40,12 +85,13 @@ impl Auditor {
     /// never appear.
     #[cfg(test)]
     pub(crate) fn must_be_off(&self, req: &Request<'_>) -> u64 {
-        self.must_be_off_for(req, self.engine.identity(req))
+        self.must_be_off_for(req, self.engine.identity(req), false)
     }
 
     /// [`Auditor::must_be_off`] for a request whose identity (`Engine::identity`) the caller
-    /// already found: a replay looks it up once per request, not twice.
-    pub(crate) fn must_be_off_for(&self, req: &Request<'_>, identity: Option<&str>) -> u64 {
+    /// already found: a replay looks it up once per request, not twice. `shard_missing`: the
+    /// guest decided without the identity's shard (so with nothing recorded).
+    pub(crate) fn must_be_off_for(&self, req: &Request<'_>, identity: Option<&str>, shard_missing: bool) -> u64 {
         let snap = self.engine.snapshot();
         let fingerprint = identity.map(|id| snap.fingerprint(id));
         let gpc = req.header("sec-gpc").map(str::trim) == Some("1");
@@ -67,9 +113,16 @@ impl Auditor {
             if !p.requires_consent {
                 continue;
             }
-            let recorded = match (fingerprint, &p.consented) {
-                (Some(fp), Some(set)) => set.contains(fp),
-                _ => false,
+            let recorded = match (fingerprint, &snap.sharding) {
+                (None, _) => false,
+                (Some(fp), None) => p.consented.as_ref().is_some_and(|set| set.contains(fp)),
+                (Some(_), Some(_)) if shard_missing => false,
+                (Some(fp), Some(sh)) => self
+                    .shards
+                    .get(&sh.index_of(fp))
+                    .and_then(|sets| sets.get(i))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|set| set.contains(probe_key(fp, sh.bits))),
             };
             let need = p.signals.tcf_purposes;
             let tcf_denies = match &tcf {
@@ -92,6 +145,16 @@ impl Auditor {
             }
         }
         off
+    }
+}
+
+/// An owned copy of a borrowed set.
+fn owned(d: MembershipData<&[u8]>) -> MembershipData {
+    match d {
+        MembershipData::Exact(b) => MembershipData::Exact(b.to_vec()),
+        MembershipData::Bloom(b) => MembershipData::Bloom(b.to_vec()),
+        MembershipData::Fuse(b) => MembershipData::Fuse(b.to_vec()),
+        MembershipData::Packed(b) => MembershipData::Packed(b.to_vec()),
     }
 }
 

@@ -118,6 +118,38 @@ impl Report {
         for (kind, n) in &self.refused_loads {
             f.sample("edgeseg_replay_refused_loads_total", &[("snapshot", &snap), ("kind", kind)], *n as f64);
         }
+        if let Some(sh) = &self.shards {
+            f.head(
+                "edgeseg_replay_shard_requests_total",
+                "counter",
+                "Identified requests on a sharded head, by whether their shard was held (hit) or had to be read (miss).",
+            );
+            for (result, n) in [("hit", sh.hits), ("miss", sh.misses)] {
+                f.sample("edgeseg_replay_shard_requests_total", &[("snapshot", &snap), ("result", result)], n as f64);
+            }
+            for (name, help, n) in [
+                ("edgeseg_replay_shard_loads_total", "Shards read and loaded into the guest.", sh.loaded),
+                (
+                    "edgeseg_replay_shard_evictions_total",
+                    "Shards dropped to stay within the shard budget.",
+                    sh.evictions,
+                ),
+                (
+                    "edgeseg_replay_shard_refused_total",
+                    "Shards read but refused (SHA-256, another build, corrupt).",
+                    sh.refused,
+                ),
+                ("edgeseg_replay_shard_read_errors_total", "Shard files that could not be read.", sh.read_errors),
+                (
+                    "edgeseg_replay_shard_missing_decisions_total",
+                    "Decisions made without their shard (fail-closed: default tier, nothing consent-gated).",
+                    sh.missing_shard_decisions,
+                ),
+            ] {
+                f.head(name, "counter", help);
+                f.sample(name, &[("snapshot", &snap)], n as f64);
+            }
+        }
         if let Some(ts) = &self.throttle_state {
             f.head("edgeseg_replay_throttle_keys_high_water", "gauge", "Most throttle keys held at once.");
             f.sample("edgeseg_replay_throttle_keys_high_water", &[("snapshot", &snap)], ts.high_water as f64);

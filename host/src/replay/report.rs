@@ -56,6 +56,37 @@ pub struct Report {
     pub headers_skipped: Option<u64>,
     /// Snapshots the guest refused to swap in, by kind (`Expired`, `Rollback`, `Signature`…).
     pub refused_loads: BTreeMap<String, u64>,
+    /// A sharded snapshot's shards during the replay; absent (not even `null`) for a whole
+    /// snapshot, so its reports read as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardReport>,
+}
+
+/// Shard traffic of a replay on a sharded head.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShardReport {
+    /// Shards of the head.
+    pub shards: u32,
+    /// Shards read and accepted by the guest.
+    pub loaded: u64,
+    /// Identified requests whose shard the guest held.
+    pub hits: u64,
+    /// Identified requests whose shard it did not hold (a read was tried).
+    pub misses: u64,
+    /// Shards dropped to stay within the budget.
+    pub evictions: u64,
+    /// Shards read but refused (SHA-256, another build, corrupt).
+    pub refused: u64,
+    /// Shard files that could not be read.
+    pub read_errors: u64,
+    /// Decisions made without their shard (fail-closed: default tier, nothing consent-gated).
+    pub missing_shard_decisions: u64,
+    /// Held at the end, and the budget.
+    pub held: u64,
+    pub held_bytes: u64,
+    pub budget_bytes: u64,
+    /// The first failed read or refusal, for diagnosis.
+    pub first_failure: Option<String>,
 }
 
 /// The host's fallback answers (`host/src/guest/fallback.rs`): fail-open for throttles and cache,
@@ -287,6 +318,27 @@ impl Report {
         }
         if !self.refused_loads.is_empty() {
             writeln!(out, "refused loads      {}", mix(&self.refused_loads))?;
+        }
+
+        if let Some(s) = &self.shards {
+            writeln!(
+                out,
+                "shards             {} in the head; {} held, {} of {} bytes",
+                s.shards, s.held, s.held_bytes, s.budget_bytes
+            )?;
+            writeln!(
+                out,
+                "shard loads        {} (hits {}, misses {}, evictions {}, refused {}, read errors {})",
+                s.loaded, s.hits, s.misses, s.evictions, s.refused, s.read_errors
+            )?;
+            writeln!(
+                out,
+                "shard missing      {} decisions without their shard (fail-closed)",
+                s.missing_shard_decisions
+            )?;
+            if let Some(f) = &s.first_failure {
+                writeln!(out, "first shard error  {f}")?;
+            }
         }
 
         self.write_slos(out)?;

@@ -10,5 +10,6 @@ mod guest;
 mod hardening;
 mod hostile;
 mod replay;
+mod shards;
 mod support;
 mod wasm;

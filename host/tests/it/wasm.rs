@@ -159,6 +159,10 @@ pub fn fake_edgeseg(version: i32, load: Vec<u8>, decide: Vec<u8>) -> Vec<Func> {
         f("edgeseg_apply_delta", &[I32, I32, I32], &[I64], i64_const(0)),
         f("edgeseg_stats", &[I32], &[I64], i64_const(0)),
         f("edgeseg_throttle_import", &[I32, I32, I32], &[I64], i64_const(0)),
+        f("edgeseg_shard_for", &[I32, I32, I32], &[I64], i64_const(0)),
+        f("edgeseg_load_shard", &[I32, I32, I32], &[I64], i64_const(0)),
+        f("edgeseg_drop_shard", &[I32, I32], &[I32], i32_const(0)),
+        f("edgeseg_shard_budget", &[I32, I64], &[I32], i32_const(1)),
     ]
 }
 
