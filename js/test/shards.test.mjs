@@ -318,3 +318,59 @@ test("workerd: after a trap the shards are gone, and are read again on demand", 
   assert.equal(s.shards.held, 1);
   assert.equal(s.shards.budgetBytes, budget, "the budget applies to the new instance too");
 });
+
+test("workerd: an R2 bucket serves the head and shards too", async () => {
+  const root = dirname(pkg);
+  const scriptPath = join(root, "worker-shards-r2-entry.mjs");
+  await writeFile(
+    scriptPath,
+    `import { withEdgeseg, stats } from "./pkg/worker.js";
+const handler = withEdgeseg({
+  binding: "BUCKET",
+  key: "snapshots/demo",
+  sharded: true,
+  origin: (req) => new Response(JSON.stringify({ headers: Object.fromEntries(req.headers) })),
+});
+export default {
+  async fetch(request, env, ctx) {
+    const out = new Response((await handler.fetch(request, env, ctx)).body);
+    out.headers.set("x-test-stats", JSON.stringify(stats().shards));
+    return out;
+  },
+};`,
+  );
+  const r2 = new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot: root,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
+    ],
+    r2Buckets: ["BUCKET"],
+    compatibilityDate: "2025-01-01",
+  });
+  try {
+    await r2.ready;
+    const bucket = await r2.getR2Bucket("BUCKET");
+    await bucket.put("snapshots/demo/head", await readFile(join(dir, "big.head")));
+    const [a] = membersIn(3, 1, 6);
+    const [b] = membersIn(4, 1, 6);
+    await bucket.put("snapshots/demo/shard/3", shardBytes[3]); // shard 4 is not there
+    const visitR2 = async (i) => {
+      const res = await r2.dispatchFetch("https://shop.example/", { headers: cookieOf(i) });
+      return { seen: (await res.json()).headers, stats: JSON.parse(res.headers.get("x-test-stats")) };
+    };
+    const held = await visitR2(a);
+    assert.equal(held.seen["x-edgeseg-shard-missing"], undefined);
+    assert.ok(held.seen["x-edgeseg-tier"]);
+    const missing = await visitR2(b);
+    assert.equal(missing.seen["x-edgeseg-shard-missing"], "1");
+    assert.deepEqual(
+      [missing.stats.reads, missing.stats.readFailures, missing.stats.hits, missing.stats.misses],
+      [2, 1, 1, 1],
+    );
+  } finally {
+    await r2.dispose();
+  }
+});
