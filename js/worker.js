@@ -266,19 +266,20 @@ function shardCount(engine) {
 }
 
 /**
- * Makes sure the shard `request` needs is held when it can be, and answers the engine to decide
- * with (the serving one: a trap while loading may have replaced it). Throws only a trap: a request
+ * The read of the shard `request` needs when `engine` does not hold it (a promise that never
+ * rejects, shared by concurrent requests), else null — synchronously, so that a request needing
+ * no read decides with the engine it was handed, without yielding. Throws only a trap: a request
  * the engine refuses is left to `decide`, which answers for it as for an unsharded snapshot.
  */
-async function withShard(env, options, engine, request) {
-  if (shardCount(engine) === 0) return engine;
+function shardRead(env, options, engine, request) {
+  if (shardCount(engine) === 0) return null;
   let index;
   try {
     index = engine.shardFor(request);
-    if (index === undefined || engine.hasShard(index)) return engine;
+    if (index === undefined || engine.hasShard(index)) return null;
   } catch (err) {
     if (err instanceof WebAssembly.RuntimeError) throw err;
-    return engine;
+    return null;
   }
   if (shards.owner !== engine) {
     shards.owner = engine;
@@ -290,8 +291,7 @@ async function withShard(env, options, engine, request) {
     read = fetchShard(env, options, engine, index).finally(() => inFlight.delete(index));
     inFlight.set(index, read);
   }
-  await read;
-  return state.engine ?? engine;
+  return read;
 }
 
 function etagMatches(ifNoneMatch, etag) {
@@ -365,7 +365,11 @@ export function withEdgeseg(options = {}) {
       }
       let decision;
       try {
-        engine = await withShard(env, options, engine, request);
+        const read = shardRead(env, options, engine, request);
+        if (read != null) {
+          await read;
+          engine = state.engine ?? engine; // a refresh, or a trap while loading, may have replaced it
+        }
         decision = engine.decide(request);
       } catch (err) {
         // The engine failed on this request (a wasm trap, or a request it refused): serve it
