@@ -1,12 +1,19 @@
-import type { Decision, Engine } from "./web/edgeseg.js";
+import type { Decision, Engine, EngineStats } from "./web/edgeseg.js";
 
 export interface WorkerOptions {
-  /** Env binding holding the snapshot: a KV namespace, a static-assets fetcher, or bytes. Default `EDGESEG_SNAPSHOT`. */
+  /** Env binding holding the snapshot: a KV namespace, an R2 bucket, a static-assets fetcher, or bytes. Default `EDGESEG_SNAPSHOT`. */
   binding?: string;
   /** Key in KV (or path under the assets fetcher). Default `edgeseg.snapshot`. */
   key?: string;
   /** Custom snapshot source; overrides `binding`. `null` keeps the current snapshot. */
   snapshot?: (env: any) => Promise<ArrayBuffer | Uint8Array | null> | ArrayBuffer | Uint8Array | null;
+  /** A sharded snapshot (`edgeseg build --shards N`): its head is read at `<key>/head`. Shards are
+   * read at `<key>/shard/<i>` (i decimal) whenever the loaded snapshot is sharded. Default false. */
+  sharded?: boolean;
+  /** Custom shard source; overrides `<key>/shard/<index>`. `null`: no such shard (decided fail-closed). */
+  shard?: (env: any, index: number) => Promise<ArrayBuffer | Uint8Array | null> | ArrayBuffer | Uint8Array | null;
+  /** Bytes of decoded shards the engine holds before evicting the least recently used. Default 32 MiB. */
+  shardBudgetBytes?: number;
   /** Ed25519 public key (64 hex digits, as `edgeseg keygen` writes it, or 32 bytes): only snapshots
    * signed with its secret key (`edgeseg build --signing-key`) load; others keep the last good one. */
   publicKey?: string | Uint8Array;
@@ -46,8 +53,29 @@ export interface WorkerStats {
   refusedLoads: Record<string, number>;
   /** Revocation deltas refused, by error kind (`Invalid`, `Stale`, `TooLarge`…). */
   refusedDeltas: Record<string, number>;
-  /** The engine's counters: throttle table, delta, `stale_decisions`, `headers_skipped`. */
-  engine: Record<string, number | null> | null;
+  /** Shards of a sharded snapshot (all 0 for an unsharded one). */
+  shards: WorkerShardStats;
+  /** The engine's counters: throttle table, delta, `stale_decisions`, `headers_skipped`, `shards`. */
+  engine: EngineStats | null;
+}
+
+/** The adapter's shard counters since the isolate started, and the serving engine's LRU. */
+export interface WorkerShardStats {
+  /** Identified decisions whose shard was held. */
+  hits: number;
+  /** Decisions made fail-closed because their shard was not held (`shard_missing`). */
+  misses: number;
+  /** Shard reads started (concurrent requests for one shard share one). */
+  reads: number;
+  /** Reads that threw or found no shard under the key. */
+  readFailures: number;
+  /** Shards read but not loaded, by kind: `Digest` (SHA-256 not the head's), or the engine's (`ChecksumMismatch`, `Invalid`…; `Trap`). */
+  refused: Record<string, number>;
+  /** From the serving engine (since it was loaded or re-instantiated): shards evicted, held, their bytes, the budget. */
+  evictions: number;
+  held: number;
+  heldBytes: number;
+  budgetBytes: number;
 }
 
 export function stats(): WorkerStats;

@@ -25,6 +25,13 @@
 // snapshot's, not newer, over the snapshot's `delta_bytes`) leaves the applied one in force.
 // `stats()` counts fallbacks, traps, re-instantiations and refused snapshots and deltas by kind.
 //
+// A sharded snapshot (`edgeseg build --shards N`; `sharded: true`) is a head at `<key>/head` and
+// shards at `<key>/shard/<i>`: per request the adapter asks the engine which shard the identity
+// needs, reads it once if not held (concurrent requests share the read), checks its SHA-256 against
+// the head with WebCrypto and hands it to the engine, which keeps shards in an LRU under a byte
+// budget. Any failure (no key, a failed read, a wrong digest, a refused shard) still decides: the
+// engine fails closed (`shard_missing`, `x-edgeseg-shard-missing: 1`), and the next request retries.
+//
 // `throttle`, `cache` and `route` are null when no segment or tier configures them: nothing happens.
 // `__edgesegReset` is appended to wasm-bindgen's web glue by `cargo xtask build-js`: it forgets
 // the instance so that the next `initSync` makes a new one.
@@ -70,7 +77,7 @@ function reinstantiate() {
   counters.reinstantiations++;
   if (state.bytes == null) return;
   try {
-    state.engine = Engine.load(state.bytes);
+    state.engine = withBudget(Engine.load(state.bytes));
     if (state.delta != null) state.engine.applyDelta(state.delta);
   } catch (err) {
     // Cannot happen with bytes that loaded before; serve untagged until the next good refresh.
@@ -87,6 +94,10 @@ async function readBinding(binding, key) {
   if (binding == null) return null;
   if (binding instanceof ArrayBuffer) return new Uint8Array(binding);
   if (ArrayBuffer.isView(binding)) return new Uint8Array(binding.buffer, binding.byteOffset, binding.byteLength);
+  if (typeof binding.head === "function" && typeof binding.list === "function") {
+    const object = await binding.get(key); // R2 bucket: an object body, or null
+    return object == null ? null : new Uint8Array(await object.arrayBuffer());
+  }
   if (typeof binding.get === "function" && typeof binding.fetch !== "function") {
     const bytes = await binding.get(key, "arrayBuffer"); // KV namespace
     return bytes == null ? null : new Uint8Array(bytes);
@@ -136,7 +147,8 @@ function isStore(binding) {
 async function refresh(env, options, now) {
   const binding = env[options.binding ?? "EDGESEG_SNAPSHOT"];
   try {
-    const bytes = options.snapshot ? await options.snapshot(env) : await readBinding(binding, options.key ?? "edgeseg.snapshot");
+    const key = options.key ?? "edgeseg.snapshot";
+    const bytes = options.snapshot ? await options.snapshot(env) : await readBinding(binding, options.sharded ? `${key}/head` : key);
     if (bytes == null) return;
     const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
     if (options.publicKey != null) await verifySignature(raw, options.publicKey);
@@ -152,7 +164,7 @@ async function refresh(env, options, now) {
       engine.free();
     } else {
       const old = state.engine;
-      state.engine = engine;
+      state.engine = withBudget(engine);
       state.bytes = raw;
       state.delta = state.deltaTried = null; // a delta belongs to one snapshot
       old?.free();
@@ -194,6 +206,92 @@ async function currentEngine(env, options) {
     await state.loading;
   }
   return state.engine;
+}
+
+// Sharded snapshots: the shard reads in flight (one per index, shared by concurrent requests;
+// dropped when done, so a failed read is retried by the next request) for the engine `owner`,
+// and the adapter's shard counters (since the isolate started).
+const shards = { owner: null, inFlight: new Map(), budget: null, counts: new WeakMap() };
+const shardCounters = { hits: 0, misses: 0, reads: 0, readFailures: 0, refused: {} };
+
+/** Applies the configured shard budget to an engine the adapter is about to serve with. */
+function withBudget(engine) {
+  if (shards.budget != null) engine.setShardBudget(shards.budget);
+  return engine;
+}
+
+function shardError(message) {
+  return Object.assign(new Error(`edgeseg: ${message}`), { kind: "Digest" });
+}
+
+/** Shard `index` of the serving snapshot: `options.shard(env, index)`, else `<key>/shard/<index>`. */
+async function readShard(env, options, index) {
+  if (options.shard) return options.shard(env, index);
+  const binding = env[options.binding ?? "EDGESEG_SNAPSHOT"];
+  return readBinding(binding, `${options.key ?? "edgeseg.snapshot"}/shard/${index}`);
+}
+
+/** Reads shard `index`, checks its SHA-256 against the head's, and loads it into `engine`. Never throws. */
+async function fetchShard(env, options, engine, index) {
+  shardCounters.reads++;
+  let raw;
+  try {
+    const bytes = await readShard(env, options, index);
+    if (bytes == null) throw new Error(`no shard ${index} in the binding`);
+    raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  } catch (err) {
+    shardCounters.readFailures++;
+    console.error(`edgeseg: shard ${index} not read: ${err?.message ?? err}`);
+    return;
+  }
+  try {
+    if (state.engine !== engine) return; // replaced (a new snapshot, a trap) while reading
+    const want = engine.shardDigest(index);
+    const got = new Uint8Array(await crypto.subtle.digest("SHA-256", raw));
+    if (want == null || !sameBytes(want, got)) throw shardError(`shard ${index}: its SHA-256 is not the head's`);
+    if (state.engine !== engine) return;
+    engine.loadShard(raw);
+  } catch (err) {
+    countKind(shardCounters.refused, err);
+    console.error(`edgeseg: shard ${index} refused (${err?.kind ?? "error"}): ${err?.message ?? err}`);
+    if (err instanceof WebAssembly.RuntimeError) reinstantiate();
+  }
+}
+
+/** The engine's shard count (0: not sharded), asked once per engine. */
+function shardCount(engine) {
+  let count = shards.counts.get(engine);
+  if (count === undefined) shards.counts.set(engine, (count = engine.shardCount));
+  return count;
+}
+
+/**
+ * The read of the shard `request` needs when `engine` does not hold it (a promise that never
+ * rejects, shared by concurrent requests), else null — synchronously, so that a request needing
+ * no read decides with the engine it was handed, without yielding. Throws only a trap: a request
+ * the engine refuses is left to `decide`, which answers for it as for an unsharded snapshot.
+ */
+function shardRead(env, options, engine, request) {
+  if (shardCount(engine) === 0) return null;
+  let index;
+  try {
+    index = engine.shardFor(request);
+    if (index === undefined || engine.hasShard(index)) return null;
+  } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError) throw err;
+    return null;
+  }
+  if (shards.owner !== engine) {
+    shards.owner = engine;
+    shards.inFlight = new Map();
+  }
+  let read = shards.inFlight.get(index);
+  if (read == null) {
+    const inFlight = shards.inFlight;
+    read = fetchShard(env, options, engine, index).finally(() => inFlight.delete(index));
+    inFlight.set(index, read);
+  }
+  return read;
 }
 
 function etagMatches(ifNoneMatch, etag) {
@@ -257,15 +355,21 @@ function rejected(decision) {
 export function withEdgeseg(options = {}) {
   const segmentsPath = options.segmentsPath ?? "/user/segments";
   const origin = options.origin ?? ((request) => fetch(request));
+  if (options.shardBudgetBytes != null) shards.budget = options.shardBudgetBytes;
   return {
     async fetch(request, env, ctx) {
-      const engine = await currentEngine(env, options);
+      let engine = await currentEngine(env, options);
       if (!engine) {
         // No snapshot has ever loaded: fail open, untagged.
         return origin(request, env, ctx, null);
       }
       let decision;
       try {
+        const read = shardRead(env, options, engine, request);
+        if (read != null) {
+          await read;
+          engine = state.engine ?? engine; // a refresh, or a trap while loading, may have replaced it
+        }
         decision = engine.decide(request);
       } catch (err) {
         // The engine failed on this request (a wasm trap, or a request it refused): serve it
@@ -285,6 +389,8 @@ export function withEdgeseg(options = {}) {
         untagged.headers.set("x-edgeseg-fallback", reason);
         return origin(untagged, env, ctx, null);
       }
+      if (decision.shard_missing) shardCounters.misses++;
+      else if (decision.identified && shardCount(engine) !== 0) shardCounters.hits++;
       const url = new URL(request.url);
       if (request.method === "GET" && url.pathname === segmentsPath) {
         return segmentsResponse(request, decision);
@@ -338,7 +444,21 @@ export function stats() {
     reinstantiations: counters.reinstantiations,
     refusedLoads: { ...counters.refusedLoads },
     refusedDeltas: { ...counters.refusedDeltas },
+    shards: shardStats(engine),
     engine,
+  };
+}
+
+/** The adapter's shard counters, with the serving engine's evictions, held shards and budget. */
+function shardStats(engine) {
+  const held = engine?.shards;
+  return {
+    ...shardCounters,
+    refused: { ...shardCounters.refused },
+    evictions: held?.evictions ?? 0,
+    held: held?.held ?? 0,
+    heldBytes: held?.held_bytes ?? 0,
+    budgetBytes: held?.budget_bytes ?? shards.budget ?? 32 * 1024 * 1024,
   };
 }
 

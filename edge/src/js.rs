@@ -83,6 +83,37 @@ export interface Decision {
   stale: boolean;
   /** Segments not matched because their rule ran out of its evaluation budget. */
   budget_skipped: string[];
+  /** Sharded snapshot, identified request, its shard not held: decided fail-closed (no membership,
+   * no recorded consent); `x-edgeseg-shard-missing: 1` is among `headers`. */
+  shard_missing: boolean;
+  [field: string]: unknown;
+}
+
+/** A sharded snapshot's shard counters (all 0 when the snapshot is not sharded). */
+export interface ShardStats {
+  loads: number;
+  refused: number;
+  /** Identified decisions whose shard was held / was not (decided fail-closed). */
+  hits: number;
+  misses: number;
+  evictions: number;
+  held: number;
+  held_bytes: number;
+  budget_bytes: number;
+}
+
+/** `Engine.stats()`: counters since load. */
+export interface EngineStats {
+  throttle_keys: number;
+  throttle_keys_high_water: number;
+  throttle_capacity: number;
+  throttle_evictions: number;
+  delta_sequence: number | null;
+  revocations: number;
+  stale_decisions: number;
+  headers_skipped: number;
+  rule_budget_skips: number;
+  shards: ShardStats;
   [field: string]: unknown;
 }
 
@@ -146,8 +177,8 @@ impl Engine {
         to_js(&DeltaSummary { sequence: d.sequence, entries: d.entries.len() as u64 })
     }
 
-    /// Counters: throttle keys held, high-water mark, capacity, evictions, applied delta.
-    #[wasm_bindgen(unchecked_return_type = "Record<string, number | null>")]
+    /// Counters: throttle keys held, high-water mark, capacity, evictions, applied delta, shards.
+    #[wasm_bindgen(unchecked_return_type = "EngineStats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
         to_js(&self.core.stats())
     }
@@ -211,6 +242,63 @@ impl Engine {
     #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
     pub fn segments(&self) -> JsValue {
         self.core.snapshot().segments.iter().map(|s| JsValue::from_str(&s.name)).collect::<Array>().into()
+    }
+}
+
+/// Sharded snapshots (issue 18): the host reads shards and hands them over; the engine keeps them
+/// in an LRU under a byte budget. Hashing stays in the host (WebCrypto), as the signature does.
+#[wasm_bindgen]
+impl Engine {
+    /// The shard a request needs (read as `decide` reads it): `undefined` when the snapshot is not
+    /// sharded or the request is anonymous.
+    #[wasm_bindgen(js_name = shardFor)]
+    pub fn shard_for(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestLike")] request: JsValue,
+    ) -> Result<Option<u32>, JsValue> {
+        let owned = OwnedRequest::from_js(&request)?;
+        Ok(self.core.shard_for(&owned.borrow()))
+    }
+
+    /// Validates a shard file against the head and holds it (the copy into the module is the one
+    /// kept), evicting the least recently used beyond the budget. Answers its index; throws an
+    /// `EdgesegError` (`kind`) for a shard of another build, version or index, or a corrupt one.
+    #[wasm_bindgen(js_name = loadShard)]
+    pub fn load_shard(&mut self, bytes: Vec<u8>) -> Result<u32, JsValue> {
+        self.core.load_shard(bytes).map_err(|e| js_error(&e))
+    }
+
+    /// Whether shard `index` is held.
+    #[wasm_bindgen(js_name = hasShard)]
+    pub fn has_shard(&self, index: u32) -> bool {
+        self.core.has_shard(index)
+    }
+
+    /// Drops shard `index`; whether it was held.
+    #[wasm_bindgen(js_name = dropShard)]
+    pub fn drop_shard(&mut self, index: u32) -> bool {
+        self.core.drop_shard(index)
+    }
+
+    /// Bytes of shards to hold (default 32 MiB); least recently used ones are evicted past it.
+    #[wasm_bindgen(js_name = setShardBudget)]
+    pub fn set_shard_budget(&mut self, bytes: f64) {
+        // A JS number: saturating, negative and NaN as 0 (the shard just loaded always stays).
+        self.core.set_shard_budget(bytes as u64);
+    }
+
+    /// The head's shard count; 0 for an unsharded snapshot.
+    #[wasm_bindgen(getter, js_name = shardCount)]
+    pub fn shard_count(&self) -> u32 {
+        self.core.snapshot().sharding.as_ref().map_or(0, |s| s.count())
+    }
+
+    /// The SHA-256 the head records for shard `index` (verify with WebCrypto before `loadShard`;
+    /// a signed head covers it); `undefined` out of range or unsharded.
+    #[wasm_bindgen(js_name = shardDigest)]
+    pub fn shard_digest(&self, index: u32) -> Option<Vec<u8>> {
+        let sharding = self.core.snapshot().sharding.as_ref()?;
+        sharding.shards.get(index as usize).map(|e| e.sha256.to_vec())
     }
 }
 

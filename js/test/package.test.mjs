@@ -42,7 +42,7 @@ console.log(JSON.stringify({ tier: d.tier, segments: d.segments, build: import.m
 
 const types = `
 import { Engine, type Decision, type RequestLike, type EdgesegError } from "edgeseg";
-import { withEdgeseg, loadedEngine, type WorkerOptions } from "edgeseg/worker";
+import { withEdgeseg, loadedEngine, stats, type WorkerOptions, type WorkerStats } from "edgeseg/worker";
 import { personalise, apply, type SegmentsView } from "edgeseg/browser";
 const engine: Engine = Engine.load(new Uint8Array(0));
 const request: RequestLike = { url: "https://shop.example/", headers: [["cookie", "edgeseg_uid=alice"]], nowMs: 1 };
@@ -56,7 +56,17 @@ const held: Engine | null = loadedEngine() as Engine | null;
 const p = personalise({ url: "/user/segments", intervalMs: 0, onChange: (v: SegmentsView) => v.segments });
 apply(document, { tier: "free", segments: [] });
 const e = new Error() as EdgesegError;
-export const all = [tier, segments, version, handler, held, p, e.kind, e.code];
+// Sharded snapshots: the engine's shard API and the adapter's options and counters.
+const shard: number | undefined = engine.shardFor(request);
+const loaded: number = engine.loadShard(new Uint8Array(0));
+const digest: Uint8Array | undefined = engine.shardDigest(0);
+const flags: boolean[] = [engine.hasShard(0), engine.dropShard(0), engine.shardCount > 0, decision.shard_missing];
+engine.setShardBudget(1 << 20);
+const heldBytes: number = engine.stats().shards.held_bytes;
+const sharded: WorkerOptions = { sharded: true, shardBudgetBytes: 1 << 20, shard: (env, i: number) => (i > 0 ? null : new Uint8Array(0)) };
+const ws: WorkerStats = stats();
+const counted: number[] = [ws.shards.misses, ws.shards.reads, ws.shards.heldBytes, ws.shards.refused["Digest"] ?? 0, ws.engine?.shards.evictions ?? 0];
+export const all = [tier, segments, version, handler, held, p, e.kind, e.code, shard, loaded, digest, flags, heldBytes, sharded, counted];
 `;
 
 before(async () => {

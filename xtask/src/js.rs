@@ -168,6 +168,51 @@ fn deno(version: &str) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// The sharded test data under `dir/shards` (issue 18), for `js/test/shards.test.mjs`:
+/// * `big.head` + `big.shard-XXXX`: 10^6 synthetic members in 64 shards (the demo definitions), for
+///   the Worker in workerd;
+/// * `whole.snapshot`, and `small.head` + 64 shards: the same 10^5 members and fingerprint key
+///   (`--seed 7`), from the demo definitions with `churn-risk` made `exact` (a bloom filter's false
+///   positives differ between any two builds; tests/suite/shards.rs does the same natively), and
+///   `sample/traffic.jsonl`: 5,000 requests for that population, decided through both.
+fn shard_snapshots(edgeseg: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let out = dir.join("shards");
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let demo = root().join("snapshots/data/demo.json");
+    let text = std::fs::read_to_string(&demo).map_err(|e| format!("{}: {e}", demo.display()))?;
+    let mut defs: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", demo.display()))?;
+    for seg in defs["segments"].as_array_mut().into_iter().flatten() {
+        if let Some(members) = seg.get_mut("members").and_then(|m| m.as_object_mut()) {
+            members.insert("encoding".into(), "exact".into());
+            members.remove("fp_rate");
+        }
+    }
+    let exact = out.join("demo-exact.json");
+    write(&exact, &defs.to_string())?;
+    // The pair compared byte for byte shares its creation time too (the Worker's snapshot is
+    // created now: one created at a fixed past time would have expired).
+    let build = |defs: &Path, members: &str, name: &str, sharded: bool, created: &[&str]| {
+        let mut cmd = Command::new(edgeseg);
+        cmd.arg("build").arg("--definitions").arg(defs).args(["--synthetic-members", members, "--no-progress"]);
+        cmd.args(["--seed", "7", "--snapshot-version", "7"]).args(created).arg("--out").arg(out.join(name));
+        if sharded {
+            cmd.args(["--shards", "64"]);
+        }
+        run(&mut cmd)
+    };
+    let fixed = ["--created-ms", "1763700000000"];
+    build(&demo, "1000000", "big.head", true, &[])?;
+    build(&exact, "100000", "whole.snapshot", false, &fixed)?;
+    build(&exact, "100000", "small.head", true, &fixed)?;
+    run(Command::new(edgeseg)
+        .args(["sample", "--members", "100000", "--requests", "5000", "--seed", "42", "--out-dir"])
+        .arg(out.join("sample")))?;
+    Ok(out)
+}
+
 /// Debian's headless Chromium and chromedriver, installed when missing (CI runs as root on Debian).
 fn chromium() -> Result<(), String> {
     if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
@@ -245,6 +290,9 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
         .arg("--out")
         .arg(&delta))?;
 
+    step("JS: sharded snapshots (10^6 members in 64 shards; 10^5 sharded and whole) and their traffic");
+    let shards = shard_snapshots(edgeseg, &dir)?;
+
     step("JS: npm package (wasm-pack for each target in wasm-pack.toml)");
     let pkg = build(&[])?;
 
@@ -278,6 +326,7 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .env("EDGESEG_JS_PUBLIC_KEY", public_key.trim())
             .env("EDGESEG_JS_DELTA", &delta)
             .env("EDGESEG_JS_OUT", &dir)
+            .env("EDGESEG_JS_SHARDS", &shards)
             .env("EDGESEG_CHROMIUM", CHROMIUM)
             .env("EDGESEG_DENO", &deno))
     };
@@ -285,6 +334,8 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     node_test("package.test.mjs")?;
     step("JS: the Worker adapter in workerd (miniflare), answering real fetches");
     node_test("worker.test.mjs")?;
+    step("JS: sharded snapshots through the Node build and the Worker adapter in workerd");
+    node_test("shards.test.mjs")?;
     step("JS: the browser demo page in headless Chromium (playwright-core)");
     node_test("demo.test.mjs")?;
 
