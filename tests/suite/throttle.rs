@@ -105,7 +105,8 @@ fn rotating_ids_addresses_or_spellings_still_gets_throttled() {
         "0:0:0:0:0:ffff:c633:6407",
         "[::ffff:198.51.100.7]:8080",
     ];
-    let attacks: [(&str, Box<dyn Fn(u64) -> String>); 3] = [
+    type Attack<'a> = (&'static str, Box<dyn Fn(u64) -> String + 'a>);
+    let attacks: [Attack<'_>; 3] = [
         ("fresh made-up ids", Box::new(|i| line(i, &format!("edgeseg_uid=forged-{i}"), "203.0.113.9"))),
         ("IPv6 rotation in one /64", Box::new(|i| line(i, "", &format!("2001:db8:1:2:{:x}::{:x}", i * 7, i)))),
         ("seven spellings of one IPv4", Box::new(move |i| line(i, "", spellings[(i % 7) as usize]))),
