@@ -392,15 +392,33 @@ fn classify<'e>(
     }
 }
 
+/// The first identity source present decides. Every copy of it is read: copies that disagree
+/// (`edgeseg_uid=alice; edgeseg_uid=bob`, two `x-customer-id` headers) make the request anonymous
+/// rather than letting the first copy win, which need not be the one the origin reads. An empty
+/// or over-long value reads as absent, and the next source is tried.
 fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
-    snap.identity.iter().find_map(|src| {
-        let v = match src {
-            IdentitySource::Header(name) => req.header(name),
-            IdentitySource::Cookie(name) => req.cookie(name),
-        }?
-        .trim();
-        (!v.is_empty() && v.len() <= MAX_ID_LEN).then_some(v)
-    })
+    for src in &snap.identity {
+        let header = match src {
+            IdentitySource::Header(name) => Some(name.as_str()),
+            IdentitySource::Cookie(_) => None,
+        };
+        let cookie = match src {
+            IdentitySource::Cookie(name) => Some(name.as_str()),
+            IdentitySource::Header(_) => None,
+        };
+        let mut copies = header
+            .into_iter()
+            .flat_map(|n| req.header_values(n))
+            .chain(cookie.into_iter().flat_map(|n| req.cookies(n)));
+        let Some(first) = copies.next().map(str::trim) else { continue };
+        if copies.any(|v| v.trim() != first) {
+            return None;
+        }
+        if !first.is_empty() && first.len() <= MAX_ID_LEN {
+            return Some(first);
+        }
+    }
+    None
 }
 
 /// The RateLimit policy name: the segment's or tier's name.

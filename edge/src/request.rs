@@ -42,25 +42,34 @@ impl<'a> Request<'a> {
         self.headers.iter().find(|(n, _)| same_name(n, name)).map(|&(_, v)| v)
     }
 
-    /// The cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any `cookie`
-    /// header: the pairs are split at `;`, each at its first `=`, the name and the value trimmed
-    /// of spaces and tabs (RFC 6265's OWS), and surrounding double quotes removed from the value.
+    /// Every header named `name` (ASCII case-insensitive), in arrival order. What a signal that
+    /// must not be widened by a duplicate reads: a client that sends a header twice gets both
+    /// copies counted, not just the one a lookup happens to find first.
+    pub fn header_values<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'a str> + Clone + 'r {
+        self.headers.iter().filter(move |(n, _)| same_name(n, name)).map(|&(_, v)| v)
+    }
+
+    /// The first cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any
+    /// `cookie` header: the pairs are split at `;`, each at its first `=`, the name and the value
+    /// trimmed of spaces and tabs (RFC 6265's OWS), and surrounding double quotes removed from the
+    /// value. What rules read; signals and identity read every copy ([`Request::cookies`]).
     pub fn cookie(&self, name: &str) -> Option<&'a str> {
+        self.cookies(name).next()
+    }
+
+    /// Every cookie named `name`, across all `cookie` headers, in arrival order (parsed as
+    /// [`Request::cookie`] does).
+    pub fn cookies<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'a str> + Clone + 'r {
         // Runs several times per decision (identity, consent cookie, TCF string, rules): byte
         // trimming, no closures over `str::trim`'s Unicode whitespace tables.
-        for &(n, header) in &self.headers {
-            if !same_name(n, "cookie") {
-                continue;
+        self.header_values("cookie").flat_map(|header| header.split(';')).filter_map(move |pair| {
+            let (k, v) = pair.split_once('=')?;
+            if trim_ows(k) != name {
+                return None;
             }
-            for pair in header.split(';') {
-                let Some((k, v)) = pair.split_once('=') else { continue };
-                if trim_ows(k) == name {
-                    let v = trim_ows(v);
-                    return Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v));
-                }
-            }
-        }
-        None
+            let v = trim_ows(v);
+            Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v))
+        })
     }
 
     /// The attribute named `name`.
@@ -93,6 +102,7 @@ fn trim_ows(s: &str) -> &str {
 mod tests {
     use super::*;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn headers_and_cookies() {
@@ -115,6 +125,24 @@ mod tests {
         assert_eq!(r.cookie("b"), Some("2"));
         assert_eq!(r.cookie("c"), Some("x=y"));
         assert_eq!(r.cookie("UID"), None);
+    }
+
+    #[test]
+    fn every_copy_of_a_header_and_a_cookie() {
+        let r = Request {
+            headers: vec![
+                ("Cookie", "site=a; uid=1"),
+                ("sec-gpc", "0"),
+                ("cookie", "site=; x=2;site=\"b\""),
+                ("Sec-GPC", "1, 1"),
+            ],
+            ..Request::default()
+        };
+        assert_eq!(r.header_values("sec-gpc").collect::<Vec<_>>(), ["0", "1, 1"]);
+        assert_eq!(r.header_values("missing").count(), 0);
+        assert_eq!(r.cookies("site").collect::<Vec<_>>(), ["a", "", "b"]);
+        assert_eq!(r.cookies("uid").collect::<Vec<_>>(), ["1"]);
+        assert_eq!(r.cookie("site"), Some("a"));
     }
 
     #[test]
