@@ -28,7 +28,7 @@
 // `throttle`, `cache` and `route` are null when no segment or tier configures them: nothing happens.
 // `__edgesegReset` is appended to wasm-bindgen's web glue by `cargo xtask build-js`: it forgets
 // the instance so that the next `initSync` makes a new one.
-import { initSync, Engine, __edgesegReset } from "./web/edgeseg.js";
+import { initSync, Engine, stripBaggage, __edgesegReset } from "./web/edgeseg.js";
 import wasmModule from "./web/edgeseg_bg.wasm";
 
 let initialised = false;
@@ -210,15 +210,22 @@ function stripEdgesegHeaders(headers) {
   }
 }
 
-/** A fallback forwards the client's baggage, but never members in edgeseg's namespace. */
+/**
+ * A fallback forwards the client's baggage, but never members in edgeseg's namespace (in any
+ * case): the core's own `stripBaggage`, so it strips exactly what a decision would. `Headers`
+ * has already joined several `baggage` headers into one list. Should the module fail even here,
+ * no client baggage is forwarded at all.
+ */
 function stripEdgesegBaggage(headers) {
   const baggage = headers.get("baggage");
   if (baggage == null) return;
-  const kept = baggage
-    .split(",")
-    .map((m) => m.trim())
-    .filter((m) => m && !m.split(/[=;]/)[0].trim().startsWith("edgeseg."));
-  if (kept.length) headers.set("baggage", kept.join(","));
+  let kept = "";
+  try {
+    kept = stripBaggage(baggage);
+  } catch (err) {
+    console.error(`edgeseg: stripping baggage failed, dropping it: ${err?.message ?? err}`);
+  }
+  if (kept) headers.set("baggage", kept);
   else headers.delete("baggage");
 }
 

@@ -213,7 +213,7 @@ impl Engine {
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(segments.join(",")) });
         }
-        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header("baggage"), tier)) });
+        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), tier)) });
         headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.version_header.as_str()) });
         if stale {
             headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });

@@ -199,6 +199,15 @@ impl Engine {
     }
 }
 
+/// A `baggage` value without its `edgeseg.*` members, the prefix in any case: what the Worker
+/// forwards when `decide` fails (the core's [`crate::strip_baggage`], so the fallback strips
+/// exactly what a decision would). Several `baggage` headers are one list: join them with `,`
+/// first (the Fetch API's `Headers` already does).
+#[wasm_bindgen(js_name = stripBaggage)]
+pub fn strip_baggage(value: &str) -> String {
+    crate::decision::strip_baggage(value)
+}
+
 /// What `applyDelta` returns.
 #[derive(Serialize)]
 struct DeltaSummary {
