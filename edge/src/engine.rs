@@ -314,14 +314,17 @@ fn classify<'e>(
     let full = req;
     let max = snap.limits.header_bytes as usize;
     let headers_skipped = req.headers.iter().filter(|(_, v)| v.len() > max).count() as u32;
+    // Rules (and so every path-driven action) see the normalised path (`crate::path`); a path
+    // already normal is borrowed and the request not copied.
+    let path = crate::path::normalize(req.path);
     let capped;
-    let req = if headers_skipped == 0 {
+    let req = if headers_skipped == 0 && matches!(path, Cow::Borrowed(_)) {
         req
     } else {
         capped = Request {
             method: req.method,
             host: req.host,
-            path: req.path,
+            path: &path,
             headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(),
             country: req.country,
             client_ip: req.client_ip,

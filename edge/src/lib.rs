@@ -60,6 +60,7 @@ pub mod format;
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub mod js;
 pub mod membership;
+pub mod path;
 mod request;
 pub mod rule;
 pub mod snapshot;

@@ -1,0 +1,218 @@
+//! The request path as rules see it: normalised once per decision, before any rule runs.
+//!
+//! A path rule (`{"starts_with": [{"var": "path"}, "/account"]}` → `no-store`) is a security
+//! boundary: if `/Account`, `//account`, `/%61ccount` or `/shop/../account` reach the same page at
+//! the origin but not the same rule at the edge, the page gets the public cache policy meant for
+//! something else (web-cache deception, issue 19). So the edge compares the path the way a lenient
+//! origin would resolve it, and every host gets this from the core, not from its own adapter:
+//!
+//! 1. **Percent-decoding of unreserved characters** (RFC 3986 §2.3, §6.2.2.2): `%41`-`%5A`,
+//!    `%61`-`%7A`, `%30`-`%39`, `%2D` `%2E` `%5F` `%7E` become the character. Every other escape
+//!    stays an escape (`%2F` is not a `/`: it is data inside a segment to the origin too).
+//! 2. **ASCII lower-casing** of the whole path, escapes included (`%2F` → `%2f`). RFC 3986 makes
+//!    paths case-sensitive, but many origins are not (case-insensitive file systems, routers that
+//!    fold case), and a rule that a capital letter escapes fails open. Rules therefore see the path
+//!    in lower case and their path literals must be written in lower case (a literal with an
+//!    upper-case letter never matches a path).
+//! 3. **Duplicate slashes collapsed** (`//a///b` → `/a/b`), as nginx's `merge_slashes` does.
+//! 4. **Dot segments removed** (RFC 3986 §5.2.4): `.` dropped, `..` drops the segment before it,
+//!    never climbing above the root. Decoding comes first, so `%2e%2e` is a `..` here too.
+//!
+//! Only the path is touched: the query (from the first `?`) is kept byte for byte. The result is
+//! idempotent, and a path that is already normal (the common case: lower-case, no `%`, no `//`,
+//! no dot segment) is returned borrowed after one scan, without allocating.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+
+/// `path` (which may carry a query) as rules see it; see the module notes.
+pub fn normalize(path: &str) -> Cow<'_, str> {
+    let (only_path, query) = match path.find('?') {
+        Some(i) => (path.get(..i).unwrap_or(path), path.get(i..).unwrap_or("")),
+        None => (path, ""),
+    };
+    if is_normal(only_path.as_bytes()) {
+        return Cow::Borrowed(path);
+    }
+    let decoded = decode_and_lower(only_path);
+    let mut out = String::with_capacity(path.len());
+    remove_dots_and_slashes(&decoded, &mut out);
+    out.push_str(query);
+    if out == path { Cow::Borrowed(path) } else { Cow::Owned(out) }
+}
+
+/// True when [`normalize`] would return `path` unchanged: no upper-case ASCII, no `%`, no `//`,
+/// no `.` or `..` segment. (Conservative: a path with a `%` that stays escaped is normal too, but
+/// is sent down the slow path, which then finds it unchanged.)
+fn is_normal(path: &[u8]) -> bool {
+    let mut segment_start = 0;
+    let mut prev_slash = false;
+    for (i, &b) in path.iter().enumerate() {
+        if b.is_ascii_uppercase() || b == b'%' {
+            return false;
+        }
+        if b == b'/' {
+            if prev_slash || dot_segment(path.get(segment_start..i)) {
+                return false;
+            }
+            segment_start = i + 1;
+        }
+        prev_slash = b == b'/';
+    }
+    !dot_segment(path.get(segment_start..))
+}
+
+fn dot_segment(segment: Option<&[u8]>) -> bool {
+    matches!(segment, Some(b".") | Some(b".."))
+}
+
+/// Steps 1 and 2: unreserved escapes decoded, ASCII lower-cased. Only ASCII bytes are replaced by
+/// ASCII bytes, so the result is valid UTF-8 whenever the input is.
+fn decode_and_lower(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(i) = rest.find('%') {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let escape = rest.get(i..).unwrap_or("");
+        match escape.as_bytes() {
+            [_, h, l, ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                let byte = hex(*h) << 4 | hex(*l);
+                if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                    out.push(char::from(byte));
+                } else {
+                    out.push('%');
+                    out.push(char::from(*h));
+                    out.push(char::from(*l));
+                }
+                rest = escape.get(3..).unwrap_or("");
+            }
+            _ => {
+                out.push('%');
+                rest = escape.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out.make_ascii_lowercase();
+    out
+}
+
+fn hex(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        b'A'..=b'F' => digit - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// Steps 3 and 4 into `out` (empty): segments joined by single slashes, `.` dropped, `..` taking
+/// the previous segment with it. A path that starts with `/` keeps it; one that ends in `/`, `/.`
+/// or `/..` ends in `/` (RFC 3986 §5.2.4 keeps that trailing slash).
+fn remove_dots_and_slashes(path: &str, out: &mut String) {
+    let absolute = path.starts_with('/');
+    let mut trailing_slash = false;
+    for segment in path.split('/') {
+        match segment {
+            "" => trailing_slash = true,
+            "." => trailing_slash = true,
+            ".." => {
+                let keep = out.rfind('/').unwrap_or(0);
+                out.truncate(keep);
+                trailing_slash = true;
+            }
+            _ => {
+                if absolute || !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(segment);
+                trailing_slash = false;
+            }
+        }
+    }
+    if trailing_slash && !path.is_empty() && !out.ends_with('/') {
+        out.push('/');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_issue_19_spellings_of_account_are_one_path() {
+        for p in [
+            "/account",
+            "/Account",
+            "//account",
+            "/%61ccount",
+            "/%41CCOUNT",
+            "/shop/../account",
+            "/./account",
+            "/%2e%2e/account",
+            "/x/%2E%2e/account",
+            "///account",
+        ] {
+            assert_eq!(normalize(p), "/account", "{p}");
+        }
+        for p in ["/account/", "/account//", "/account/.", "/account/x/..", "/Account/./"] {
+            assert_eq!(normalize(p), "/account/", "{p}");
+        }
+    }
+
+    #[test]
+    fn each_step() {
+        // Reserved escapes stay escaped (lower-cased); a broken escape is left as it is.
+        assert_eq!(normalize("/a%2Fb/%20x/%7e%5F"), "/a%2fb/%20x/~_");
+        assert_eq!(normalize("/100%/%zz/%4"), "/100%/%zz/%4");
+        // Never above the root; relative paths stay relative.
+        assert_eq!(normalize("/../../a/./b/../c"), "/a/c");
+        assert_eq!(normalize("/.."), "/");
+        assert_eq!(normalize("a/./b//c"), "a/b/c");
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize("*"), "*");
+        // Non-ASCII text is kept as it is (only ASCII letters fold).
+        assert_eq!(normalize("/Ünïcode/É"), "/Ünïcode/É");
+    }
+
+    #[test]
+    fn the_query_is_untouched() {
+        assert_eq!(normalize("/Search//x/../?Q=%41B//..&x=/../"), "/search/?Q=%41B//..&x=/../");
+        assert_eq!(normalize("/p?Q=A"), "/p?Q=A");
+        assert!(matches!(normalize("/p?Q=A%2F//"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn normal_paths_are_borrowed() {
+        for p in ["/", "/p/1", "/checkout", "/.well-known/x", "/a..b/.c/c.", "/a%2fb", "/x?y=Z", "/ünï", ""] {
+            assert!(matches!(normalize(p), Cow::Borrowed(_)), "{p}");
+        }
+    }
+
+    /// Over every short string of an alphabet of the awkward characters: the result is a fixed
+    /// point (normalising again changes nothing), `is_normal` never claims a path normal that
+    /// would change, and normal results are borrowed.
+    #[test]
+    fn idempotent_and_the_fast_check_agrees() {
+        let alphabet = ['/', '.', '%', '2', 'e', 'E', 'a', '?', 'F'];
+        let mut checked = 0;
+        for len in 0..=6u32 {
+            for mut i in 0..alphabet.len().pow(len) {
+                let mut s = String::new();
+                for _ in 0..len {
+                    s.push(alphabet[i % alphabet.len()]);
+                    i /= alphabet.len();
+                }
+                let once = normalize(&s).into_owned();
+                assert_eq!(normalize(&once), once.as_str(), "not idempotent on {s:?}");
+                assert!(matches!(normalize(&once), Cow::Borrowed(_)), "{once:?} from {s:?} allocates again");
+                let path = s.split('?').next().unwrap_or("");
+                if is_normal(path.as_bytes()) {
+                    assert_eq!(once, s, "{s:?} passed the fast check but changes");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 500_000, "{checked}");
+    }
+}
