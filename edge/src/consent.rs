@@ -76,6 +76,9 @@ pub const MAX_CONSENT_COOKIE: usize = 1024;
 
 /// Purposes the request's own signals (GPC, TCF, consent cookie) deny, before intersecting with
 /// what the snapshot granted. `gated` is the mask of purposes that need consent.
+// Out of line: `classify` may be inlined into more than one caller (the JS skin's `decide` and
+// `segmentsFor`), and this body should exist once in the module.
+#[inline(never)]
 pub(crate) fn deny_from_signals(
     req: &crate::Request<'_>,
     config: &ConsentConfig,
@@ -85,44 +88,57 @@ pub(crate) fn deny_from_signals(
     let mut n = Narrowing::default();
     // Every occurrence counts (a duplicate can only narrow): any list member of any `Sec-GPC`
     // header equal to `1`. workerd and the Fetch API merge duplicates into `1, 1`.
-    if req.header_values("sec-gpc").flat_map(|v| v.split(',')).any(|m| m.trim() == "1") {
+    if req.header_values("sec-gpc").any(|v| v.split(',').any(|m| m.trim() == "1")) {
         n.gpc = mask(purposes, |p| p.signals.sale_sharing) & gated;
     }
 
     // Every copy of the TCF cookie and of the TCF header (a merged header splits at commas, which
     // a TCF string never contains): each copy removes what it does not consent to, so the
     // purposes kept are those every copy consents to.
-    let tcf_cookies = config.tcf_cookie.as_deref().into_iter().flat_map(|c| req.cookies(c));
-    let tcf_headers =
-        config.tcf_header.as_deref().into_iter().flat_map(|h| req.header_values(h)).flat_map(|v| v.split(','));
-    let mapped = mask(purposes, |p| p.signals.tcf_purposes != 0) & gated;
-    for value in tcf_cookies.chain(tcf_headers) {
-        match tcf::decode(value.trim()) {
-            Ok(tc) => {
-                n.tcf |= mask(purposes, |p| {
-                    let need = p.signals.tcf_purposes;
-                    need != 0 && need & tc.purposes_consent != need
-                }) & gated;
-            }
-            Err(_) => {
-                n.tcf = mapped;
-                n.tcf_invalid = true;
+    if let Some(name) = config.tcf_cookie.as_deref() {
+        for value in req.cookies(name) {
+            narrow_tcf(&mut n, value, purposes, gated);
+        }
+    }
+    if let Some(name) = config.tcf_header.as_deref() {
+        for value in req.header_values(name) {
+            for value in value.split(',') {
+                narrow_tcf(&mut n, value, purposes, gated);
             }
         }
     }
 
     // Every copy of the consent cookie: the purposes allowed are those every copy allows; one
     // malformed copy allows nothing.
-    for value in config.cookie.as_deref().into_iter().flat_map(|c| req.cookies(c)) {
-        match parse_consent_cookie(value, purposes) {
-            Some(allowed) => n.cookie |= gated & !allowed,
-            None => {
-                n.cookie = gated;
-                n.cookie_invalid = true;
+    if let Some(name) = config.cookie.as_deref() {
+        for value in req.cookies(name) {
+            match parse_consent_cookie(value, purposes) {
+                Some(allowed) => n.cookie |= gated & !allowed,
+                None => {
+                    n.cookie = gated;
+                    n.cookie_invalid = true;
+                }
             }
         }
     }
     n
+}
+
+/// One copy of a TCF string narrows `n`: the purposes whose mapped TCF purposes it does not all
+/// consent to, or every mapped purpose when it is malformed.
+fn narrow_tcf(n: &mut Narrowing, value: &str, purposes: &[PurposeView], gated: u64) {
+    match tcf::decode(value.trim()) {
+        Ok(tc) => {
+            n.tcf |= mask(purposes, |p| {
+                let need = p.signals.tcf_purposes;
+                need != 0 && need & tc.purposes_consent != need
+            }) & gated;
+        }
+        Err(_) => {
+            n.tcf |= mask(purposes, |p| p.signals.tcf_purposes != 0) & gated;
+            n.tcf_invalid = true;
+        }
+    }
 }
 
 /// The purposes a consent cookie allows, or `None` when it is malformed. Unknown purpose names

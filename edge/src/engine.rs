@@ -399,26 +399,22 @@ fn classify<'e>(
 /// (`edgeseg_uid=alice; edgeseg_uid=bob`, two `x-customer-id` headers) make the request anonymous
 /// rather than letting the first copy win, which need not be the one the origin reads. An empty
 /// or over-long value reads as absent, and the next source is tried.
+#[inline(never)] // once in the module, however many callers `classify` is inlined into
 fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
+    /// The value every copy agrees on (`Ok(None)`: no copy), or `Err` when copies disagree.
+    fn agreed<'r>(mut copies: impl Iterator<Item = &'r str>) -> Result<Option<&'r str>, ()> {
+        let Some(first) = copies.next().map(str::trim) else { return Ok(None) };
+        if copies.any(|v| v.trim() != first) { Err(()) } else { Ok(Some(first)) }
+    }
     for src in &snap.identity {
-        let header = match src {
-            IdentitySource::Header(name) => Some(name.as_str()),
-            IdentitySource::Cookie(_) => None,
+        let found = match src {
+            IdentitySource::Header(name) => agreed(req.header_values(name)),
+            IdentitySource::Cookie(name) => agreed(req.cookies(name)),
         };
-        let cookie = match src {
-            IdentitySource::Cookie(name) => Some(name.as_str()),
-            IdentitySource::Header(_) => None,
-        };
-        let mut copies = header
-            .into_iter()
-            .flat_map(|n| req.header_values(n))
-            .chain(cookie.into_iter().flat_map(|n| req.cookies(n)));
-        let Some(first) = copies.next().map(str::trim) else { continue };
-        if copies.any(|v| v.trim() != first) {
-            return None;
-        }
-        if !first.is_empty() && first.len() <= MAX_ID_LEN {
-            return Some(first);
+        match found {
+            Err(()) => return None,
+            Ok(Some(v)) if !v.is_empty() && v.len() <= MAX_ID_LEN => return Some(v),
+            Ok(_) => {}
         }
     }
     None

@@ -71,5 +71,5 @@ pub mod throttle;
 pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, strip_baggage};
 pub use engine::{Classification, Engine, EngineStats};
 pub use error::{Error, ErrorKind};
-pub use request::{AttrValue, Request};
+pub use request::{AttrValue, Cookies, HeaderValues, Request};
 pub use snapshot::Snapshot;

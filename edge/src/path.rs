@@ -24,21 +24,59 @@
 
 use alloc::borrow::Cow;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// `path` (which may carry a query) as rules see it; see the module notes.
+#[inline(never)] // once in the module, however many callers `classify` is inlined into
 pub fn normalize(path: &str) -> Cow<'_, str> {
     let (only_path, query) = match path.find('?') {
         Some(i) => (path.get(..i).unwrap_or(path), path.get(i..).unwrap_or("")),
         None => (path, ""),
     };
-    if is_normal(only_path.as_bytes()) {
-        return Cow::Borrowed(path);
+    if is_normal(only_path.as_bytes()) { Cow::Borrowed(path) } else { renormalize(path, only_path, query) }
+}
+
+/// The slow path of [`normalize`], out of line: most requests never take it. One pass over the
+/// segments: each is decoded and lower-cased (steps 1 and 2) straight into `out` after a `/`, then
+/// taken back if it is empty or `.` (steps 3 and 4), or taken back with its predecessor if it is
+/// `..`. A path that starts with `/` keeps it; one that ends in `/`, `/.` or `/..` ends in `/`
+/// (RFC 3986 §5.2.4 keeps that trailing slash). Only ASCII bytes are replaced by ASCII bytes, so
+/// the result is UTF-8 whenever the input is.
+#[inline(never)]
+fn renormalize<'p>(path: &'p str, only_path: &str, query: &str) -> Cow<'p, str> {
+    let src = only_path.as_bytes();
+    let absolute = src.first() == Some(&b'/');
+    let mut out: Vec<u8> = Vec::with_capacity(path.len());
+    let mut trailing_slash = false;
+    for segment in src.split(|&b| b == b'/') {
+        let mark = out.len();
+        if absolute || !out.is_empty() {
+            out.push(b'/');
+        }
+        let body = out.len();
+        decode_and_lower_into(segment, &mut out);
+        match out.get(body..) {
+            Some(b"" | b".") => {
+                out.truncate(mark);
+                trailing_slash = true;
+            }
+            Some(b"..") => {
+                out.truncate(mark);
+                let keep = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(keep);
+                trailing_slash = true;
+            }
+            _ => trailing_slash = false,
+        }
     }
-    let decoded = decode_and_lower(only_path);
-    let mut out = String::with_capacity(path.len());
-    remove_dots_and_slashes(&decoded, &mut out);
-    out.push_str(query);
-    if out == path { Cow::Borrowed(path) } else { Cow::Owned(out) }
+    if trailing_slash && !src.is_empty() && out.last() != Some(&b'/') {
+        out.push(b'/');
+    }
+    out.extend_from_slice(query.as_bytes());
+    match String::from_utf8(out) {
+        Ok(out) if out != path => Cow::Owned(out),
+        _ => Cow::Borrowed(path),
+    }
 }
 
 /// True when [`normalize`] would return `path` unchanged: no upper-case ASCII, no `%`, no `//`,
@@ -66,72 +104,33 @@ fn dot_segment(segment: Option<&[u8]>) -> bool {
     matches!(segment, Some(b".") | Some(b".."))
 }
 
-/// Steps 1 and 2: unreserved escapes decoded, ASCII lower-cased. Only ASCII bytes are replaced by
-/// ASCII bytes, so the result is valid UTF-8 whenever the input is.
-fn decode_and_lower(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut rest = path;
-    while let Some(i) = rest.find('%') {
-        out.push_str(rest.get(..i).unwrap_or(""));
-        let escape = rest.get(i..).unwrap_or("");
-        match escape.as_bytes() {
-            [_, h, l, ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                let byte = hex(*h) << 4 | hex(*l);
-                if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                    out.push(char::from(byte));
-                } else {
-                    out.push('%');
-                    out.push(char::from(*h));
-                    out.push(char::from(*l));
-                }
-                rest = escape.get(3..).unwrap_or("");
-            }
-            _ => {
-                out.push('%');
-                rest = escape.get(1..).unwrap_or("");
+/// Steps 1 and 2 for one segment: unreserved escapes decoded, ASCII lower-cased (other escapes
+/// kept, their hex digits lower-cased too).
+fn decode_and_lower_into(segment: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while let Some(&b) = segment.get(i) {
+        let mut byte = b;
+        let mut width = 1;
+        if b == b'%'
+            && let (Some(h), Some(l)) = (segment.get(i + 1).and_then(hex), segment.get(i + 2).and_then(hex))
+        {
+            let decoded = h << 4 | l;
+            if decoded.is_ascii_alphanumeric() || b"-._~".contains(&decoded) {
+                byte = decoded;
+                width = 3;
             }
         }
+        out.push(byte.to_ascii_lowercase());
+        i += width;
     }
-    out.push_str(rest);
-    out.make_ascii_lowercase();
-    out
 }
 
-fn hex(digit: u8) -> u8 {
+fn hex(digit: &u8) -> Option<u8> {
     match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        b'A'..=b'F' => digit - b'A' + 10,
-        _ => 0,
-    }
-}
-
-/// Steps 3 and 4 into `out` (empty): segments joined by single slashes, `.` dropped, `..` taking
-/// the previous segment with it. A path that starts with `/` keeps it; one that ends in `/`, `/.`
-/// or `/..` ends in `/` (RFC 3986 §5.2.4 keeps that trailing slash).
-fn remove_dots_and_slashes(path: &str, out: &mut String) {
-    let absolute = path.starts_with('/');
-    let mut trailing_slash = false;
-    for segment in path.split('/') {
-        match segment {
-            "" => trailing_slash = true,
-            "." => trailing_slash = true,
-            ".." => {
-                let keep = out.rfind('/').unwrap_or(0);
-                out.truncate(keep);
-                trailing_slash = true;
-            }
-            _ => {
-                if absolute || !out.is_empty() {
-                    out.push('/');
-                }
-                out.push_str(segment);
-                trailing_slash = false;
-            }
-        }
-    }
-    if trailing_slash && !path.is_empty() && !out.ends_with('/') {
-        out.push('/');
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
     }
 }
 

@@ -45,8 +45,8 @@ impl<'a> Request<'a> {
     /// Every header named `name` (ASCII case-insensitive), in arrival order. What a signal that
     /// must not be widened by a duplicate reads: a client that sends a header twice gets both
     /// copies counted, not just the one a lookup happens to find first.
-    pub fn header_values<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'a str> + Clone + 'r {
-        self.headers.iter().filter(move |(n, _)| same_name(n, name)).map(|&(_, v)| v)
+    pub fn header_values<'r>(&'r self, name: &'r str) -> HeaderValues<'r, 'a> {
+        HeaderValues { headers: self.headers.iter(), name }
     }
 
     /// The first cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any
@@ -59,22 +59,57 @@ impl<'a> Request<'a> {
 
     /// Every cookie named `name`, across all `cookie` headers, in arrival order (parsed as
     /// [`Request::cookie`] does).
-    pub fn cookies<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'a str> + Clone + 'r {
-        // Runs several times per decision (identity, consent cookie, TCF string, rules): byte
-        // trimming, no closures over `str::trim`'s Unicode whitespace tables.
-        self.header_values("cookie").flat_map(|header| header.split(';')).filter_map(move |pair| {
-            let (k, v) = pair.split_once('=')?;
-            if trim_ows(k) != name {
-                return None;
-            }
-            let v = trim_ows(v);
-            Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v))
-        })
+    pub fn cookies<'r>(&'r self, name: &'r str) -> Cookies<'r, 'a> {
+        Cookies { headers: self.header_values("cookie"), pairs: "".split(';'), name }
     }
 
     /// The attribute named `name`.
     pub fn attribute(&self, name: &str) -> Option<AttrValue<'a>> {
         self.attributes.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+}
+
+/// Every copy of one header: [`Request::header_values`].
+#[derive(Clone, Debug)]
+pub struct HeaderValues<'r, 'a> {
+    headers: core::slice::Iter<'r, (&'a str, &'a str)>,
+    name: &'r str,
+}
+
+impl<'a> Iterator for HeaderValues<'_, 'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let name = self.name;
+        self.headers.find(|(n, _)| same_name(n, name)).map(|&(_, v)| v)
+    }
+}
+
+/// Every copy of one cookie: [`Request::cookies`]. One concrete type (not a chain of closures):
+/// it runs several times per decision (identity, consent cookie, TCF string, rules), and each
+/// adapter chain would be compiled again at every use.
+#[derive(Clone, Debug)]
+pub struct Cookies<'r, 'a> {
+    headers: HeaderValues<'r, 'a>,
+    pairs: core::str::Split<'a, char>,
+    name: &'r str,
+}
+
+impl<'a> Iterator for Cookies<'_, 'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        // Byte trimming, no closures over `str::trim`'s Unicode whitespace tables.
+        loop {
+            for pair in self.pairs.by_ref() {
+                let Some((k, v)) = pair.split_once('=') else { continue };
+                if trim_ows(k) == self.name {
+                    let v = trim_ows(v);
+                    return Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v));
+                }
+            }
+            self.pairs = self.headers.next()?.split(';');
+        }
     }
 }
 
