@@ -62,6 +62,7 @@ pub mod js;
 pub mod membership;
 pub mod path;
 mod request;
+pub mod response;
 pub mod rule;
 pub mod snapshot;
 pub mod swap;
