@@ -27,13 +27,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// `path` (which may carry a query) as rules see it; see the module notes.
-#[inline(never)] // once in the module, however many callers `classify` is inlined into
 pub fn normalize(path: &str) -> Cow<'_, str> {
-    let (only_path, query) = match path.find('?') {
-        Some(i) => (path.get(..i).unwrap_or(path), path.get(i..).unwrap_or("")),
-        None => (path, ""),
-    };
-    if is_normal(only_path.as_bytes()) { Cow::Borrowed(path) } else { renormalize(path, only_path, query) }
+    if is_normal(path.as_bytes()) { Cow::Borrowed(path) } else { renormalize(path) }
 }
 
 /// The slow path of [`normalize`], out of line: most requests never take it. One pass over the
@@ -43,7 +38,11 @@ pub fn normalize(path: &str) -> Cow<'_, str> {
 /// (RFC 3986 §5.2.4 keeps that trailing slash). Only ASCII bytes are replaced by ASCII bytes, so
 /// the result is UTF-8 whenever the input is.
 #[inline(never)]
-fn renormalize<'p>(path: &'p str, only_path: &str, query: &str) -> Cow<'p, str> {
+fn renormalize(path: &str) -> Cow<'_, str> {
+    let (only_path, query) = match path.find('?') {
+        Some(i) => (path.get(..i).unwrap_or(path), path.get(i..).unwrap_or("")),
+        None => (path, ""),
+    };
     let src = only_path.as_bytes();
     let absolute = src.first() == Some(&b'/');
     let mut out: Vec<u8> = Vec::with_capacity(path.len());
@@ -79,29 +78,37 @@ fn renormalize<'p>(path: &'p str, only_path: &str, query: &str) -> Cow<'p, str> 
     }
 }
 
-/// True when [`normalize`] would return `path` unchanged: no upper-case ASCII, no `%`, no `//`,
-/// no `.` or `..` segment. (Conservative: a path with a `%` that stays escaped is normal too, but
-/// is sent down the slow path, which then finds it unchanged.)
+/// True when [`normalize`] would return `path` unchanged: up to the first `?`, no upper-case
+/// ASCII, no `%`, no `//`, no `.` or `..` segment. (Conservative: a path with a `%` that stays
+/// escaped is normal too, but is sent down the slow path, which then finds it unchanged.) One
+/// byte loop with no look-behind: it runs on every decision.
+#[inline]
 fn is_normal(path: &[u8]) -> bool {
-    let mut segment_start = 0;
-    let mut prev_slash = false;
-    for (i, &b) in path.iter().enumerate() {
-        if b.is_ascii_uppercase() || b == b'%' {
-            return false;
-        }
-        if b == b'/' {
-            if prev_slash || dot_segment(path.get(segment_start..i)) {
-                return false;
+    let mut after_slash = false;
+    // Dots since the segment began, or `u8::MAX` once it holds anything else.
+    let mut dots: u8 = 0;
+    for &b in path {
+        match b {
+            b'?' => break,
+            b'/' => {
+                if after_slash || matches!(dots, 1 | 2) {
+                    return false;
+                }
+                after_slash = true;
+                dots = 0;
             }
-            segment_start = i + 1;
+            b'%' | b'A'..=b'Z' => return false,
+            b'.' => {
+                after_slash = false;
+                dots = dots.saturating_add(1).min(3);
+            }
+            _ => {
+                after_slash = false;
+                dots = u8::MAX;
+            }
         }
-        prev_slash = b == b'/';
     }
-    !dot_segment(path.get(segment_start..))
-}
-
-fn dot_segment(segment: Option<&[u8]>) -> bool {
-    matches!(segment, Some(b".") | Some(b".."))
+    !matches!(dots, 1 | 2)
 }
 
 /// Steps 1 and 2 for one segment: unreserved escapes decoded, ASCII lower-cased (other escapes
