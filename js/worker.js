@@ -10,7 +10,9 @@
 // Per request (client-sent x-edgeseg-* headers are always dropped): decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
 // when its throttle rejects → tag the request (decision headers) and pick its origin (`route`) →
 // fetch the origin → add the decision's response headers (Cache-Control, Vary, surrogate keys,
-// RateLimit fields) to the response. `GET /user/segments` answers from the edge with the caller's
+// RateLimit fields) to the response, merged with the origin's so that caching never loosens what
+// the origin said (the core's `mergeResponseHeaders`: `private`, `no-store`, `no-cache` and
+// `Set-Cookie` answers are never made public; `Vary` is appended to, never replaced). `GET /user/segments` answers from the edge with the caller's
 // tier and segments, `ETag` = snapshot version, 304 on `If-None-Match`.
 //
 // If `decide` throws (a trap, a refused request) the request is still served: untagged but for
@@ -35,7 +37,7 @@
 // `throttle`, `cache` and `route` are null when no segment or tier configures them: nothing happens.
 // `__edgesegReset` is appended to wasm-bindgen's web glue by `cargo xtask build-js`: it forgets
 // the instance so that the next `initSync` makes a new one.
-import { initSync, Engine, __edgesegReset } from "./web/edgeseg.js";
+import { initSync, Engine, stripBaggage, mergeResponseHeaders, __edgesegReset } from "./web/edgeseg.js";
 import wasmModule from "./web/edgeseg_bg.wasm";
 
 let initialised = false;
@@ -308,20 +310,48 @@ function stripEdgesegHeaders(headers) {
   }
 }
 
-/** A fallback forwards the client's baggage, but never members in edgeseg's namespace. */
+/**
+ * A fallback forwards the client's baggage, but never members in edgeseg's namespace (in any
+ * case): the core's own `stripBaggage`, so it strips exactly what a decision would. `Headers`
+ * has already joined several `baggage` headers into one list. Should the module fail even here,
+ * no client baggage is forwarded at all.
+ */
 function stripEdgesegBaggage(headers) {
   const baggage = headers.get("baggage");
   if (baggage == null) return;
-  const kept = baggage
-    .split(",")
-    .map((m) => m.trim())
-    .filter((m) => m && !m.split(/[=;]/)[0].trim().startsWith("edgeseg."));
-  if (kept.length) headers.set("baggage", kept.join(","));
+  let kept = "";
+  try {
+    kept = stripBaggage(baggage);
+  } catch (err) {
+    console.error(`edgeseg: stripping baggage failed, dropping it: ${err?.message ?? err}`);
+  }
+  if (kept) headers.set("baggage", kept);
   else headers.delete("baggage");
 }
 
 function addHeaders(headers, list) {
   for (const h of list ?? []) headers.set(h.name, h.value);
+}
+
+const CACHE_HEADERS = ["cache-control", "vary", "surrogate-key", "cache-tag"];
+
+/**
+ * The decision's response headers merged with the origin's by the core's rule
+ * (`mergeResponseHeaders`, edge/src/response.rs): an origin answer that is `private`, `no-store`,
+ * `no-cache` or sets a cookie is never made public, and `Vary` is appended to. Should the module
+ * fail here, no cache header is added at all (the origin's stand: fail-open for cache, as a
+ * fallback is).
+ */
+function originMerged(decided, originHeaders) {
+  try {
+    return mergeResponseHeaders(
+      decided.map((h) => [h.name, h.value]),
+      originHeaders,
+    );
+  } catch (err) {
+    console.error(`edgeseg: merging response headers failed, the origin's cache headers stand: ${err?.message ?? err}`);
+    return decided.filter((h) => !CACHE_HEADERS.includes(h.name));
+  }
 }
 
 function segmentsResponse(request, decision) {
@@ -342,7 +372,7 @@ function segmentsResponse(request, decision) {
 
 function rejected(decision) {
   const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
-  addHeaders(headers, decision.response_headers.filter((h) => !["cache-control", "vary", "surrogate-key", "cache-tag"].includes(h.name)));
+  addHeaders(headers, decision.response_headers.filter((h) => !CACHE_HEADERS.includes(h.name)));
   headers.set("cache-control", "no-store");
   addHeaders(headers, decision.headers.filter((h) => h.name === "x-edgeseg-tier"));
   return new Response("Too Many Requests\n", { status: 429, headers });
@@ -411,7 +441,7 @@ export function withEdgeseg(options = {}) {
       const upstream = await origin(tagged, env, ctx, decision);
       if (!decision.response_headers?.length) return upstream;
       const response = new Response(upstream.body, upstream);
-      addHeaders(response.headers, decision.response_headers);
+      addHeaders(response.headers, originMerged(decision.response_headers, response.headers));
       return response;
     },
   };

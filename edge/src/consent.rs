@@ -14,6 +14,13 @@
 //! | TCF v2 | cookie or header named in [`ConsentConfig`] | every purpose whose mapped TCF purposes are not all consented; all mapped purposes when the string is malformed |
 //! | consent cookie | cookie named in [`ConsentConfig`] | every consent-gated purpose not listed; all of them when the value is malformed |
 //! | revocation | [`crate::delta::RevocationDelta`] | the purposes revoked for this fingerprint |
+//!
+//! Every occurrence of a signal counts, so a duplicate can only narrow further: any `Sec-GPC`
+//! list member equal to `1` in any `Sec-GPC` header; every copy of the TCF cookie and of the TCF
+//! header (both are read: the header is no longer only a fallback for a missing cookie); every
+//! copy of the consent cookie. Each copy removes what it does not grant, and a malformed copy
+//! removes everything it speaks about, so a client cannot put a permissive copy ahead of a
+//! restrictive one (`site_consent=a|b|c; site_consent=`) and have only the first read.
 
 use crate::snapshot::PurposeView;
 use crate::tcf;
@@ -25,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub struct ConsentConfig {
     /// Cookie holding an IAB TCF v2 string (conventionally `euconsent-v2`).
     pub tcf_cookie: Option<String>,
-    /// Header holding a TCF v2 string, read when the cookie is absent.
+    /// Header holding a TCF v2 string. Read as well as the cookie: every copy of either counts.
     pub tcf_header: Option<String>,
     /// The site's own consent cookie: the consent-gated purposes the visitor allows, by name,
     /// separated by `|`, `,`, `+` or spaces. Purposes it does not list are removed.
@@ -69,6 +76,9 @@ pub const MAX_CONSENT_COOKIE: usize = 1024;
 
 /// Purposes the request's own signals (GPC, TCF, consent cookie) deny, before intersecting with
 /// what the snapshot granted. `gated` is the mask of purposes that need consent.
+// Out of line: `classify` may be inlined into more than one caller (the JS skin's `decide` and
+// `segmentsFor`), and this body should exist once in the module.
+#[inline(never)]
 pub(crate) fn deny_from_signals(
     req: &crate::Request<'_>,
     config: &ConsentConfig,
@@ -76,41 +86,59 @@ pub(crate) fn deny_from_signals(
     gated: u64,
 ) -> Narrowing {
     let mut n = Narrowing::default();
-    if req.header("sec-gpc").is_some_and(|v| v.trim() == "1") {
+    // Every occurrence counts (a duplicate can only narrow): any list member of any `Sec-GPC`
+    // header equal to `1`. workerd and the Fetch API merge duplicates into `1, 1`.
+    if req.header_values("sec-gpc").any(|v| v.split(',').any(|m| m.trim() == "1")) {
         n.gpc = mask(purposes, |p| p.signals.sale_sharing) & gated;
     }
 
-    let tcf_value = config
-        .tcf_cookie
-        .as_deref()
-        .and_then(|c| req.cookie(c))
-        .or_else(|| config.tcf_header.as_deref().and_then(|h| req.header(h)));
-    if let Some(value) = tcf_value {
-        let mapped = mask(purposes, |p| p.signals.tcf_purposes != 0) & gated;
-        match tcf::decode(value.trim()) {
-            Ok(tc) => {
-                n.tcf = mask(purposes, |p| {
-                    let need = p.signals.tcf_purposes;
-                    need != 0 && need & tc.purposes_consent != need
-                }) & gated;
-            }
-            Err(_) => {
-                n.tcf = mapped;
-                n.tcf_invalid = true;
+    // Every copy of the TCF cookie and of the TCF header (a merged header splits at commas, which
+    // a TCF string never contains): each copy removes what it does not consent to, so the
+    // purposes kept are those every copy consents to.
+    if let Some(name) = config.tcf_cookie.as_deref() {
+        for value in req.cookies(name) {
+            narrow_tcf(&mut n, value, purposes, gated);
+        }
+    }
+    if let Some(name) = config.tcf_header.as_deref() {
+        for value in req.header_values(name) {
+            for value in value.split(',') {
+                narrow_tcf(&mut n, value, purposes, gated);
             }
         }
     }
 
-    if let Some(value) = config.cookie.as_deref().and_then(|c| req.cookie(c)) {
-        match parse_consent_cookie(value, purposes) {
-            Some(allowed) => n.cookie = gated & !allowed,
-            None => {
-                n.cookie = gated;
-                n.cookie_invalid = true;
+    // Every copy of the consent cookie: the purposes allowed are those every copy allows; one
+    // malformed copy allows nothing.
+    if let Some(name) = config.cookie.as_deref() {
+        for value in req.cookies(name) {
+            match parse_consent_cookie(value, purposes) {
+                Some(allowed) => n.cookie |= gated & !allowed,
+                None => {
+                    n.cookie = gated;
+                    n.cookie_invalid = true;
+                }
             }
         }
     }
     n
+}
+
+/// One copy of a TCF string narrows `n`: the purposes whose mapped TCF purposes it does not all
+/// consent to, or every mapped purpose when it is malformed.
+fn narrow_tcf(n: &mut Narrowing, value: &str, purposes: &[PurposeView], gated: u64) {
+    match tcf::decode(value.trim()) {
+        Ok(tc) => {
+            n.tcf |= mask(purposes, |p| {
+                let need = p.signals.tcf_purposes;
+                need != 0 && need & tc.purposes_consent != need
+            }) & gated;
+        }
+        Err(_) => {
+            n.tcf |= mask(purposes, |p| p.signals.tcf_purposes != 0) & gated;
+            n.tcf_invalid = true;
+        }
+    }
 }
 
 /// The purposes a consent cookie allows, or `None` when it is malformed. Unknown purpose names

@@ -127,17 +127,21 @@ pub(crate) const MAX_BAGGAGE: usize = 8192;
 /// Baggage members under this prefix are edgeseg's: a client's own are never passed on.
 pub const BAGGAGE_PREFIX: &str = "edgeseg.";
 
-/// Merges `edgeseg.tier=<tier>` into an existing `baggage` value per the W3C Baggage format:
-/// other list members are kept in order, every `edgeseg.*` member the client sent is dropped
-/// (only the engine speaks for that namespace). When the result would exceed the W3C size limit,
-/// only the engine's member is sent: a client cannot smuggle a spoofed member past the merge by
-/// making its header too long.
-pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
+/// Merges `edgeseg.tier=<tier>` into the request's `baggage` headers per the W3C Baggage format:
+/// every `baggage` header is read (in order, as one list: W3C Baggage allows several), other list
+/// members are kept in order, and every `edgeseg.*` member the client sent is dropped, the prefix
+/// matched in any case (only the engine speaks for that namespace, and a downstream reader may
+/// not care about case). When the result would exceed the W3C size limit, only the engine's
+/// member is sent: a client cannot smuggle a spoofed member past the merge by making its header
+/// too long.
+pub(crate) fn merge_baggage<'a>(existing: impl Iterator<Item = &'a str> + Clone, tier: &str) -> String {
     const TIER_KEY: &str = "edgeseg.tier=";
-    let existing = existing.unwrap_or("");
-    // One allocation: what is kept of the client's value, a comma and the engine's member.
-    let mut out = String::with_capacity(existing.len() + 1 + TIER_KEY.len() + tier.len());
-    strip_baggage_into(existing, &mut out);
+    let client: usize = existing.clone().map(|v| v.len() + 1).sum();
+    // One allocation: what is kept of the client's values, a comma and the engine's member.
+    let mut out = String::with_capacity(client + 1 + TIER_KEY.len() + tier.len());
+    for value in existing {
+        strip_baggage_into(value, &mut out);
+    }
     if out.len() + 1 + TIER_KEY.len() + tier.len() > MAX_BAGGAGE {
         out.clear();
     }
@@ -149,19 +153,22 @@ pub(crate) fn merge_baggage(existing: Option<&str>, tier: &str) -> String {
     out
 }
 
-/// A `baggage` value without its `edgeseg.*` members (what a fallback answer forwards).
+/// A `baggage` value without its `edgeseg.*` members, the prefix matched in any case (what a
+/// fallback answer forwards). A host with several `baggage` headers joins them with `,` first:
+/// they are one list.
 pub fn strip_baggage(existing: &str) -> String {
     let mut out = String::with_capacity(existing.len());
     strip_baggage_into(existing, &mut out);
     out
 }
 
-/// [`strip_baggage`], appended to `out` (which is expected empty).
+/// [`strip_baggage`], appended to `out` (a comma first when `out` already holds members).
 fn strip_baggage_into(existing: &str, out: &mut String) {
     for member in existing.split(',') {
         let member = member.trim_matches([' ', '\t']);
         let key = member.split(['=', ';']).next().unwrap_or("").trim_matches([' ', '\t']);
-        if member.is_empty() || key.starts_with(BAGGAGE_PREFIX) {
+        let ours = key.get(..BAGGAGE_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(BAGGAGE_PREFIX));
+        if member.is_empty() || ours {
             continue;
         }
         if !out.is_empty() {
@@ -195,17 +202,36 @@ mod tests {
 
     #[test]
     fn baggage_merge() {
-        assert_eq!(merge_baggage(None, "premium"), "edgeseg.tier=premium");
+        let one = |v: &'static str| core::iter::once(v);
+        assert_eq!(merge_baggage(core::iter::empty(), "premium"), "edgeseg.tier=premium");
         assert_eq!(
-            merge_baggage(Some("a=1, edgeseg.tier=free;p=1 ,b=2;prop, edgeseg.segments=vip"), "premium"),
+            merge_baggage(one("a=1, edgeseg.tier=free;p=1 ,b=2;prop, edgeseg.segments=vip"), "premium"),
             "a=1,b=2;prop,edgeseg.tier=premium"
         );
-        assert_eq!(merge_baggage(Some(" , "), "free"), "edgeseg.tier=free");
+        assert_eq!(merge_baggage(one(" , "), "free"), "edgeseg.tier=free");
         // Too long to merge: the client's members (a spoofed tier among them) are all dropped.
         let huge = alloc::format!("edgeseg.tier=premium,k={}", "v".repeat(MAX_BAGGAGE));
-        assert_eq!(merge_baggage(Some(&huge), "free"), "edgeseg.tier=free");
+        assert_eq!(merge_baggage(core::iter::once(huge.as_str()), "free"), "edgeseg.tier=free");
+        // Also when the length comes from several headers together.
+        let half = alloc::format!("k={}", "v".repeat(MAX_BAGGAGE / 2));
+        assert_eq!(
+            merge_baggage([half.as_str(), "EDGESEG.tier=premium", &half].into_iter(), "free"),
+            "edgeseg.tier=free"
+        );
         assert_eq!(strip_baggage("edgeseg.tier=premium, a=1;p , edgeseg.x=2,b=3"), "a=1;p,b=3");
         assert_eq!(strip_baggage("edgeseg.tier=premium"), "");
+    }
+
+    /// Issue 19: `EDGESEG.tier=premium` passed the strip, and only the first `baggage` header was
+    /// read, so a second header carried a spoofed member through.
+    #[test]
+    fn baggage_strip_ignores_case_and_reads_every_header() {
+        assert_eq!(strip_baggage("EDGESEG.tier=premium, Edgeseg.Segments=vip,a=1, eDgEsEg.x;p"), "a=1");
+        assert_eq!(strip_baggage("edgesegx=1,edgeseg=2"), "edgesegx=1,edgeseg=2");
+        assert_eq!(
+            merge_baggage(["a=1", "EDGESEG.tier=premium, b=2", "", "Edgeseg.tier=gold"].into_iter(), "free"),
+            "a=1,b=2,edgeseg.tier=free"
+        );
     }
 
     #[test]

@@ -297,7 +297,7 @@ impl Engine {
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(segments.join(",")) });
         }
-        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header("baggage"), tier)) });
+        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), tier)) });
         headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.version_header.as_str()) });
         if stale {
             headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });
@@ -409,13 +409,16 @@ fn classify<'e>(
 fn with_capped<R>(snap: &Snapshot, req: &Request<'_>, f: impl FnOnce(&Request<'_>, u32) -> R) -> R {
     let max = snap.limits.header_bytes as usize;
     let headers_skipped = req.headers.iter().filter(|(_, v)| v.len() > max).count() as u32;
-    if headers_skipped == 0 {
+    // Rules (and so every path-driven action) see the normalised path (`crate::path`); a path
+    // already normal is borrowed, and without skipped headers the request is not copied.
+    let path = crate::path::normalize(req.path);
+    if headers_skipped == 0 && matches!(path, Cow::Borrowed(_)) {
         return f(req, 0);
     }
     let capped = Request {
         method: req.method,
         host: req.host,
-        path: req.path,
+        path: &path,
         headers: req.headers.iter().filter(|(_, v)| v.len() <= max).copied().collect(),
         country: req.country,
         client_ip: req.client_ip,
@@ -539,15 +542,29 @@ fn classify_capped<'e>(
     }
 }
 
+/// The first identity source present decides. Every copy of it is read: copies that disagree
+/// (`edgeseg_uid=alice; edgeseg_uid=bob`, two `x-customer-id` headers) make the request anonymous
+/// rather than letting the first copy win, which need not be the one the origin reads. An empty
+/// or over-long value reads as absent, and the next source is tried.
+#[inline(never)] // once in the module, however many callers `classify` is inlined into
 fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
-    snap.identity.iter().find_map(|src| {
-        let v = match src {
-            IdentitySource::Header(name) => req.header(name),
-            IdentitySource::Cookie(name) => req.cookie(name),
-        }?
-        .trim();
-        (!v.is_empty() && v.len() <= MAX_ID_LEN).then_some(v)
-    })
+    /// The value every copy agrees on (`Ok(None)`: no copy), or `Err` when copies disagree.
+    fn agreed<'r>(mut copies: impl Iterator<Item = &'r str>) -> Result<Option<&'r str>, ()> {
+        let Some(first) = copies.next().map(str::trim) else { return Ok(None) };
+        if copies.any(|v| v.trim() != first) { Err(()) } else { Ok(Some(first)) }
+    }
+    for src in &snap.identity {
+        let found = match src {
+            IdentitySource::Header(name) => agreed(req.header_values(name)),
+            IdentitySource::Cookie(name) => agreed(req.cookies(name)),
+        };
+        match found {
+            Err(()) => return None,
+            Ok(Some(v)) if !v.is_empty() && v.len() <= MAX_ID_LEN => return Some(v),
+            Ok(_) => {}
+        }
+    }
+    None
 }
 
 /// The RateLimit policy name: the segment's or tier's name.

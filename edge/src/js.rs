@@ -555,3 +555,36 @@ fn attributes(value: &JsValue) -> Result<Vec<(String, OwnedAttr)>, JsValue> {
     }
     Ok(out)
 }
+
+/// A `baggage` value without its `edgeseg.*` members, the prefix in any case: what the Worker
+/// forwards when `decide` fails (the core's [`crate::strip_baggage`], so the fallback strips
+/// exactly what a decision would). Several `baggage` headers are one list: join them with `,`
+/// first (the Fetch API's `Headers` already does).
+#[wasm_bindgen(js_name = stripBaggage)]
+pub fn strip_baggage(value: &str) -> String {
+    crate::decision::strip_baggage(value)
+}
+
+/// The headers to set on the origin's response, each replacing the origin's header of that name:
+/// the decision's `response_headers` merged with the origin's by the core's rule
+/// ([`crate::response::merge_origin`]), so caching never loosens what the origin said (`private`,
+/// `no-store`, `no-cache`, `Set-Cookie`) and `Vary` is appended to. Both arguments in any shape
+/// `decide` reads headers in (a `Headers`, `[name, value]` pairs, a plain object): the decision's
+/// headers as pairs, e.g. `decision.response_headers.map((h) => [h.name, h.value])`.
+#[wasm_bindgen(js_name = mergeResponseHeaders, unchecked_return_type = "DecisionHeader[]")]
+pub fn merge_response_headers(
+    #[wasm_bindgen(unchecked_param_type = "Array<[string, string]>")] decided: JsValue,
+    #[wasm_bindgen(
+        unchecked_param_type = "Record<string, string> | Array<[string, string]> | Iterable<[string, string]>"
+    )]
+    origin: JsValue,
+) -> Result<JsValue, JsValue> {
+    let decided = headers(&decided)?;
+    let origin = headers(&origin)?;
+    let decided: Vec<crate::Header<'_>> = decided
+        .iter()
+        .map(|(n, v)| crate::Header { name: n, value: alloc::borrow::Cow::Borrowed(v.as_str()) })
+        .collect();
+    let origin: Vec<(&str, &str)> = origin.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    to_js(&crate::response::merge_origin(&decided, &origin))
+}

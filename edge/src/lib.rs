@@ -60,7 +60,9 @@ pub mod format;
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub mod js;
 pub mod membership;
+pub mod path;
 mod request;
+pub mod response;
 pub mod rule;
 pub mod shard;
 pub mod snapshot;
@@ -71,5 +73,5 @@ pub mod throttle;
 pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, strip_baggage};
 pub use engine::{Classification, Engine, EngineStats};
 pub use error::{Error, ErrorKind};
-pub use request::{AttrValue, Request};
+pub use request::{AttrValue, Cookies, HeaderValues, Request};
 pub use snapshot::Snapshot;

@@ -42,30 +42,74 @@ impl<'a> Request<'a> {
         self.headers.iter().find(|(n, _)| same_name(n, name)).map(|&(_, v)| v)
     }
 
-    /// The cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any `cookie`
-    /// header: the pairs are split at `;`, each at its first `=`, the name and the value trimmed
-    /// of spaces and tabs (RFC 6265's OWS), and surrounding double quotes removed from the value.
+    /// Every header named `name` (ASCII case-insensitive), in arrival order. What a signal that
+    /// must not be widened by a duplicate reads: a client that sends a header twice gets both
+    /// copies counted, not just the one a lookup happens to find first.
+    pub fn header_values<'r>(&'r self, name: &'r str) -> HeaderValues<'r, 'a> {
+        HeaderValues { headers: self.headers.iter(), name }
+    }
+
+    /// The first cookie named `name` (exact, case-sensitive, as RFC 6265 has it), from any
+    /// `cookie` header: the pairs are split at `;`, each at its first `=`, the name and the value
+    /// trimmed of spaces and tabs (RFC 6265's OWS), and surrounding double quotes removed from the
+    /// value. What rules read; signals and identity read every copy ([`Request::cookies`]).
     pub fn cookie(&self, name: &str) -> Option<&'a str> {
-        // Runs several times per decision (identity, consent cookie, TCF string, rules): byte
-        // trimming, no closures over `str::trim`'s Unicode whitespace tables.
-        for &(n, header) in &self.headers {
-            if !same_name(n, "cookie") {
-                continue;
-            }
-            for pair in header.split(';') {
-                let Some((k, v)) = pair.split_once('=') else { continue };
-                if trim_ows(k) == name {
-                    let v = trim_ows(v);
-                    return Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v));
-                }
-            }
-        }
-        None
+        self.cookies(name).next()
+    }
+
+    /// Every cookie named `name`, across all `cookie` headers, in arrival order (parsed as
+    /// [`Request::cookie`] does).
+    pub fn cookies<'r>(&'r self, name: &'r str) -> Cookies<'r, 'a> {
+        Cookies { headers: self.header_values("cookie"), pairs: "".split(';'), name }
     }
 
     /// The attribute named `name`.
     pub fn attribute(&self, name: &str) -> Option<AttrValue<'a>> {
         self.attributes.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+}
+
+/// Every copy of one header: [`Request::header_values`].
+#[derive(Clone, Debug)]
+pub struct HeaderValues<'r, 'a> {
+    headers: core::slice::Iter<'r, (&'a str, &'a str)>,
+    name: &'r str,
+}
+
+impl<'a> Iterator for HeaderValues<'_, 'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let name = self.name;
+        self.headers.find(|(n, _)| same_name(n, name)).map(|&(_, v)| v)
+    }
+}
+
+/// Every copy of one cookie: [`Request::cookies`]. One concrete type (not a chain of closures):
+/// it runs several times per decision (identity, consent cookie, TCF string, rules), and each
+/// adapter chain would be compiled again at every use.
+#[derive(Clone, Debug)]
+pub struct Cookies<'r, 'a> {
+    headers: HeaderValues<'r, 'a>,
+    pairs: core::str::Split<'a, char>,
+    name: &'r str,
+}
+
+impl<'a> Iterator for Cookies<'_, 'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        // Byte trimming, no closures over `str::trim`'s Unicode whitespace tables.
+        loop {
+            for pair in self.pairs.by_ref() {
+                let Some((k, v)) = pair.split_once('=') else { continue };
+                if trim_ows(k) == self.name {
+                    let v = trim_ows(v);
+                    return Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v));
+                }
+            }
+            self.pairs = self.headers.next()?.split(';');
+        }
     }
 }
 
@@ -93,6 +137,7 @@ fn trim_ows(s: &str) -> &str {
 mod tests {
     use super::*;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn headers_and_cookies() {
@@ -115,6 +160,24 @@ mod tests {
         assert_eq!(r.cookie("b"), Some("2"));
         assert_eq!(r.cookie("c"), Some("x=y"));
         assert_eq!(r.cookie("UID"), None);
+    }
+
+    #[test]
+    fn every_copy_of_a_header_and_a_cookie() {
+        let r = Request {
+            headers: vec![
+                ("Cookie", "site=a; uid=1"),
+                ("sec-gpc", "0"),
+                ("cookie", "site=; x=2;site=\"b\""),
+                ("Sec-GPC", "1, 1"),
+            ],
+            ..Request::default()
+        };
+        assert_eq!(r.header_values("sec-gpc").collect::<Vec<_>>(), ["0", "1, 1"]);
+        assert_eq!(r.header_values("missing").count(), 0);
+        assert_eq!(r.cookies("site").collect::<Vec<_>>(), ["a", "", "b"]);
+        assert_eq!(r.cookies("uid").collect::<Vec<_>>(), ["1"]);
+        assert_eq!(r.cookie("site"), Some("a"));
     }
 
     #[test]

@@ -22,10 +22,12 @@ const handler = withEdgeseg({
   binding: "SNAPSHOTS",
   refreshMs: 0, // re-read KV on every request, so the test sees each put at once
   routeTo: (route) => (route.pool === "premium-pool" ? "https://premium.origin.example" : null),
-  origin: (req, env, ctx, decision) =>
-    new Response(JSON.stringify({ url: req.url, headers: Object.fromEntries(req.headers) }), {
-      headers: { "content-type": "application/json" },
-    }),
+  // Answers with what it was sent; x-test-origin-headers (JSON pairs) adds headers to its answer.
+  origin: (req, env, ctx, decision) => {
+    const headers = new Headers({ "content-type": "application/json" });
+    for (const [name, value] of JSON.parse(req.headers.get("x-test-origin-headers") ?? "[]")) headers.append(name, value);
+    return new Response(JSON.stringify({ url: req.url, headers: Object.fromEntries(req.headers) }), { headers });
+  },
 });
 export default {
   async fetch(request, env, ctx) {
@@ -148,6 +150,68 @@ test("client-sent edgeseg.* baggage members never reach the origin; other member
   assert.equal(h["baggage"], "a=1,edgeseg.tier=free");
 });
 
+test("issue 19: an origin's private, no-store, Set-Cookie answer is never made public; Vary is appended to", async () => {
+  const origin = [
+    ["cache-control", "private, no-store"],
+    ["vary", "Accept-Encoding, Cookie"],
+    ["set-cookie", "session=s3cr3t; HttpOnly"],
+  ];
+  const res = await get("/p/1", { cookie: "edgeseg_uid=bob-origin-private", "x-test-origin-headers": JSON.stringify(origin) });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("cache-control"), "private, no-store");
+  assert.equal(res.headers.get("vary"), "Accept-Encoding, Cookie, x-edgeseg-cache-key");
+  assert.equal(res.headers.get("set-cookie"), "session=s3cr3t; HttpOnly");
+  assert.equal(res.headers.get("surrogate-key"), null, "not a shared object");
+  assert.equal(res.headers.get("cache-tag"), null);
+  assert.match(res.headers.get("ratelimit"), /^"free";/, "the other decision headers still apply");
+  // A cookie-setting answer without Cache-Control of its own: private, not the tier's public policy.
+  const cookie = await get("/p/1", { cookie: "edgeseg_uid=bob-origin-cookie", "x-test-origin-headers": JSON.stringify([["set-cookie", "a=1"]]) });
+  assert.equal(cookie.headers.get("cache-control"), "private");
+  // A shareable origin answer still gets the segment's policy.
+  const open = await get("/p/1", { cookie: "edgeseg_uid=bob-origin-open", "x-test-origin-headers": JSON.stringify([["cache-control", "public, max-age=600"]]) });
+  assert.match(open.headers.get("cache-control"), /^public, max-age=60, s-maxage=300/);
+  assert.equal(open.headers.get("surrogate-key"), "edgeseg-tier-free catalog");
+});
+
+test("issue 19: other spellings of a no-store path get its policy (case, slashes, escapes, dot segments)", async () => {
+  for (const path of ["/Account", "//account", "/%61ccount", "/ACCOUNT/orders", "/p/%2e%2e/account", "/p/.%2E/account"]) {
+    const res = await get(path, { cookie: "edgeseg_uid=bob" });
+    assert.equal(res.headers.get("cache-control"), "no-store", path);
+    assert.equal(res.headers.get("surrogate-key"), null, path);
+    assert.equal((await originSaw(res))["x-edgeseg-segments"], "private-pages", path);
+  }
+});
+
+test("issue 19: duplicate consent signals narrow (Sec-GPC merged to `1, 1`, two consent cookies)", async () => {
+  const carol = await originSaw(await get("/", { cookie: "edgeseg_uid=carol" }));
+  assert.equal(carol["x-edgeseg-segments"], "standard,high-value,churn-risk");
+  const gpc = await originSaw(await get("/", [["cookie", "edgeseg_uid=carol"], ["sec-gpc", "1"], ["sec-gpc", "1"]]));
+  assert.equal(gpc["sec-gpc"], "1, 1", "workerd merges the duplicates");
+  assert.equal(gpc["x-edgeseg-segments"], "standard,high-value", "marketing (GPC) removed");
+  const cookies = await originSaw(await get("/", { cookie: "edgeseg_uid=carol; site_consent=personalisation|marketing|analytics; site_consent=" }));
+  assert.equal(cookies["x-edgeseg-segments"], "standard", "the empty copy grants nothing");
+  const twoHeaders = await originSaw(
+    await get("/", [["cookie", "edgeseg_uid=carol; site_consent=personalisation|marketing"], ["cookie", "site_consent=marketing"]]),
+  );
+  // Two cookie headers arrive joined (by `; ` or `, `): either way the first copy does not win.
+  assert.ok(!twoHeaders["x-edgeseg-segments"].includes("high-value"), twoHeaders["x-edgeseg-segments"]);
+});
+
+test("issue 19: identity cookies that disagree are anonymous", async () => {
+  const h = await originSaw(await get("/", { cookie: "edgeseg_uid=bob; edgeseg_uid=alice" }));
+  assert.equal(h["x-edgeseg-tier"], "free");
+  assert.equal(h["x-edgeseg-segments"], undefined);
+  const same = await originSaw(await get("/", { cookie: "edgeseg_uid=alice; edgeseg_uid=alice" }));
+  assert.equal(same["x-edgeseg-tier"], "premium");
+});
+
+test("issue 19: client edgeseg.* baggage in any case and in a second baggage header never reaches the origin", async () => {
+  const h = await originSaw(
+    await get("/", [["cookie", "edgeseg_uid=bob"], ["baggage", "a=1, EDGESEG.tier=premium"], ["baggage", "Edgeseg.Segments=vip, b=2"]]),
+  );
+  assert.equal(h["baggage"], "a=1,b=2,edgeseg.tier=free");
+});
+
 test("a real wasm trap: fail-safe answer, then a fresh instance with the last good snapshot and its delta re-applied", async () => {
   const root = dirname(pkg);
   const scriptPath = join(root, "worker-test-trap-entry.mjs");
@@ -192,7 +256,7 @@ export default {
     assert.equal(before.stats.engine.delta_sequence, 1, "the delta applied");
     assert.ok(!before.seen["x-edgeseg-segments"].includes("high-value"), "personalisation revoked for alice");
 
-    const trapped = await fetchOnce({ ...alice, "x-test-corrupt-memory": "1", "x-edgeseg-tier": "premium", baggage: "edgeseg.tier=premium,a=1" });
+    const trapped = await fetchOnce({ ...alice, "x-test-corrupt-memory": "1", "x-edgeseg-tier": "premium", baggage: "edgeseg.tier=premium,a=1,EDGESEG.Tier=gold" });
     assert.equal(trapped.seen["x-edgeseg-fallback"], "guest-trap", "a RuntimeError, not another error");
     for (const name of ["x-edgeseg-tier", "x-edgeseg-segments", "x-edgeseg-route"]) assert.equal(trapped.seen[name], undefined, name);
     assert.equal(trapped.seen["baggage"], "a=1", "the client's edgeseg.* baggage is stripped on fallback");

@@ -12,7 +12,8 @@
 //!   host cannot know what this person consented to;
 //! * the snapshot's **default tier** (the tier of a request that matches nothing), and an
 //!   `x-edgeseg-fallback` header naming why, so origins and logs can tell these answers apart;
-//! * the client's own `baggage` **without its `edgeseg.*` members**: a client must not be able to
+//! * the client's own `baggage` (every `baggage` header, as one list) **without its `edgeseg.*`
+//!   members** (the prefix in any case): a client must not be able to
 //!   claim a tier downstream just because the engine could not answer. When the client sent
 //!   `baggage`, the fallback carries a `baggage` header to set in its place (empty: drop it).
 
@@ -77,8 +78,10 @@ impl Guest {
             ("x-edgeseg-snapshot".to_owned(), version.to_string()),
             ("x-edgeseg-fallback".to_owned(), reason.as_str().to_owned()),
         ];
-        if let Some(baggage) = request.header("baggage") {
-            headers.push(("baggage".to_owned(), edgeseg::strip_baggage(baggage)));
+        // Every `baggage` header is one list (W3C Baggage): all of them are stripped and sent as one.
+        let baggage: Vec<&str> = request.header_values("baggage").collect();
+        if !baggage.is_empty() {
+            headers.push(("baggage".to_owned(), edgeseg::strip_baggage(&baggage.join(","))));
         }
         Ok(OwnedDecision {
             snapshot_version: version,

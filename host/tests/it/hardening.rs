@@ -150,4 +150,23 @@ fn client_edgeseg_baggage_never_passes_the_decision_or_the_fallback() {
     // No client baggage: nothing to override.
     let none = Req { path: "/".into(), ..Req::default() };
     assert_eq!(baggage(&guest.decide_or_fallback(&none.request()).unwrap().decision), None);
+
+    // Issue 19: the prefix in another case, and a second `baggage` header, were passed on.
+    guest.set_fuel_per_call(None).unwrap();
+    let sneaky = Req {
+        path: "/".into(),
+        headers: vec![
+            ("baggage".into(), "a=1".into()),
+            ("Baggage".into(), "EDGESEG.tier=premium, b=2".into()),
+            ("baggage".into(), "Edgeseg.Segments=vip".into()),
+        ],
+        ..Req::default()
+    };
+    let normal = guest.decide_or_fallback(&sneaky.request()).unwrap();
+    assert_eq!(normal.fallback, None);
+    assert_eq!(baggage(&normal.decision).as_deref(), Some("a=1,b=2,edgeseg.tier=free"));
+    guest.set_fuel_per_call(Some(500)).unwrap();
+    let fallback = guest.decide_or_fallback(&sneaky.request()).unwrap();
+    assert!(fallback.fallback.is_some());
+    assert_eq!(baggage(&fallback.decision).as_deref(), Some("a=1,b=2"));
 }

@@ -111,7 +111,54 @@ pub fn compile_segment_rule(
     let rule = Rule { nodes: c.nodes };
     rule.validate(segments.len())
         .map_err(|e| BuildError::new(BuildErrorKind::Limit, e.detail().to_string()).with_field(at))?;
+    if matches!(mode, Mode::Request) {
+        check_path_literals(&rule, at)?;
+    }
     Ok(rule)
+}
+
+/// The edge hands request rules the path lower-cased (`edgeseg::path`, issue 19), so a string
+/// with an upper-case ASCII letter before any `?` that is compared with the path could never
+/// match: a guard such as `{"starts_with": [{"var": "path"}, "/Account"]}` would silently stop
+/// guarding. Refused, naming the literal and its lower-case spelling.
+fn check_path_literals(rule: &Rule, at: &str) -> Result<(), BuildError> {
+    fn upper(lit: &Literal) -> Option<&str> {
+        match lit {
+            Literal::String(s) => {
+                s.split('?').next().is_some_and(|p| p.bytes().any(|b| b.is_ascii_uppercase())).then_some(s.as_str())
+            }
+            Literal::Array(items) => items.iter().find_map(upper),
+            _ => None,
+        }
+    }
+    let node = |i: u32| rule.nodes.get(i as usize);
+    for n in &rule.nodes {
+        let operands: Vec<u32> = match n {
+            Node::Compare { args, .. } => args.clone(),
+            Node::In { needle, haystack } => vec![*needle, *haystack],
+            Node::Affix { text, affix, .. } => vec![*text, *affix],
+            _ => continue,
+        };
+        if !operands.iter().any(|&i| matches!(node(i), Some(Node::Var { slot: Slot::Path, .. }))) {
+            continue;
+        }
+        if let Some(s) = operands.iter().find_map(|&i| match node(i) {
+            Some(Node::Literal(lit)) => upper(lit),
+            _ => None,
+        }) {
+            let (path, query) = s.split_at(s.find('?').unwrap_or(s.len()));
+            return Err(rule_error(
+                at,
+                format!(
+                    "{s:?} is compared with the path, which rules see lower-cased (percent-escapes of \
+                     letters decoded, `//` and dot segments resolved): it could never match; write \
+                     {:?}",
+                    format!("{}{query}", path.to_ascii_lowercase())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A compiled operand: still a constant (foldable) or already a node.

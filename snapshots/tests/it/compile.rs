@@ -455,3 +455,31 @@ fn operations_page_examples_fold_to_their_documented_results() {
         assert_eq!(r.nodes, vec![Node::Literal(want)], "{rule}");
     }
 }
+
+/// Issue 19: the edge compares the path lower-cased, so a path literal with a capital letter would
+/// silently never match (a no-store guard for "/Account" guarding nothing): refused at build.
+#[test]
+fn upper_case_path_literals_are_refused() {
+    for rule in [
+        json!({"starts_with": [{"var": "path"}, "/Account"]}),
+        json!({"==": [{"var": "path"}, "/p/Item"]}),
+        json!({"in": ["/Checkout", {"var": "path"}]}),
+        json!({"in": [{"var": "path"}, ["/a", "/B"]]}),
+        json!({"and": [{"==": [{"var": "method"}, "GET"]}, {"ends_with": [{"var": "path"}, ".HTML"]}]}),
+    ] {
+        let e = err(rule.clone(), Mode::Request);
+        assert_eq!(e.kind(), BuildErrorKind::Rule, "{rule}: {e}");
+        assert!(e.to_string().contains("lower-cased"), "{rule}: {e}");
+    }
+    // Lower case, a query part in any case, other slots in any case: fine.
+    for rule in [
+        json!({"starts_with": [{"var": "path"}, "/account"]}),
+        json!({"==": [{"var": "path"}, "/search?Q=A"]}),
+        json!({"==": [{"var": "method"}, "GET"]}),
+        json!({"==": [{"var": "headers.x-Path"}, "/Account"]}),
+    ] {
+        req(rule);
+    }
+    // Profile rules read member attributes, not the request path.
+    compile_rule(&json!({"==": [{"var": "path"}, "/Account"]}), Mode::Profile, SEGS, "w").unwrap();
+}
