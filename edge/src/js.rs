@@ -9,7 +9,7 @@
 //! What the skin adds on top of the core, and only here:
 //! * **Request shapes.** `host`/`path` or a `url` to split; `headers` as a plain object, an array
 //!   of `[name, value]` pairs, or anything iterable like that (`Headers`, `Map`); `country` or
-//!   Cloudflare's `cf.country`; `clientIp` (or, on Cloudflare, the `cf-connecting-ip` header);
+//!   Cloudflare's `cf.country`; `clientIp` (or, only on a request carrying Cloudflare's `cf` object, the `cf-connecting-ip` header);
 //!   `nowMs` (or `now_ms`); `attributes` as a plain object.
 //! * **A clock default.** Without `nowMs` the skin reads `Date.now()`: the core itself still
 //!   reads no clock, and a caller wanting reproducible decisions passes `nowMs`.
@@ -37,7 +37,8 @@ export interface RequestLike {
   /** ISO 3166-1 alpha-2. A Cloudflare `Request` also works through `cf.country`. */
   country?: string | null;
   cf?: { country?: string | null } | null;
-  /** The client's address (per-IP throttles); else the `cf-connecting-ip` header. Only hashed. */
+  /** The client's address (per-IP throttles), from the host; else, only on a request that carries
+   * Cloudflare's `cf` object, the `cf-connecting-ip` header Cloudflare sets. Only hashed. */
   clientIp?: string | null;
   /** Milliseconds since the epoch; `Date.now()` when absent. */
   nowMs?: number;
@@ -401,12 +402,14 @@ impl OwnedRequest {
             path = p;
         }
         let headers = headers(&get(value, "headers")?)?;
+        // `cf` is the platform's (Cloudflare attaches it to every request it proxies); a client
+        // controls headers, never this object.
+        let cf = get(value, "cf")?;
+        let on_cloudflare = cf.is_object();
         let country = match string_field(value, "country")? {
             Some(c) => Some(c),
-            None => {
-                let cf = get(value, "cf")?;
-                if cf.is_object() { string_field(&cf, "country")? } else { None }
-            }
+            None if on_cloudflare => string_field(&cf, "country")?,
+            None => None,
         };
         let now = match get(value, "nowMs")? {
             v if v.is_undefined() => get(value, "now_ms")?,
@@ -421,9 +424,16 @@ impl OwnedRequest {
             return Err(bad_request("nowMs must be a non-negative finite number"));
         }
         let attributes = attributes(&get(value, "attributes")?)?;
+        // The client IP keys per-IP throttles, so it comes from the host: `clientIp`, or on
+        // Cloudflare (a request carrying `cf`) the `cf-connecting-ip` header, which Cloudflare
+        // sets itself, overwriting what a client sent. Anywhere else that header is the client's
+        // own claim, and rotating it would buy a fresh bucket per request: it is not read.
         let client_ip = match string_field(value, "clientIp")? {
             Some(ip) => Some(ip),
-            None => headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip")).map(|(_, v)| v.clone()),
+            None if on_cloudflare => {
+                headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip")).map(|(_, v)| v.clone())
+            }
+            None => None,
         };
         Ok(OwnedRequest { method, host, path, headers, country, client_ip, now_ms: now_ms as u64, attributes })
     }

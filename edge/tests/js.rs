@@ -37,6 +37,10 @@ export function request(kind) {
       return { url: "https://shop.example/checkout", headers: { cookie: ["a=1", "edgeseg_uid=bob"] }, country: "US", nowMs: now };
     case "anonymous-mobile":
       return { url: "https://shop.example/", headers: { "user-agent": "Mobile" }, country: "DE", attributes: { device: "mobile", score: 3, bot: false, x: null } };
+    case "spoofed-ip":
+      return { url: "https://shop.example/p/1", headers: { "cf-connecting-ip": "203.0.113.7" }, nowMs: now };
+    case "cloudflare-ip":
+      return { url: "https://shop.example/p/1", headers: { "cf-connecting-ip": "203.0.113.7" }, cf: { country: "DE" }, nowMs: now };
     case "bad-headers":
       return { headers: 5 };
     case "bad-now":
@@ -166,6 +170,16 @@ fn free_member_is_throttled_and_cached_publicly() {
     }
     let stats: Stats = serde_wasm_bindgen::from_value(e.stats().unwrap()).unwrap();
     assert_eq!(stats.throttle_keys, 1);
+}
+
+/// Issue 19: a `cf-connecting-ip` header is the client's own claim outside Cloudflare: it must not
+/// key a per-IP throttle (rotating it bought a fresh bucket per request). Only a request that
+/// carries Cloudflare's `cf` object (which clients cannot set) is keyed by it.
+#[wasm_bindgen_test]
+fn the_client_ip_header_is_trusted_only_on_cloudflare() {
+    // An anonymous free-tier request with no IP from the host: no per-user or per-IP key, no throttle.
+    assert!(decide("spoofed-ip").throttle.is_none());
+    assert!(decide("cloudflare-ip").throttle.is_some());
 }
 
 #[wasm_bindgen_test]
