@@ -216,13 +216,20 @@ fn check_replaces_refuses_a_rollback_and_accepts_a_first_or_newer_snapshot() {
     let e = engine();
     let (id, version) = (e.snapshot_id(), e.version().unwrap().as_f64().unwrap());
     let now = 1_767_225_600_000.0;
-    assert!(e.check_replaces(None, None, now).is_ok());
-    assert!(e.check_replaces(Some(id.clone()), Some(version), now).is_ok());
-    assert!(e.check_replaces(Some("another-lineage".into()), Some(version + 5.0), now).is_ok());
+    let sum = Some(e.checksum());
+    assert!(e.check_replaces(None, None, now, None).is_ok());
+    assert!(e.check_replaces(Some(id.clone()), Some(version), now, sum).is_ok());
+    assert!(e.check_replaces(Some("another-lineage".into()), Some(version + 5.0), now, Some(1)).is_ok());
+    let (id2, e2) = (id.clone(), engine());
     let t = thrown(move || {
-        let _ = e.check_replaces(Some(id.clone()), Some(version + 1.0), now).map_err(throw);
+        let _ = e.check_replaces(Some(id.clone()), Some(version + 1.0), now, sum).map_err(throw);
     });
     assert_eq!((t.kind.as_str(), t.code), ("Rollback", 14));
+    // Issue 19: another build under the serving id and version (other bytes) is refused.
+    let t = thrown(move || {
+        let _ = e2.check_replaces(Some(id2.clone()), Some(version), now, sum.map(|c| c ^ 1)).map_err(throw);
+    });
+    assert_eq!((t.kind.as_str(), t.code), ("Rebuilt", 17));
 }
 
 fn engine_with_delta() -> Engine {
