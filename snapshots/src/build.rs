@@ -232,12 +232,7 @@ fn run(
         Some(ms) => ms,
         None => now_ms()?,
     };
-    let expires_ms = match plan.expires_in_s {
-        Some(s) => Some(s.checked_mul(1000).and_then(|ms| ms.checked_add(created_ms)).ok_or_else(|| {
-            BuildError::new(BuildErrorKind::Limit, "created_ms + expires_in_s overflows").with_field("expires_in_s")
-        })?),
-        None => None,
-    };
+    let expires_ms = expires_ms(plan, created_ms)?;
     let payload = SnapshotPayload {
         id: plan.id.clone(),
         version: opts.version.or(plan.version).unwrap_or(created_ms),
@@ -447,6 +442,17 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         purposes,
         conflicts: Vec::new(),
     }
+}
+
+/// When a snapshot created at `created_ms` expires (`expires_in_s` after it), if ever.
+pub(crate) fn expires_ms(plan: &Plan, created_ms: u64) -> Result<Option<u64>, BuildError> {
+    plan.expires_in_s
+        .map(|s| {
+            s.checked_mul(1000).and_then(|ms| ms.checked_add(created_ms)).ok_or_else(|| {
+                BuildError::new(BuildErrorKind::Limit, "created_ms + expires_in_s overflows").with_field("expires_in_s")
+            })
+        })
+        .transpose()
 }
 
 pub(crate) fn now_ms() -> Result<u64, BuildError> {

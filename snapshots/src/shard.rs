@@ -20,7 +20,9 @@
 //! so a seeded sharded build and a seeded whole build share the key and decide alike for the
 //! exact sets (filters' false positives differ per build, as between any two builds).
 
-use crate::build::{BuildOptions, ExactForm, Filed, KeySource, Progress, bit, exact_with, ingest, now_ms, resolve};
+use crate::build::{
+    BuildOptions, ExactForm, Filed, KeySource, Progress, bit, exact_with, expires_ms, ingest, now_ms, resolve,
+};
 use crate::definitions::EncodingDef;
 use crate::error::{BuildError, BuildErrorKind};
 use crate::members::Member;
@@ -184,10 +186,20 @@ fn build_in(
     // Shards in index order: bits ≥ RUN_BITS cuts each run into 2^(bits−8) shards; fewer bits
     // merge 2^(8−bits) runs into one shard.
     let shard_count = 1u32 << bits;
-    let mut entries = Vec::with_capacity(shard_count as usize);
-    let mut files = Vec::with_capacity(shard_count as usize);
-    let mut set_bytes = vec![0usize; plan.segments.len()];
-    let mut purpose_bytes = vec![0usize; plan.purposes.len()];
+    let mut writer = ShardWriter {
+        plan,
+        keys: &mut keys,
+        encodings: &encodings,
+        form: opts.exact_form,
+        bits,
+        build,
+        version,
+        head,
+        entries: Vec::with_capacity(shard_count as usize),
+        files: Vec::with_capacity(shard_count as usize),
+        set_bytes: vec![0; plan.segments.len()],
+        purpose_bytes: vec![0; plan.purposes.len()],
+    };
     let runs_per_shard = 1usize << RUN_BITS.saturating_sub(bits);
     let mut pending: Vec<Record> = Vec::new();
     for r in 0..1usize << RUN_BITS {
@@ -227,70 +239,21 @@ fn build_in(
             let shard = rest;
             rest = tail;
             // Shards with no members at all still exist (every index has a file).
-            while (entries.len() as u32) < index {
-                let empty = entries.len() as u32;
-                write_shard(
-                    plan,
-                    &mut keys,
-                    &encodings,
-                    opts.exact_form,
-                    bits,
-                    build,
-                    version,
-                    empty,
-                    &[],
-                    head,
-                    &mut entries,
-                    &mut files,
-                    &mut set_bytes,
-                    &mut purpose_bytes,
-                )?;
+            while writer.written() < index {
+                let empty = writer.written();
+                writer.write(empty, &[])?;
             }
-            write_shard(
-                plan,
-                &mut keys,
-                &encodings,
-                opts.exact_form,
-                bits,
-                build,
-                version,
-                index,
-                &shard,
-                head,
-                &mut entries,
-                &mut files,
-                &mut set_bytes,
-                &mut purpose_bytes,
-            )?;
+            writer.write(index, &shard)?;
         }
     }
-    while (entries.len() as u32) < shard_count {
-        let empty = entries.len() as u32;
-        write_shard(
-            plan,
-            &mut keys,
-            &encodings,
-            opts.exact_form,
-            bits,
-            build,
-            version,
-            empty,
-            &[],
-            head,
-            &mut entries,
-            &mut files,
-            &mut set_bytes,
-            &mut purpose_bytes,
-        )?;
+    while writer.written() < shard_count {
+        let empty = writer.written();
+        writer.write(empty, &[])?;
     }
 
+    let ShardWriter { entries, files, set_bytes, purpose_bytes, .. } = writer;
     progress(Progress::Checking);
-    let expires_ms = match plan.expires_in_s {
-        Some(s) => Some(s.checked_mul(1000).and_then(|ms| ms.checked_add(created_ms)).ok_or_else(|| {
-            BuildError::new(BuildErrorKind::Limit, "created_ms + expires_in_s overflows").with_field("expires_in_s")
-        })?),
-        None => None,
-    };
+    let expires_ms = expires_ms(plan, created_ms)?;
     let placeholder = || Some(MembershipData::Exact(Vec::new()));
     let mut ext = plan.ext.clone();
     ext.sharding = Some(Sharding { bits, build, shards: entries });
@@ -401,87 +364,97 @@ fn read_run(path: &Path, record_len: usize, words: usize) -> Result<Vec<Record>,
     Ok(out)
 }
 
-/// Builds, writes and records one shard from its members (sorted by fingerprint).
-#[allow(clippy::too_many_arguments)]
-fn write_shard(
-    plan: &Plan,
-    keys: &mut KeySource,
-    encodings: &[Option<EncodingDef>],
+/// Writes the shards of one build in index order, and keeps what the head and the summary need.
+struct ShardWriter<'a> {
+    plan: &'a Plan,
+    keys: &'a mut KeySource,
+    encodings: &'a [Option<EncodingDef>],
     form: ExactForm,
     bits: u8,
     build: u64,
     version: u64,
-    index: u32,
-    members: &[Record],
-    head: &Path,
-    entries: &mut Vec<ShardEntry>,
-    files: &mut Vec<ShardFile>,
-    set_bytes: &mut [usize],
-    purpose_bytes: &mut [usize],
-) -> Result<(), BuildError> {
-    let encode_err =
-        |what: String| move |e: edgeseg::Error| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what);
-    let mut purposes = Vec::with_capacity(plan.purposes.len());
-    for (i, p) in plan.purposes.iter().enumerate() {
-        purposes.push(if p.requires_consent {
-            let fps: Vec<u64> = members
-                .iter()
-                .filter(|m| m.consented & (1 << i) != 0)
-                .map(|m| probe_key(m.fingerprint, bits))
-                .collect();
-            let set = exact_with(fps, form, bits, &format!("purpose {}", p.name))?;
-            if let Some(b) = purpose_bytes.get_mut(i) {
+    head: &'a Path,
+    entries: Vec<ShardEntry>,
+    files: Vec<ShardFile>,
+    /// Bytes per segment and per purpose, summed over the shards.
+    set_bytes: Vec<usize>,
+    purpose_bytes: Vec<usize>,
+}
+
+impl ShardWriter<'_> {
+    /// Shards written so far: the index of the next.
+    fn written(&self) -> u32 {
+        self.entries.len() as u32
+    }
+
+    /// Builds, writes and records shard `index` from its members (sorted by fingerprint).
+    fn write(&mut self, index: u32, members: &[Record]) -> Result<(), BuildError> {
+        let (plan, bits, form) = (self.plan, self.bits, self.form);
+        let encode_err = |what: String| {
+            move |e: edgeseg::Error| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what)
+        };
+        let mut purposes = Vec::with_capacity(plan.purposes.len());
+        for (i, p) in plan.purposes.iter().enumerate() {
+            purposes.push(if p.requires_consent {
+                let fps: Vec<u64> = members
+                    .iter()
+                    .filter(|m| m.consented & (1 << i) != 0)
+                    .map(|m| probe_key(m.fingerprint, bits))
+                    .collect();
+                let set = exact_with(fps, form, bits, &format!("purpose {}", p.name))?;
+                if let Some(b) = self.purpose_bytes.get_mut(i) {
+                    *b += set.byte_len();
+                }
+                Some(set)
+            } else {
+                None
+            });
+        }
+        let mut segments = Vec::with_capacity(plan.segments.len());
+        for (i, (seg, encoding)) in plan.segments.iter().zip(self.encodings).enumerate() {
+            let Some(encoding) = encoding else {
+                segments.push(None);
+                continue;
+            };
+            let fps: Vec<u64> =
+                members.iter().filter(|m| bit(&m.segments, i)).map(|m| probe_key(m.fingerprint, bits)).collect();
+            let field = format!("segment {}", seg.name);
+            let set = match encoding {
+                EncodingDef::Exact | EncodingDef::Auto => exact_with(fps, form, bits, &field)?,
+                EncodingDef::Bloom => {
+                    MembershipData::bloom(&fps, seg.fp_rate, &self.keys.bloom_seed()?).map_err(encode_err(field))?
+                }
+                EncodingDef::Fuse => {
+                    let mut seed = [0u8; 8];
+                    self.keys.fill(&mut seed)?;
+                    let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed))
+                        .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field))?;
+                    MembershipData::Fuse(bytes)
+                }
+            };
+            if let Some(b) = self.set_bytes.get_mut(i) {
                 *b += set.byte_len();
             }
-            Some(set)
-        } else {
-            None
-        });
-    }
-    let mut segments = Vec::with_capacity(plan.segments.len());
-    for (i, (seg, encoding)) in plan.segments.iter().zip(encodings).enumerate() {
-        let Some(encoding) = encoding else {
-            segments.push(None);
-            continue;
-        };
-        let fps: Vec<u64> =
-            members.iter().filter(|m| bit(&m.segments, i)).map(|m| probe_key(m.fingerprint, bits)).collect();
-        let field = format!("segment {}", seg.name);
-        let set = match encoding {
-            EncodingDef::Exact | EncodingDef::Auto => exact_with(fps, form, bits, &field)?,
-            EncodingDef::Bloom => {
-                MembershipData::bloom(&fps, seg.fp_rate, &keys.bloom_seed()?).map_err(encode_err(field))?
-            }
-            EncodingDef::Fuse => {
-                let mut seed = [0u8; 8];
-                keys.fill(&mut seed)?;
-                let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed))
-                    .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field))?;
-                MembershipData::Fuse(bytes)
-            }
-        };
-        if let Some(b) = set_bytes.get_mut(i) {
-            *b += set.byte_len();
+            segments.push(Some(set));
         }
-        segments.push(Some(set));
+        let payload = ShardPayload {
+            snapshot_id: plan.id.clone(),
+            snapshot_version: self.version,
+            build: self.build,
+            index,
+            bits,
+            purposes,
+            segments,
+        };
+        let bytes = payload.encode().map_err(encode_err(format!("shard {index}")))?;
+        let crc32c = bytes.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let path = shard_path(self.head, index);
+        std::fs::write(&path, &bytes).map_err(|e| io_err(&path, e))?;
+        self.entries.push(ShardEntry { len: bytes.len() as u64, crc32c, sha256, members: members.len() as u64 });
+        self.files.push(ShardFile { index, path, bytes: bytes.len() as u64, members: members.len() as u64 });
+        Ok(())
     }
-    let payload = ShardPayload {
-        snapshot_id: plan.id.clone(),
-        snapshot_version: version,
-        build,
-        index,
-        bits,
-        purposes,
-        segments,
-    };
-    let bytes = payload.encode().map_err(encode_err(format!("shard {index}")))?;
-    let crc32c = bytes.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let path = shard_path(head, index);
-    std::fs::write(&path, &bytes).map_err(|e| io_err(&path, e))?;
-    entries.push(ShardEntry { len: bytes.len() as u64, crc32c, sha256, members: members.len() as u64 });
-    files.push(ShardFile { index, path, bytes: bytes.len() as u64, members: members.len() as u64 });
-    Ok(())
 }
 
 fn summarise(
