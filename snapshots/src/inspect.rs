@@ -50,6 +50,42 @@ pub struct Inspection {
     pub throttle_keys: u32,
     /// The limits in force (the snapshot's, defaults filled in).
     pub limits: edgeseg::snapshot::Limits,
+    /// A sharded head's shards (absent for a whole snapshot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardsInfo>,
+}
+
+/// The size distribution of a sharded head's shards, from the head's shard table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShardsInfo {
+    pub count: u32,
+    pub bits: u8,
+    /// Shard file sizes: sum, smallest, median, largest.
+    pub total_bytes: u64,
+    pub min_bytes: u64,
+    pub median_bytes: u64,
+    pub max_bytes: u64,
+    /// Members filed per shard: sum, smallest, largest.
+    pub members: u64,
+    pub min_members: u64,
+    pub max_members: u64,
+}
+
+fn shards_info(sh: &edgeseg::shard::Sharding) -> ShardsInfo {
+    let mut sizes: Vec<u64> = sh.shards.iter().map(|e| e.len).collect();
+    sizes.sort_unstable();
+    let members = sh.shards.iter().map(|e| e.members);
+    ShardsInfo {
+        count: sh.count(),
+        bits: sh.bits,
+        total_bytes: sizes.iter().sum(),
+        min_bytes: sizes.first().copied().unwrap_or(0),
+        median_bytes: sizes.get(sizes.len() / 2).copied().unwrap_or(0),
+        max_bytes: sizes.last().copied().unwrap_or(0),
+        members: members.clone().sum(),
+        min_members: members.clone().min().unwrap_or(0),
+        max_members: members.max().unwrap_or(0),
+    }
 }
 
 /// Cookie and header names the edge reads consent signals from.
@@ -194,6 +230,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
             .collect(),
         throttle_keys: snap.throttle_keys,
         limits: snap.limits,
+        shards: snap.sharding.as_ref().map(shards_info),
     })
 }
 
@@ -289,6 +326,22 @@ impl fmt::Display for Inspection {
             "  limits    {} segments, rules {} nodes / depth {}, headers {} bytes, delta {} bytes",
             l.segments, l.rule_nodes, l.rule_depth, l.header_bytes, l.delta_bytes
         )?;
+        if let Some(sh) = &self.shards {
+            writeln!(
+                f,
+                "  shards    {} ({} bits) beside this head: {} in all; each {} to {}, median {}; {} to {} of {} \
+                 members each",
+                sh.count,
+                sh.bits,
+                size(sh.total_bytes as usize),
+                size(sh.min_bytes as usize),
+                size(sh.max_bytes as usize),
+                size(sh.median_bytes as usize),
+                sh.min_members,
+                sh.max_members,
+                sh.members
+            )?;
+        }
         writeln!(f)?;
         writeln!(f, "{:<24} {:<8} {:>10} {:>10}  {:<4} tcf", "purpose", "consent", "consented", "bytes", "gpc")?;
         for p in &self.purposes {

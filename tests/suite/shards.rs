@@ -305,3 +305,21 @@ fn in_wasmtime_sixty_four_shards_decide_as_the_whole_snapshot_and_replay_and_dif
     assert!(text.contains("new shards: ") && text.contains(", 0 decisions without their shard"), "{text}");
     assert!(!text.contains("old shards"), "{text}");
 }
+
+/// `inspect` on a head shows its shards' size distribution (text and JSON); a whole snapshot has
+/// none.
+#[test]
+fn inspect_shows_the_shard_size_distribution() {
+    let dir = scratch("shards-inspect");
+    let built = sharded(&dir, 7, 2);
+    let inspection = edgeseg_snapshots::inspect(&std::fs::read(&built.head).unwrap()).unwrap();
+    let shards = inspection.shards.as_ref().expect("a head has shards");
+    assert_eq!((shards.count, shards.bits, shards.members), (4, 2, MEMBERS));
+    assert_eq!(shards.total_bytes, built.shards.iter().map(|s| s.bytes).sum::<u64>());
+    assert_eq!(shards.max_bytes, built.shards.iter().map(|s| s.bytes).max().unwrap());
+    assert!(shards.min_bytes <= shards.median_bytes && shards.median_bytes <= shards.max_bytes);
+    assert!(inspection.to_string().contains("shards    4 (2 bits) beside this head"), "{inspection}");
+    let whole = build(&definitions(), sample::members(100, 42), &opts(7)).unwrap().bytes;
+    let whole = edgeseg_snapshots::inspect(&whole).unwrap();
+    assert!(whole.shards.is_none() && !serde_json::to_string(&whole).unwrap().contains("\"shards\""));
+}
