@@ -422,11 +422,13 @@ export function withEdgeseg(options = {}) {
       if (decision.shard_missing) shardCounters.misses++;
       else if (decision.identified && shardCount(engine) !== 0) shardCounters.hits++;
       const url = new URL(request.url);
-      if (request.method === "GET" && url.pathname === segmentsPath) {
-        return segmentsResponse(request, decision);
-      }
+      // The throttle first, for every path: `/user/segments` is a request like any other, or a
+      // client could poll it (guessing ids) without limit.
       if (decision.throttle?.result === "Rejected") {
         return rejected(decision);
+      }
+      if (request.method === "GET" && url.pathname === segmentsPath) {
+        return segmentsResponse(request, decision);
       }
       let target = url;
       const base = decision.route ? options.routeTo?.(decision.route, env) : null;

@@ -127,6 +127,20 @@ test("free over its limit: 429 with Retry-After and RateLimit fields, the origin
   assert.equal(await res.text(), "Too Many Requests\n");
 });
 
+test("/user/segments goes through the throttle like any request (issue 19)", async () => {
+  // An id-guessing client polling the segments endpoint from one address: its free-tier burst
+  // runs out as on any other path.
+  let res;
+  for (let i = 0; i < 40; i++) {
+    res = await get("/user/segments", { "cf-connecting-ip": "203.0.113.98", cookie: `edgeseg_uid=guess-${i}` });
+    if (res.status === 429) break;
+    await res.arrayBuffer();
+  }
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get("retry-after")) >= 1, res.headers.get("retry-after"));
+  await res.arrayBuffer();
+});
+
 test("free member: tagged free, no consent-gated segments", async () => {
   const res = await get("/checkout", { cookie: "edgeseg_uid=bob" });
   assert.equal(res.status, 200);
