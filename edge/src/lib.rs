@@ -71,7 +71,7 @@ pub mod tcf;
 pub mod throttle;
 
 pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, strip_baggage};
-pub use engine::{Classification, Engine, EngineStats};
+pub use engine::{Classification, Engine, EngineStats, ip_key};
 pub use error::{Error, ErrorKind};
 pub use request::{AttrValue, Cookies, HeaderValues, Request};
 pub use snapshot::Snapshot;

@@ -138,6 +138,8 @@ struct Seen {
     route: bool,
     stale: bool,
     shard_missing: bool,
+    /// The throttle bucket the decision counted against.
+    throttle_key: Option<u64>,
 }
 
 #[derive(Default)]
@@ -176,6 +178,9 @@ pub fn replay(
     let segment_actions: Vec<edgeseg::actions::Actions> =
         auditor.snapshot().segments.iter().map(|s| s.actions.clone()).collect();
     let mut shadowed = [0u64; 3];
+    // Distinct (client address, throttle bucket) pairs, and buckets per address.
+    let mut ip_buckets: HashSet<(u64, u64)> = HashSet::new();
+    let mut buckets_per_ip: HashMap<u64, u64> = HashMap::new();
     let mut source = match (snapshot.shards, &opts.shards) {
         (0, _) => None,
         (_, Some(files)) => Some(ShardSource::new(files.clone())),
@@ -276,6 +281,7 @@ pub fn replay(
                 }),
                 stale: d.stale,
                 shard_missing: d.shard_missing,
+                throttle_key: d.throttle.as_ref().map(|t| t.state_key),
             }
         });
         let seen = match outcome {
@@ -307,6 +313,17 @@ pub fn replay(
         tier.requests += 1;
         tier.segments += seen.segments;
         tier.latencies_ns.push(guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX));
+        // Evasion: how many distinct buckets one client address reaches (canonical address, as
+        // the engine keys it). Many per address is a client minting identities, or a NAT.
+        if let (Some(ip), Some(key)) = (record.client_ip.as_deref(), seen.throttle_key) {
+            let (bytes, len) = edgeseg::ip_key(ip);
+            let mut h = DefaultHasher::new();
+            h.write(bytes.get(..len).unwrap_or_default());
+            let ip = h.finish();
+            if ip_buckets.insert((ip, key)) {
+                *buckets_per_ip.entry(ip).or_insert(0u64) += 1;
+            }
+        }
         match seen.throttle {
             Some(ThrottleResult::Rejected) => tier.rejected += 1,
             Some(ThrottleResult::Deprioritized) => tier.deprioritized += 1,
@@ -467,6 +484,9 @@ pub fn replay(
             high_water: s.throttle_keys_high_water,
             capacity: s.throttle_capacity,
             evictions: s.throttle_evictions,
+            addresses: buckets_per_ip.len() as u64,
+            max_buckets_per_address: buckets_per_ip.values().copied().max().unwrap_or(0),
+            addresses_with_several_buckets: buckets_per_ip.values().filter(|&&n| n > 1).count() as u64,
         }),
         shards,
     })

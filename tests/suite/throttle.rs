@@ -154,3 +154,39 @@ fn members_keep_their_own_buckets_behind_one_ip() {
     assert!(free > 50, "{free}");
     assert_eq!(rejected, 0, "one request per member: no member is throttled by another's traffic");
 }
+
+/// Replay reports evasion: the most throttle buckets one client address reached. A client minting
+/// ids reaches one (they collapse to its address); members behind one address reach one each.
+#[test]
+fn replay_reports_buckets_per_address() {
+    use edgeseg_host::replay::{ReplayOptions, replay};
+    use edgeseg_snapshots::{BuildOptions, Definitions, build, sample};
+    let defs = Definitions::load(&edgeseg_tests::root().join("snapshots/data/demo.json")).unwrap();
+    let snap =
+        build(&defs, sample::members(1_000, 42), &BuildOptions { seed: Some(3), ..Default::default() }).unwrap().bytes;
+    let log = |uid: &dyn Fn(u64) -> String| -> String {
+        (0..50u64)
+            .map(|i| {
+                format!(
+                    r#"{{"now_ms": {}, "method": "GET", "host": "shop.example", "path": "/catalog", "headers": [["cookie", "edgeseg_uid={}"]], "client_ip": "203.0.113.9"}}"#,
+                    1_763_720_000_000 + i * 1000,
+                    uid(i)
+                ) + "\n"
+            })
+            .collect()
+    };
+    let run = |text: String| {
+        let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+        guest.load_snapshot(&snap).unwrap();
+        replay(&mut guest, TrafficReader::new(text.as_bytes()), &ReplayOptions::default())
+            .unwrap()
+            .throttle_state
+            .unwrap()
+    };
+    let forged = run(log(&|i| format!("forged-{i}")));
+    assert_eq!((forged.addresses, forged.max_buckets_per_address), (1, 1), "{forged:?}");
+    let members = run(log(&|i| sample::member_id(i)));
+    assert_eq!(members.addresses, 1);
+    assert!(members.max_buckets_per_address > 10, "{members:?}");
+    assert_eq!(members.addresses_with_several_buckets, 1);
+}

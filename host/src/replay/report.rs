@@ -133,6 +133,13 @@ pub struct ThrottleState {
     pub high_water: u64,
     pub capacity: u64,
     pub evictions: u64,
+    /// Client addresses (canonical, as the engine keys them) whose requests were throttled.
+    pub addresses: u64,
+    /// The most throttle buckets one address reached: rotating made-up identities or addresses
+    /// shows here (members behind one NAT legitimately reach one each).
+    pub max_buckets_per_address: u64,
+    /// Addresses that reached more than one bucket.
+    pub addresses_with_several_buckets: u64,
 }
 
 /// Which module decided.
@@ -307,6 +314,11 @@ impl Report {
                 out,
                 "throttle keys      {} held, high-water {} of {} (evictions {})",
                 ts.keys, ts.high_water, ts.capacity, ts.evictions
+            )?;
+            writeln!(
+                out,
+                "buckets per IP     at most {} ({} of {} addresses reached more than one)",
+                ts.max_buckets_per_address, ts.addresses_with_several_buckets, ts.addresses
             )?;
         }
         // Hardening counters: printed only when something happened, so a clean replay reads as before.
