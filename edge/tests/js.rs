@@ -32,7 +32,9 @@ export function request(kind) {
     case "alice-pairs-mobile":
       return { url: "https://shop.example/p/1", headers: [["X-Customer-Id", "alice"], ["User-Agent", "Mozilla/5.0 Mobile"]], cf: { country: "DE" }, nowMs: now };
     case "bob-product":
-      return { url: "https://shop.example/p/1", headers: { cookie: "edgeseg_uid=bob" }, nowMs: now };
+      // bob is in the member file but in no set of the snapshot (free, no consent): his id keys no
+      // throttle bucket of its own, so the free tier's throttle keys by the address.
+      return { url: "https://shop.example/p/1", headers: { cookie: "edgeseg_uid=bob" }, clientIp: "192.0.2.10", nowMs: now };
     case "bob-checkout":
       return { url: "https://shop.example/checkout", headers: { cookie: ["a=1", "edgeseg_uid=bob"] }, country: "US", nowMs: now };
     case "anonymous-mobile":

@@ -194,8 +194,11 @@ function membersIn(shard, count, from = 1) {
   for (let i = from; out.length < count; i++) if (shardOf(i) === shard) out.push(i);
   return out;
 }
+// Each customer from its own address: a customer in no set of the snapshot (or whose shard is
+// not held) is throttled per client address, and these tests are not about throttling.
+const addressOf = (i) => ({ "cf-connecting-ip": `2001:db8:${i.toString(16)}::1` });
 async function visit(i, extra = {}) {
-  const res = await mf.dispatchFetch("https://shop.example/", { headers: { ...cookieOf(i), ...extra } });
+  const res = await mf.dispatchFetch("https://shop.example/", { headers: { ...addressOf(i), ...cookieOf(i), ...extra } });
   return { seen: (await res.json()).headers, reads: Number(res.headers.get("x-test-kv-reads")) };
 }
 const workerStats = async () => JSON.parse(await (await mf.dispatchFetch("https://shop.example/__stats")).text());
@@ -358,7 +361,7 @@ export default {
     const [b] = membersIn(4, 1, 6);
     await bucket.put("snapshots/demo/shard/3", shardBytes[3]); // shard 4 is not there
     const visitR2 = async (i) => {
-      const res = await r2.dispatchFetch("https://shop.example/", { headers: cookieOf(i) });
+      const res = await r2.dispatchFetch("https://shop.example/", { headers: { ...addressOf(i), ...cookieOf(i) } });
       return { seen: (await res.json()).headers, stats: JSON.parse(res.headers.get("x-test-stats")) };
     };
     const held = await visitR2(a);

@@ -69,7 +69,18 @@ after(async () => {
   await mf?.dispose();
 });
 
-const get = (path, headers = {}) => mf.dispatchFetch(`https://shop.example${path}`, { headers });
+// Anonymous and non-member requests are throttled per client address (Cloudflare's
+// cf-connecting-ip): each request comes from its own IPv6 /64 unless a test names an address, so
+// only the tests about throttling share a bucket.
+let client = 0;
+const get = (path, headers = {}) => {
+  const ip = ["cf-connecting-ip", `2001:db8:${(++client).toString(16)}::1`];
+  const named = (Array.isArray(headers) ? headers.map(([n]) => n) : Object.keys(headers)).some(
+    (n) => n.toLowerCase() === "cf-connecting-ip",
+  );
+  const all = named ? headers : Array.isArray(headers) ? [ip, ...headers] : { [ip[0]]: ip[1], ...headers };
+  return mf.dispatchFetch(`https://shop.example${path}`, { headers: all });
+};
 const originSaw = async (res) => (await res.json()).headers;
 
 test("no snapshot yet: fail open, untagged", async () => {
