@@ -315,11 +315,14 @@ impl Report {
                 "throttle keys      {} held, high-water {} of {} (evictions {})",
                 ts.keys, ts.high_water, ts.capacity, ts.evictions
             )?;
-            writeln!(
-                out,
-                "buckets per IP     at most {} ({} of {} addresses reached more than one)",
-                ts.max_buckets_per_address, ts.addresses_with_several_buckets, ts.addresses
-            )?;
+            // Only when a throttle counted anything, like the hardening counters below.
+            if ts.addresses > 0 {
+                writeln!(
+                    out,
+                    "buckets per IP     at most {} ({} of {} addresses reached more than one)",
+                    ts.max_buckets_per_address, ts.addresses_with_several_buckets, ts.addresses
+                )?;
+            }
         }
         // Hardening counters: printed only when something happened, so a clean replay reads as before.
         if self.stale_decisions > 0 {
