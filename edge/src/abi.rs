@@ -15,7 +15,9 @@
 use crate::Decision;
 use crate::engine::{Engine, EngineStats};
 use crate::error::{Error, ErrorKind};
+use crate::identity::Claim;
 use crate::request::Request;
+use crate::snapshot::Verify;
 use crate::rule::{BudgetExceeded, DEFAULT_EVAL_BUDGET, Literal, Rule};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -26,7 +28,9 @@ use serde::{Deserialize, Serialize};
 /// `edgeseg_apply_delta`, `edgeseg_stats`, `edgeseg_throttle_import`.
 /// 3: sharded snapshots — `LoadInfo.shards`, `Decision.shard_missing`, `EngineStats.shards`;
 /// `edgeseg_shard_for`, `edgeseg_load_shard`, `edgeseg_drop_shard`, `edgeseg_shard_budget`.
-pub const ABI_VERSION: u32 = 3;
+/// 4: verified identity — `Request.verified_id`, `LoadInfo.verifies_identity`,
+/// `EngineStats.identity_refused`; `edgeseg_identity_claim`.
+pub const ABI_VERSION: u32 = 4;
 
 /// An error as it crosses the ABI: a stable code (see [`ErrorKind::code`]) and a message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +66,19 @@ pub struct LoadInfo<'a> {
     pub purposes: Vec<&'a str>,
     /// Shards of a sharded snapshot's head (`0`: not sharded, every member is in the snapshot).
     pub shards: u32,
+    /// Some identity source carries a token the host must verify: call `edgeseg_identity_claim`
+    /// before each decision and hand the proved id over in `Request.verified_id`.
+    pub verifies_identity: bool,
+}
+
+/// What `edgeseg_identity_claim` answers for a request whose first present identity source is a
+/// verified one: the token to check, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityClaim<'a> {
+    /// Index of the source in the snapshot's identity sources.
+    pub source: u16,
+    pub token: &'a str,
+    pub verify: Verify,
 }
 
 /// The answer to `edgeseg_load`.
@@ -74,6 +91,9 @@ pub type DeltaResult = Result<DeltaInfo, AbiError>;
 pub type StatsResult = Result<EngineStats, AbiError>;
 /// The answer to `edgeseg_throttle_import`: how many entries were imported.
 pub type ImportResult = Result<u32, AbiError>;
+/// The answer to `edgeseg_identity_claim` (`None`: nothing to verify — the identity is a bare claim
+/// or absent).
+pub type ClaimResult<'a> = Result<Option<IdentityClaim<'a>>, AbiError>;
 /// The answer to `edgeseg_shard_for`: the shard a request needs (`None`: none — the snapshot is
 /// not sharded, or the request is anonymous).
 pub type ShardForResult = Result<Option<u32>, AbiError>;
@@ -118,6 +138,7 @@ pub fn load_message(result: Result<(&Engine, u32), &Error>) -> Vec<u8> {
                 segments: s.segments.iter().map(|t| t.name.as_str()).collect(),
                 purposes: s.purposes.iter().map(|t| t.name.as_str()).collect(),
                 shards: s.sharding.as_ref().map_or(0, |sh| sh.count()),
+                verifies_identity: s.identity.iter().any(|i| i.verify().is_some()),
             })
         }
         Err(e) => Err(AbiError::from(e)),
@@ -161,6 +182,18 @@ pub fn shard_for_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
     let answer: ShardForResult = postcard::from_bytes::<Request<'_>>(request)
         .map(|req| engine.shard_for(&req))
         .map_err(|e| AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") });
+    encode(&answer)
+}
+
+/// The identity token a postcard `Request` carries for the host to verify, encoded.
+pub fn identity_claim_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
+    let answer: ClaimResult<'_> = match postcard::from_bytes::<Request<'_>>(request) {
+        Ok(req) => Ok(match engine.identity_claim(&req) {
+            Claim::Token { source, token, verify } => Some(IdentityClaim { source, token, verify: verify.clone() }),
+            Claim::None | Claim::Bare(_) => None,
+        }),
+        Err(e) => Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") }),
+    };
     encode(&answer)
 }
 
@@ -356,6 +389,18 @@ mod exports {
         // SAFETY: forwarded contract.
         let request = unsafe { input(ptr, len) };
         with_engine(handle, |engine| shard_for_message(engine, request))
+    }
+
+    /// The identity token a postcard `Request` carries, for the host to verify before
+    /// `edgeseg_decide`. Answers a `ClaimResult`.
+    ///
+    /// # Safety
+    /// `(ptr, len)` must be a buffer from `edgeseg_alloc` holding the request.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn edgeseg_identity_claim(handle: u32, ptr: u32, len: u32) -> u64 {
+        // SAFETY: forwarded contract.
+        let request = unsafe { input(ptr, len) };
+        with_engine(handle, |engine| identity_claim_message(engine, request))
     }
 
     /// Holds a shard of the (sharded) snapshot behind `handle`, taking the buffer over as

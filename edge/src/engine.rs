@@ -9,7 +9,8 @@ use crate::membership::MembershipSet;
 use crate::request::Request;
 use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
 use crate::shard::{Shard, ShardCache, ShardStats, probe_key};
-use crate::snapshot::{IdentitySource, PurposeView, SegmentView, Snapshot};
+use crate::identity::{Identity, identity};
+use crate::snapshot::{PurposeView, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
 use alloc::borrow::Cow;
 use alloc::format;
@@ -38,6 +39,8 @@ pub struct Engine {
     eval_budget: u64,
     /// Segments skipped because their rule ran out of budget, since load.
     rule_budget_skips: u64,
+    /// Requests whose verified identity source carried a token without a verified id.
+    identity_refused: u64,
     /// The shards held, for a sharded snapshot's head (empty otherwise).
     shards: ShardCache,
 }
@@ -61,8 +64,13 @@ pub struct Classification<'e> {
     /// without recorded consent.
     pub shard_missing: bool,
     /// The identity is in the snapshot: some consent or member set holds its fingerprint. Only
-    /// then may it key a per-user throttle bucket (an id a client makes up is free to mint).
+    /// then (or when it is verified) may it key a per-user throttle bucket (an id a client makes
+    /// up is free to mint).
     pub member: bool,
+    /// The identity came from a token the host verified ([`crate::identity`]).
+    pub verified: bool,
+    /// A verified source's token came without a verified id: decided as anonymous.
+    pub identity_refused: bool,
 }
 
 /// Counters a host reads for its report and its health checks.
@@ -82,6 +90,9 @@ pub struct EngineStats {
     /// Segments skipped since load because their rule ran out of its evaluation budget
     /// ([`Engine::set_eval_budget`]); each is also named in its [`Decision::budget_skipped`].
     pub rule_budget_skips: u64,
+    /// Requests that carried a verified identity source's token but no id the host verified
+    /// (the host's own counters say why): decided as anonymous.
+    pub identity_refused: u64,
     /// Shard loads, refusals, hits, misses, evictions and what is held (all zero when the
     /// snapshot is not sharded).
     pub shards: ShardStats,
@@ -111,6 +122,7 @@ impl Engine {
             version_header,
             eval_budget: DEFAULT_EVAL_BUDGET,
             rule_budget_skips: 0,
+            identity_refused: 0,
             stale_decisions: 0,
             headers_skipped: 0,
             shards: ShardCache::new(),
@@ -123,7 +135,7 @@ impl Engine {
     pub fn shard_for(&self, req: &Request<'_>) -> Option<u32> {
         let sharding = self.snapshot.sharding.as_ref()?;
         let snap = &self.snapshot;
-        with_capped(snap, req, |req, _| identity(snap, req).map(|id| sharding.index_of(snap.fingerprint(id))))
+        with_capped(snap, req, |req, _| identity(snap, req).id.map(|id| sharding.index_of(snap.fingerprint(id))))
     }
 
     /// Validates a shard of this engine's (sharded) snapshot and holds it, in place (no copy),
@@ -231,13 +243,21 @@ impl Engine {
             stale_decisions: self.stale_decisions,
             headers_skipped: self.headers_skipped,
             rule_budget_skips: self.rule_budget_skips,
+            identity_refused: self.identity_refused,
             shards: self.shards.stats,
         }
     }
 
-    /// The customer id this request carries, per the snapshot's identity sources.
+    /// The customer id this request carries, per the snapshot's identity sources (a verified
+    /// source's id only as the host handed it over in [`Request::verified_id`]).
     pub fn identity<'r>(&self, req: &Request<'r>) -> Option<&'r str> {
-        identity(&self.snapshot, req)
+        identity(&self.snapshot, req).id
+    }
+
+    /// What the request's first present identity source says: for a verified source, the token
+    /// the host must check before [`Engine::decide`] ([`crate::identity`]).
+    pub fn identity_claim<'s, 'r>(&'s self, req: &Request<'r>) -> crate::identity::Claim<'s, 'r> {
+        crate::identity::claim(&self.snapshot, req)
     }
 
     /// Which tier and segments a request lands in, under which consent — everything a decision
@@ -259,8 +279,11 @@ impl Engine {
             budget_skipped,
             shard_missing,
             member,
+            verified,
+            identity_refused,
         } = classify(&self.snapshot, &self.shards, self.revocations.as_ref(), self.gated, self.eval_budget, req);
         self.rule_budget_skips += budget_skipped.len() as u64;
+        self.identity_refused += u64::from(identity_refused);
         if self.snapshot.sharding.is_some() && fingerprint.is_some() {
             if shard_missing {
                 self.shards.stats.misses += 1;
@@ -308,7 +331,7 @@ impl Engine {
 
         let throttle = throttle_pick.and_then(|(source, actions)| {
             let policy = actions.throttle.as_ref()?;
-            let key = throttle_key(snap, policy, source, fingerprint.filter(|_| member), req)?;
+            let key = throttle_key(snap, policy, source, fingerprint.filter(|_| member || verified), req)?;
             let verdict = self.limiter.check(key, policy, req.now_ms);
             let rl = rate_limit_headers(source_name(source), policy, &verdict);
             response_headers.push(Header { name: "ratelimit-policy", value: Cow::Owned(rl.policy) });
@@ -424,6 +447,7 @@ fn with_capped<R>(snap: &Snapshot, req: &Request<'_>, f: impl FnOnce(&Request<'_
         client_ip: req.client_ip,
         now_ms: req.now_ms,
         attributes: req.attributes.clone(),
+        verified_id: req.verified_id,
     };
     f(&capped, headers_skipped)
 }
@@ -466,7 +490,7 @@ fn classify_capped<'e>(
     req: &Request<'_>,
     headers_skipped: u32,
 ) -> Classification<'e> {
-    let identity = identity(snap, req);
+    let Identity { id: identity, verified, refused: identity_refused } = identity(snap, req);
     let fingerprint = identity.map(|id| snap.fingerprint(id));
     // The sets to probe, and the key to probe them with (a shard's sets hold rotated keys).
     let (members, key) = match (&snap.sharding, fingerprint) {
@@ -539,32 +563,9 @@ fn classify_capped<'e>(
         budget_skipped,
         shard_missing,
         member,
+        verified,
+        identity_refused,
     }
-}
-
-/// The first identity source present decides. Every copy of it is read: copies that disagree
-/// (`edgeseg_uid=alice; edgeseg_uid=bob`, two `x-customer-id` headers) make the request anonymous
-/// rather than letting the first copy win, which need not be the one the origin reads. An empty
-/// or over-long value reads as absent, and the next source is tried.
-#[inline(never)] // once in the module, however many callers `classify` is inlined into
-fn identity<'r>(snap: &Snapshot, req: &Request<'r>) -> Option<&'r str> {
-    /// The value every copy agrees on (`Ok(None)`: no copy), or `Err` when copies disagree.
-    fn agreed<'r>(mut copies: impl Iterator<Item = &'r str>) -> Result<Option<&'r str>, ()> {
-        let Some(first) = copies.next().map(str::trim) else { return Ok(None) };
-        if copies.any(|v| v.trim() != first) { Err(()) } else { Ok(Some(first)) }
-    }
-    for src in &snap.identity {
-        let found = match src {
-            IdentitySource::Header(name) => agreed(req.header_values(name)),
-            IdentitySource::Cookie(name) => agreed(req.cookies(name)),
-        };
-        match found {
-            Err(()) => return None,
-            Ok(Some(v)) if !v.is_empty() && v.len() <= MAX_ID_LEN => return Some(v),
-            Ok(_) => {}
-        }
-    }
-    None
 }
 
 /// The RateLimit policy name: the segment's or tier's name.

@@ -43,6 +43,18 @@ export interface RequestLike {
   /** Milliseconds since the epoch; `Date.now()` when absent. */
   nowMs?: number;
   attributes?: Record<string, string | number | boolean | null>;
+  /** The id the host proved from the token `identityClaim` named (never copy a header here). */
+  verifiedId?: string | null;
+}
+
+/** One identity source of the snapshot; `verify` null: a bare claim (`"trust": "unverified"`). */
+export interface IdentitySource {
+  kind: "header" | "cookie";
+  name: string;
+  verify:
+    | { kind: "jwt"; alg: "EdDSA" | "ES256"; key: Uint8Array; claim: string; issuer: string | null; audience: string | null; leewayS: number }
+    | { kind: "hmac"; secretEnv: string }
+    | null;
 }
 
 export interface DecisionHeader { name: string; value: string }
@@ -114,6 +126,7 @@ export interface EngineStats {
   stale_decisions: number;
   headers_skipped: number;
   rule_budget_skips: number;
+  identity_refused: number;
   shards: ShardStats;
   [field: string]: unknown;
 }
@@ -303,6 +316,86 @@ impl Engine {
     }
 }
 
+/// Verified identity (issue 19): the host checks a token with WebCrypto, the engine takes only the
+/// id the host proved (`verifiedId` on the request) from a verified source.
+#[wasm_bindgen]
+impl Engine {
+    /// The token the request's first present identity source carries, when that source is a
+    /// verified one: `{ source, token }` (`source` indexes `identitySources`); `undefined` when it
+    /// is a bare claim or no source is present. Read exactly as `decide` reads the identity.
+    #[wasm_bindgen(js_name = identityClaim, unchecked_return_type = "{ source: number; token: string } | undefined")]
+    pub fn identity_claim(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestLike")] request: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let owned = OwnedRequest::from_js(&request)?;
+        match self.core.identity_claim(&owned.borrow()) {
+            crate::identity::Claim::Token { source, token, .. } => to_js(&ClaimJs { source, token }),
+            _ => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// The snapshot's identity sources in order, with how a host verifies each one's token.
+    #[wasm_bindgen(getter, js_name = identitySources, unchecked_return_type = "IdentitySource[]")]
+    pub fn identity_sources(&self) -> Result<JsValue, JsValue> {
+        use crate::snapshot::{IdentitySource, Verify};
+        let sources: Vec<SourceJs<'_>> = self
+            .core
+            .snapshot()
+            .identity
+            .iter()
+            .map(|s| SourceJs {
+                kind: if matches!(s, IdentitySource::Cookie(_) | IdentitySource::VerifiedCookie(..)) { "cookie" } else { "header" },
+                name: s.name(),
+                verify: s.verify().map(|v| match v {
+                    Verify::Jwt(j) => VerifyJs::Jwt {
+                        alg: j.alg.name(),
+                        key: &j.key,
+                        claim: &j.claim,
+                        issuer: j.issuer.as_deref(),
+                        audience: j.audience.as_deref(),
+                        leeway_s: j.leeway_s,
+                    },
+                    Verify::Hmac { secret_env } => VerifyJs::Hmac { secret_env },
+                }),
+            })
+            .collect();
+        to_js(&sources)
+    }
+}
+
+#[derive(Serialize)]
+struct ClaimJs<'a> {
+    source: u16,
+    token: &'a str,
+}
+
+#[derive(Serialize)]
+struct SourceJs<'a> {
+    kind: &'static str,
+    name: &'a str,
+    verify: Option<VerifyJs<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum VerifyJs<'a> {
+    Jwt {
+        alg: &'static str,
+        #[serde(with = "serde_bytes")]
+        key: &'a [u8],
+        claim: &'a str,
+        issuer: Option<&'a str>,
+        audience: Option<&'a str>,
+        #[serde(rename = "leewayS")]
+        leeway_s: u32,
+    },
+    Hmac {
+        #[serde(rename = "secretEnv")]
+        secret_env: &'a str,
+    },
+}
+
 /// What `applyDelta` returns.
 #[derive(Serialize)]
 struct DeltaSummary {
@@ -371,6 +464,7 @@ struct OwnedRequest {
     client_ip: Option<String>,
     now_ms: u64,
     attributes: Vec<(String, OwnedAttr)>,
+    verified_id: Option<String>,
 }
 
 impl OwnedRequest {
@@ -435,7 +529,9 @@ impl OwnedRequest {
             }
             None => None,
         };
-        Ok(OwnedRequest { method, host, path, headers, country, client_ip, now_ms: now_ms as u64, attributes })
+        // Set by the host after it verified the identity token (`identityClaim`): never a header.
+        let verified_id = string_field(value, "verifiedId")?;
+        Ok(OwnedRequest { method, host, path, headers, country, client_ip, now_ms: now_ms as u64, attributes, verified_id })
     }
 
     fn borrow(&self) -> Request<'_> {
@@ -460,6 +556,7 @@ impl OwnedRequest {
                     (n.as_str(), v)
                 })
                 .collect(),
+            verified_id: self.verified_id.as_deref(),
         }
     }
 }

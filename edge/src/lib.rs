@@ -57,6 +57,7 @@ mod engine;
 mod error;
 pub mod fingerprint;
 pub mod format;
+pub mod identity;
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub mod js;
 pub mod membership;

@@ -34,6 +34,10 @@ pub struct Request<'a> {
     pub now_ms: u64,
     #[serde(borrow)]
     pub attributes: alloc::vec::Vec<(&'a str, AttrValue<'a>)>,
+    /// The customer id the host proved from the token of the snapshot's verified identity source
+    /// ([`crate::identity`]): the only place the engine takes a verified id from. `None` when the
+    /// host verified nothing (no token, or it failed): a token without it is anonymous.
+    pub verified_id: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -191,6 +195,7 @@ mod tests {
             client_ip: Some("192.0.2.1"),
             now_ms: 1_700_000_000_000,
             attributes: vec![("device", AttrValue::String("mobile")), ("score", AttrValue::Number(3.5))],
+            verified_id: None,
         };
         let bytes = postcard::to_allocvec(&r).unwrap();
         let back: Request<'_> = postcard::from_bytes(&bytes).unwrap();

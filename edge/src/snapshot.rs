@@ -42,13 +42,92 @@ pub const MAX_HEADER_BYTES: u32 = 65_536;
 /// and room for the header): also the default.
 pub const MAX_DELTA_BYTES: u32 = 24 << 20;
 
-/// Where the customer id of a request is found.
+/// Where the customer id of a request is found ([`crate::identity`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdentitySource {
-    /// A request header (name matched case-insensitively).
+    /// A request header (name matched case-insensitively) whose value is the id: a bare claim,
+    /// for origins that authenticate upstream (`"trust": "unverified"`).
     Header(String),
-    /// A cookie (name matched exactly).
+    /// A cookie (name matched exactly) whose value is the id: a bare claim, as `Header`.
     Cookie(String),
+    /// A header carrying a token the host verifies (`Authorization: Bearer <JWT>`).
+    VerifiedHeader(String, Verify),
+    /// A cookie carrying a token the host verifies.
+    VerifiedCookie(String, Verify),
+}
+
+impl IdentitySource {
+    /// The header or cookie name.
+    pub fn name(&self) -> &str {
+        match self {
+            IdentitySource::Header(n)
+            | IdentitySource::Cookie(n)
+            | IdentitySource::VerifiedHeader(n, _)
+            | IdentitySource::VerifiedCookie(n, _) => n,
+        }
+    }
+
+    /// How its token is verified (`None`: a bare claim).
+    pub fn verify(&self) -> Option<&Verify> {
+        match self {
+            IdentitySource::Header(_) | IdentitySource::Cookie(_) => None,
+            IdentitySource::VerifiedHeader(_, v) | IdentitySource::VerifiedCookie(_, v) => Some(v),
+        }
+    }
+}
+
+/// How a host verifies an identity token before the engine takes its id. Only public material is
+/// here: an HMAC secret stays in the host's environment, named by `secret_env`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verify {
+    /// A compact JWS/JWT (a `Bearer ` prefix is dropped) signed by `key`.
+    Jwt(JwtVerify),
+    /// `<id>.<expiry, Unix seconds>.<base64url HMAC-SHA256(secret, "<id>.<expiry>")>`, the secret
+    /// read from the host's environment variable `secret_env`.
+    Hmac { secret_env: String },
+}
+
+/// A JWT's verification: algorithm, public key, and the claims checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtVerify {
+    pub alg: JwtAlg,
+    /// The raw public key: 32 bytes for EdDSA (Ed25519), the 65-byte uncompressed SEC1 point
+    /// for ES256 (P-256). The token's `alg` header must name `alg` exactly.
+    pub key: Vec<u8>,
+    /// The claim holding the id (`sub` by default): a string.
+    pub claim: String,
+    /// `iss` must equal this, when set.
+    pub issuer: Option<String>,
+    /// `aud` must be (or contain) this, when set.
+    pub audience: Option<String>,
+    /// Seconds of clock skew allowed on `exp` and `nbf` (`exp` is required).
+    pub leeway_s: u32,
+}
+
+/// The JWT signature algorithms a verified identity may use (no `none`, no HMAC JWTs: a key in
+/// the snapshot is public).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwtAlg {
+    EdDSA,
+    ES256,
+}
+
+impl JwtAlg {
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlg::EdDSA => "EdDSA",
+            JwtAlg::ES256 => "ES256",
+        }
+    }
+
+    /// Length of its raw public key.
+    pub fn key_len(self) -> usize {
+        match self {
+            JwtAlg::EdDSA => 32,
+            JwtAlg::ES256 => 65,
+        }
+    }
 }
 
 /// A purpose a segment may serve. `B` as in [`MembershipData`].
@@ -514,9 +593,26 @@ impl Snapshot {
             });
         }
         for id in &p.identity {
-            let (IdentitySource::Header(n) | IdentitySource::Cookie(n)) = id;
+            let n = id.name();
             if n.is_empty() || n.len() > 256 {
                 return invalid("identity source name empty or over 256 bytes".into());
+            }
+            match id.verify() {
+                None => {}
+                Some(Verify::Jwt(j)) => {
+                    let key_ok = j.key.len() == j.alg.key_len() && (j.alg != JwtAlg::ES256 || j.key.first() == Some(&4));
+                    if !key_ok || j.claim.is_empty() || j.claim.len() > 256 {
+                        return invalid(format!("identity source {n}: {} key or claim malformed", j.alg.name()));
+                    }
+                }
+                Some(Verify::Hmac { secret_env }) => {
+                    let ok = !secret_env.is_empty()
+                        && secret_env.len() <= 128
+                        && secret_env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    if !ok {
+                        return invalid(format!("identity source {n}: secret variable name malformed"));
+                    }
+                }
             }
         }
         Ok(Snapshot {

@@ -70,6 +70,7 @@ pub fn requests() -> Vec<Request<'static>> {
             headers: vec![("cookie", "edgeseg_uid=u1; euconsent-v2=CQbP0NAQbP0NAEsACBENAwEgAL-AAAAAAAYgAAAAAAAA")],
             country: Some("DE"),
             attributes: vec![("device", AttrValue::String("mobile"))],
+            verified_id: None,
             ..base.clone()
         },
         Request {
@@ -81,6 +82,7 @@ pub fn requests() -> Vec<Request<'static>> {
             method: "POST",
             headers: vec![("Cookie", "edgeseg_uid=\"u2\"; euconsent-v2=CQ"), ("cookie", "consent=personalisation")],
             attributes: vec![("n", AttrValue::Number(f64::NAN)), ("b", AttrValue::Bool(true)), ("z", AttrValue::Null)],
+            verified_id: None,
             now_ms: u64::MAX,
             ..base
         },

@@ -87,6 +87,7 @@ impl TrafficRecord {
             client_ip: self.client_ip.as_deref(),
             now_ms: self.now_ms,
             attributes: self.attributes.iter().map(|(n, v)| (n.as_str(), v.as_value())).collect(),
+            verified_id: None,
         }
     }
 

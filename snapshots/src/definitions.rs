@@ -131,13 +131,97 @@ impl MemberIdsDef {
     }
 }
 
-/// One identity source: `{"cookie": "edgeseg_uid"}` or `{"header": "x-customer-id"}`.
+/// One identity source: a `cookie` or a `header`, and either how its token is verified
+/// (`verify`) or the explicit opt-out `"trust": "unverified"` (the value is the id, a bare claim:
+/// only for origins that authenticate upstream and overwrite it). One of the two is required.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustDef>,
+}
+
+impl IdentityDef {
+    /// An unverified header source (`{"header": name, "trust": "unverified"}`).
+    pub fn unverified_header(name: &str) -> IdentityDef {
+        IdentityDef { header: Some(name.into()), trust: Some(TrustDef::Unverified), ..IdentityDef::default() }
+    }
+
+    /// An unverified cookie source.
+    pub fn unverified_cookie(name: &str) -> IdentityDef {
+        IdentityDef { cookie: Some(name.into()), trust: Some(TrustDef::Unverified), ..IdentityDef::default() }
+    }
+}
+
+/// The only trust a source may declare instead of `verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustDef {
+    Unverified,
+}
+
+/// How an identity token is verified by the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum IdentityDef {
-    Cookie(String),
-    Header(String),
+pub enum VerifyDef {
+    /// `{"jwt": {"alg": "EdDSA", "key": {JWK}, "claim": "sub", "issuer": …, "audience": …, "leeway_s": 60}}`
+    Jwt(JwtDef),
+    /// `{"hmac": {"secret_env": "EDGESEG_ID_SECRET"}}`: the secret never enters the snapshot.
+    Hmac(HmacDef),
 }
+
+/// A JWT verification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtDef {
+    /// `EdDSA` (Ed25519) or `ES256` (P-256).
+    pub alg: String,
+    /// The public key as a JWK (RFC 7517/8037): `{"kty": "OKP", "crv": "Ed25519", "x": …}` or
+    /// `{"kty": "EC", "crv": "P-256", "x": …, "y": …}`. Other JWK members (`kid`, `use`) are ignored.
+    pub key: JwkDef,
+    /// The claim holding the id: `sub` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf`, seconds: 60 when absent, at most 600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leeway_s: Option<u32>,
+}
+
+/// A public JWK, the members edgeseg reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkDef {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// A private key's `d` is refused: it must never reach a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<String>,
+}
+
+/// An HMAC-signed cookie or header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacDef {
+    /// The host environment variable holding the secret (`[A-Za-z0-9_]`).
+    pub secret_env: String,
+}
+
+/// Default clock skew allowed on a JWT's `exp`/`nbf`.
+pub const DEFAULT_JWT_LEEWAY_S: u32 = 60;
+/// Most clock skew a definition may allow.
+pub const MAX_JWT_LEEWAY_S: u32 = 600;
 
 /// One segment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,9 +352,9 @@ impl Definitions {
             );
         }
         for (i, src) in self.identity.iter().enumerate() {
-            let (IdentityDef::Cookie(n) | IdentityDef::Header(n)) = src;
-            if n.is_empty() || n.len() > 256 {
-                return defs(format!("identity[{i}]"), "name must be 1 to 256 bytes".into());
+            if let Err((field, why)) = crate::verify::compile(src) {
+                let at = if field.is_empty() { format!("identity[{i}]") } else { format!("identity[{i}].{field}") };
+                return defs(at, why);
             }
         }
         if self.identity.is_empty() && self.segments.iter().any(|s| s.members.is_some()) {
@@ -439,7 +523,7 @@ impl MembersDef {
     }
 }
 
-fn def_error(field: String, message: String) -> BuildError {
+pub(crate) fn def_error(field: String, message: String) -> BuildError {
     BuildError::new(BuildErrorKind::Definitions, message).with_field(field)
 }
 
@@ -475,7 +559,7 @@ fn json_message(e: &serde_json::Error) -> String {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"{"id": "t", "identity": [{"cookie": "uid"}], "purposes": ["contract"],
+    const MINIMAL: &str = r#"{"id": "t", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"],
         "tiers": ["gold", "basic"], "segments": [{"name": "g", "tier": "gold", "purpose": "contract",
         "members": {"all": true}}]}"#;
 
@@ -494,7 +578,7 @@ mod tests {
         let d = Definitions::from_json(rule_only).unwrap();
         assert!(d.identity.is_empty());
         d.validate().unwrap();
-        let with_members = MINIMAL.replace(r#""identity": [{"cookie": "uid"}], "#, "");
+        let with_members = MINIMAL.replace(r#""identity": [{"cookie": "uid", "trust": "unverified"}], "#, "");
         let e = Definitions::from_json(&with_members).and_then(|d| d.validate()).unwrap_err();
         assert_eq!(e.field(), Some("identity"), "{e}");
     }

@@ -157,6 +157,7 @@ mod tests {
                 country: Some("DE"),
                 now_ms: 1_763_719_200_000,
                 attributes: vec![("device", edgeseg::AttrValue::String("mobile"))],
+                verified_id: None,
                 ..Request::default()
             };
             let d = engine.decide(&req);

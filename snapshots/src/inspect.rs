@@ -15,7 +15,7 @@ use crate::summary::{bits_per_member, size};
 use crate::text::escape;
 use edgeseg::actions::{Actions, CacheKey, CacheMode};
 use edgeseg::format;
-use edgeseg::snapshot::IdentitySource;
+use edgeseg::snapshot::{IdentitySource, Verify};
 use edgeseg::throttle::{ThrottleAction, ThrottleKey};
 use edgeseg::{Error, Snapshot};
 use serde::Serialize;
@@ -122,6 +122,9 @@ pub struct IdentityInfo {
     /// `"cookie"` or `"header"`.
     pub source: String,
     pub name: String,
+    /// How its token is verified: `"unverified"` (a bare claim), `"jwt EdDSA"`, `"jwt ES256"` or
+    /// `"hmac $VAR"`.
+    pub trust: String,
 }
 
 /// One purpose.
@@ -179,9 +182,17 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
         identity: snap
             .identity
             .iter()
-            .map(|s| match s {
-                IdentitySource::Cookie(n) => IdentityInfo { source: "cookie".into(), name: n.clone() },
-                IdentitySource::Header(n) => IdentityInfo { source: "header".into(), name: n.clone() },
+            .map(|s| IdentityInfo {
+                source: match s {
+                    IdentitySource::Cookie(_) | IdentitySource::VerifiedCookie(..) => "cookie".into(),
+                    IdentitySource::Header(_) | IdentitySource::VerifiedHeader(..) => "header".into(),
+                },
+                name: s.name().to_owned(),
+                trust: match s.verify() {
+                    None => "unverified".into(),
+                    Some(Verify::Jwt(j)) => format!("jwt {}", j.alg.name()),
+                    Some(Verify::Hmac { secret_env }) => format!("hmac ${secret_env}"),
+                },
             })
             .collect(),
         purposes: snap
@@ -302,7 +313,7 @@ impl fmt::Display for Inspection {
             (Some(iso), Some(ms)) => writeln!(f, "  expires   {iso} ({ms} ms)")?,
             _ => writeln!(f, "  expires   never")?,
         }
-        let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {}", i.source, escape(&i.name))).collect();
+        let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {} ({})", i.source, escape(&i.name), escape(&i.trust))).collect();
         writeln!(f, "  identity  {}", if ids.is_empty() { "none".into() } else { ids.join(", then ") })?;
         let tiers: Vec<_> = self.tiers.iter().map(|t| escape(t)).collect();
         writeln!(f, "  tiers     {} (default {})", tiers.join(" > "), escape(&self.default_tier))?;

@@ -46,6 +46,7 @@ pub mod shard;
 pub mod sign;
 mod summary;
 pub mod text;
+pub mod verify;
 
 pub use build::{
     BuildOptions, Built, ExactForm, Progress, build, build_file_with_progress, build_files, build_with_progress,

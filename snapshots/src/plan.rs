@@ -5,7 +5,7 @@
 //! read: a ten-million-row member file should not be streamed only to fail on a typo in a rule.
 
 use crate::compile::{Mode, compile_segment_rule, expand_refs};
-use crate::definitions::{CONTRACT, Definitions, EncodingDef, IdentityDef};
+use crate::definitions::{CONTRACT, Definitions, EncodingDef};
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::Rule;
 use edgeseg::snapshot::{IdentitySource, PayloadExt};
@@ -149,11 +149,12 @@ impl Plan {
         let identity = defs
             .identity
             .iter()
-            .map(|d| match d {
-                IdentityDef::Cookie(n) => IdentitySource::Cookie(n.clone()),
-                IdentityDef::Header(n) => IdentitySource::Header(n.clone()),
+            .enumerate()
+            .map(|(i, d)| {
+                crate::verify::compile(d)
+                    .map_err(|(field, why)| crate::definitions::def_error(format!("identity[{i}].{field}"), why))
             })
-            .collect();
+            .collect::<Result<Vec<IdentitySource>, BuildError>>()?;
         let (consent, purpose_signals) = defs.consent.clone().unwrap_or_default().compile(&defs.purposes)?;
         let tier_actions = defs
             .tiers

@@ -31,7 +31,7 @@ pub fn definitions(segments: &[(&str, &str)], consent: bool) -> Definitions {
         })
         .collect();
     let json = format!(
-        r#"{{"id": "scale", "identity": [{{"header": "x-customer-id"}}], "purposes": ["contract", "audience"],
+        r#"{{"id": "scale", "identity": [{{"header": "x-customer-id", "trust": "unverified"}}], "purposes": ["contract", "audience"],
             "tiers": ["all"], "segments": [{}]}}"#,
         segs.join(", ")
     );

@@ -6,7 +6,7 @@ use edgeseg_host::replay::{ReplayOptions, replay};
 use edgeseg_host::traffic::TrafficReader;
 use edgeseg_tests::{scratch, spec, wasm_module};
 
-const DEFS: &str = r#"{"id": "acts", "identity": [{"cookie": "uid"}], "purposes": ["contract"],
+const DEFS: &str = r#"{"id": "acts", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"],
   "tiers": ["gold", "free"],
   "tier_actions": {
     "gold": {"route": {"pool": "gold-pool", "lane": "fast"}},

@@ -19,7 +19,7 @@ fn snapshot() -> Vec<u8> {
     let spec = spec::SpecFile {
         description: String::new(),
         definitions: json!({
-            "id": "budget", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["standard"],
+            "id": "budget", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"], "tiers": ["standard"],
             "segments": [
                 {"name": "doubler", "purpose": "contract", "precedence": 30, "rule": doubler},
                 {"name": "nested", "purpose": "contract", "precedence": 20, "rule": nested},

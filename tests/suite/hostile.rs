@@ -7,7 +7,7 @@ use edgeseg_host::traffic::TrafficRecord;
 use edgeseg_tests::{scratch, spec, wasm_module};
 
 /// One tier, throttled per client address; a consent-gated member segment; TCF and cookie signals.
-const DEFS: &str = r#"{"id": "hostile", "identity": [{"cookie": "uid"}],
+const DEFS: &str = r#"{"id": "hostile", "identity": [{"cookie": "uid", "trust": "unverified"}],
   "purposes": ["contract", "personalisation"], "tiers": ["all"],
   "consent": {"gpc": ["personalisation"], "tcf": {"cookie": "euconsent-v2", "purposes": {"personalisation": [1]}},
               "cookie": "site_consent"},

@@ -72,7 +72,7 @@ fn exact_forms_decide_identically_natively_and_in_wasm() {
 #[test]
 fn auto_keeps_privileges_exact_and_large_audiences_fuse() {
     let defs = Definitions::from_json(
-        r#"{"id": "auto", "identity": [{"header": "x-customer-id"}], "purposes": ["contract", "audience"],
+        r#"{"id": "auto", "identity": [{"header": "x-customer-id", "trust": "unverified"}], "purposes": ["contract", "audience"],
             "tiers": ["gold", "all"], "default_tier": "all", "segments": [
               {"name": "gold", "tier": "gold", "purpose": "contract", "members": {"all": true}},
               {"name": "quota", "purpose": "contract", "members": {"all": true},
@@ -106,7 +106,7 @@ fn auto_keeps_privileges_exact_and_large_audiences_fuse() {
     let text = built.summary.to_string();
     assert!(text.contains("log2(1/e)"), "{text}");
     // A tier may not be a filter.
-    let bad = r#"{"id": "t", "identity": [{"header": "x"}], "purposes": ["contract"], "tiers": ["gold", "all"],
+    let bad = r#"{"id": "t", "identity": [{"header": "x", "trust": "unverified"}], "purposes": ["contract"], "tiers": ["gold", "all"],
         "default_tier": "all", "segments": [{"name": "g", "tier": "gold", "purpose": "contract",
         "members": {"all": true, "encoding": "fuse"}}]}"#;
     let err = Definitions::from_json(bad).and_then(|d| d.validate().map(|()| d)).unwrap_err();
@@ -151,6 +151,7 @@ fn ten_million_members_fuse_within_bounds() {
             client_ip: None,
             now_ms: 1_763_700_000_001,
             attributes: vec![],
+            verified_id: None,
         };
         let d = OwnedDecision::from(&engine.decide(&req));
         assert_eq!(d.segments, ["fuse16", "fuse8"], "member {i}");

@@ -335,6 +335,7 @@ fn a_request_is_an_environment_of_its_own() {
         path: "/p",
         headers: vec![("User-Agent", "Mobile Safari")],
         attributes: vec![("plan", crate::request::AttrValue::String("gold"))],
+        verified_id: None,
         ..Request::default()
     };
     assert_eq!(req.slot(&Slot::Header("user-agent".into())), s("Mobile Safari"));

@@ -173,7 +173,7 @@ mod tests {
     use super::*;
     use edgeseg_snapshots::{BuildOptions, Definitions, build, members::JsonlMembers};
 
-    const DEFS: &str = r#"{"id": "audit", "identity": [{"cookie": "uid"}],
+    const DEFS: &str = r#"{"id": "audit", "identity": [{"cookie": "uid", "trust": "unverified"}],
         "purposes": ["contract", "personalisation", "marketing"], "tiers": ["all"],
         "consent": {"tcf": {"purposes": {"personalisation": [1, 5]}}, "cookie": "c"},
         "segments": [{"name": "p", "purpose": "personalisation", "members": {"all": true}}]}"#;

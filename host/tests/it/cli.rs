@@ -333,7 +333,7 @@ fn issue19_a_pinned_version_over_an_output_with_other_bytes_is_warned_about() {
 #[test]
 fn issue19_member_ids_that_differ_only_by_case_are_named_by_line() {
     let dir = scratch("case-ids");
-    let defs_text = r#"{"id": "c", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["all"],
+    let defs_text = r#"{"id": "c", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"], "tiers": ["all"],
         "segments": [{"name": "everyone", "purpose": "contract", "members": {"all": true}}]}"#;
     let defs = dir.join("defs.json");
     std::fs::write(&defs, defs_text).unwrap();

@@ -94,6 +94,7 @@ impl Req {
             client_ip: None,
             now_ms: 1_763_719_200_000,
             attributes: self.device.iter().map(|d| ("device", AttrValue::String(d))).collect(),
+            verified_id: None,
         }
     }
 }

@@ -7,7 +7,7 @@ use edgeseg_snapshots::{BuildErrorKind, BuildOptions, ExactForm, SegmentSummary,
 
 const CONSENT_DEFS: &str = r#"{
   "id": "consent", "version": 7, "expires_in_s": 3600,
-  "identity": [{"cookie": "uid"}, {"header": "x-customer-id"}],
+  "identity": [{"cookie": "uid", "trust": "unverified"}, {"header": "x-customer-id", "trust": "unverified"}],
   "purposes": ["contract", "personalisation", "marketing"],
   "tiers": ["premium", "free"],
   "segments": [
@@ -304,7 +304,7 @@ fn demo_at_100k_members() {
 
 #[test]
 fn action_conflicts_are_reported_unless_provably_disjoint() {
-    let defs = r#"{"id": "c", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["all"],
+    let defs = r#"{"id": "c", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"], "tiers": ["all"],
       "segments": [
         {"name": "x-page", "purpose": "contract", "precedence": 50, "rule": {"==": [{"var": "path"}, "/x"]},
          "cache": {"mode": "public", "max_age": 60}},

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 fn base() -> Value {
     json!({
         "id": "t",
-        "identity": [{"cookie": "uid"}, {"header": "x-customer-id"}],
+        "identity": [{"cookie": "uid", "trust": "unverified"}, {"header": "x-customer-id", "trust": "unverified"}],
         "purposes": ["contract", "personalisation"],
         "tiers": ["premium", "standard", "free"],
         "segments": [
@@ -36,7 +36,7 @@ fn with(edit: impl FnOnce(&mut Value)) -> Value {
 #[test]
 fn the_base_and_the_demo_are_valid() {
     let d = Definitions::from_json(&base().to_string()).unwrap();
-    assert_eq!(d.identity[1], IdentityDef::Header("x-customer-id".into()));
+    assert_eq!(d.identity[1], IdentityDef::unverified_header("x-customer-id"));
     assert_eq!(d.default_tier_index(), 2);
     let demo = Definitions::from_json(sample::DEMO_DEFINITIONS).unwrap();
     assert_eq!(demo.tiers, ["premium", "standard", "free"]);

@@ -63,7 +63,7 @@ fn describes_header_times_identity_purposes_tiers_and_segments() {
         "snapshot demo version 1",
         "crc32c 0x",
         "2025-11-21T04:40:00.000Z",
-        "cookie edgeseg_uid, then header x-customer-id",
+        "cookie edgeseg_uid (unverified), then header x-customer-id (unverified)",
         "premium > standard > free (default free)",
         "churn-risk",
     ] {

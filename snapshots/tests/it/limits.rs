@@ -16,7 +16,7 @@ fn defs(limits: &str, rule: &str, extra_segments: usize) -> String {
     }
     format!(
         r#"{{"id": "lim", "version": 3, "purposes": ["contract"], "tiers": ["premium", "free"],
-            "identity": [{{"header": "x-customer-id"}}], {limits} "segments": [{}]}}"#,
+            "identity": [{{"header": "x-customer-id", "trust": "unverified"}}], {limits} "segments": [{}]}}"#,
         segs.join(",")
     )
 }
@@ -203,7 +203,7 @@ fn a_consent_signal_past_header_bytes_still_narrows_never_widens() {
     // Identity from a header, a consent cookie saying "contract only" in a cookie header longer
     // than the limit: read as absent it would grant personalisation; it must not.
     let defs = r#"{"id": "lim", "version": 3, "purposes": ["contract", "personalisation"], "tiers": ["premium", "free"],
-        "identity": [{"header": "x-customer-id"}], "consent": {"cookie": "site_consent"}, "limits": {"header_bytes": 64},
+        "identity": [{"header": "x-customer-id", "trust": "unverified"}], "consent": {"cookie": "site_consent"}, "limits": {"header_bytes": 64},
         "segments": [{"name": "reco", "purpose": "personalisation", "members": {"all": true}}]}"#;
     let members = r#"{"id": "alice", "consents": ["personalisation"]}"#;
     let built = build_jsonl(defs, members, &seeded(1)).unwrap();

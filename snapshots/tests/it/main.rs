@@ -58,6 +58,7 @@ pub fn request<'a>(path: &'a str, country: Option<&'a str>, headers: Vec<(&'a st
         client_ip: None,
         now_ms: 1_763_720_000_000,
         attributes: vec![],
+        verified_id: None,
     }
 }
 

@@ -8,7 +8,7 @@ use edgeseg::snapshot::{Limits, PayloadExt, SnapshotPayload};
 use edgeseg_snapshots::text::case_collisions;
 use edgeseg_snapshots::{BuildErrorKind, Definitions, build_files, inspect, members, revoke};
 
-const DEFS: &str = r#"{"id": "u", "identity": [{"cookie": "uid"}], "purposes": ["contract"],
+const DEFS: &str = r#"{"id": "u", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"],
     "tiers": ["gold", "basic"], "segments": [
     {"name": "gold", "tier": "gold", "purpose": "contract", "members": {"where": {"==": [{"var": "plan"}, "gold"]}}}]}"#;
 
@@ -48,7 +48,7 @@ fn issue19_a_byte_order_mark_is_accepted_in_jsonl_members_definitions_and_revoca
 fn issue19_an_opt_out_written_in_another_normalisation_still_revokes_the_member() {
     // The member file is NFC (the builder's default); the opt-out list came from a system that
     // writes NFD. The delta must revoke the member all the same.
-    let defs = r#"{"id": "r", "identity": [{"cookie": "uid"}], "purposes": ["contract", "marketing"],
+    let defs = r#"{"id": "r", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract", "marketing"],
         "tiers": ["all"], "segments": [{"name": "mkt", "purpose": "marketing", "members": {"all": true}}]}"#;
     let built = build_jsonl(defs, "{\"id\": \"zoë\", \"consents\": [\"marketing\"]}\n", &seeded(1)).unwrap();
     let delta = revoke::revocation_delta(&built.bytes, "zoe\u{308}\n".as_bytes(), 1, 0).unwrap();
@@ -73,7 +73,7 @@ fn issue19_expires_in_s_zero_is_refused_by_field() {
 fn issue19_a_profile_rule_out_of_budget_is_a_build_error_naming_segment_and_rule_path() {
     // Building a 70,000-byte string costs more than the edge's 65,536 work units: the rule bomb
     // used to select nobody and build a snapshot with an empty segment, rc 0.
-    let defs = r#"{"id": "bomb", "identity": [{"cookie": "uid"}], "purposes": ["contract"], "tiers": ["all"],
+    let defs = r#"{"id": "bomb", "identity": [{"cookie": "uid", "trust": "unverified"}], "purposes": ["contract"], "tiers": ["all"],
         "segments": [
         {"name": "fine", "purpose": "contract", "members": {"all": true}},
         {"name": "bomb", "purpose": "contract",

@@ -139,7 +139,7 @@ fn audience_definitions(encoding: Encoding) -> Definitions {
     let text = serde_json::json!({
         "id": "bench-audience",
         "version": 1,
-        "identity": [{"cookie": "edgeseg_uid"}],
+        "identity": [{"cookie": "edgeseg_uid", "trust": "unverified"}],
         "purposes": ["contract"],
         "tiers": ["standard"],
         "segments": [{
