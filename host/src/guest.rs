@@ -16,6 +16,7 @@
 //! input, read the packed `len << 32 | ptr` answer, copy it out, free it. The request buffer is
 //! kept between decide calls (the ABI allows reuse) so the hot path costs one allocation fewer.
 
+mod claim;
 mod error;
 mod eval;
 mod fallback;
@@ -126,6 +127,8 @@ pub struct Guest {
     public_key: Option<edgeseg_snapshots::sign::PublicKey>,
     /// The serving snapshot's shards as the host knows them (`guest/shards.rs`).
     shards: shards::ShardState,
+    /// Checks the tokens of verified identity sources (`guest/claim.rs`).
+    verifier: crate::identity::Verifier,
 }
 
 impl fmt::Debug for Guest {
@@ -200,6 +203,7 @@ impl Guest {
             refused_by_kind: BTreeMap::new(),
             public_key: None,
             shards: shards::ShardState::default(),
+            verifier: crate::identity::Verifier::default(),
         })
     }
 
@@ -235,6 +239,7 @@ impl Guest {
             refused_by_kind: BTreeMap::new(),
             public_key: self.public_key,
             shards: shards::ShardState::default(),
+            verifier: crate::identity::Verifier::default(),
         })
     }
 
@@ -431,11 +436,15 @@ impl Guest {
         request: &Request<'_>,
         f: impl FnOnce(&Decision<'_>) -> T,
     ) -> Result<T, GuestError> {
-        let handle = self.current.as_ref().map(|c| c.info.handle).ok_or(GuestError::NoSnapshot)?;
+        let (handle, verifies) =
+            self.current.as_ref().map(|c| (c.info.handle, c.info.verifies_identity)).ok_or(GuestError::NoSnapshot)?;
         let mut buf = std::mem::take(&mut self.request_buf);
         buf.clear();
         let buf =
             postcard::to_extend(request, buf).map_err(|e| GuestError::Host(format!("encoding the request: {e}")))?;
+        // A verified identity source: the token is checked here, and the request re-encoded with
+        // the id it proved (or none, and the guest decides it as anonymous).
+        let buf = if verifies { self.verify_identity(handle, request, buf)? } else { buf };
         // A sharded snapshot: which shard this request uses, so the host's LRU sees the use.
         let shard = if self.shards.is_sharded() { self.shard_for_encoded(handle, &buf) } else { Ok(None) };
         let called = shard.and_then(|shard| self.call_decide(handle, &buf).map(|()| shard));

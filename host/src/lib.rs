@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod diff;
 pub mod guest;
+pub mod identity;
 pub mod replay;
 pub mod shards;
 pub mod traffic;

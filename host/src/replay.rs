@@ -31,7 +31,7 @@ mod report;
 pub mod slo;
 
 pub use report::{
-    ConsentReport, Fallback, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ShardReport, ThrottleState,
+    ConsentReport, Fallback, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, IdentityReport, ShardReport, ThrottleState,
     TierReport, Timings,
 };
 
@@ -39,7 +39,7 @@ use crate::guest::{FallbackReason, Guest, GuestError};
 use crate::shards::{Ensured, ShardFiles, ShardSource};
 use crate::traffic::{TrafficError, TrafficRecord};
 use audit::Auditor;
-use edgeseg::ThrottleResult;
+use edgeseg::{Request, ThrottleResult};
 use edgeseg::delta::RevocationDelta;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -218,7 +218,11 @@ pub fn replay(
             deltas_applied += 1;
         }
         requests += 1;
-        let request = record.request();
+        // A verified identity source: the token is checked once, and the guest, the shard
+        // source and the auditor all see the id it proved.
+        // A guest failure here shows again in the decision (counted as a fallback there).
+        let proved = guest.prove_identity(&record.request()).ok().flatten();
+        let request = Request { verified_id: proved.as_deref(), ..record.request() };
         let identity = auditor.engine().identity(&request);
         let user = identity.map(|id| {
             let mut h = DefaultHasher::new();
@@ -489,6 +493,13 @@ pub fn replay(
             addresses_with_several_buckets: buckets_per_ip.values().filter(|&&n| n > 1).count() as u64,
         }),
         shards,
+        identity: snapshot.verifies_identity.then(|| {
+            let v = guest.identity_verifier();
+            IdentityReport {
+                verified: v.verified,
+                refused: v.refused.iter().map(|(k, n)| ((*k).to_string(), *n)).collect(),
+            }
+        }),
     })
 }
 

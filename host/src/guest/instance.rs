@@ -32,6 +32,8 @@ pub(super) struct Exports {
     pub(super) apply_delta: HandleInputFunc,
     pub(super) stats: TypedFunc<u32, u64>,
     pub(super) throttle_import: HandleInputFunc,
+    /// `edgeseg_identity_claim` (ABI 4): the identity token a request carries for the host.
+    pub(super) identity_claim: HandleInputFunc,
     /// `edgeseg_shard_for` (ABI 3): the shard a request needs.
     pub(super) shard_for: HandleInputFunc,
     /// `edgeseg_load_shard` (ABI 3): takes the input buffer over, like `edgeseg_load_owned`.
@@ -49,7 +51,7 @@ pub(super) struct Exports {
 }
 
 /// The exports the ABI requires, with their signatures as wasmtime prints them.
-const EXPECTED_EXPORTS: [(&str, &str); 13] = [
+const EXPECTED_EXPORTS: [(&str, &str); 14] = [
     ("edgeseg_abi_version", "() -> (i32)"),
     ("edgeseg_alloc", "(i32) -> (i32)"),
     ("edgeseg_dealloc", "(i32, i32) -> ()"),
@@ -63,6 +65,7 @@ const EXPECTED_EXPORTS: [(&str, &str); 13] = [
     ("edgeseg_load_shard", "(i32, i32, i32) -> (i64)"),
     ("edgeseg_drop_shard", "(i32, i32) -> (i32)"),
     ("edgeseg_shard_budget", "(i32, i64) -> (i32)"),
+    ("edgeseg_identity_claim", "(i32, i32, i32) -> (i64)"),
 ];
 
 /// One instance and its store. Replaced wholesale after a trap.
@@ -187,6 +190,7 @@ impl Exports {
             apply_delta: wt(instance.get_typed_func(&mut *store, "edgeseg_apply_delta"))?,
             stats: wt(instance.get_typed_func(&mut *store, "edgeseg_stats"))?,
             throttle_import: wt(instance.get_typed_func(&mut *store, "edgeseg_throttle_import"))?,
+            identity_claim: wt(instance.get_typed_func(&mut *store, "edgeseg_identity_claim"))?,
             shard_for: wt(instance.get_typed_func(&mut *store, "edgeseg_shard_for"))?,
             load_shard: wt(instance.get_typed_func(&mut *store, "edgeseg_load_shard"))?,
             drop_shard: wt(instance.get_typed_func(&mut *store, "edgeseg_drop_shard"))?,

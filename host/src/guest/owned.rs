@@ -25,6 +25,8 @@ pub struct LoadedSnapshot {
     pub purposes: Vec<String>,
     /// Shards of a sharded snapshot's head (`0`: not sharded).
     pub shards: u32,
+    /// Some identity source's token is verified by the host (`Guest::decide` does it).
+    pub verifies_identity: bool,
 }
 
 impl From<&LoadInfo<'_>> for LoadedSnapshot {
@@ -38,6 +40,7 @@ impl From<&LoadInfo<'_>> for LoadedSnapshot {
             segments: owned(&info.segments),
             purposes: owned(&info.purposes),
             shards: info.shards,
+            verifies_identity: info.verifies_identity,
         }
     }
 }

@@ -60,6 +60,18 @@ pub struct Report {
     /// snapshot, so its reports read as before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shards: Option<ShardReport>,
+    /// Identity tokens checked for a verified identity source; absent when the snapshot has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityReport>,
+}
+
+/// Verified identity during a replay: tokens that proved an id, and those refused, by reason
+/// (`malformed`, `alg`, `signature`, `expired`, `not_yet_valid`, `issuer`, `audience`, `claim`,
+/// `no_secret`). A refused token's request is decided as anonymous.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IdentityReport {
+    pub verified: u64,
+    pub refused: BTreeMap<String, u64>,
 }
 
 /// Shard traffic of a replay on a sharded head.
@@ -335,6 +347,11 @@ impl Report {
             writeln!(out, "refused loads      {}", mix(&self.refused_loads))?;
         }
 
+        if let Some(id) = &self.identity {
+            let refused: u64 = id.refused.values().sum();
+            let why = if refused == 0 { String::new() } else { format!(" ({})", mix(&id.refused)) };
+            writeln!(out, "identity tokens    {} verified, {refused} refused{why} (refused: decided anonymous)", id.verified)?;
+        }
         if let Some(s) = &self.shards {
             writeln!(
                 out,

@@ -9,6 +9,7 @@ mod cli;
 mod guest;
 mod hardening;
 mod hostile;
+mod identity;
 mod replay;
 mod shards;
 mod support;
