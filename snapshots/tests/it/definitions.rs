@@ -180,3 +180,77 @@ fn the_readme_example_is_valid_and_builds() {
     let engaged = built.summary.segments.iter().find(|s| s.name == "engaged-mobile").unwrap();
     assert_eq!((engaged.members, engaged.rule_nodes), (1, 3));
 }
+
+/// An Ed25519 public JWK (RFC 8037) whose `x` is a valid point.
+fn ed_jwk() -> Value {
+    use base64::Engine as _;
+    let public = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes();
+    json!({"kty": "OKP", "crv": "Ed25519", "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public), "kid": "k1"})
+}
+
+#[test]
+fn identity_sources_must_verify_or_opt_out_explicitly() {
+    let jwt = |edit: &dyn Fn(&mut Value)| {
+        with(|v| {
+            let mut src = json!({"header": "authorization", "verify": {"jwt": {"alg": "EdDSA", "key": ed_jwk()}}});
+            edit(&mut src);
+            v["identity"] = json!([src]);
+        })
+    };
+    let d = Definitions::from_json(&jwt(&|_| {}).to_string()).unwrap();
+    let verify = d.identity[0].verify.as_ref().unwrap();
+    let compiled = edgeseg_snapshots::verify::compile(&d.identity[0]).unwrap();
+    let edgeseg::snapshot::IdentitySource::VerifiedHeader(name, edgeseg::snapshot::Verify::Jwt(j)) = compiled else {
+        panic!("{verify:?} compiled to {compiled:?}");
+    };
+    assert_eq!((name.as_str(), j.key.len(), j.claim.as_str(), j.leeway_s), ("authorization", 32, "sub", 60));
+
+    let cases: Vec<(Value, &str, &str)> = vec![
+        // A bare claim is no longer the default: it must be asked for.
+        (with(|v| v["identity"] = json!([{"cookie": "uid"}])), "identity[0]", "\"trust\": \"unverified\""),
+        (with(|v| v["identity"] = json!([{"cookie": "uid", "header": "x"}])), "identity[0]", "exactly one"),
+        (
+            jwt(&|s| s["trust"] = json!("unverified")),
+            "identity[0].trust",
+            "cannot also be",
+        ),
+        (jwt(&|s| s["verify"]["jwt"]["alg"] = json!("HS256")), "identity[0].verify.jwt.alg", "EdDSA or ES256"),
+        (jwt(&|s| s["verify"]["jwt"]["alg"] = json!("ES256")), "identity[0].verify.jwt.key", "cannot verify ES256"),
+        (jwt(&|s| s["verify"]["jwt"]["key"]["d"] = json!("secret")), "identity[0].verify.jwt.key", "private key"),
+        (jwt(&|s| s["verify"]["jwt"]["key"]["x"] = json!("AAAA")), "identity[0].verify.jwt.key", "not 32"),
+        (jwt(&|s| s["verify"]["jwt"]["leeway_s"] = json!(3600)), "identity[0].verify.jwt.leeway_s", "over the 600"),
+        (
+            with(|v| v["identity"] = json!([{"cookie": "sid", "verify": {"hmac": {"secret_env": "A-B"}}}])),
+            "identity[0].verify.hmac.secret_env",
+            "[A-Za-z0-9_]",
+        ),
+    ];
+    for (defs, field, msg) in cases {
+        let e = refuse(defs);
+        assert_eq!(e.kind(), BuildErrorKind::Definitions, "{e}");
+        assert_eq!(e.field(), Some(field), "{e}");
+        assert!(e.message().contains(msg), "{e} does not contain {msg:?}");
+    }
+}
+
+#[test]
+fn verified_sources_build_and_inspect_names_their_trust() {
+    let defs = with(|v| {
+        v["identity"] = json!([
+            {"header": "authorization", "verify": {"jwt": {"alg": "EdDSA", "key": ed_jwk(), "audience": "shop"}}},
+            {"cookie": "sid", "verify": {"hmac": {"secret_env": "EDGESEG_ID_SECRET"}}},
+            {"cookie": "uid", "trust": "unverified"}
+        ])
+    });
+    let members = "{\"id\": \"u1\", \"attributes\": {\"plan\": \"premium\"}}\n";
+    let bytes = build_jsonl(&defs.to_string(), members, &seeded(50)).unwrap().bytes;
+    let snap = edgeseg::Snapshot::decode(&bytes).unwrap();
+    assert_eq!(snap.identity.len(), 3);
+    assert!(snap.identity[0].verify().is_some() && snap.identity[1].verify().is_some());
+    assert!(snap.identity[2].verify().is_none());
+    let text = edgeseg_snapshots::inspect::inspect(&bytes).unwrap().to_string();
+    assert!(
+        text.contains("header authorization (jwt EdDSA), then cookie sid (hmac $EDGESEG_ID_SECRET), then cookie uid (unverified)"),
+        "{text}"
+    );
+}
