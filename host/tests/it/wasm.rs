@@ -163,6 +163,7 @@ pub fn fake_edgeseg(version: i32, load: Vec<u8>, decide: Vec<u8>) -> Vec<Func> {
         f("edgeseg_load_shard", &[I32, I32, I32], &[I64], i64_const(0)),
         f("edgeseg_drop_shard", &[I32, I32], &[I32], i32_const(0)),
         f("edgeseg_shard_budget", &[I32, I64], &[I32], i32_const(1)),
+        f("edgeseg_identity_claim", &[I32, I32, I32], &[I64], i64_const(0)),
     ]
 }
 
