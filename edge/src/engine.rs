@@ -11,7 +11,7 @@ use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
 use crate::shard::{Shard, ShardCache, ShardStats, probe_key};
 use crate::identity::{Identity, identity};
 use crate::snapshot::{PurposeView, SegmentView, Snapshot};
-use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, rate_limit_headers};
+use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, ip_key_prefix, rate_limit_headers};
 use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
@@ -599,14 +599,14 @@ fn throttle_key(
     };
     let fp_bytes;
     let fp_bytes_ip;
-    let (which, value): (&[u8], &[u8]) = match (policy.key, fingerprint, req.client_ip) {
+    let (which, value): (&[u8], &[u8]) = match (policy.key, fingerprint, snap.client_ip.client_ip(req)) {
         (ThrottleKey::Segment, _, _) => (b"segment", b""),
         (ThrottleKey::User, Some(fp), _) => {
             fp_bytes = fp.to_le_bytes();
             (b"user", &fp_bytes)
         }
         (ThrottleKey::User | ThrottleKey::Ip, _, Some(ip)) => {
-            let (bytes, len) = ip_key(ip);
+            let (bytes, len) = ip_key_prefix(ip, snap.client_ip.ipv6_bits());
             fp_bytes_ip = bytes;
             (b"ip", fp_bytes_ip.get(..len).unwrap_or_default())
         }
@@ -615,55 +615,6 @@ fn throttle_key(
     Some(snap.fingerprint_key.hash_parts(&[kind, name.as_bytes(), which, value]))
 }
 
-/// Bits of an IPv6 address that key a per-IP throttle bucket: the /64 a subscriber is given
-/// (RFC 6177); rotating addresses inside it stays one client.
-pub const IPV6_THROTTLE_PREFIX_BITS: u32 = 64;
-
-/// A client IP as the bytes that key its throttle bucket: IPv4 as its four octets (IPv4-mapped
-/// and -compatible IPv6 spellings included), IPv6 as its first [`IPV6_THROTTLE_PREFIX_BITS`]
-/// bits; brackets, a port and surrounding space are ignored, so every spelling of one address is
-/// one key. Text that is no IP address keys by its trimmed, lower-cased bytes (at most 64): hosts
-/// supply the address, so this is their own odd value, not a client's choice.
-pub fn ip_key(ip: &str) -> ([u8; 64], usize) {
-    let mut out = [0u8; 64];
-    let t = ip.trim();
-    let unbracketed = match t.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        // `a.b.c.d:port`: one colon means a port (an IPv6 address has at least two).
-        None if t.bytes().filter(|&b| b == b':').count() == 1 => t.split(':').next().unwrap_or(t),
-        None => t,
-    };
-    let parsed = unbracketed.parse::<core::net::IpAddr>().ok().map(|a| match a {
-        core::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(core::net::IpAddr::V6(v6), core::net::IpAddr::V4),
-        v4 => v4,
-    });
-    match parsed {
-        Some(core::net::IpAddr::V4(v4)) => {
-            if let Some(dst) = out.get_mut(..4) {
-                dst.copy_from_slice(&v4.octets());
-            }
-            (out, 4)
-        }
-        Some(core::net::IpAddr::V6(v6)) => {
-            let keep = (IPV6_THROTTLE_PREFIX_BITS / 8) as usize;
-            if let (Some(dst), Some(src)) = (out.get_mut(..keep), v6.octets().get(..keep)) {
-                dst.copy_from_slice(src);
-            }
-            // A marker byte after the prefix keeps an IPv6 /64 apart from an IPv4 address.
-            if let Some(b) = out.get_mut(keep) {
-                *b = 6;
-            }
-            (out, keep + 1)
-        }
-        None => {
-            let n = t.len().min(out.len());
-            for (d, s) in out.iter_mut().zip(t.bytes().take(n)) {
-                *d = s.to_ascii_lowercase();
-            }
-            (out, n)
-        }
-    }
-}
 
 /// What rules see at the edge.
 struct EdgeEnv<'r, 'q, 's> {

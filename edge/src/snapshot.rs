@@ -18,6 +18,7 @@ use crate::format;
 use crate::membership::{Encoding, MembershipData, MembershipSet, SetBytes};
 use crate::rule::{MAX_DEPTH, MAX_NODES, Rule};
 use crate::shard::{MAX_SHARD_BITS, Sharding};
+use crate::throttle::ClientIpConfig;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -212,6 +213,10 @@ pub struct PayloadExt {
     /// placeholders and the members live in the shards ([`crate::shard`]).
     #[serde(skip)]
     pub sharding: Option<Sharding>,
+    /// Where the client address comes from and how IPv6 is keyed: the last record, written only
+    /// when not the default (older snapshots, and most, have none).
+    #[serde(skip)]
+    pub client_ip: ClientIpConfig,
 }
 
 /// Configured maxima the builder enforced and the edge holds the snapshot and its traffic to.
@@ -298,12 +303,18 @@ impl SnapshotPayload {
         let out = postcard::to_extend(self, out).map_err(encode_err)?;
         let out = postcard::to_extend(&self.ext, out).map_err(encode_err)?;
         let out = postcard::to_extend(&self.ext.limits, out).map_err(encode_err)?;
+        let out = match &self.ext.sharding {
+            None => out,
+            Some(sharding) => postcard::to_extend(sharding, out).map_err(encode_err)?,
+        };
+        let out = if self.ext.client_ip == ClientIpConfig::default() {
+            out
+        } else {
+            postcard::to_extend(&self.ext.client_ip, out).map_err(encode_err)?
+        };
         match &self.ext.sharding {
             None => format::wrap_reserved(out),
-            Some(sharding) => {
-                let out = postcard::to_extend(sharding, out).map_err(encode_err)?;
-                format::wrap_reserved_as(out, &format::MAGIC, format::HEAD_FORMAT_VERSION)
-            }
+            Some(_) => format::wrap_reserved_as(out, &format::MAGIC, format::HEAD_FORMAT_VERSION),
         }
     }
 }
@@ -397,6 +408,8 @@ pub struct Snapshot {
     pub format_version: u16,
     /// `Some` for the head of a sharded snapshot (its members are in shards: [`crate::shard`]).
     pub sharding: Option<Sharding>,
+    /// Where a per-IP throttle's client address comes from, and how IPv6 is keyed.
+    pub client_ip: ClientIpConfig,
     /// Total size of the snapshot bytes, header included.
     pub byte_len: usize,
     /// The snapshot bytes, shared with the membership sets that are ranges of them.
@@ -457,6 +470,11 @@ impl Snapshot {
         if header.version >= format::HEAD_FORMAT_VERSION {
             let (sharding, r) = postcard::take_from_bytes::<Sharding>(rest).map_err(payload_err)?;
             p.ext.sharding = Some(sharding);
+            rest = r;
+        }
+        if header.version >= 2 && !rest.is_empty() {
+            let (client_ip, r) = postcard::take_from_bytes::<ClientIpConfig>(rest).map_err(payload_err)?;
+            p.ext.client_ip = client_ip;
             rest = r;
         }
         if !rest.is_empty() {
@@ -592,6 +610,13 @@ impl Snapshot {
                 actions,
             });
         }
+        let bits = ext.client_ip.ipv6_prefix_bits;
+        let header_ok = ext.client_ip.trusted_header.as_deref().is_none_or(|h| {
+            !h.is_empty() && h.len() <= 256 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        if !(bits == 0 || (16..=128).contains(&bits)) || !header_ok {
+            return invalid("client_ip: IPv6 prefix outside 16..=128, or a malformed header name".into());
+        }
         for id in &p.identity {
             let n = id.name();
             if n.is_empty() || n.len() > 256 {
@@ -631,6 +656,7 @@ impl Snapshot {
             limits,
             format_version,
             sharding: ext.sharding,
+            client_ip: ext.client_ip,
             byte_len,
             bytes: SetBytes::whole(buf),
         })

@@ -68,6 +68,9 @@ pub struct Definitions {
     /// bytes); see [`LimitsDef`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsDef>,
+    /// Where per-IP throttles find the client address, and how IPv6 is keyed; see [`ClientIpDef`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<ClientIpDef>,
     pub segments: Vec<SegmentDef>,
     /// flagd-style reusable rule fragments, referenced from rules as `{"$ref": "name"}` and
     /// expanded at compile time (`compile::expand_refs`).
@@ -218,6 +221,39 @@ pub struct HmacDef {
     pub secret_env: String,
 }
 
+/// `"client_ip": {"ipv6_prefix_bits": 56, "trusted_header": "x-forwarded-for"}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientIpDef {
+    /// Bits of an IPv6 address that key one throttle bucket: 16 to 128, default 64 (a
+    /// subscriber's /64; ISPs that hand out a /56 or /48 want those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_prefix_bits: Option<u8>,
+    /// A header a trusted proxy in front of the host sets, read only when the host supplies no
+    /// client address: its last copy's last comma-separated entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_header: Option<String>,
+}
+
+impl ClientIpDef {
+    /// Checked, as the snapshot's record.
+    pub fn compile(&self) -> Result<edgeseg::throttle::ClientIpConfig, BuildError> {
+        let bits = self.ipv6_prefix_bits.unwrap_or(0);
+        if self.ipv6_prefix_bits.is_some() && !(16..=128).contains(&bits) {
+            return Err(def_error("client_ip.ipv6_prefix_bits".into(), format!("{bits} is outside 16 to 128")));
+        }
+        if let Some(h) = &self.trusted_header {
+            let ok = !h.is_empty()
+                && h.len() <= 256
+                && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(def_error("client_ip.trusted_header".into(), "must be a lower-case header name".into()));
+            }
+        }
+        Ok(edgeseg::throttle::ClientIpConfig { ipv6_prefix_bits: bits, trusted_header: self.trusted_header.clone() })
+    }
+}
+
 /// Default clock skew allowed on a JWT's `exp`/`nbf`.
 pub const DEFAULT_JWT_LEEWAY_S: u32 = 60;
 /// Most clock skew a definition may allow.
@@ -356,6 +392,9 @@ impl Definitions {
                 let at = if field.is_empty() { format!("identity[{i}]") } else { format!("identity[{i}].{field}") };
                 return defs(at, why);
             }
+        }
+        if let Some(c) = &self.client_ip {
+            c.compile()?;
         }
         if self.identity.is_empty() && self.segments.iter().any(|s| s.members.is_some()) {
             return defs("identity".into(), "segments have members but no identity source is declared".into());

@@ -190,3 +190,102 @@ fn replay_reports_buckets_per_address() {
     assert!(members.max_buckets_per_address > 10, "{members:?}");
     assert_eq!(members.addresses_with_several_buckets, 1);
 }
+
+/// Issue 19: a verified identity keys its own bucket even when it is in no set (a client cannot
+/// mint one: the origin signs it), while tokens that prove nothing — forged under a guessed
+/// secret — are anonymous and share the client IP's bucket. Natively (the host's `Verifier` over
+/// the engine's `identity_claim`) and in wasmtime (`Guest::decide` verifies) alike.
+#[test]
+fn verified_ids_key_their_own_buckets_and_forged_tokens_share_the_ip() {
+    use edgeseg::identity::Claim;
+    use edgeseg_host::identity::{Verifier, sign_hmac};
+    use edgeseg_snapshots::{BuildOptions, Definitions, build, sample};
+    let mut defs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(edgeseg_tests::root().join("snapshots/data/demo.json")).unwrap())
+            .unwrap();
+    defs["identity"] = serde_json::json!([{"cookie": "edgeseg_sid", "verify": {"hmac": {"secret_env": "DEMO_ID_SECRET"}}}]);
+    let defs = Definitions::from_json(&defs.to_string()).unwrap();
+    let snap =
+        build(&defs, sample::members(1_000, 42), &BuildOptions { seed: Some(3), ..Default::default() }).unwrap().bytes;
+    let now_ms = 1_763_720_000_000u64;
+    let line = |i: u64, value: &str| {
+        format!(
+            r#"{{"now_ms": {}, "method": "GET", "host": "shop.example", "path": "/catalog", "headers": [["cookie", "edgeseg_sid={value}"]], "client_ip": "203.0.113.9"}}"#,
+            now_ms + i
+        )
+    };
+    let exp = now_ms / 1000 + 3600;
+    let cases: [(&str, Box<dyn Fn(u64) -> String>, u32, u32); 2] = [
+        ("verified visitors", Box::new(|i| sign_hmac(&format!("visitor-{i}"), exp, b"origin secret")), 0, 0),
+        ("forged under a guessed secret", Box::new(|i| sign_hmac(&format!("visitor-{i}"), exp, b"guess")), 85, 100),
+    ];
+    for (what, token, min_rejected, refused) in cases {
+        let mut native = edgeseg::Engine::load(&snap).unwrap();
+        let mut verifier = Verifier::default();
+        verifier.set_secret("DEMO_ID_SECRET", b"origin secret");
+        let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+        guest.load_snapshot(&snap).unwrap();
+        guest.identity_verifier().set_secret("DEMO_ID_SECRET", b"origin secret");
+        let (mut native_rejected, mut guest_rejected) = (0, 0);
+        for i in 0..100 {
+            let record = TrafficReader::new(format!("{}\n", line(i, &token(i))).as_bytes()).next().unwrap().unwrap();
+            let req = record.request();
+            let proved = match native.identity_claim(&req) {
+                Claim::Token { token, verify, .. } => verifier.verify(token, verify, req.now_ms).ok(),
+                other => panic!("{what}: no token claimed: {other:?}"),
+            };
+            let req = edgeseg::Request { verified_id: proved.as_deref(), ..req };
+            let d = native.decide(&req);
+            assert_eq!((d.tier, d.identified), ("free", proved.is_some()), "{what}");
+            native_rejected += u32::from(d.rejected());
+            let g = guest.decide(&record.request()).unwrap();
+            guest_rejected += u32::from(g.throttle.as_ref().is_some_and(|t| t.result == ThrottleResult::Rejected));
+        }
+        assert!(native_rejected >= min_rejected && (min_rejected > 0 || native_rejected == 0), "{what}: {native_rejected} rejected");
+        assert_eq!(native_rejected, guest_rejected, "{what}: native and wasmtime disagree");
+        assert_eq!(verifier.refused.values().sum::<u64>(), u64::from(refused), "{what}");
+        assert_eq!(guest.identity_verifier().refused.get("signature").copied().unwrap_or(0), u64::from(refused), "{what}");
+        assert_eq!(native.stats().identity_refused, u64::from(refused), "{what}");
+    }
+}
+
+/// Issue 19: the IPv6 prefix is the definitions' (`client_ip.ipv6_prefix_bits`), and a header is
+/// read for the client address only when the definitions name it as a trusted proxy's — its last
+/// entry, so a client prepending made-up addresses gets no fresh bucket. Natively and in wasmtime.
+#[test]
+fn the_definitions_set_the_ipv6_prefix_and_a_trusted_proxy_header() {
+    use edgeseg_snapshots::{BuildOptions, Definitions, build, sample};
+    let mut defs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(edgeseg_tests::root().join("snapshots/data/demo.json")).unwrap())
+            .unwrap();
+    defs["client_ip"] = serde_json::json!({"ipv6_prefix_bits": 56, "trusted_header": "x-forwarded-for"});
+    let defs = Definitions::from_json(&defs.to_string()).unwrap();
+    let snap =
+        build(&defs, sample::members(1_000, 42), &BuildOptions { seed: Some(3), ..Default::default() }).unwrap().bytes;
+    let line = |i: u64, ip: Option<String>, xff: &str| {
+        let ip = ip.map_or(String::new(), |ip| format!(r#", "client_ip": "{ip}""#));
+        format!(
+            r#"{{"now_ms": {}, "method": "GET", "host": "shop.example", "path": "/catalog", "headers": [["x-forwarded-for", "{xff}"]]{ip}}}"#,
+            1_763_720_000_000 + i
+        )
+    };
+    type Attack<'a> = (&'static str, Box<dyn Fn(u64) -> String + 'a>);
+    let attacks: [Attack<'_>; 2] = [
+        ("IPv6 rotation across /64s in one /56", Box::new(|i| line(i, Some(format!("2001:db8:1:2{:02x}::{:x}", i % 200, i)), ""))),
+        ("made-up addresses before the proxy's entry", Box::new(|i| line(i, None, &format!("10.9.{}.{}, 203.0.113.9", i / 250, i % 250)))),
+    ];
+    for (what, make) in attacks {
+        let mut native = edgeseg::Engine::load(&snap).unwrap();
+        let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
+        guest.load_snapshot(&snap).unwrap();
+        let (mut native_rejected, mut guest_rejected) = (0, 0);
+        for i in 0..100 {
+            let r = TrafficReader::new(format!("{}\n", make(i)).as_bytes()).next().unwrap().unwrap();
+            native_rejected += u32::from(native.decide(&r.request()).rejected());
+            let g = guest.decide(&r.request()).unwrap();
+            guest_rejected += u32::from(g.throttle.as_ref().is_some_and(|t| t.result == ThrottleResult::Rejected));
+        }
+        assert!(native_rejected >= 85, "{what}: only {native_rejected} of 100 rejected natively");
+        assert_eq!(native_rejected, guest_rejected, "{what}: native and wasmtime disagree");
+    }
+}

@@ -59,11 +59,13 @@
 //! [`Limiter::export`] / [`Limiter::import`]: a `TAT` is a plain instant in µs, and merging keeps the
 //! later one, so replaying an older export can never loosen a limit.
 
+mod client_ip;
 mod headers;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use client_ip::{ClientIpConfig, IPV6_THROTTLE_PREFIX_BITS, ip_key, ip_key_prefix};
 pub use headers::{RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER, RateLimitHeaders, rate_limit_headers};
 
 use alloc::string::String;

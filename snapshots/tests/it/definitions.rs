@@ -254,3 +254,26 @@ fn verified_sources_build_and_inspect_names_their_trust() {
         "{text}"
     );
 }
+
+#[test]
+fn client_ip_settings_reach_the_snapshot_and_bad_ones_are_refused() {
+    let defs = with(|v| v["client_ip"] = json!({"ipv6_prefix_bits": 56, "trusted_header": "x-forwarded-for"}));
+    let members = "{\"id\": \"u1\", \"attributes\": {\"plan\": \"premium\"}}\n";
+    let bytes = build_jsonl(&defs.to_string(), members, &seeded(5)).unwrap().bytes;
+    let snap = edgeseg::Snapshot::decode(&bytes).unwrap();
+    assert_eq!((snap.client_ip.ipv6_bits(), snap.client_ip.trusted_header.as_deref()), (56, Some("x-forwarded-for")));
+    // Without the section the record is not written: the bytes are what they were.
+    let plain = build_jsonl(&base().to_string(), members, &seeded(5)).unwrap().bytes;
+    let with_default = build_jsonl(&with(|v| v["client_ip"] = json!({})).to_string(), members, &seeded(5)).unwrap().bytes;
+    assert_eq!(plain, with_default);
+    assert_eq!(edgeseg::Snapshot::decode(&plain).unwrap().client_ip, Default::default());
+
+    for (edit, field) in [
+        (json!({"ipv6_prefix_bits": 8}), "client_ip.ipv6_prefix_bits"),
+        (json!({"ipv6_prefix_bits": 129}), "client_ip.ipv6_prefix_bits"),
+        (json!({"trusted_header": "X-Forwarded-For"}), "client_ip.trusted_header"),
+    ] {
+        let e = refuse(with(|v| v["client_ip"] = edit.clone()));
+        assert_eq!(e.field(), Some(field), "{e}");
+    }
+}
