@@ -69,6 +69,15 @@ fn main() {
     for (i, request) in requests.iter().enumerate() {
         write("abi_entry", &format!("decide-{i}"), &prefixed(1, request));
     }
+    // Identity claims against verified sources: a bearer token, a signed cookie, and the same
+    // with a verified id the host proved.
+    let token_requests = [
+        edgeseg::Request { headers: vec![("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2ln")], ..Default::default() },
+        edgeseg::Request { headers: vec![("cookie", "edgeseg_uid=u1.1763719900.bWFj")], verified_id: Some("u1"), ..Default::default() },
+    ];
+    for (i, request) in token_requests.iter().enumerate() {
+        write("abi_entry", &format!("identity-claim-{i}"), &prefixed(5, &postcard::to_allocvec(request).unwrap()));
+    }
     let [raw, payload] = containers(&delta);
     write("abi_entry", "apply-delta-raw", &prefixed(2, &raw));
     write("abi_entry", "apply-delta-payload", &prefixed(2, &payload));

@@ -5,12 +5,12 @@
 //! `edgeseg_fuzz::container` (one more byte: raw, or a payload given a valid header).
 #![no_main]
 
-use edgeseg::abi::{self, DecideResult, DeltaResult, EvalResult, ImportResult, LoadResult};
+use edgeseg::abi::{self, ClaimResult, DecideResult, DeltaResult, EvalResult, ImportResult, LoadResult};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, message)) = data.split_first() else { return };
-    match which % 5 {
+    match which % 6 {
         0 => {
             let Some(bytes) = edgeseg_fuzz::snapshot_container(message) else { return };
             let answer = match edgeseg::Engine::load(&bytes) {
@@ -38,6 +38,15 @@ fuzz_target!(|data: &[u8]| {
             for request in edgeseg_fuzz::requests() {
                 let _ = engine.decide(&request);
             }
+        }
+        5 => {
+            // A request against verified identity sources: the claim, then the decision with
+            // and without a verified id, must all answer.
+            let mut engine = edgeseg_fuzz::verified_engine();
+            let answer = abi::identity_claim_message(&engine, message);
+            assert!(postcard::from_bytes::<ClaimResult<'_>>(&answer).is_ok());
+            let answer = abi::decide_message(&mut engine, message);
+            assert!(postcard::from_bytes::<DecideResult<'_>>(&answer).is_ok());
         }
         _ => {
             let answer = abi::eval_message(message);

@@ -53,6 +53,30 @@ pub fn delta_container(data: &[u8]) -> Option<Cow<'_, [u8]>> {
     container(data, &format::DELTA_MAGIC, format::DELTA_VERSION)
 }
 
+/// A fresh engine over the fixture snapshot whose identity sources are verified (an EdDSA JWT in
+/// `authorization`, an HMAC-signed `edgeseg_uid` cookie): what `edgeseg_identity_claim` reads.
+pub fn verified_engine() -> Engine {
+    use edgeseg::snapshot::{IdentitySource, JwtAlg, JwtVerify, Verify};
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes = BYTES.get_or_init(|| {
+        let mut p = payload();
+        let jwt = JwtVerify {
+            alg: JwtAlg::EdDSA,
+            key: vec![0x11; 32],
+            claim: "sub".into(),
+            issuer: None,
+            audience: Some("shop".into()),
+            leeway_s: 60,
+        };
+        p.identity = vec![
+            IdentitySource::VerifiedHeader("authorization".into(), Verify::Jwt(jwt)),
+            IdentitySource::VerifiedCookie("edgeseg_uid".into(), Verify::Hmac { secret_env: "ID_SECRET".into() }),
+        ];
+        p.encode().unwrap()
+    });
+    Engine::load(bytes).unwrap()
+}
+
 /// A fresh engine over the fixture snapshot.
 pub fn engine() -> Engine {
     Engine::load(snapshot()).unwrap()
