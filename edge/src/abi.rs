@@ -17,8 +17,8 @@ use crate::engine::{Engine, EngineStats};
 use crate::error::{Error, ErrorKind};
 use crate::identity::Claim;
 use crate::request::Request;
-use crate::snapshot::Verify;
 use crate::rule::{BudgetExceeded, DEFAULT_EVAL_BUDGET, Literal, Rule};
+use crate::snapshot::Verify;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -192,7 +192,9 @@ pub fn identity_claim_message(engine: &Engine, request: &[u8]) -> Vec<u8> {
             Claim::Token { source, token, verify } => Some(IdentityClaim { source, token, verify: verify.clone() }),
             Claim::None | Claim::Bare(_) => None,
         }),
-        Err(e) => Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") }),
+        Err(e) => {
+            Err(AbiError { code: ErrorKind::Request.code(), message: alloc::format!("request undecodable: {e}") })
+        }
     };
     encode(&answer)
 }

@@ -5,11 +5,11 @@ use crate::consent;
 use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, merge_baggage};
 use crate::delta::RevocationDelta;
 use crate::error::{Error, ErrorKind};
+use crate::identity::{Identity, identity};
 use crate::membership::MembershipSet;
 use crate::request::Request;
 use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
 use crate::shard::{Shard, ShardCache, ShardStats, probe_key};
-use crate::identity::{Identity, identity};
 use crate::snapshot::{PurposeView, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, ip_key_prefix, rate_limit_headers};
 use alloc::borrow::Cow;
@@ -614,7 +614,6 @@ fn throttle_key(
     };
     Some(snap.fingerprint_key.hash_parts(&[kind, name.as_bytes(), which, value]))
 }
-
 
 /// What rules see at the edge.
 struct EdgeEnv<'r, 'q, 's> {

@@ -345,7 +345,11 @@ impl Engine {
             .identity
             .iter()
             .map(|s| SourceJs {
-                kind: if matches!(s, IdentitySource::Cookie(_) | IdentitySource::VerifiedCookie(..)) { "cookie" } else { "header" },
+                kind: if matches!(s, IdentitySource::Cookie(_) | IdentitySource::VerifiedCookie(..)) {
+                    "cookie"
+                } else {
+                    "header"
+                },
                 name: s.name(),
                 verify: s.verify().map(|v| match v {
                     Verify::Jwt(j) => VerifyJs::Jwt {
@@ -531,7 +535,17 @@ impl OwnedRequest {
         };
         // Set by the host after it verified the identity token (`identityClaim`): never a header.
         let verified_id = string_field(value, "verifiedId")?;
-        Ok(OwnedRequest { method, host, path, headers, country, client_ip, now_ms: now_ms as u64, attributes, verified_id })
+        Ok(OwnedRequest {
+            method,
+            host,
+            path,
+            headers,
+            country,
+            client_ip,
+            now_ms: now_ms as u64,
+            attributes,
+            verified_id,
+        })
     }
 
     fn borrow(&self) -> Request<'_> {

@@ -73,7 +73,7 @@ pub mod throttle;
 
 pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, strip_baggage};
 pub use engine::{Classification, Engine, EngineStats, MAX_ID_LEN};
-pub use throttle::ip_key;
 pub use error::{Error, ErrorKind};
 pub use request::{AttrValue, Cookies, HeaderValues, Request};
 pub use snapshot::Snapshot;
+pub use throttle::ip_key;

@@ -625,7 +625,8 @@ impl Snapshot {
             match id.verify() {
                 None => {}
                 Some(Verify::Jwt(j)) => {
-                    let key_ok = j.key.len() == j.alg.key_len() && (j.alg != JwtAlg::ES256 || j.key.first() == Some(&4));
+                    let key_ok =
+                        j.key.len() == j.alg.key_len() && (j.alg != JwtAlg::ES256 || j.key.first() == Some(&4));
                     if !key_ok || j.claim.is_empty() || j.claim.len() > 256 {
                         return invalid(format!("identity source {n}: {} key or claim malformed", j.alg.name()));
                     }

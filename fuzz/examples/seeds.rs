@@ -52,8 +52,9 @@ fn main() {
     )
     .encode()
     .unwrap();
-    let empty =
-        RevocationDelta::new(SNAPSHOT_ID, SNAPSHOT_VERSION, KEY.key_id(), 2, 1_763_720_000_000, vec![]).encode().unwrap();
+    let empty = RevocationDelta::new(SNAPSHOT_ID, SNAPSHOT_VERSION, KEY.key_id(), 2, 1_763_720_000_000, vec![])
+        .encode()
+        .unwrap();
     for (name, bytes) in [("two-members", &delta), ("empty", &empty)] {
         let [raw, payload] = containers(bytes);
         write("delta_decode", &format!("{name}-raw"), &raw);
@@ -72,8 +73,15 @@ fn main() {
     // Identity claims against verified sources: a bearer token, a signed cookie, and the same
     // with a verified id the host proved.
     let token_requests = [
-        edgeseg::Request { headers: vec![("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2ln")], ..Default::default() },
-        edgeseg::Request { headers: vec![("cookie", "edgeseg_uid=u1.1763719900.bWFj")], verified_id: Some("u1"), ..Default::default() },
+        edgeseg::Request {
+            headers: vec![("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2ln")],
+            ..Default::default()
+        },
+        edgeseg::Request {
+            headers: vec![("cookie", "edgeseg_uid=u1.1763719900.bWFj")],
+            verified_id: Some("u1"),
+            ..Default::default()
+        },
     ];
     for (i, request) in token_requests.iter().enumerate() {
         write("abi_entry", &format!("identity-claim-{i}"), &prefixed(5, &postcard::to_allocvec(request).unwrap()));

@@ -105,8 +105,7 @@ fn jwt(token: &str, j: &JwtVerify, now_ms: u64) -> Result<String, Refusal> {
     // The header's `alg` first, as the Worker reads it: any name but the source's (`none`
     // included, which the crate cannot even parse) is refused for its algorithm.
     let header = token.split('.').next().and_then(|h| URL_SAFE_NO_PAD.decode(h).ok());
-    let header: serde_json::Value =
-        header.and_then(|h| serde_json::from_slice(&h).ok()).ok_or(Refusal::Malformed)?;
+    let header: serde_json::Value = header.and_then(|h| serde_json::from_slice(&h).ok()).ok_or(Refusal::Malformed)?;
     match header.get("alg").and_then(serde_json::Value::as_str) {
         None => return Err(Refusal::Malformed),
         Some(a) if a != j.alg.name() => return Err(Refusal::Alg),
@@ -128,15 +127,21 @@ fn jwt(token: &str, j: &JwtVerify, now_ms: u64) -> Result<String, Refusal> {
     if let Some(iss) = &j.issuer {
         validation.set_issuer(&[iss]);
     }
-    let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
-        .map_err(|e| match e.kind() {
-            JwtError::InvalidSignature | JwtError::InvalidEcdsaKey | JwtError::InvalidEddsaKey => Refusal::Signature,
-            JwtError::InvalidAlgorithm | JwtError::InvalidAlgorithmName | JwtError::UnsupportedAlgorithm => Refusal::Alg,
-            JwtError::InvalidIssuer => Refusal::Issuer,
-            JwtError::InvalidAudience => Refusal::Audience,
-            JwtError::MissingRequiredClaim(c) if c == "iss" => Refusal::Issuer,
-            JwtError::MissingRequiredClaim(c) if c == "aud" => Refusal::Audience,
-            _ => Refusal::Malformed,
+    let data =
+        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation).map_err(|e| {
+            match e.kind() {
+                JwtError::InvalidSignature | JwtError::InvalidEcdsaKey | JwtError::InvalidEddsaKey => {
+                    Refusal::Signature
+                }
+                JwtError::InvalidAlgorithm | JwtError::InvalidAlgorithmName | JwtError::UnsupportedAlgorithm => {
+                    Refusal::Alg
+                }
+                JwtError::InvalidIssuer => Refusal::Issuer,
+                JwtError::InvalidAudience => Refusal::Audience,
+                JwtError::MissingRequiredClaim(c) if c == "iss" => Refusal::Issuer,
+                JwtError::MissingRequiredClaim(c) if c == "aud" => Refusal::Audience,
+                _ => Refusal::Malformed,
+            }
         })?;
     let claims = data.claims;
     let now_s = now_ms / 1000;

@@ -31,16 +31,16 @@ mod report;
 pub mod slo;
 
 pub use report::{
-    ConsentReport, Fallback, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, IdentityReport, ShardReport, ThrottleState,
-    TierReport, Timings,
+    ConsentReport, Fallback, IdentityReport, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ShardReport,
+    ThrottleState, TierReport, Timings,
 };
 
 use crate::guest::{FallbackReason, Guest, GuestError};
 use crate::shards::{Ensured, ShardFiles, ShardSource};
 use crate::traffic::{TrafficError, TrafficRecord};
 use audit::Auditor;
-use edgeseg::{Request, ThrottleResult};
 use edgeseg::delta::RevocationDelta;
+use edgeseg::{Request, ThrottleResult};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher};

@@ -313,7 +313,8 @@ impl fmt::Display for Inspection {
             (Some(iso), Some(ms)) => writeln!(f, "  expires   {iso} ({ms} ms)")?,
             _ => writeln!(f, "  expires   never")?,
         }
-        let ids: Vec<String> = self.identity.iter().map(|i| format!("{} {} ({})", i.source, escape(&i.name), escape(&i.trust))).collect();
+        let ids: Vec<String> =
+            self.identity.iter().map(|i| format!("{} {} ({})", i.source, escape(&i.name), escape(&i.trust))).collect();
         writeln!(f, "  identity  {}", if ids.is_empty() { "none".into() } else { ids.join(", then ") })?;
         let tiers: Vec<_> = self.tiers.iter().map(|t| escape(t)).collect();
         writeln!(f, "  tiers     {} (default {})", tiers.join(" > "), escape(&self.default_tier))?;

@@ -61,7 +61,9 @@ fn jwt(j: &JwtDef) -> Result<JwtVerify, Refusal> {
         other => {
             return refuse(
                 "alg",
-                format!("{other:?} is not accepted: EdDSA or ES256 (a key in a snapshot is public, so no HS*; no none)"),
+                format!(
+                    "{other:?} is not accepted: EdDSA or ES256 (a key in a snapshot is public, so no HS*; no none)"
+                ),
             );
         }
     };

@@ -203,7 +203,8 @@ fn verified_ids_key_their_own_buckets_and_forged_tokens_share_the_ip() {
     let mut defs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(edgeseg_tests::root().join("snapshots/data/demo.json")).unwrap())
             .unwrap();
-    defs["identity"] = serde_json::json!([{"cookie": "edgeseg_sid", "verify": {"hmac": {"secret_env": "DEMO_ID_SECRET"}}}]);
+    defs["identity"] =
+        serde_json::json!([{"cookie": "edgeseg_sid", "verify": {"hmac": {"secret_env": "DEMO_ID_SECRET"}}}]);
     let defs = Definitions::from_json(&defs.to_string()).unwrap();
     let snap =
         build(&defs, sample::members(1_000, 42), &BuildOptions { seed: Some(3), ..Default::default() }).unwrap().bytes;
@@ -215,9 +216,15 @@ fn verified_ids_key_their_own_buckets_and_forged_tokens_share_the_ip() {
         )
     };
     let exp = now_ms / 1000 + 3600;
-    let cases: [(&str, Box<dyn Fn(u64) -> String>, u32, u32); 2] = [
-        ("verified visitors", Box::new(|i| sign_hmac(&format!("visitor-{i}"), exp, b"origin secret")), 0, 0),
-        ("forged under a guessed secret", Box::new(|i| sign_hmac(&format!("visitor-{i}"), exp, b"guess")), 85, 100),
+    type Case = (&'static str, Box<dyn Fn(u64) -> String>, u32, u32);
+    let cases: [Case; 2] = [
+        ("verified visitors", Box::new(move |i| sign_hmac(&format!("visitor-{i}"), exp, b"origin secret")), 0, 0),
+        (
+            "forged under a guessed secret",
+            Box::new(move |i| sign_hmac(&format!("visitor-{i}"), exp, b"guess")),
+            85,
+            100,
+        ),
     ];
     for (what, token, min_rejected, refused) in cases {
         let mut native = edgeseg::Engine::load(&snap).unwrap();
@@ -241,10 +248,17 @@ fn verified_ids_key_their_own_buckets_and_forged_tokens_share_the_ip() {
             let g = guest.decide(&record.request()).unwrap();
             guest_rejected += u32::from(g.throttle.as_ref().is_some_and(|t| t.result == ThrottleResult::Rejected));
         }
-        assert!(native_rejected >= min_rejected && (min_rejected > 0 || native_rejected == 0), "{what}: {native_rejected} rejected");
+        assert!(
+            native_rejected >= min_rejected && (min_rejected > 0 || native_rejected == 0),
+            "{what}: {native_rejected} rejected"
+        );
         assert_eq!(native_rejected, guest_rejected, "{what}: native and wasmtime disagree");
         assert_eq!(verifier.refused.values().sum::<u64>(), u64::from(refused), "{what}");
-        assert_eq!(guest.identity_verifier().refused.get("signature").copied().unwrap_or(0), u64::from(refused), "{what}");
+        assert_eq!(
+            guest.identity_verifier().refused.get("signature").copied().unwrap_or(0),
+            u64::from(refused),
+            "{what}"
+        );
         assert_eq!(native.stats().identity_refused, u64::from(refused), "{what}");
     }
 }
@@ -271,8 +285,14 @@ fn the_definitions_set_the_ipv6_prefix_and_a_trusted_proxy_header() {
     };
     type Attack<'a> = (&'static str, Box<dyn Fn(u64) -> String + 'a>);
     let attacks: [Attack<'_>; 2] = [
-        ("IPv6 rotation across /64s in one /56", Box::new(|i| line(i, Some(format!("2001:db8:1:2{:02x}::{:x}", i % 200, i)), ""))),
-        ("made-up addresses before the proxy's entry", Box::new(|i| line(i, None, &format!("10.9.{}.{}, 203.0.113.9", i / 250, i % 250)))),
+        (
+            "IPv6 rotation across /64s in one /56",
+            Box::new(|i| line(i, Some(format!("2001:db8:1:2{:02x}::{:x}", i % 200, i)), "")),
+        ),
+        (
+            "made-up addresses before the proxy's entry",
+            Box::new(|i| line(i, None, &format!("10.9.{}.{}, 203.0.113.9", i / 250, i % 250))),
+        ),
     ];
     for (what, make) in attacks {
         let mut native = edgeseg::Engine::load(&snap).unwrap();

@@ -350,7 +350,11 @@ impl Report {
         if let Some(id) = &self.identity {
             let refused: u64 = id.refused.values().sum();
             let why = if refused == 0 { String::new() } else { format!(" ({})", mix(&id.refused)) };
-            writeln!(out, "identity tokens    {} verified, {refused} refused{why} (refused: decided anonymous)", id.verified)?;
+            writeln!(
+                out,
+                "identity tokens    {} verified, {refused} refused{why} (refused: decided anonymous)",
+                id.verified
+            )?;
         }
         if let Some(s) = &self.shards {
             writeln!(

@@ -77,7 +77,14 @@ fn claims(sub: &str) -> serde_json::Value {
 }
 
 fn decide(g: &mut Guest, headers: &[(&str, &str)]) -> (String, bool) {
-    let req = Request { method: "GET", host: "shop.example", path: "/", headers: headers.to_vec(), now_ms: NOW_MS, ..Request::default() };
+    let req = Request {
+        method: "GET",
+        host: "shop.example",
+        path: "/",
+        headers: headers.to_vec(),
+        now_ms: NOW_MS,
+        ..Request::default()
+    };
     let d = g.decide(&req).unwrap();
     (d.tier, d.identified)
 }
@@ -105,15 +112,30 @@ fn forged_ids_and_bad_tokens_are_anonymous_and_counted_by_reason() {
         (eddsa(&ed_key(2), claims("u1")), "signature"),
         (jwt(json!({"alg": "none"}), claims("u1"), |_| Vec::new()), "alg"),
         (jwt(json!({"alg": "ES256"}), claims("u1"), |m| ed_key(1).sign(m).to_bytes().to_vec()), "alg"),
-        (eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "aud": "shop", "exp": NOW_S - 61})), "expired"),
+        (
+            eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "aud": "shop", "exp": NOW_S - 61})),
+            "expired",
+        ),
         (eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "aud": "shop"})), "malformed"),
         (
-            eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "aud": "shop", "exp": NOW_S + 900, "nbf": NOW_S + 120})),
+            eddsa(
+                &ed_key(1),
+                json!({"sub": "u1", "iss": "https://id.example", "aud": "shop", "exp": NOW_S + 900, "nbf": NOW_S + 120}),
+            ),
             "not_yet_valid",
         ),
-        (eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://evil.example", "aud": "shop", "exp": NOW_S + 300})), "issuer"),
-        (eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "aud": "admin", "exp": NOW_S + 300})), "audience"),
-        (eddsa(&ed_key(1), json!({"sub": 42, "iss": "https://id.example", "aud": "shop", "exp": NOW_S + 300})), "claim"),
+        (
+            eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://evil.example", "aud": "shop", "exp": NOW_S + 300})),
+            "issuer",
+        ),
+        (
+            eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "aud": "admin", "exp": NOW_S + 300})),
+            "audience",
+        ),
+        (
+            eddsa(&ed_key(1), json!({"sub": 42, "iss": "https://id.example", "aud": "shop", "exp": NOW_S + 300})),
+            "claim",
+        ),
         ("not.a-jwt".into(), "malformed"),
     ];
     for (token, _) in &cases {
@@ -140,7 +162,10 @@ fn forged_ids_and_bad_tokens_are_anonymous_and_counted_by_reason() {
 fn es256_tokens_verify_with_the_p256_point_from_the_snapshot() {
     let key = es_key();
     let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
-    let mut g = guest_with_sources(vec![IdentitySource::VerifiedHeader("authorization".into(), jwt_verify(JwtAlg::ES256, point))]);
+    let mut g = guest_with_sources(vec![IdentitySource::VerifiedHeader(
+        "authorization".into(),
+        jwt_verify(JwtAlg::ES256, point),
+    )]);
     let sign = |m: &[u8]| {
         let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&key, m);
         sig.to_bytes().to_vec()

@@ -209,11 +209,7 @@ fn identity_sources_must_verify_or_opt_out_explicitly() {
         // A bare claim is no longer the default: it must be asked for.
         (with(|v| v["identity"] = json!([{"cookie": "uid"}])), "identity[0]", "\"trust\": \"unverified\""),
         (with(|v| v["identity"] = json!([{"cookie": "uid", "header": "x"}])), "identity[0]", "exactly one"),
-        (
-            jwt(&|s| s["trust"] = json!("unverified")),
-            "identity[0].trust",
-            "cannot also be",
-        ),
+        (jwt(&|s| s["trust"] = json!("unverified")), "identity[0].trust", "cannot also be"),
         (jwt(&|s| s["verify"]["jwt"]["alg"] = json!("HS256")), "identity[0].verify.jwt.alg", "EdDSA or ES256"),
         (jwt(&|s| s["verify"]["jwt"]["alg"] = json!("ES256")), "identity[0].verify.jwt.key", "cannot verify ES256"),
         (jwt(&|s| s["verify"]["jwt"]["key"]["d"] = json!("secret")), "identity[0].verify.jwt.key", "private key"),
@@ -250,7 +246,9 @@ fn verified_sources_build_and_inspect_names_their_trust() {
     assert!(snap.identity[2].verify().is_none());
     let text = edgeseg_snapshots::inspect::inspect(&bytes).unwrap().to_string();
     assert!(
-        text.contains("header authorization (jwt EdDSA), then cookie sid (hmac $EDGESEG_ID_SECRET), then cookie uid (unverified)"),
+        text.contains(
+            "header authorization (jwt EdDSA), then cookie sid (hmac $EDGESEG_ID_SECRET), then cookie uid (unverified)"
+        ),
         "{text}"
     );
 }
@@ -264,7 +262,8 @@ fn client_ip_settings_reach_the_snapshot_and_bad_ones_are_refused() {
     assert_eq!((snap.client_ip.ipv6_bits(), snap.client_ip.trusted_header.as_deref()), (56, Some("x-forwarded-for")));
     // Without the section the record is not written: the bytes are what they were.
     let plain = build_jsonl(&base().to_string(), members, &seeded(5)).unwrap().bytes;
-    let with_default = build_jsonl(&with(|v| v["client_ip"] = json!({})).to_string(), members, &seeded(5)).unwrap().bytes;
+    let with_default =
+        build_jsonl(&with(|v| v["client_ip"] = json!({})).to_string(), members, &seeded(5)).unwrap().bytes;
     assert_eq!(plain, with_default);
     assert_eq!(edgeseg::Snapshot::decode(&plain).unwrap().client_ip, Default::default());
 
