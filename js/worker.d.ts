@@ -1,4 +1,5 @@
 import type { Decision, Engine, EngineStats } from "./web/edgeseg.js";
+import type { IdentityRefusal } from "./identity.js";
 
 export interface WorkerOptions {
   /** Env binding holding the snapshot: a KV namespace, an R2 bucket, a static-assets fetcher, or bytes. Default `EDGESEG_SNAPSHOT`. */
@@ -53,10 +54,20 @@ export interface WorkerStats {
   refusedLoads: Record<string, number>;
   /** Revocation deltas refused, by error kind (`Invalid`, `Stale`, `TooLarge`…). */
   refusedDeltas: Record<string, number>;
+  /** Verified identity: tokens that proved an id, and those refused by reason (`signature`, `expired`, `no_secret`…). */
+  identity: WorkerIdentityStats;
   /** Shards of a sharded snapshot (all 0 for an unsharded one). */
   shards: WorkerShardStats;
   /** The engine's counters: throttle table, delta, `stale_decisions`, `headers_skipped`, `shards`. */
   engine: EngineStats | null;
+}
+
+/** The adapter's identity checks since the isolate started (none when no identity source is verified). */
+export interface WorkerIdentityStats {
+  /** Requests whose token proved an id (decided with `verifiedId`). */
+  verified: number;
+  /** Requests whose token proved nothing (decided anonymous), by reason. */
+  refused: Partial<Record<IdentityRefusal, number>>;
 }
 
 /** The adapter's shard counters since the isolate started, and the serving engine's LRU. */
@@ -81,3 +92,4 @@ export interface WorkerShardStats {
 export function stats(): WorkerStats;
 
 export { Engine } from "./web/edgeseg.js";
+export { verifyIdentity, withVerifiedId, signHmacIdentity, type IdentityResult, type IdentityRefusal } from "./identity.js";

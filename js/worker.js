@@ -7,7 +7,8 @@
 // rollback), or — with `publicKey` set — is unsigned or wrongly signed (checked with WebCrypto's
 // Ed25519) never replaces the last good one.
 //
-// Per request (client-sent x-edgeseg-* headers are always dropped): decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
+// Per request (client-sent x-edgeseg-* headers are always dropped): check a verified identity
+// source's token (below) → decide → 429 with the decision's response headers (RateLimit fields, Retry-After)
 // when its throttle rejects → tag the request (decision headers) and pick its origin (`route`) →
 // fetch the origin → add the decision's response headers (Cache-Control, Vary, surrogate keys,
 // RateLimit fields) to the response, merged with the origin's so that caching never loosens what
@@ -34,11 +35,19 @@
 // budget. Any failure (no key, a failed read, a wrong digest, a refused shard) still decides: the
 // engine fails closed (`shard_missing`, `x-edgeseg-shard-missing: 1`), and the next request retries.
 //
+// Verified identity (issue 19): when the snapshot's identity sources require a token (a JWT, or an
+// HMAC-signed cookie whose secret is `env[secretEnv]`), the token the engine names is checked with
+// WebCrypto (identity.js) before the shard is chosen and the request decided, and only the id it
+// proves reaches the engine (`verifiedId`). A forged header, a bad, expired or foreign token is
+// decided anonymous — throttled per client address like any anonymous request — and counted by
+// reason in `stats().identity`.
+//
 // `throttle`, `cache` and `route` are null when no segment or tier configures them: nothing happens.
 // `__edgesegReset` is appended to wasm-bindgen's web glue by `cargo xtask build-js`: it forgets
 // the instance so that the next `initSync` makes a new one.
 import { initSync, Engine, stripBaggage, mergeResponseHeaders, __edgesegReset } from "./web/edgeseg.js";
 import wasmModule from "./web/edgeseg_bg.wasm";
+import { verifyIdentity, verifiesIdentity, withVerifiedId } from "./identity.js";
 
 let initialised = false;
 
@@ -55,7 +64,7 @@ function init() {
  * last load error.
  */
 const state = { engine: null, bytes: null, delta: null, deltaTried: null, checkedAt: -Infinity, lastError: null, loading: null };
-const counters = { fallbacks: 0, traps: 0, reinstantiations: 0, refusedLoads: {}, refusedDeltas: {} };
+const counters = { fallbacks: 0, traps: 0, reinstantiations: 0, refusedLoads: {}, refusedDeltas: {}, identity: { verified: 0, refused: {} } };
 
 function countKind(map, err) {
   const kind = err instanceof WebAssembly.RuntimeError ? "Trap" : (err?.kind ?? "Error");
@@ -296,6 +305,35 @@ function shardRead(env, options, engine, request) {
   return read;
 }
 
+/**
+ * Verified identity (issue 19): checks the token the request's first present identity source
+ * carries (identity.js, WebCrypto) and returns the engine and the request to decide — with
+ * `verifiedId` when the token proves an id, else the request as it came (a token without a
+ * verified id is anonymous; the engine counts it too). A refresh or a trap may replace the engine
+ * while WebCrypto works: the check is then made again against the new one, whose snapshot may
+ * name other sources or keys (twice at most). Counted in `stats().identity`. Throws only what
+ * `identityClaim` throws, as `decide` would (a trap, a request the engine refuses).
+ */
+async function identify(env, engine, request) {
+  for (let tries = 0; ; tries++) {
+    const result = await verifyIdentity(engine, request, env);
+    const current = state.engine;
+    if (current != null && current !== engine && tries < 2) {
+      engine = current;
+      continue;
+    }
+    if (result?.id !== undefined) {
+      counters.identity.verified++;
+      return [current ?? engine, withVerifiedId(request, result.id)];
+    }
+    if (result?.refused !== undefined) {
+      const refused = counters.identity.refused;
+      refused[result.refused] = (refused[result.refused] ?? 0) + 1;
+    }
+    return [current ?? engine, request];
+  }
+}
+
 function etagMatches(ifNoneMatch, etag) {
   if (!ifNoneMatch) return false;
   return ifNoneMatch.split(",").some((t) => {
@@ -395,12 +433,16 @@ export function withEdgeseg(options = {}) {
       }
       let decision;
       try {
-        const read = shardRead(env, options, engine, request);
+        // With a verified identity source, the id the request's token proves (or none): the
+        // shard, like the decision, depends on it.
+        let subject = request;
+        if (verifiesIdentity(engine)) [engine, subject] = await identify(env, engine, request);
+        const read = shardRead(env, options, engine, subject);
         if (read != null) {
           await read;
           engine = state.engine ?? engine; // a refresh, or a trap while loading, may have replaced it
         }
-        decision = engine.decide(request);
+        decision = engine.decide(subject);
       } catch (err) {
         // The engine failed on this request (a wasm trap, or a request it refused): serve it
         // anyway. Fail-open for throttles and cache (no 429, no cache policy added), fail-closed
@@ -476,6 +518,7 @@ export function stats() {
     reinstantiations: counters.reinstantiations,
     refusedLoads: { ...counters.refusedLoads },
     refusedDeltas: { ...counters.refusedDeltas },
+    identity: { verified: counters.identity.verified, refused: { ...counters.identity.refused } },
     shards: shardStats(engine),
     engine,
   };
@@ -495,3 +538,4 @@ function shardStats(engine) {
 }
 
 export { Engine };
+export { verifyIdentity, withVerifiedId, signHmacIdentity } from "./identity.js";

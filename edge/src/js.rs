@@ -52,7 +52,7 @@ export interface IdentitySource {
   kind: "header" | "cookie";
   name: string;
   verify:
-    | { kind: "jwt"; alg: "EdDSA" | "ES256"; key: Uint8Array; claim: string; issuer: string | null; audience: string | null; leewayS: number }
+    | { kind: "jwt"; alg: "EdDSA" | "ES256"; key: Uint8Array; claim: string; issuer?: string | null; audience?: string | null; leewayS: number }
     | { kind: "hmac"; secretEnv: string }
     | null;
 }

@@ -120,6 +120,13 @@ fn jwt(token: &str, j: &JwtVerify, now_ms: u64) -> Result<String, Refusal> {
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.required_spec_claims.clear();
+    // A configured issuer or audience must be present, not just equal when present.
+    if j.issuer.is_some() {
+        validation.required_spec_claims.insert("iss".into());
+    }
+    if j.audience.is_some() {
+        validation.required_spec_claims.insert("aud".into());
+    }
     validation.validate_aud = j.audience.is_some();
     if let Some(aud) = &j.audience {
         validation.set_audience(&[aud]);

@@ -15,15 +15,18 @@ const consumer = join(process.env.EDGESEG_JS_OUT, "consumer");
 const check = `
 import { Engine } from "edgeseg";
 import * as web from "edgeseg/web";
+import { verifyIdentity } from "edgeseg/identity";
 import { readFileSync } from "node:fs";
 const bytes = readFileSync(process.env.EDGESEG_JS_SNAPSHOT);
 const request = { url: "https://shop.example/", headers: { cookie: "edgeseg_uid=alice" }, nowMs: 0 };
 const node = Engine.load(bytes).decide(request);
+// The demo's identity sources are bare claims: nothing to verify.
+const identity = await verifyIdentity(Engine.load(bytes), request);
 web.initSync({ module: new WebAssembly.Module(readFileSync(new URL(import.meta.resolve("edgeseg/web/edgeseg_bg.wasm")))) });
 const browser = web.Engine.load(bytes).decide(request);
 let kind;
 try { Engine.load(new Uint8Array(64)); } catch (e) { kind = e instanceof Error && e.kind; }
-console.log(JSON.stringify({ node: node.tier, web: browser.tier, kind }));
+console.log(JSON.stringify({ node: node.tier, web: browser.tier, kind, identity }));
 `;
 
 const bundler = `
@@ -35,14 +38,19 @@ console.log(d.tier);
 
 const deno = `
 import { Engine } from "edgeseg";
+import { verifyIdentity } from "edgeseg/identity";
 const bytes = await Deno.readFile(Deno.env.get("EDGESEG_JS_SNAPSHOT")!);
-const d = Engine.load(bytes).decide(new Request("https://shop.example/checkout", { headers: { cookie: "edgeseg_uid=carol" } }));
-console.log(JSON.stringify({ tier: d.tier, segments: d.segments, build: import.meta.resolve("edgeseg") }));
+const request = new Request("https://shop.example/checkout", { headers: { cookie: "edgeseg_uid=carol" } });
+const engine = Engine.load(bytes);
+const d = engine.decide(request);
+const identity = await verifyIdentity(engine, request, {});
+console.log(JSON.stringify({ tier: d.tier, segments: d.segments, build: import.meta.resolve("edgeseg"), identity }));
 `;
 
 const types = `
-import { Engine, type Decision, type RequestLike, type EdgesegError } from "edgeseg";
-import { withEdgeseg, loadedEngine, stats, type WorkerOptions, type WorkerStats } from "edgeseg/worker";
+import { Engine, type Decision, type RequestLike, type EdgesegError, type IdentitySource } from "edgeseg";
+import { withEdgeseg, loadedEngine, stats, verifyIdentity as workerVerify, type WorkerOptions, type WorkerStats } from "edgeseg/worker";
+import { verifyIdentity, withVerifiedId, signHmacIdentity, verifiesIdentity, IDENTITY_REFUSALS, type IdentityResult, type IdentityRefusal } from "edgeseg/identity";
 import { personalise, apply, type SegmentsView } from "edgeseg/browser";
 const engine: Engine = Engine.load(new Uint8Array(0));
 const request: RequestLike = { url: "https://shop.example/", headers: [["cookie", "edgeseg_uid=alice"]], nowMs: 1 };
@@ -66,7 +74,19 @@ const heldBytes: number = engine.stats().shards.held_bytes;
 const sharded: WorkerOptions = { sharded: true, shardBudgetBytes: 1 << 20, shard: (env, i: number) => (i > 0 ? null : new Uint8Array(0)) };
 const ws: WorkerStats = stats();
 const counted: number[] = [ws.shards.misses, ws.shards.reads, ws.shards.heldBytes, ws.shards.refused["Digest"] ?? 0, ws.engine?.shards.evictions ?? 0];
-export const all = [tier, segments, version, handler, held, p, e.kind, e.code, shard, loaded, digest, flags, heldBytes, sharded, counted];
+// Verified identity: the engine's sources and claim, the verifier, the adapter's counters.
+const sources: IdentitySource[] = engine.identitySources;
+const first: IdentitySource | undefined = sources[0];
+const jwtKey: Uint8Array | undefined = first?.verify?.kind === "jwt" ? first.verify.key : undefined;
+const claim: { source: number; token: string } | undefined = engine.identityClaim(request);
+const verified: Promise<IdentityResult | null> = verifyIdentity(engine, request, { EDGESEG_ID_SECRET: "s" });
+const fromWorker: Promise<IdentityResult | null> = workerVerify(engine, new Request("https://shop.example/"));
+const subject: RequestLike = withVerifiedId(request, "alice");
+const reason: IdentityRefusal = "no_secret";
+const mac: Promise<string> = signHmacIdentity("alice", 1_900_000_000, "s");
+const identityCounts: number[] = [ws.identity.verified, ws.identity.refused.signature ?? 0, engine.stats().identity_refused];
+const decidedWith: Decision = engine.decide({ ...request, verifiedId: "alice" });
+export const all = [tier, segments, version, handler, held, p, e.kind, e.code, shard, loaded, digest, flags, heldBytes, sharded, counted, jwtKey, claim, verified, fromWorker, subject, reason, mac, identityCounts, decidedWith, IDENTITY_REFUSALS, verifiesIdentity(engine)];
 `;
 
 before(async () => {
@@ -90,7 +110,7 @@ before(async () => {
 const node = (args) => execFileSync(process.execPath, args, { cwd: consumer, encoding: "utf8", env: process.env }).trim();
 
 test("resolved by name: the Node and web builds decide, errors carry a kind", () => {
-  assert.deepEqual(JSON.parse(node(["check.mjs"])), { node: "premium", web: "premium", kind: "BadMagic" });
+  assert.deepEqual(JSON.parse(node(["check.mjs"])), { node: "premium", web: "premium", kind: "BadMagic", identity: null });
 });
 
 test("the bundler build under Node's wasm ES-module integration", () => {
@@ -107,6 +127,7 @@ test("Deno resolves the package to its deno build, which decides a Fetch Request
   assert.equal(got.tier, "standard");
   assert.deepEqual(got.segments, ["standard", "high-value", "high-value-checkout", "churn-risk", "private-pages"]);
   assert.match(got.build, /\/deno\/edgeseg\.js$/);
+  assert.equal(got.identity, null, "edgeseg/identity resolves; the demo's sources are bare claims");
 });
 
 test("TypeScript: every export's types check under tsc --strict", () => {

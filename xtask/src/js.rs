@@ -328,7 +328,8 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .env("EDGESEG_JS_OUT", &dir)
             .env("EDGESEG_JS_SHARDS", &shards)
             .env("EDGESEG_CHROMIUM", CHROMIUM)
-            .env("EDGESEG_DENO", &deno))
+            .env("EDGESEG_DENO", &deno)
+            .env("EDGESEG_CLI", edgeseg))
     };
     step("JS: the package by name (Node, web, bundler builds; Deno) and its TypeScript types (tsc --strict)");
     node_test("package.test.mjs")?;
@@ -336,6 +337,8 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     node_test("worker.test.mjs")?;
     step("JS: sharded snapshots through the Node build and the Worker adapter in workerd");
     node_test("shards.test.mjs")?;
+    step("JS: verified identity (edgeseg/identity in Node, the Worker in workerd: JWTs and HMAC cookies)");
+    node_test("identity.test.mjs")?;
     step("JS: the browser demo page in headless Chromium (playwright-core)");
     node_test("demo.test.mjs")?;
 

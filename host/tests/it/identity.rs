@@ -137,6 +137,9 @@ fn forged_ids_and_bad_tokens_are_anonymous_and_counted_by_reason() {
             "claim",
         ),
         ("not.a-jwt".into(), "malformed"),
+        // A configured issuer or audience must be there at all.
+        (eddsa(&ed_key(1), json!({"sub": "u1", "aud": "shop", "exp": NOW_S + 300})), "issuer"),
+        (eddsa(&ed_key(1), json!({"sub": "u1", "iss": "https://id.example", "exp": NOW_S + 300})), "audience"),
     ];
     for (token, _) in &cases {
         assert_eq!(decide(&mut g, &[("authorization", token), ("x-customer-id", "u1")]), anonymous, "{token}");
