@@ -554,6 +554,17 @@ pub(crate) fn ingest(
         excluded_tcf: vec![0; plan.segments.len()],
     };
     let mut segment_bits = vec![0u64; plan.segments.len().div_ceil(64)];
+    let precomputed: std::collections::HashSet<&str> = plan
+        .segments
+        .iter()
+        .filter(|s| matches!(s.selection, Some((Selection::Precomputed, _))))
+        .map(|s| s.name.as_str())
+        .collect();
+    let precomputed_names = || {
+        let mut names: Vec<&str> = precomputed.iter().copied().collect();
+        names.sort_unstable();
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    };
     for member in members {
         let m = member?;
         tally.members_read += 1;
@@ -613,11 +624,32 @@ pub(crate) fn ingest(
             }
         }
         segment_bits.fill(0);
+        for name in &m.segments {
+            match precomputed.contains(name.as_str()) {
+                true => {}
+                false if plan.segments.iter().any(|s| &s.name == name) => {
+                    return Err(err(
+                        format!(
+                            "segment {name:?} is not precomputed: its members come from its definition (add \
+                             `\"precomputed\": true` to its `members` to take them from this list)"
+                        ),
+                        "segments",
+                    ));
+                }
+                false => {
+                    return Err(err(
+                        format!("unknown segment {name:?} (precomputed segments: {})", precomputed_names()),
+                        "segments",
+                    ));
+                }
+            }
+        }
         let env = MemberEnv { id: &m.id, attributes: &m.attributes };
         for (i, seg) in plan.segments.iter().enumerate() {
             let Some((selection, _)) = &seg.selection else { continue };
             let selected = match selection {
                 Selection::All => true,
+                Selection::Precomputed => m.segments.iter().any(|n| n == &seg.name),
                 // Out of budget is not "no": the edge skips such a rule per request, but here it
                 // would silently empty the segment for everyone.
                 Selection::Where(rule) => rule.matches_within(&env, DEFAULT_EVAL_BUDGET).map_err(|_| {

@@ -302,6 +302,10 @@ pub struct MembersDef {
     /// `true`: every member (who consented to the segment's purpose).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,
+    /// `true`: membership was computed upstream (a Spark job, a warehouse query): a member is in
+    /// the segment when its `segments` list names it. Consent filtering still applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precomputed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<EncodingDef>,
     /// Target false-positive rate for `bloom` (default [`DEFAULT_FP_RATE`]) or `fuse` (picks 8-bit
@@ -506,16 +510,28 @@ impl MembersDef {
     }
 
     fn validate(&self, at: &str, has_tier: bool) -> Result<(), BuildError> {
-        match (&self.where_, self.all) {
-            (Some(_), None) | (None, Some(true)) => {}
-            (Some(_), Some(_)) => {
-                return Err(def_error(at.into(), "use either `where` or `\"all\": true`, not both".into()));
+        if self.all == Some(false) {
+            return Err(def_error(format!("{at}.all"), "`all` may only be true; drop `members` instead".into()));
+        }
+        if self.precomputed == Some(false) {
+            return Err(def_error(
+                format!("{at}.precomputed"),
+                "`precomputed` may only be true; use `where` or `all` instead".into(),
+            ));
+        }
+        match [self.where_.is_some(), self.all.is_some(), self.precomputed.is_some()].iter().filter(|&&x| x).count() {
+            1 => {}
+            0 => {
+                return Err(def_error(
+                    at.into(),
+                    "needs `where` (a profile rule), `\"all\": true` or `\"precomputed\": true`".into(),
+                ));
             }
-            (None, Some(false)) => {
-                return Err(def_error(format!("{at}.all"), "`all` may only be true; drop `members` instead".into()));
-            }
-            (None, None) => {
-                return Err(def_error(at.into(), "needs `where` (a profile rule) or `\"all\": true`".into()));
+            _ => {
+                return Err(def_error(
+                    at.into(),
+                    "use one of `where`, `\"all\": true` and `\"precomputed\": true`, not several".into(),
+                ));
             }
         }
         // Privilege-granting segments must have no false positives: a bloom hit would hand a

@@ -25,6 +25,9 @@ pub struct Member {
     /// The member's IAB TCF v2 string, if the export has one: purposes mapped in the definitions'
     /// `consent.tcf` are kept only if the string consents to all their TCF purposes.
     pub tcf: Option<String>,
+    /// Segments computed upstream that the member belongs to: names of segments whose
+    /// definitions say `"members": {"precomputed": true}`. Consent filtering still applies.
+    pub segments: Vec<String>,
     /// Scalar attributes (`Literal::Array` never appears), in file order.
     pub attributes: Vec<(String, Literal)>,
     /// 1-based line in the source file, for error messages.
@@ -92,8 +95,8 @@ impl Iterator for MemberFile {
     }
 }
 
-/// Streams members from CSV with a header row: `id` (required), `consents` (optional,
-/// `;`-separated), every other column an attribute.
+/// Streams members from CSV with a header row: `id` (required), `consents` and `segments`
+/// (optional, `;`-separated), `tcf` (optional), every other column an attribute.
 #[derive(Debug)]
 pub struct CsvMembers<R> {
     reader: csv::Reader<R>,
@@ -107,6 +110,7 @@ pub struct CsvMembers<R> {
 struct Columns {
     id: usize,
     consents: Option<usize>,
+    segments: Option<usize>,
     tcf: Option<usize>,
     attributes: Vec<(usize, String)>,
 }
@@ -135,6 +139,7 @@ impl<R: Read> CsvMembers<R> {
         }
         let mut id = None;
         let mut consents = None;
+        let mut segments = None;
         let mut tcf = None;
         let mut attributes = Vec::new();
         for (i, name) in headers.iter().enumerate() {
@@ -144,6 +149,7 @@ impl<R: Read> CsvMembers<R> {
             match name {
                 "id" => id = Some(i),
                 "consents" => consents = Some(i),
+                "segments" => segments = Some(i),
                 "tcf" => tcf = Some(i),
                 "" => return Err(self.err(1, format!("column {} has no name", i + 1))),
                 _ => attributes.push((i, name.to_string())),
@@ -152,7 +158,7 @@ impl<R: Read> CsvMembers<R> {
         let Some(id) = id else {
             return Err(self.err(1, "no `id` column in the header row"));
         };
-        self.columns = Some(Columns { id, consents, tcf, attributes });
+        self.columns = Some(Columns { id, consents, segments, tcf, attributes });
         Ok(())
     }
 
@@ -170,13 +176,14 @@ impl<R: Read> CsvMembers<R> {
         if id.is_empty() {
             return Err(self.err(line, "empty id").with_field("id"));
         }
-        let consents = match cols.consents {
+        let list = |col: Option<usize>| match col {
             Some(i) => cell(i).split(';').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect(),
             None => Vec::new(),
         };
+        let (consents, segments) = (list(cols.consents), list(cols.segments));
         let tcf = cols.tcf.map(|i| cell(i).trim().to_string()).filter(|t| !t.is_empty());
         let attributes = cols.attributes.iter().map(|(i, name)| (name.clone(), csv_value(cell(*i)))).collect();
-        Ok(Some(Member { id, consents, tcf, attributes, line: Some(line) }))
+        Ok(Some(Member { id, consents, segments, tcf, attributes, line: Some(line) }))
     }
 }
 
@@ -218,7 +225,7 @@ pub fn csv_value(cell: &str) -> Literal {
     }
 }
 
-/// Streams members from JSON Lines: `{"id": "u1", "consents": [..], "attributes": {..}}`.
+/// Streams members from JSON Lines: `{"id": "u1", "consents": [..], "segments": [..], "attributes": {..}}`.
 #[derive(Debug)]
 pub struct JsonlMembers<R> {
     reader: R,
@@ -234,6 +241,8 @@ struct JsonMember {
     id: String,
     #[serde(default)]
     consents: Vec<String>,
+    #[serde(default)]
+    segments: Vec<String>,
     #[serde(default)]
     tcf: Option<String>,
     #[serde(default)]
@@ -315,6 +324,7 @@ impl<R: BufRead> JsonlMembers<R> {
         Ok(Some(Member {
             id: parsed.id,
             consents: parsed.consents,
+            segments: parsed.segments,
             tcf: parsed.tcf,
             attributes,
             line: Some(self.line),

@@ -22,6 +22,8 @@ pub(crate) struct PlanPurpose {
 pub(crate) enum Selection {
     All,
     Where(Rule),
+    /// Named in the member's `segments` list.
+    Precomputed,
 }
 
 /// A segment, with everything resolved to indices.
@@ -120,6 +122,7 @@ impl Plan {
                             Some(&s.name),
                             &format!("{at}.members.where"),
                         )?),
+                        None if m.precomputed == Some(true) => Selection::Precomputed,
                         None => Selection::All,
                     };
                     (Some((sel, m.encoding())), m.fp_rate(), m.fuse_bits())

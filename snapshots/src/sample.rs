@@ -143,6 +143,7 @@ pub fn members(count: u64, seed: u64) -> impl Iterator<Item = Result<crate::Memb
         Ok(crate::Member {
             id: member_id(i),
             consents,
+            segments: Vec::new(),
             tcf: None,
             attributes: vec![
                 ("plan".into(), cell(p.plan)),

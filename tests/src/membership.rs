@@ -12,7 +12,7 @@ pub fn member_id(i: u64) -> String {
 pub fn members(count: u64, consent: bool) -> impl Iterator<Item = Result<Member, edgeseg_snapshots::BuildError>> {
     (0..count).map(move |i| {
         let consents = if consent { vec!["audience".into()] } else { vec![] };
-        Ok(Member { id: member_id(i), consents, tcf: None, attributes: vec![], line: None })
+        Ok(Member { id: member_id(i), consents, segments: vec![], tcf: None, attributes: vec![], line: None })
     })
 }
 

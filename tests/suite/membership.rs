@@ -86,6 +86,7 @@ fn auto_keeps_privileges_exact_and_large_audiences_fuse() {
         Ok(edgeseg_snapshots::Member {
             id: membership::member_id(i),
             consents: vec!["audience".into()],
+            segments: vec![],
             tcf: None,
             attributes: vec![("n".into(), edgeseg::rule::Literal::Number(i as f64))],
             line: None,
