@@ -15,6 +15,8 @@
 //! (`getrandom`), so fingerprints from two builds cannot be linked. With [`BuildOptions::seed`]
 //! they are derived from the seed instead, which makes the bytes reproducible for tests and
 //! goldens — and makes the fingerprints guessable by anyone who knows the seed, so never ship one.
+//! With [`BuildOptions::fingerprint_key`] the key is supplied (a secret file) and the seeds derive
+//! from it: reproducible like a seed, secret like a drawn key.
 
 use crate::definitions::{AUTO_FUSE_MIN_MEMBERS, Definitions, EncodingDef};
 use crate::error::{BuildError, BuildErrorKind};
@@ -71,6 +73,10 @@ pub struct BuildOptions {
     pub seed: Option<u64>,
     /// How `exact` sets (segments and consent sets) are written.
     pub exact_form: ExactForm,
+    /// `Some`: fingerprint ids under this key (from `edgeseg keygen --fingerprint`) instead of a
+    /// fresh one, and derive the filter seeds from it: builds become reproducible, and parts built
+    /// on different machines (a Spark job's tasks) agree. See [`crate::keys`].
+    pub fingerprint_key: Option<FingerprintKey>,
 }
 
 /// A built snapshot and what went into it.
@@ -196,9 +202,11 @@ fn run(
     file: Option<&Path>,
 ) -> Result<Built, BuildError> {
     let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
-    let mut key = [0u8; 16];
-    keys.fill(&mut key)?;
-    let key = FingerprintKey(key);
+    let key = crate::shard::build_key(opts, &mut keys)?;
+    if let Some(k) = opts.fingerprint_key {
+        // Filter seeds from the supplied key, as a one-shard build's would be.
+        keys = crate::shard::shard_keys(&k, u32::MAX);
+    }
     let mut consented = vec![Vec::new(); plan.purposes.len()];
     let mut fingerprints = vec![Vec::new(); plan.segments.len()];
     // Every member's fingerprint, sorted at the end to find duplicate ids: 8 bytes a member, no

@@ -3,8 +3,8 @@
 //! Inspection goes through the edge's own decoder ([`edgeseg::Snapshot::decode`]), so a snapshot
 //! that inspects cleanly is one the edge will load, and a broken one fails with the edge's error.
 //! What it shows is safe to paste into a ticket: sizes, counts, names and times. It never shows a
-//! fingerprint, the fingerprint key (the decoder does not even expose it) or anything derived
-//! from an id.
+//! fingerprint, the fingerprint key (only its key id, a keyed hash of a constant) or anything
+//! derived from an id.
 //!
 //! The bytes may come from anywhere, and the edge checks only tier, segment and purpose names
 //! against `[a-z0-9_.-]`: the snapshot id, identity and consent-cookie names, lanes and pools can
@@ -29,6 +29,9 @@ pub struct Inspection {
     pub header: HeaderInfo,
     pub snapshot_id: String,
     pub version: u64,
+    /// Names the fingerprint key without revealing it (16 hex digits): equal for builds made with
+    /// the same supplied key, and what revocation deltas are bound to.
+    pub key_id: String,
     pub created_ms: u64,
     /// `created_ms` as ISO-8601 UTC.
     pub created: String,
@@ -175,6 +178,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, Error> {
         },
         snapshot_id: snap.id.clone(),
         version: snap.version,
+        key_id: format!("{:016x}", snap.key_id()),
         created_ms: snap.created_ms,
         created: iso8601(snap.created_ms),
         expires_ms: snap.expires_ms,
@@ -308,6 +312,7 @@ impl fmt::Display for Inspection {
             h.payload_len,
             h.checksum
         )?;
+        writeln!(f, "  key id    {}", self.key_id)?;
         writeln!(f, "  created   {} ({} ms)", self.created, self.created_ms)?;
         match (&self.expires, self.expires_ms) {
             (Some(iso), Some(ms)) => writeln!(f, "  expires   {iso} ({ms} ms)")?,

@@ -15,6 +15,8 @@
 //! * [`inspect()`] — what is in a snapshot, without ever showing an id or the key;
 //! * [`sample`] — deterministic demo members, traffic and definitions;
 //! * [`text`] — untrusted text: byte-order marks, which customer ids are refused, escaping for display;
+//! * [`keys`] — supplied fingerprint keys (reproducible builds, builds in parts);
+//! * [`parts`] — a sharded build as separate steps for a distributed engine (Spark);
 //! * [`fixture`] — the hand-made five-segment snapshot the host tests, fuzz targets and examples share.
 //!
 //! Two promises hold for every snapshot built here: **no raw customer id and no profile
@@ -36,7 +38,9 @@ pub mod fixture;
 pub mod flagd;
 pub mod fuse;
 pub mod inspect;
+pub mod keys;
 pub mod members;
+pub mod parts;
 mod plan;
 pub mod policy;
 mod prng;

@@ -118,11 +118,64 @@ pub fn build_sharded(
 
 /// A member's record in a run file: fingerprint, line (`u64::MAX`: none), consent purposes, then
 /// the segment bit words.
-struct Record {
-    fingerprint: u64,
-    line: u64,
-    consented: u64,
-    segments: Vec<u64>,
+pub(crate) struct Record {
+    pub(crate) fingerprint: u64,
+    pub(crate) line: u64,
+    pub(crate) consented: u64,
+    pub(crate) segments: Vec<u64>,
+}
+
+impl Record {
+    /// The record of a member as [`ingest`] files it.
+    pub(crate) fn of(m: &Filed<'_>) -> Record {
+        Record {
+            fingerprint: m.fingerprint,
+            line: m.line.unwrap_or(u64::MAX),
+            consented: m.consented,
+            segments: m.segments.to_vec(),
+        }
+    }
+}
+
+/// The key of a build: supplied (`BuildOptions::fingerprint_key`) or drawn from `keys`.
+pub(crate) fn build_key(opts: &BuildOptions, keys: &mut KeySource) -> Result<FingerprintKey, BuildError> {
+    if let Some(key) = opts.fingerprint_key {
+        return Ok(key);
+    }
+    let mut key = [0u8; 16];
+    keys.fill(&mut key)?;
+    Ok(FingerprintKey(key))
+}
+
+/// The build id of a sharded snapshot, which every shard repeats (binds shards to their head).
+pub(crate) fn build_id(key: &FingerprintKey, id: &str, version: u64, created_ms: u64) -> u64 {
+    key.hash_parts(&[b"build", id.as_bytes(), &version.to_le_bytes(), &created_ms.to_le_bytes()])
+}
+
+/// Filter seeds for shard `index` when the key was supplied: derived from the key and the index,
+/// so a shard built anywhere (another machine, a Spark task) has the same bytes.
+pub(crate) fn shard_keys(key: &FingerprintKey, index: u32) -> KeySource {
+    KeySource(Some(SplitMix64::new(key.hash_parts(&[b"edgeseg filter seeds", &index.to_le_bytes()]))))
+}
+
+/// Sorts one shard's records by fingerprint and refuses duplicates, naming their lines.
+pub(crate) fn sort_records(recs: &mut [Record]) -> Result<(), BuildError> {
+    recs.sort_unstable_by_key(|x| x.fingerprint);
+    let Some(pair) = recs.windows(2).find(|w| w[0].fingerprint == w[1].fingerprint) else { return Ok(()) };
+    let lines = (pair[0].line, pair[1].line);
+    Err(match lines {
+        (a, b) if a != u64::MAX && b != u64::MAX => BuildError::new(
+            BuildErrorKind::Members,
+            format!("duplicate id (also at line {}), or two ids whose keyed 64-bit fingerprints collide", a.min(b)),
+        )
+        .with_field("id")
+        .with_line(a.max(b)),
+        _ => BuildError::new(
+            BuildErrorKind::Members,
+            format!("duplicate id: two members have fingerprint {:016x}", pair[0].fingerprint),
+        )
+        .with_field("id"),
+    })
 }
 
 fn build_in(
@@ -135,9 +188,7 @@ fn build_in(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ShardedBuild, BuildError> {
     let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
-    let mut key = [0u8; 16];
-    keys.fill(&mut key)?;
-    let key = FingerprintKey(key);
+    let key = build_key(opts, &mut keys)?;
     let words = plan.segments.len().div_ceil(64);
     let record_len = 24 + 8 * words;
 
@@ -175,25 +226,16 @@ fn build_in(
         None => now_ms()?,
     };
     let version = opts.version.or(plan.version).unwrap_or(created_ms);
-    let build = key.hash_parts(&[b"build", plan.id.as_bytes(), &version.to_le_bytes(), &created_ms.to_le_bytes()]);
-    let encodings: Vec<Option<EncodingDef>> = plan
-        .segments
-        .iter()
-        .zip(&counts.segments)
-        .map(|(seg, &n)| resolve(seg, usize::try_from(n).unwrap_or(usize::MAX)))
-        .collect();
+    let build = build_id(&key, &plan.id, version, created_ms);
+    let encodings = encodings(plan, &counts.segments);
 
     // Shards in index order: bits ≥ RUN_BITS cuts each run into 2^(bits−8) shards; fewer bits
     // merge 2^(8−bits) runs into one shard.
     let shard_count = 1u32 << bits;
     let mut writer = ShardWriter {
-        plan,
+        shape: ShardShape { plan, encodings: &encodings, form: opts.exact_form, bits, build, version },
         keys: &mut keys,
-        encodings: &encodings,
-        form: opts.exact_form,
-        bits,
-        build,
-        version,
+        supplied_key: opts.fingerprint_key,
         head,
         entries: Vec::with_capacity(shard_count as usize),
         files: Vec::with_capacity(shard_count as usize),
@@ -206,26 +248,7 @@ fn build_in(
         progress(Progress::Encoding { index: r, of: 1 << RUN_BITS });
         let mut recs = read_run(&run_path(r), record_len, words)?;
         let _ = std::fs::remove_file(run_path(r));
-        recs.sort_unstable_by_key(|x| x.fingerprint);
-        if let Some(pair) = recs.windows(2).find(|w| w[0].fingerprint == w[1].fingerprint) {
-            let lines = (pair[0].line, pair[1].line);
-            return Err(match lines {
-                (a, b) if a != u64::MAX && b != u64::MAX => BuildError::new(
-                    BuildErrorKind::Members,
-                    format!(
-                        "duplicate id (also at line {}), or two ids whose keyed 64-bit fingerprints collide",
-                        a.min(b)
-                    ),
-                )
-                .with_field("id")
-                .with_line(a.max(b)),
-                _ => BuildError::new(
-                    BuildErrorKind::Members,
-                    format!("duplicate id: two members have fingerprint {:016x}", pair[0].fingerprint),
-                )
-                .with_field("id"),
-            });
-        }
+        sort_records(&mut recs)?;
         pending.extend(recs);
         if (r + 1) % runs_per_shard != 0 {
             continue;
@@ -254,43 +277,13 @@ fn build_in(
     let ShardWriter { entries, files, set_bytes, purpose_bytes, .. } = writer;
     progress(Progress::Checking);
     let expires_ms = expires_ms(plan, created_ms)?;
-    let placeholder = || Some(MembershipData::Exact(Vec::new()));
-    let mut ext = plan.ext.clone();
-    ext.sharding = Some(Sharding { bits, build, shards: entries });
-    let payload = SnapshotPayload {
-        id: plan.id.clone(),
-        version,
-        created_ms,
-        expires_ms,
-        fingerprint_key: key,
-        identity: plan.identity.clone(),
-        purposes: plan
-            .purposes
-            .iter()
-            .map(|p| Purpose {
-                name: p.name.clone(),
-                requires_consent: p.requires_consent,
-                consented: if p.requires_consent { placeholder() } else { None },
-            })
-            .collect(),
-        tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
-        default_tier: plan.default_tier,
-        segments: plan
-            .segments
-            .iter()
-            .zip(&counts.segments)
-            .map(|(seg, &n)| Segment {
-                name: seg.name.clone(),
-                tier: seg.tier,
-                purpose: seg.purpose,
-                precedence: seg.precedence,
-                rule: seg.rule.clone(),
-                membership: seg.selection.as_ref().and_then(|_| placeholder()),
-                members: n,
-            })
-            .collect(),
-        ext,
-    };
+    let payload = head_payload(
+        plan,
+        key,
+        &counts.segments,
+        HeadStamp { version, created_ms, expires_ms },
+        Sharding { bits, build, shards: entries },
+    );
     let bytes = payload.encode().map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()))?;
     // Self-check with the edge's own validation: the head, then every shard against it (one at
     // a time), so nothing the edge would refuse leaves the builder.
@@ -309,9 +302,73 @@ fn build_in(
     Ok(ShardedBuild { head: head.to_path_buf(), head_bytes: bytes.len() as u64, bits, shards: files, summary })
 }
 
+/// When and which version a head is: the same for every part of one build.
+pub(crate) struct HeadStamp {
+    pub(crate) version: u64,
+    pub(crate) created_ms: u64,
+    pub(crate) expires_ms: Option<u64>,
+}
+
+/// A sharded snapshot's head: rules, tiers, actions, key, empty placeholder sets, members per
+/// segment (`segment_members`) and the shard table.
+pub(crate) fn head_payload(
+    plan: &Plan,
+    key: FingerprintKey,
+    segment_members: &[u64],
+    stamp: HeadStamp,
+    sharding: Sharding,
+) -> SnapshotPayload {
+    let placeholder = || Some(MembershipData::Exact(Vec::new()));
+    let mut ext = plan.ext.clone();
+    ext.sharding = Some(sharding);
+    SnapshotPayload {
+        id: plan.id.clone(),
+        version: stamp.version,
+        created_ms: stamp.created_ms,
+        expires_ms: stamp.expires_ms,
+        fingerprint_key: key,
+        identity: plan.identity.clone(),
+        purposes: plan
+            .purposes
+            .iter()
+            .map(|p| Purpose {
+                name: p.name.clone(),
+                requires_consent: p.requires_consent,
+                consented: if p.requires_consent { placeholder() } else { None },
+            })
+            .collect(),
+        tiers: plan.tiers.iter().map(|t| Tier { name: t.clone() }).collect(),
+        default_tier: plan.default_tier,
+        segments: plan
+            .segments
+            .iter()
+            .zip(segment_members)
+            .map(|(seg, &n)| Segment {
+                name: seg.name.clone(),
+                tier: seg.tier,
+                purpose: seg.purpose,
+                precedence: seg.precedence,
+                rule: seg.rule.clone(),
+                membership: seg.selection.as_ref().and_then(|_| placeholder()),
+                members: n,
+            })
+            .collect(),
+        ext,
+    }
+}
+
+/// Each segment's encoding, `auto` resolved from its member count over the whole build.
+pub(crate) fn encodings(plan: &Plan, segment_members: &[u64]) -> Vec<Option<EncodingDef>> {
+    plan.segments
+        .iter()
+        .zip(segment_members)
+        .map(|(seg, &n)| resolve(seg, usize::try_from(n).unwrap_or(usize::MAX)))
+        .collect()
+}
+
 /// The fewest shard bits whose estimated largest shard fits `target` bytes (from the members per
 /// set; the per-shard estimate adds a quarter for the imbalance of a keyed hash's split).
-fn choose_bits(plan: &Plan, counts: &crate::build::Counts, form: ExactForm, target: u64) -> u8 {
+pub(crate) fn choose_bits(plan: &Plan, counts: &crate::build::Counts, form: ExactForm, target: u64) -> u8 {
     let mut total = 0f64;
     for (p, &n) in plan.purposes.iter().zip(&counts.consented) {
         if p.requires_consent {
@@ -364,15 +421,105 @@ fn read_run(path: &Path, record_len: usize, words: usize) -> Result<Vec<Record>,
     Ok(out)
 }
 
+/// What every shard of one build shares.
+pub(crate) struct ShardShape<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) encodings: &'a [Option<EncodingDef>],
+    pub(crate) form: ExactForm,
+    pub(crate) bits: u8,
+    pub(crate) build: u64,
+    pub(crate) version: u64,
+}
+
+/// One shard encoded: its bytes, its head-table entry, and bytes per set (for the summary).
+pub(crate) struct EncodedShard {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) entry: ShardEntry,
+    pub(crate) set_bytes: Vec<usize>,
+    pub(crate) purpose_bytes: Vec<usize>,
+}
+
+impl ShardShape<'_> {
+    /// Builds shard `index` from its members (sorted by fingerprint).
+    pub(crate) fn encode(
+        &self,
+        keys: &mut KeySource,
+        index: u32,
+        members: &[Record],
+    ) -> Result<EncodedShard, BuildError> {
+        let (plan, bits, form) = (self.plan, self.bits, self.form);
+        let encode_err = |what: String| {
+            move |e: edgeseg::Error| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what)
+        };
+        let mut purpose_bytes = vec![0; plan.purposes.len()];
+        let mut purposes = Vec::with_capacity(plan.purposes.len());
+        for (i, p) in plan.purposes.iter().enumerate() {
+            purposes.push(if p.requires_consent {
+                let fps: Vec<u64> = members
+                    .iter()
+                    .filter(|m| m.consented & (1 << i) != 0)
+                    .map(|m| probe_key(m.fingerprint, bits))
+                    .collect();
+                let set = exact_with(fps, form, bits, &format!("purpose {}", p.name))?;
+                if let Some(b) = purpose_bytes.get_mut(i) {
+                    *b = set.byte_len();
+                }
+                Some(set)
+            } else {
+                None
+            });
+        }
+        let mut set_bytes = vec![0; plan.segments.len()];
+        let mut segments = Vec::with_capacity(plan.segments.len());
+        for (i, (seg, encoding)) in plan.segments.iter().zip(self.encodings).enumerate() {
+            let Some(encoding) = encoding else {
+                segments.push(None);
+                continue;
+            };
+            let fps: Vec<u64> =
+                members.iter().filter(|m| bit(&m.segments, i)).map(|m| probe_key(m.fingerprint, bits)).collect();
+            let field = format!("segment {}", seg.name);
+            let set = match encoding {
+                EncodingDef::Exact | EncodingDef::Auto => exact_with(fps, form, bits, &field)?,
+                EncodingDef::Bloom => {
+                    MembershipData::bloom(&fps, seg.fp_rate, &keys.bloom_seed()?).map_err(encode_err(field))?
+                }
+                EncodingDef::Fuse => {
+                    let mut seed = [0u8; 8];
+                    keys.fill(&mut seed)?;
+                    let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed))
+                        .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field))?;
+                    MembershipData::Fuse(bytes)
+                }
+            };
+            if let Some(b) = set_bytes.get_mut(i) {
+                *b = set.byte_len();
+            }
+            segments.push(Some(set));
+        }
+        let payload = ShardPayload {
+            snapshot_id: plan.id.clone(),
+            snapshot_version: self.version,
+            build: self.build,
+            index,
+            bits,
+            purposes,
+            segments,
+        };
+        let bytes = payload.encode().map_err(encode_err(format!("shard {index}")))?;
+        let crc32c = bytes.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let entry = ShardEntry { len: bytes.len() as u64, crc32c, sha256, members: members.len() as u64 };
+        Ok(EncodedShard { bytes, entry, set_bytes, purpose_bytes })
+    }
+}
+
 /// Writes the shards of one build in index order, and keeps what the head and the summary need.
 struct ShardWriter<'a> {
-    plan: &'a Plan,
+    shape: ShardShape<'a>,
     keys: &'a mut KeySource,
-    encodings: &'a [Option<EncodingDef>],
-    form: ExactForm,
-    bits: u8,
-    build: u64,
-    version: u64,
+    /// A supplied key: each shard's filter seeds derive from it and the index ([`shard_keys`]).
+    supplied_key: Option<FingerprintKey>,
     head: &'a Path,
     entries: Vec<ShardEntry>,
     files: Vec<ShardFile>,
@@ -389,75 +536,25 @@ impl ShardWriter<'_> {
 
     /// Builds, writes and records shard `index` from its members (sorted by fingerprint).
     fn write(&mut self, index: u32, members: &[Record]) -> Result<(), BuildError> {
-        let (plan, bits, form) = (self.plan, self.bits, self.form);
-        let encode_err = |what: String| {
-            move |e: edgeseg::Error| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what)
+        let shard = match self.supplied_key {
+            Some(key) => self.shape.encode(&mut shard_keys(&key, index), index, members)?,
+            None => self.shape.encode(self.keys, index, members)?,
         };
-        let mut purposes = Vec::with_capacity(plan.purposes.len());
-        for (i, p) in plan.purposes.iter().enumerate() {
-            purposes.push(if p.requires_consent {
-                let fps: Vec<u64> = members
-                    .iter()
-                    .filter(|m| m.consented & (1 << i) != 0)
-                    .map(|m| probe_key(m.fingerprint, bits))
-                    .collect();
-                let set = exact_with(fps, form, bits, &format!("purpose {}", p.name))?;
-                if let Some(b) = self.purpose_bytes.get_mut(i) {
-                    *b += set.byte_len();
-                }
-                Some(set)
-            } else {
-                None
-            });
+        for (sum, b) in self.set_bytes.iter_mut().zip(&shard.set_bytes) {
+            *sum += b;
         }
-        let mut segments = Vec::with_capacity(plan.segments.len());
-        for (i, (seg, encoding)) in plan.segments.iter().zip(self.encodings).enumerate() {
-            let Some(encoding) = encoding else {
-                segments.push(None);
-                continue;
-            };
-            let fps: Vec<u64> =
-                members.iter().filter(|m| bit(&m.segments, i)).map(|m| probe_key(m.fingerprint, bits)).collect();
-            let field = format!("segment {}", seg.name);
-            let set = match encoding {
-                EncodingDef::Exact | EncodingDef::Auto => exact_with(fps, form, bits, &field)?,
-                EncodingDef::Bloom => {
-                    MembershipData::bloom(&fps, seg.fp_rate, &self.keys.bloom_seed()?).map_err(encode_err(field))?
-                }
-                EncodingDef::Fuse => {
-                    let mut seed = [0u8; 8];
-                    self.keys.fill(&mut seed)?;
-                    let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed))
-                        .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field))?;
-                    MembershipData::Fuse(bytes)
-                }
-            };
-            if let Some(b) = self.set_bytes.get_mut(i) {
-                *b += set.byte_len();
-            }
-            segments.push(Some(set));
+        for (sum, b) in self.purpose_bytes.iter_mut().zip(&shard.purpose_bytes) {
+            *sum += b;
         }
-        let payload = ShardPayload {
-            snapshot_id: plan.id.clone(),
-            snapshot_version: self.version,
-            build: self.build,
-            index,
-            bits,
-            purposes,
-            segments,
-        };
-        let bytes = payload.encode().map_err(encode_err(format!("shard {index}")))?;
-        let crc32c = bytes.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
-        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let path = shard_path(self.head, index);
-        std::fs::write(&path, &bytes).map_err(|e| io_err(&path, e))?;
-        self.entries.push(ShardEntry { len: bytes.len() as u64, crc32c, sha256, members: members.len() as u64 });
-        self.files.push(ShardFile { index, path, bytes: bytes.len() as u64, members: members.len() as u64 });
+        std::fs::write(&path, &shard.bytes).map_err(|e| io_err(&path, e))?;
+        self.files.push(ShardFile { index, path, bytes: shard.entry.len, members: shard.entry.members });
+        self.entries.push(shard.entry);
         Ok(())
     }
 }
 
-fn summarise(
+pub(crate) fn summarise(
     plan: &Plan,
     snapshot: &Snapshot,
     counts: &crate::build::Counts,

@@ -5,6 +5,7 @@
 //! * `cargo xtask demo`  — sample data → snapshot → replay through the module in wasmtime → report
 //! * `cargo xtask test`  — installs what tests need, checks the guards, runs every test and the demo
 //! * `cargo xtask test-js` — only the JS half of `test` (Node, Chromium, workerd, Deno), for JS work
+//! * `cargo xtask test-spark` — only the Python package and the Spark job's test (Java, venv, wheel)
 //! * `cargo xtask size`  — raw and gzip sizes of both modules against budgets and peers, top functions
 //! * `cargo xtask bench` — edgeseg against its peers: rules, decisions, membership, loads, replay (`target/bench/report.json`)
 //! * `cargo xtask fuzz`  — every cargo-fuzz target of `fuzz/` for N seconds (nightly), a table of execs
@@ -16,6 +17,7 @@ mod config;
 mod fuzz;
 mod js;
 mod size;
+mod spark;
 mod tasks;
 mod wasm;
 
@@ -29,11 +31,15 @@ fn main() -> ExitCode {
         Some("demo") => tasks::demo(&args[1..]),
         Some("test") => tasks::test(&args[1..]),
         Some("test-js") => tasks::test_js(&args[1..]),
+        Some("test-spark") => tasks::test_spark(&args[1..]),
         Some("size") => size::size(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <build|build-js|demo|test|test-js|size|bench|fuzz> [--release]\n\n{}", USAGE);
+            eprintln!(
+                "usage: cargo xtask <build|build-js|demo|test|test-js|test-spark|size|bench|fuzz> [--release]\n\n{}",
+                USAGE
+            );
             return ExitCode::from(2);
         }
     };
@@ -54,6 +60,8 @@ const USAGE: &str = "\
   test    install targets, check the raw-build guards, no_std build, clippy, rustfmt, every test, demo
   test-js only the JS half of test: installs its tools, builds the edgeseg CLI and the npm package,
           runs the wasm-bindgen tests (Node, headless Chromium) and the Worker/browser/Deno tests
+  test-spark only the Spark part of test: Java, a pinned venv in target/pyenv, the edgeseg wheel
+          (maturin), then python/tests: the PySpark job vs edgeseg build on 10^6 Parquet members
   size    raw and gzip sizes of the raw-ABI and JS modules, budgets (pass/fail), peers' published sizes,
           the raw module's 20 biggest functions (--json; --check: exit non-zero over a budget;
           --reuse: measure target/wasm and target/js/pkg as they are instead of building them)

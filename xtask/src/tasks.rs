@@ -229,6 +229,18 @@ pub fn test_js(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask test-spark`: the Spark half of [`test`] alone.
+pub fn test_spark(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("test-spark: unknown argument {a}"));
+    }
+    let started = Instant::now();
+    let module = build(&[])?;
+    crate::spark::test(&module)?;
+    eprintln!("\nxtask test-spark: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
 pub fn test(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("test: unknown argument {a}"));
@@ -312,6 +324,9 @@ pub fn test(args: &[String]) -> Result<(), String> {
 
     // After the demo: the `edgeseg` CLI it built makes the JS tests' snapshot.
     crate::js::test(&target_dir().join("debug").join("edgeseg"))?;
+
+    // The Python package and the Spark job: a venv, a wheel, PySpark in local mode.
+    crate::spark::test(&module)?;
 
     // Both modules were just built; both are within their gzip budgets, and this keeps them there.
     step("size: both modules against their gzip budgets and the peers; the raw module's biggest functions");

@@ -9,6 +9,7 @@ mod flagd;
 mod inspect;
 mod limits;
 mod members;
+mod parts;
 mod sample;
 mod untrusted;
 
