@@ -56,6 +56,11 @@ pub struct BuildArgs {
     /// keygen`); hosts configured with the public key refuse anything unsigned or re-signed.
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Fingerprint ids under this key (a file of 32 hex digits, from `edgeseg keygen
+    /// --fingerprint`) instead of a fresh one; filter seeds derive from it. Builds become
+    /// reproducible and parts built elsewhere (the Spark job) agree. A new key means a full rebuild.
+    #[arg(long, value_name = "FILE", conflicts_with = "seed")]
+    pub fingerprint_key: Option<PathBuf>,
     /// Where to write the snapshot.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -133,6 +138,7 @@ pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         created_ms: args.created_ms,
         seed: args.seed,
         exact_form: if args.exact_form == "plain" { ExactForm::Plain } else { ExactForm::Compact },
+        fingerprint_key: args.fingerprint_key.as_deref().map(edgeseg_snapshots::keys::load).transpose()?,
     };
     let draw = args.progress || (!args.no_progress && std::io::stderr().is_terminal());
     if args.shards.is_some() || args.shard_bytes.is_some() {
@@ -323,24 +329,40 @@ pub fn run_import_flagd(args: &ImportFlagdArgs, out: &mut dyn Write) -> anyhow::
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// Writes `<OUT>.key` (the secret signing key, mode 0600) and `<OUT>.pub` (the public key hosts
-    /// are configured with), each 64 hex digits.
+    /// are configured with), each 64 hex digits. With `--fingerprint`: `<OUT>.fpkey`.
     #[arg(long, value_name = "PREFIX")]
     pub out: PathBuf,
+    /// Write a fingerprint key instead (`<OUT>.fpkey`, 32 hex digits, mode 0600) for `build
+    /// --fingerprint-key` and the Spark job: every build with it fingerprints ids alike.
+    #[arg(long)]
+    pub fingerprint: bool,
 }
 
-pub fn run_keygen(args: &KeygenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    use edgeseg_snapshots::sign;
-    let key = sign::generate()?;
-    let secret = args.out.with_extension("key");
-    let public = args.out.with_extension("pub");
-    for path in [&secret, &public] {
-        anyhow::ensure!(!path.exists(), "{} exists; refusing to overwrite a key", path.display());
-    }
+/// Creates `path` for a secret: never over an existing file, mode 0600.
+fn create_secret(path: &Path) -> anyhow::Result<File> {
+    anyhow::ensure!(!path.exists(), "{} exists; refusing to overwrite a key", path.display());
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&secret).with_context(|| format!("creating {}", secret.display()))?;
+    options.open(path).with_context(|| format!("creating {}", path.display()))
+}
+
+pub fn run_keygen(args: &KeygenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    use edgeseg_snapshots::{keys, sign};
+    if args.fingerprint {
+        let path = args.out.with_extension("fpkey");
+        let key = keys::generate()?;
+        let mut file = create_secret(&path)?;
+        file.write_all(keys::to_text(&key).as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "fingerprint key {} (keep secret), key id {}", path.display(), keys::key_id_hex(&key))?;
+        return Ok(());
+    }
+    let key = sign::generate()?;
+    let secret = args.out.with_extension("key");
+    let public = args.out.with_extension("pub");
+    anyhow::ensure!(!public.exists(), "{} exists; refusing to overwrite a key", public.display());
+    let mut file = create_secret(&secret)?;
     writeln!(file, "{}", sign::to_hex(&key.to_bytes())).with_context(|| format!("writing {}", secret.display()))?;
     std::fs::write(&public, format!("{}\n", sign::to_hex(key.verifying_key().as_bytes())))
         .with_context(|| format!("writing {}", public.display()))?;
