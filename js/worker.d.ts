@@ -22,7 +22,11 @@ export interface WorkerOptions {
   deltaKey?: string;
   /** Custom delta source; overrides `deltaKey`. `null`: no (new) delta. */
   delta?: (env: any) => Promise<ArrayBuffer | Uint8Array | null> | ArrayBuffer | Uint8Array | null;
-  /** Re-read the binding at most this often (ms). Default 60000. A bad snapshot never replaces a good one. */
+  /** Re-read the binding at most this often (ms). Default 60000. A bad snapshot never replaces a good one.
+   * Once a snapshot serves, the re-read (snapshot or head, signature check, load, delta) runs after
+   * the response, in `ctx.waitUntil`: the request that finds it due is decided with the serving
+   * engine and later ones see the new snapshot. Before the first good snapshot, or when `fetch` is
+   * called without a `ctx` that has `waitUntil`, the request waits for it. */
   refreshMs?: number;
   /** Path answered at the edge with `{tier, segments, version}`, `ETag` = snapshot version. Default `/user/segments`. */
   segmentsPath?: string;
@@ -32,7 +36,8 @@ export interface WorkerOptions {
   routeTo?: (route: unknown, env: any) => string | URL | null | undefined;
 }
 
-/** An ES-module Worker: `export default withEdgeseg({...})`. */
+/** An ES-module Worker: `export default withEdgeseg({...})`. `ctx` is the runtime's execution
+ * context: its `waitUntil` carries snapshot refreshes past the response (see `refreshMs`). */
 export function withEdgeseg(options?: WorkerOptions): {
   fetch(request: Request, env: any, ctx?: any): Promise<Response>;
 };

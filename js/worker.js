@@ -2,7 +2,8 @@
 //
 // The wasm module is a precompiled import (`CompiledWasm`): Workers forbid compiling wasm from bytes
 // at run time, so it is instantiated with `initSync({ module })`. The snapshot is read from a
-// binding (a KV namespace, a static-assets fetcher, or bytes), re-read at most every `refreshMs`,
+// binding (a KV namespace, a static-assets fetcher, or bytes), re-read at most every `refreshMs` —
+// once an engine serves, after the response (`ctx.waitUntil`), so no request waits for the read —
 // and a snapshot that fails to load, has expired, is an older version of the serving one (a
 // rollback), or — with `publicKey` set — is unsigned or wrongly signed (checked with WebCrypto's
 // Ed25519) never replaces the last good one.
@@ -60,10 +61,10 @@ function init() {
 
 /**
  * Per isolate: the last good engine and its bytes, the delta applied to it (and the last delta
- * tried, so a refused one is not retried every refresh), when the binding was last read, and the
- * last load error.
+ * tried, so a refused one is not retried every refresh), when the binding was last read, the
+ * last load error, and the refresh under way (`background`: the same, never rejecting).
  */
-const state = { engine: null, bytes: null, delta: null, deltaTried: null, checkedAt: -Infinity, lastError: null, loading: null };
+const state = { engine: null, bytes: null, delta: null, deltaTried: null, checkedAt: -Infinity, lastError: null, loading: null, background: null };
 const counters = { fallbacks: 0, traps: 0, reinstantiations: 0, refusedLoads: {}, refusedDeltas: {}, identity: { verified: 0, refused: {} } };
 
 function countKind(map, err) {
@@ -209,14 +210,31 @@ async function refresh(env, options, now) {
   }
 }
 
-async function currentEngine(env, options) {
+/**
+ * Starts a refresh when `refreshMs` has passed (concurrent requests share one: `state.loading`)
+ * and returns what this request must wait for: null, or that refresh before the first good
+ * snapshot, or without `ctx.waitUntil`. Once an engine serves, the read (the head may be MBs),
+ * its signature check, load and delta run after the response, kept alive by `ctx.waitUntil`:
+ * the request is decided with the engine already serving, and the next ones see the new snapshot.
+ * Synchronous, so that no refresh can swap (and free) the engine between here and the caller's
+ * `state.engine`. A refresh counts and logs its own refusals; should it throw nonetheless (a
+ * failed re-instantiation), a waiting request gets the error as before, and the background
+ * copy logs it once instead of leaving an unhandled rejection.
+ */
+function refreshIfDue(env, options, ctx) {
   init();
   const now = Date.now();
-  if (now - state.checkedAt >= (options.refreshMs ?? 60_000)) {
-    state.loading ??= refresh(env, options, now).finally(() => (state.loading = null));
-    await state.loading;
+  if (now - state.checkedAt < (options.refreshMs ?? 60_000)) return null;
+  if (state.loading == null) {
+    const loading = refresh(env, options, now).finally(() => {
+      state.loading = state.background = null;
+    });
+    state.loading = loading;
+    state.background = loading.catch((err) => console.error(`edgeseg: background refresh failed: ${err?.message ?? err}`));
   }
-  return state.engine;
+  if (state.engine == null || typeof ctx?.waitUntil !== "function") return state.loading;
+  ctx.waitUntil(state.background);
+  return null;
 }
 
 // Sharded snapshots: the shard reads in flight (one per index, shared by concurrent requests;
@@ -426,7 +444,9 @@ export function withEdgeseg(options = {}) {
   if (options.shardBudgetBytes != null) shards.budget = options.shardBudgetBytes;
   return {
     async fetch(request, env, ctx) {
-      let engine = await currentEngine(env, options);
+      const refreshing = refreshIfDue(env, options, ctx);
+      if (refreshing != null) await refreshing;
+      let engine = state.engine;
       if (!engine) {
         // No snapshot has ever loaded: fail open, untagged.
         return origin(request, env, ctx, null);

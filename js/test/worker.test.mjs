@@ -2,7 +2,7 @@
 // real fetches against the built npm package, the wasm module imported precompiled.
 // Run by `cargo xtask test` (EDGESEG_JS_PKG, EDGESEG_JS_SNAPSHOT[_V2/_SIGNED/_IMPOSTOR], EDGESEG_JS_PUBLIC_KEY,
 // EDGESEG_JS_DELTA set).
-import { test, before, after } from "node:test";
+import { describe, test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -16,11 +16,24 @@ let kv;
 /** JSON of the adapter's stats (u64 counters may be BigInts). */
 const statsJson = `JSON.stringify(stats(), (k, v) => (typeof v === "bigint" ? Number(v) : v))`;
 
+/**
+ * Entry code: once a snapshot serves, the adapter re-reads it after the response (`ctx.waitUntil`).
+ * `settling(ctx)` is a ctx whose waitUntil work `settled()` awaits, so that an entry reports the
+ * state that work leaves (the request itself was decided without it).
+ */
+const settling = `
+function settling(ctx) {
+  const background = [];
+  const waitUntil = (promise) => (background.push(promise), ctx.waitUntil(promise));
+  return [{ waitUntil, passThroughOnException: () => ctx.passThroughOnException() }, () => Promise.all(background)];
+}`;
+
 const entry = `
 import { withEdgeseg, loadedEngine, stats } from "./pkg/worker.js";
+${settling}
 const handler = withEdgeseg({
   binding: "SNAPSHOTS",
-  refreshMs: 0, // re-read KV on every request, so the test sees each put at once
+  refreshMs: 0, // re-read KV on every request, so the test sees each put by the next request
   routeTo: (route) => (route.pool === "premium-pool" ? "https://premium.origin.example" : null),
   // Answers with what it was sent; x-test-origin-headers (JSON pairs) adds headers to its answer.
   origin: (req, env, ctx, decision) => {
@@ -31,7 +44,9 @@ const handler = withEdgeseg({
 });
 export default {
   async fetch(request, env, ctx) {
-    const response = await handler.fetch(request, env, ctx);
+    const [testCtx, settled] = settling(ctx);
+    const response = await handler.fetch(request, env, testCtx);
+    await settled();
     const out = new Response(response.body, response);
     out.headers.set("x-test-loaded-version", String(loadedEngine()?.version ?? "none"));
     out.headers.set("x-test-stats", ${statsJson});
@@ -329,7 +344,8 @@ test("a newer snapshot replaces the serving one; the older one arriving again is
   await kv.put("edgeseg.snapshot", await readFile(process.env.EDGESEG_JS_SNAPSHOT_V2));
   const res = await get("/", { cookie: "edgeseg_uid=alice" });
   assert.equal(res.headers.get("x-test-loaded-version"), "2");
-  assert.equal((await originSaw(res))["x-edgeseg-snapshot"], "2");
+  assert.equal((await originSaw(res))["x-edgeseg-snapshot"], "1", "decided before the background read");
+  assert.equal((await originSaw(await get("/", { cookie: "edgeseg_uid=alice" })))["x-edgeseg-snapshot"], "2");
   await kv.put("edgeseg.snapshot", await readFile(snapshotPath));
   const after = await get("/", { cookie: "edgeseg_uid=alice" });
   assert.equal(after.status, 200);
@@ -348,9 +364,12 @@ test("with publicKey: only snapshots signed by the publisher's key load (WebCryp
     scriptPath,
     `import { withEdgeseg, loadedEngine, lastSnapshotError } from "./pkg/worker.js";
 const handler = withEdgeseg({ binding: "SNAPSHOTS", refreshMs: 0, publicKey: ${JSON.stringify(process.env.EDGESEG_JS_PUBLIC_KEY)} });
+${settling}
 export default {
   async fetch(request, env, ctx) {
-    await handler.fetch(request, env, ctx).then((r) => r.arrayBuffer()).catch(() => null);
+    const [testCtx, settled] = settling(ctx);
+    await handler.fetch(request, env, testCtx).then((r) => r.arrayBuffer()).catch(() => null);
+    await settled();
     const out = new Response("ok");
     out.headers.set("x-test-loaded-version", String(loadedEngine()?.version ?? "none"));
     out.headers.set("x-test-error-kind", String(lastSnapshotError()?.kind ?? "none"));
@@ -380,4 +399,176 @@ export default {
   } finally {
     await signedMf.dispose();
   }
+});
+
+// Refreshes in the background: the snapshot comes from the test itself (a Node function behind a
+// service binding, read by an `options.snapshot` hook), which holds a read as long as it likes.
+describe("a due refresh once a snapshot serves: read after the response (ctx.waitUntil)", () => {
+  let sourceMf;
+  let v1;
+  let v2;
+  /** What the source answers: snapshot bytes, or an HTTP status (404: no snapshot, 503: a failed read). */
+  let answer = 404;
+  let reads = 0;
+  let unanswered = 0;
+  let hold = null;
+  /** Held reads' `open`s: a failed test opens the ones it left held, so the next ones run. */
+  const opens = new Set();
+
+  /** Holds the next read until `open(answer)`; `reached` resolves when the read arrives. */
+  function holdNextRead() {
+    let arrived;
+    let open;
+    const reached = new Promise((r) => (arrived = r));
+    const opened = new Promise((r) => (open = r));
+    hold = { arrived, opened };
+    opens.add(open);
+    return {
+      reached: within(reached, 5000, "the snapshot read"),
+      open: (body) => (opens.delete(open), open(body)),
+    };
+  }
+
+  async function serveRead() {
+    reads++;
+    unanswered++;
+    let body = answer;
+    const held = hold;
+    hold = null;
+    if (held) {
+      held.arrived();
+      body = await held.opened;
+    }
+    unanswered--;
+    return body instanceof Uint8Array ? new Response(body) : new Response(null, { status: body });
+  }
+
+  /** A request (`noCtx`: the entry calls fetch(request, env), as a runtime without ctx would). */
+  const visit = (id, noCtx = false) =>
+    sourceMf.dispatchFetch("https://shop.example/", {
+      headers: { cookie: `edgeseg_uid=${id}`, ...(noCtx ? { "x-test-no-ctx": "1" } : {}) },
+    });
+  const snapshotSeen = async (res) => (await res.json()).headers["x-edgeseg-snapshot"];
+  /** The adapter's state, read without a request through it (no refresh started). */
+  const adapterState = async () => (await sourceMf.dispatchFetch("https://shop.example/__state")).json();
+  /** `promise`, or a failure after `ms`. */
+  function within(promise, ms, what) {
+    let timer;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
+  /** Whether `promise` settles within `ms`. */
+  const settledWithin = (promise, ms) => Promise.race([promise.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+  async function until(check, what) {
+    for (let i = 0; i < 200; i++) {
+      if (await check(await adapterState())) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.fail(`${what}: not within 5 s (${JSON.stringify(await adapterState())})`);
+  }
+
+  before(async () => {
+    v1 = new Uint8Array(await readFile(snapshotPath));
+    v2 = new Uint8Array(await readFile(process.env.EDGESEG_JS_SNAPSHOT_V2));
+    const scriptPath = join(dirname(pkg), "worker-test-background-entry.mjs");
+    await writeFile(
+      scriptPath,
+      `import { withEdgeseg, loadedEngine, lastSnapshotError, stats } from "./pkg/worker.js";
+const handler = withEdgeseg({
+  refreshMs: 0, // every request finds a refresh due
+  snapshot: async (env) => {
+    const res = await env.SOURCE.fetch("https://source.invalid/edgeseg.snapshot");
+    if (res.status === 404) return null;
+    if (!res.ok) throw new Error(\`the snapshot source answered \${res.status}\`);
+    return res.arrayBuffer();
+  },
+  origin: (req) => new Response(JSON.stringify({ headers: Object.fromEntries(req.headers) })),
+});
+export default {
+  async fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === "/__state") {
+      const err = lastSnapshotError();
+      const s = { version: loadedEngine()?.version ?? null, error: err ? (err.kind ?? err.message) : null, stats: stats() };
+      return new Response(JSON.stringify(s, (k, v) => (typeof v === "bigint" ? Number(v) : v)));
+    }
+    return handler.fetch(request, env, request.headers.has("x-test-no-ctx") ? undefined : ctx);
+  },
+};`,
+    );
+    sourceMf = workerd(scriptPath, { serviceBindings: { SOURCE: serveRead } });
+    await sourceMf.ready;
+  });
+
+  afterEach(() => {
+    hold = null;
+    for (const open of opens) open(404);
+    opens.clear();
+  });
+
+  after(async () => {
+    await sourceMf?.dispose();
+  });
+
+  test("no snapshot has loaded yet: the request waits for the read and is decided with what it read", async () => {
+    const read = holdNextRead();
+    const pending = visit("alice");
+    await read.reached;
+    assert.equal(await settledWithin(pending, 300), false, "answered before its snapshot was read");
+    answer = v1;
+    read.open(v1);
+    const res = await within(pending, 5000, "the first request");
+    assert.equal(await snapshotSeen(res), "1");
+    assert.equal(reads, 1);
+  });
+
+  test("a due refresh is read in the background: requests are decided with the serving engine meanwhile, the new snapshot serves after", async () => {
+    const read = holdNextRead();
+    const res = await within(visit("alice"), 5000, "a request while the snapshot read is held");
+    assert.equal(await snapshotSeen(res), "1", "decided with the engine serving");
+    await read.reached;
+    assert.equal(unanswered, 1, "answered while the read is still pending");
+    // One refresh at a time: a request meanwhile is decided too, and starts no second read.
+    assert.equal(await snapshotSeen(await within(visit("bob"), 5000, "a second request")), "1");
+    assert.equal(reads, 2);
+    assert.equal(unanswered, 1);
+
+    answer = v2;
+    read.open(v2);
+    await until((s) => s.version === 2, "v2 loaded in the background");
+    assert.equal(await snapshotSeen(await visit("alice")), "2", "a later request sees the new snapshot");
+    const s = await adapterState();
+    assert.deepEqual([s.error, s.stats.refusedLoads], [null, {}]);
+  });
+
+  test("a background refresh that fails is counted as before and keeps the serving engine", async () => {
+    // A snapshot that does not load (4 bytes: Truncated), then a read that fails (the hook throws).
+    let read = holdNextRead();
+    assert.equal(await snapshotSeen(await within(visit("alice"), 5000, "a request while the read is held")), "2");
+    await read.reached;
+    answer = 404; // later reads find nothing, which changes nothing: the counts stay exact
+    read.open(new Uint8Array([1, 2, 3, 4]));
+    await until((s) => s.stats.refusedLoads.Truncated === 1, "the refused snapshot counted");
+    assert.equal((await adapterState()).error, "Truncated");
+
+    read = holdNextRead();
+    assert.equal(await snapshotSeen(await within(visit("alice"), 5000, "a request while the read is held")), "2");
+    await read.reached;
+    read.open(503);
+    await until((s) => s.stats.refusedLoads.Error === 1, "the failed read counted");
+
+    const res = await visit("alice");
+    assert.equal(await snapshotSeen(res), "2", "the last good engine still serves");
+    const s = await adapterState();
+    assert.deepEqual([s.version, s.error, s.stats.refusedLoads], [2, "the snapshot source answered 503", { Truncated: 1, Error: 1 }]);
+  });
+
+  test("without ctx.waitUntil (fetch(request, env)) a due refresh is awaited, as before", async () => {
+    const read = holdNextRead();
+    const pending = visit("alice", true);
+    await read.reached;
+    assert.equal(await settledWithin(pending, 300), false, "answered before the due read");
+    answer = v2;
+    read.open(v2);
+    assert.equal(await snapshotSeen(await within(pending, 5000, "the request")), "2");
+  });
 });
