@@ -276,7 +276,14 @@ mod tests {
     }
 
     fn member(id: &str, line: u64) -> Result<crate::Member, crate::BuildError> {
-        Ok(crate::Member { id: id.into(), consents: vec![], segments: vec![], tcf: None, attributes: vec![], line: Some(line) })
+        Ok(crate::Member {
+            id: id.into(),
+            consents: vec![],
+            segments: vec![],
+            tcf: None,
+            attributes: vec![],
+            line: Some(line),
+        })
     }
 
     #[test]

@@ -134,7 +134,9 @@ fn build_errors_name_member_file_line_and_field() {
     assert!(e.message().contains("duplicate id (also at line 3)"), "{e}");
 
     // Members from an iterator (no file to read again): refused all the same, records unnamed.
-    let member = |id: &str| Ok(Member { id: id.into(), consents: vec![], segments: vec![], tcf: None, attributes: vec![], line: None });
+    let member = |id: &str| {
+        Ok(Member { id: id.into(), consents: vec![], segments: vec![], tcf: None, attributes: vec![], line: None })
+    };
     let defs_parsed = edgeseg_snapshots::Definitions::from_json(sample::DEMO_DEFINITIONS).unwrap();
     let e = edgeseg_snapshots::build(&defs_parsed, [member("a"), member("b"), member("a")], &seeded(1)).unwrap_err();
     assert_eq!((e.kind(), e.field(), e.line()), (BuildErrorKind::Members, Some("id"), None));

@@ -158,7 +158,14 @@ pub fn audience_id(i: u64) -> String {
 fn build_audience(encoding: Encoding, members: u64) -> Vec<u8> {
     let defs = audience_definitions(encoding);
     let members = (0..members).map(|i| {
-        Ok(Member { id: audience_id(i), consents: Vec::new(), segments: Vec::new(), tcf: None, attributes: Vec::new(), line: None })
+        Ok(Member {
+            id: audience_id(i),
+            consents: Vec::new(),
+            segments: Vec::new(),
+            tcf: None,
+            attributes: Vec::new(),
+            line: None,
+        })
     });
     build(&defs, members, &BuildOptions { exact_form: encoding.exact_form, ..options() }).unwrap().bytes
 }
