@@ -1,24 +1,44 @@
-//! Member readers: CSV and JSONL, one record at a time.
+//! Member readers: CSV, JSONL and Parquet, one record at a time.
 //!
 //! Member exports can be tens of millions of rows, and the builder keeps only fingerprints, so the
 //! readers stream: an iterator of [`Member`]s, never a `Vec` of the file. Every record carries the
-//! line it came from, so any later complaint (an unknown purpose, a duplicate id) can point at it.
+//! line (for Parquet: the row) it came from, so any later complaint (an unknown purpose, a
+//! duplicate id) can point at it.
 //!
 //! CSV is loosely typed, as warehouse exports are: an empty cell is `null`, `true`/`false` are
 //! booleans, anything that parses as a finite number is a number, the rest are strings (so a zip
 //! code `01234` becomes the number 1234; JSON Logic's loose `==` still matches `"01234"`). JSONL
-//! keeps the types it was given.
+//! keeps the types it was given; Parquet maps its Arrow types (see [`parquet`](self::ParquetMembers)).
+//!
+//! Where members come from is a [`MemberSource`]: a file (`.csv`, `.jsonl`, either also `.gz` or
+//! `.zst`, or `.parquet`), a directory of Parquet part files (hive-style `key=value` directories
+//! become attributes), or stdin (`-`, CSV or JSONL, format given). A source can be opened again and
+//! reads the same members in the same order, which is how a duplicate id found at the end of a
+//! build is traced back to its lines. Rows of a Parquet directory are numbered across its part
+//! files in path order; [`MemberSource::relocate`] turns such a row into (part file, row in it).
+
+mod csv;
+mod dataset;
+mod jsonl;
+mod parquet;
+mod values;
+
+pub use self::csv::CsvMembers;
+pub use self::jsonl::JsonlMembers;
+pub use self::parquet::ParquetMembers;
+pub use dataset::locate;
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::Literal;
-use serde::Deserialize;
+use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// One member: an id, the purposes they consented to, and profile attributes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
+    /// The customer id, as the edge will see it (the builder only keeps its keyed fingerprint).
     pub id: String,
     /// Purpose names as written (the builder resolves them against the definitions).
     pub consents: Vec<String>,
@@ -30,7 +50,8 @@ pub struct Member {
     pub segments: Vec<String>,
     /// Scalar attributes (`Literal::Array` never appears), in file order.
     pub attributes: Vec<(String, Literal)>,
-    /// 1-based line in the source file, for error messages.
+    /// 1-based line in the source file (Parquet: row, counted across a directory's part files in
+    /// path order; see [`MemberSource::relocate`]), for error messages.
     pub line: Option<u64>,
 }
 
@@ -41,48 +62,230 @@ impl Member {
     }
 }
 
-fn csv_err(file: Option<&Path>, e: &csv::Error) -> BuildError {
-    let line = e.position().map_or(1, csv::Position::line);
-    match e.kind() {
-        csv::ErrorKind::Io(io) => {
-            let err = BuildError::new(BuildErrorKind::Io, io.to_string()).with_line(line);
-            match file {
-                Some(f) => err.with_file(f),
-                None => err,
-            }
+/// Which columns of a CSV or Parquet export are which. JSONL has fixed field names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberColumns {
+    /// The customer id column (default `id`).
+    pub id: String,
+    /// Consented purposes (default `consents`): a delimited string, or in Parquet also a list of strings.
+    pub consents: String,
+    /// Precomputed segment names (default `segments`), in the same forms as `consents`.
+    pub segments: String,
+    /// The TCF v2 string (default `tcf`).
+    pub tcf: String,
+    /// Separator of the delimited-string form of `consents` and `segments` (default `;`).
+    pub list_delimiter: char,
+    /// `Some`: only these columns become attributes (Parquet reads no others); `None`: every
+    /// column not named above does.
+    pub attributes: Option<Vec<String>>,
+}
+
+impl Default for MemberColumns {
+    fn default() -> MemberColumns {
+        MemberColumns {
+            id: "id".into(),
+            consents: "consents".into(),
+            segments: "segments".into(),
+            tcf: "tcf".into(),
+            list_delimiter: ';',
+            attributes: None,
         }
-        _ => members_error(file, line, e.to_string()),
     }
 }
 
-fn members_error(file: Option<&Path>, line: u64, message: impl Into<String>) -> BuildError {
-    let e = BuildError::new(BuildErrorKind::Members, message).with_line(line);
-    match file {
-        Some(f) => e.with_file(f),
-        None => e,
+impl MemberColumns {
+    /// Whether a column named `name` (not one of the named roles) is read as an attribute.
+    pub(crate) fn is_attribute(&self, name: &str) -> bool {
+        self.attributes.as_ref().is_none_or(|keep| keep.iter().any(|k| k == name))
+    }
+
+    /// Whether `name` is the id, consents, segments or TCF column.
+    pub(crate) fn is_role(&self, name: &str) -> bool {
+        [&self.id, &self.consents, &self.segments, &self.tcf].iter().any(|r| r.as_str() == name)
+    }
+
+    /// The first listed attribute that is not among `present`.
+    pub(crate) fn missing_attribute<'a>(&self, present: impl Iterator<Item = &'a str> + Clone) -> Option<String> {
+        self.attributes.as_ref()?.iter().find(|k| !present.clone().any(|p| p == k.as_str())).cloned()
     }
 }
 
-/// Opens a member file, choosing the reader by extension: `.csv` or `.jsonl`.
+/// The record format of a member source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberFormat {
+    /// CSV with a header row.
+    Csv,
+    /// JSON Lines.
+    Jsonl,
+    /// Apache Parquet: a file, or a directory of part files.
+    Parquet,
+}
+
+impl MemberFormat {
+    /// `csv`, `jsonl` or `parquet` (any case).
+    pub fn parse(name: &str) -> Option<MemberFormat> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Some(MemberFormat::Csv),
+            "jsonl" => Some(MemberFormat::Jsonl),
+            "parquet" => Some(MemberFormat::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// Where members come from, and how to read them. Opening it twice reads the same members in the
+/// same order (except stdin, which can be read once: see [`MemberSource::is_stdin`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberSource {
+    /// A file, a directory of Parquet part files, or `-` for stdin.
+    pub path: PathBuf,
+    /// The format; `None`: by extension (a directory is Parquet). Stdin needs one.
+    pub format: Option<MemberFormat>,
+    /// Column names and list separator (CSV and Parquet).
+    pub columns: MemberColumns,
+}
+
+impl MemberSource {
+    /// The source at `path` with the format by extension and the default columns.
+    pub fn new(path: impl Into<PathBuf>) -> MemberSource {
+        MemberSource { path: path.into(), format: None, columns: MemberColumns::default() }
+    }
+
+    /// Whether this is stdin (`-`), which cannot be read a second time: checks that re-read the
+    /// members (duplicate lines, case collisions) cannot name lines for it.
+    pub fn is_stdin(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+
+    /// The name errors use: the path, or `<stdin>`.
+    pub fn name(&self) -> PathBuf {
+        if self.is_stdin() { PathBuf::from("<stdin>") } else { self.path.clone() }
+    }
+
+    /// Opens the source. Parquet sources are checked here, before any row is read: every part
+    /// file's footer and schema (id column present and a string or integer, every attribute of a
+    /// supported type).
+    pub fn open(&self) -> Result<MemberFile, BuildError> {
+        let path = self.path.as_path();
+        if self.is_stdin() {
+            let input = Input(Box::new(std::io::stdin()));
+            return match self.format {
+                Some(MemberFormat::Csv) => {
+                    Ok(MemberFile::Csv(CsvMembers::with_columns(input, Some(&self.name()), &self.columns)))
+                }
+                Some(MemberFormat::Jsonl) => {
+                    Ok(MemberFile::Jsonl(JsonlMembers::new(BufReader::new(input), Some(&self.name()))))
+                }
+                Some(MemberFormat::Parquet) => Err(self.unreadable(
+                    "Parquet cannot be read from stdin (the reader seeks to the footer at the end); give the file",
+                )),
+                None => Err(self.unreadable("reading members from stdin needs a format: csv or jsonl")),
+            };
+        }
+        if self.format.is_none_or(|f| f == MemberFormat::Parquet) && path.is_dir() {
+            return Ok(MemberFile::Parquet(ParquetMembers::open(path, &self.columns)?));
+        }
+        let (format, compression) = by_extension(path);
+        let Some(format) = self.format.or(format) else {
+            return Err(self.unreadable(
+                "cannot tell the member file format: the name must end in .csv or .jsonl (optionally followed by \
+                 .gz or .zst), or .parquet, or it must be a directory of Parquet files",
+            ));
+        };
+        if format == MemberFormat::Parquet {
+            return Ok(MemberFile::Parquet(ParquetMembers::open(path, &self.columns)?));
+        }
+        let file = File::open(path).map_err(|e| BuildError::io(path, &e))?;
+        let input = match compression {
+            Compression::None => Input(Box::new(file)),
+            Compression::Gzip => Input(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))),
+            Compression::Zstd => Input(Box::new(
+                zstd::stream::read::Decoder::new(file)
+                    .map_err(|e| BuildError::new(BuildErrorKind::Io, format!("zstd: {e}")).with_file(path))?,
+            )),
+        };
+        Ok(match format {
+            MemberFormat::Jsonl => MemberFile::Jsonl(JsonlMembers::new(BufReader::new(input), Some(path))),
+            _ => MemberFile::Csv(CsvMembers::with_columns(input, Some(path), &self.columns)),
+        })
+    }
+
+    fn unreadable(&self, message: &str) -> BuildError {
+        BuildError::new(BuildErrorKind::Members, message).with_file(self.name())
+    }
+
+    /// Puts an error about row N of a Parquet directory at (part file, row within it), with the
+    /// directory-wide row kept in the message. Errors that already name a file (the readers'
+    /// own: a part file) and errors of other sources are returned as they are.
+    pub fn relocate(&self, e: BuildError) -> BuildError {
+        let (Some(n), false) = (e.line(), self.is_stdin()) else { return e };
+        if !self.path.is_dir() || e.file().is_some_and(|f| f != self.path) {
+            return e;
+        }
+        let Ok((file, row)) = locate(&self.path, n) else { return e };
+        let mut out = BuildError::new(e.kind(), format!("{} (row {n} of {})", e.message(), self.path.display()))
+            .with_file(file)
+            .with_line(row);
+        if let Some(field) = e.field() {
+            out = out.with_field(field);
+        }
+        out
+    }
+}
+
+/// Opens a member file or Parquet directory with the default columns, the format by extension.
 pub fn open(path: &Path) -> Result<MemberFile, BuildError> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let file = || File::open(path).map_err(|e| BuildError::io(path, &e));
-    match ext.as_deref() {
-        Some("csv") => Ok(MemberFile::Csv(CsvMembers::new(file()?, Some(path)))),
-        Some("jsonl") => Ok(MemberFile::Jsonl(JsonlMembers::new(BufReader::new(file()?), Some(path)))),
-        _ => Err(BuildError::new(
-            BuildErrorKind::Members,
-            "cannot tell the member file format: the name must end in .csv or .jsonl",
-        )
-        .with_file(path)),
+    MemberSource::new(path).open()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// The format and compression a file name says: `members.csv.gz` → (CSV, gzip).
+fn by_extension(path: &Path) -> (Option<MemberFormat>, Compression) {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let (stem, compression) = match name.rsplit_once('.') {
+        Some((stem, "gz")) => (stem, Compression::Gzip),
+        Some((stem, "zst")) => (stem, Compression::Zstd),
+        _ => (name.as_str(), Compression::None),
+    };
+    let format = match stem.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("csv") => Some(MemberFormat::Csv),
+        Some("jsonl") => Some(MemberFormat::Jsonl),
+        Some("parquet") if compression == Compression::None => Some(MemberFormat::Parquet),
+        _ => None,
+    };
+    (format, compression)
+}
+
+/// A byte stream a text reader reads from: a file, a decompressor over one, or stdin.
+pub struct Input(Box<dyn Read>);
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
     }
 }
 
-/// A member file opened by [`open`].
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Input")
+    }
+}
+
+/// A member source opened by [`open`] or [`MemberSource::open`].
 #[derive(Debug)]
 pub enum MemberFile {
-    Csv(CsvMembers<File>),
-    Jsonl(JsonlMembers<BufReader<File>>),
+    /// CSV, possibly decompressed on the fly.
+    Csv(CsvMembers<Input>),
+    /// JSON Lines, possibly decompressed on the fly.
+    Jsonl(JsonlMembers<BufReader<Input>>),
+    /// A Parquet file or directory.
+    Parquet(ParquetMembers),
 }
 
 impl Iterator for MemberFile {
@@ -91,105 +294,22 @@ impl Iterator for MemberFile {
         match self {
             MemberFile::Csv(r) => r.next(),
             MemberFile::Jsonl(r) => r.next(),
+            MemberFile::Parquet(r) => r.next(),
         }
     }
 }
 
-/// Streams members from CSV with a header row: `id` (required), `consents` and `segments`
-/// (optional, `;`-separated), `tcf` (optional), every other column an attribute.
-#[derive(Debug)]
-pub struct CsvMembers<R> {
-    reader: csv::Reader<R>,
-    file: Option<PathBuf>,
-    columns: Option<Columns>,
-    record: csv::StringRecord,
-    done: bool,
-}
-
-#[derive(Debug)]
-struct Columns {
-    id: usize,
-    consents: Option<usize>,
-    segments: Option<usize>,
-    tcf: Option<usize>,
-    attributes: Vec<(usize, String)>,
-}
-
-impl<R: Read> CsvMembers<R> {
-    /// Reads CSV from `reader`; `file` only names the source in errors.
-    pub fn new(reader: R, file: Option<&Path>) -> CsvMembers<R> {
-        let reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(reader);
-        CsvMembers {
-            reader,
-            file: file.map(Path::to_path_buf),
-            columns: None,
-            record: csv::StringRecord::new(),
-            done: false,
-        }
-    }
-
-    fn err(&self, line: u64, message: impl Into<String>) -> BuildError {
-        members_error(self.file.as_deref(), line, message)
-    }
-
-    fn columns(&mut self) -> Result<(), BuildError> {
-        let headers = self.reader.headers().map_err(|e| csv_err(self.file.as_deref(), &e))?.clone();
-        if headers.is_empty() || headers.iter().all(str::is_empty) {
-            return Err(self.err(1, "empty file: a header row with an `id` column is required"));
-        }
-        let mut id = None;
-        let mut consents = None;
-        let mut segments = None;
-        let mut tcf = None;
-        let mut attributes = Vec::new();
-        for (i, name) in headers.iter().enumerate() {
-            if headers.iter().take(i).any(|n| n == name) {
-                return Err(self.err(1, format!("duplicate column {name:?}")).with_field(name));
-            }
-            match name {
-                "id" => id = Some(i),
-                "consents" => consents = Some(i),
-                "segments" => segments = Some(i),
-                "tcf" => tcf = Some(i),
-                "" => return Err(self.err(1, format!("column {} has no name", i + 1))),
-                _ => attributes.push((i, name.to_string())),
-            }
-        }
-        let Some(id) = id else {
-            return Err(self.err(1, "no `id` column in the header row"));
-        };
-        self.columns = Some(Columns { id, consents, segments, tcf, attributes });
-        Ok(())
-    }
-
-    fn read(&mut self) -> Result<Option<Member>, BuildError> {
-        if self.columns.is_none() {
-            self.columns()?;
-        }
-        if !self.reader.read_record(&mut self.record).map_err(|e| csv_err(self.file.as_deref(), &e))? {
-            return Ok(None);
-        }
-        let line = self.record.position().map_or(0, csv::Position::line);
-        let Some(cols) = &self.columns else { return Ok(None) };
-        let cell = |i: usize| self.record.get(i).unwrap_or("");
-        let id = cell(cols.id).to_string();
-        if id.is_empty() {
-            return Err(self.err(line, "empty id").with_field("id"));
-        }
-        let list = |col: Option<usize>| match col {
-            Some(i) => cell(i).split(';').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect(),
-            None => Vec::new(),
-        };
-        let (consents, segments) = (list(cols.consents), list(cols.segments));
-        let tcf = cols.tcf.map(|i| cell(i).trim().to_string()).filter(|t| !t.is_empty());
-        let attributes = cols.attributes.iter().map(|(i, name)| (name.clone(), csv_value(cell(*i)))).collect();
-        Ok(Some(Member { id, consents, segments, tcf, attributes, line: Some(line) }))
+pub(crate) fn members_error(file: Option<&Path>, line: u64, message: impl Into<String>) -> BuildError {
+    let e = BuildError::new(BuildErrorKind::Members, message).with_line(line);
+    match file {
+        Some(f) => e.with_file(f),
+        None => e,
     }
 }
 
 /// One step of a member reader that stops for good after its first error or its end: after an
 /// error the reader's position is unreliable, so it stops rather than guess.
-fn step(
+pub(crate) fn step(
     done: &mut bool,
     read: impl FnOnce() -> Result<Option<Member>, BuildError>,
 ) -> Option<Result<Member, BuildError>> {
@@ -201,17 +321,12 @@ fn step(
     out
 }
 
-impl<R: Read> Iterator for CsvMembers<R> {
-    type Item = Result<Member, BuildError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut done = self.done;
-        let out = step(&mut done, || self.read());
-        self.done = done;
-        out
-    }
+/// A delimited list cell: items trimmed, empty items dropped.
+pub(crate) fn split_list(cell: &str, delimiter: char) -> Vec<String> {
+    cell.split(delimiter).map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()
 }
 
-/// Types a CSV cell (see the module docs).
+/// Types a CSV cell (see the module docs). Hive partition values are typed the same way.
 pub fn csv_value(cell: &str) -> Literal {
     match cell {
         "" => Literal::Null,
@@ -222,123 +337,6 @@ pub fn csv_value(cell: &str) -> Literal {
             Ok(n) if n.is_finite() => Literal::Number(n),
             _ => Literal::String(cell.to_string()),
         },
-    }
-}
-
-/// Streams members from JSON Lines: `{"id": "u1", "consents": [..], "segments": [..], "attributes": {..}}`.
-#[derive(Debug)]
-pub struct JsonlMembers<R> {
-    reader: R,
-    file: Option<PathBuf>,
-    line: u64,
-    buf: String,
-    done: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonMember {
-    id: String,
-    #[serde(default)]
-    consents: Vec<String>,
-    #[serde(default)]
-    segments: Vec<String>,
-    #[serde(default)]
-    tcf: Option<String>,
-    #[serde(default)]
-    attributes: serde_json::Map<String, serde_json::Value>,
-}
-
-impl<R: BufRead> JsonlMembers<R> {
-    /// Reads JSONL from `reader`; `file` only names the source in errors.
-    pub fn new(reader: R, file: Option<&Path>) -> JsonlMembers<R> {
-        JsonlMembers { reader, file: file.map(Path::to_path_buf), line: 0, buf: String::new(), done: false }
-    }
-
-    fn err(&self, message: impl Into<String>) -> BuildError {
-        members_error(self.file.as_deref(), self.line, message)
-    }
-
-    fn read(&mut self) -> Result<Option<Member>, BuildError> {
-        loop {
-            self.buf.clear();
-            self.line += 1;
-            let n = self.reader.read_line(&mut self.buf).map_err(|e| {
-                let kind = if e.kind() == std::io::ErrorKind::InvalidData {
-                    BuildErrorKind::Members
-                } else {
-                    BuildErrorKind::Io
-                };
-                BuildError::new(kind, e.to_string()).with_line(self.line)
-            });
-            let n = match n {
-                Ok(n) => n,
-                Err(e) => {
-                    return Err(match &self.file {
-                        Some(f) => e.with_file(f),
-                        None => e,
-                    });
-                }
-            };
-            if n == 0 {
-                return Ok(None);
-            }
-            if self.line == 1 && self.buf.starts_with(crate::text::BOM) {
-                // A byte-order mark (as Windows tools write) is not part of the first record.
-                self.buf.drain(..crate::text::BOM.len_utf8());
-            }
-            if !self.buf.trim().is_empty() {
-                break;
-            }
-        }
-        let parsed: JsonMember = serde_json::from_str(self.buf.trim_end()).map_err(|e| {
-            let msg = e.to_string();
-            let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]).to_string();
-            self.err(msg).with_column(e.column() as u64)
-        })?;
-        if parsed.id.is_empty() {
-            return Err(self.err("empty id").with_field("id"));
-        }
-        let mut attributes = Vec::with_capacity(parsed.attributes.len());
-        for (name, value) in parsed.attributes {
-            let lit = match value {
-                serde_json::Value::Null => Literal::Null,
-                serde_json::Value::Bool(b) => Literal::Bool(b),
-                serde_json::Value::Number(n) => match n.as_f64() {
-                    Some(x) if x.is_finite() => Literal::Number(x),
-                    _ => {
-                        return Err(self
-                            .err(format!("number {n} is out of range"))
-                            .with_field(format!("attributes.{name}")));
-                    }
-                },
-                serde_json::Value::String(s) => Literal::String(s),
-                serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-                    return Err(self
-                        .err("attribute values must be scalars (null, bool, number or string)")
-                        .with_field(format!("attributes.{name}")));
-                }
-            };
-            attributes.push((name, lit));
-        }
-        Ok(Some(Member {
-            id: parsed.id,
-            consents: parsed.consents,
-            segments: parsed.segments,
-            tcf: parsed.tcf,
-            attributes,
-            line: Some(self.line),
-        }))
-    }
-}
-
-impl<R: BufRead> Iterator for JsonlMembers<R> {
-    type Item = Result<Member, BuildError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut done = self.done;
-        let out = step(&mut done, || self.read());
-        self.done = done;
-        out
     }
 }
 
@@ -355,5 +353,17 @@ mod tests {
         assert_eq!(csv_value("inf"), Literal::String("inf".into()));
         assert_eq!(csv_value("NaN"), Literal::String("NaN".into()));
         assert_eq!(csv_value("DE"), Literal::String("DE".into()));
+    }
+
+    #[test]
+    fn formats_come_from_extensions() {
+        let f = |n: &str| by_extension(Path::new(n));
+        assert_eq!(f("m.csv"), (Some(MemberFormat::Csv), Compression::None));
+        assert_eq!(f("m.JSONL.gz"), (Some(MemberFormat::Jsonl), Compression::Gzip));
+        assert_eq!(f("m.csv.zst"), (Some(MemberFormat::Csv), Compression::Zstd));
+        assert_eq!(f("m.parquet"), (Some(MemberFormat::Parquet), Compression::None));
+        assert_eq!(f("m.parquet.gz").0, None);
+        assert_eq!(f("m.txt").0, None);
+        assert_eq!(f("csv").0, None);
     }
 }
