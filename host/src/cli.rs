@@ -8,6 +8,7 @@
 
 mod diff;
 pub mod jsonlogic;
+mod member_args;
 mod revoke;
 mod slo;
 mod snapshot_cmds;
