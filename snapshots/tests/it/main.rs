@@ -9,6 +9,7 @@ mod flagd;
 mod inspect;
 mod limits;
 mod members;
+mod parquet;
 mod sample;
 mod untrusted;
 
