@@ -4,6 +4,7 @@
 mod build;
 mod compat;
 mod compile;
+mod compressed;
 mod definitions;
 mod flagd;
 mod inspect;
