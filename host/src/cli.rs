@@ -8,6 +8,7 @@
 
 mod diff;
 pub mod jsonlogic;
+mod member_args;
 mod revoke;
 mod slo;
 mod snapshot_cmds;
@@ -143,7 +144,32 @@ fn scheduled_delta(spec: &str) -> anyhow::Result<ScheduledDelta> {
 /// writing its output to `out`. `--help` and `--version` are written to `out` and succeed;
 /// argument errors come back as a [`clap::Error`] inside the `anyhow::Error`.
 pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write) -> anyhow::Result<()> {
-    run_with_input(args, &mut io::stdin().lock(), out)
+    run_with_input(args, &mut LazyStdin(None), out)
+}
+
+/// Standard input, locked only when first read: commands that read stdin themselves (`build
+/// --members -`, `replay --traffic -`) would otherwise wait forever for a lock held here.
+struct LazyStdin(Option<io::StdinLock<'static>>);
+
+impl LazyStdin {
+    fn lock(&mut self) -> &mut io::StdinLock<'static> {
+        self.0.get_or_insert_with(|| io::stdin().lock())
+    }
+}
+
+impl io::Read for LazyStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.lock().read(buf)
+    }
+}
+
+impl BufRead for LazyStdin {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.lock().fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.lock().consume(amount);
+    }
 }
 
 /// [`run`] with `input` in place of standard input (for commands that read it: `jsonlogic`).

@@ -20,7 +20,7 @@
 
 use crate::definitions::{AUTO_FUSE_MIN_MEMBERS, Definitions, EncodingDef};
 use crate::error::{BuildError, BuildErrorKind};
-use crate::members::{self, Member};
+use crate::members::{Member, MemberSource};
 use crate::plan::{Plan, Selection};
 use crate::prng::{SplitMix64, mix};
 pub use crate::summary::{BuildSummary, PurposeSummary, SegmentSummary};
@@ -90,7 +90,7 @@ pub struct Built {
 pub fn build_files(definitions: &Path, members: &Path, opts: &BuildOptions) -> Result<Built, BuildError> {
     let defs = Definitions::load(definitions)?;
     let plan = Plan::new(&defs).map_err(|e| e.in_file(definitions))?;
-    build_file_plan(&plan, members, opts, &mut |_| {})
+    build_file_plan(&plan, &MemberSource::new(members), opts, &mut |_| {})
 }
 
 /// [`build_with_progress`] over a member file (`.csv` or `.jsonl`): errors name the file, and a
@@ -102,18 +102,30 @@ pub fn build_file_with_progress(
     opts: &BuildOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Built, BuildError> {
+    build_file_plan(&Plan::new(defs)?, &MemberSource::new(members), opts, progress)
+}
+
+/// [`build_file_with_progress`] over any [`MemberSource`]: a Parquet directory (errors name the
+/// part file and its row), compressed files, other column names, stdin (read once: a duplicate
+/// id is then reported without its lines).
+pub fn build_source_with_progress(
+    defs: &Definitions,
+    members: &MemberSource,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Built, BuildError> {
     build_file_plan(&Plan::new(defs)?, members, opts, progress)
 }
 
 fn build_file_plan(
     plan: &Plan,
-    members: &Path,
+    members: &MemberSource,
     opts: &BuildOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Built, BuildError> {
-    let reader = members::open(members)?;
+    let reader = members.open()?;
     run(plan, reader, opts, progress, Some(members))
-        .map_err(|e| if e.kind() == BuildErrorKind::Members { e.in_file(members) } else { e })
+        .map_err(|e| if e.kind() == BuildErrorKind::Members { members.relocate(e.in_file(&members.name())) } else { e })
 }
 
 /// Builds from parsed definitions and any source of members.
@@ -199,7 +211,7 @@ fn run(
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
     opts: &BuildOptions,
     progress: &mut dyn FnMut(Progress),
-    file: Option<&Path>,
+    file: Option<&MemberSource>,
 ) -> Result<Built, BuildError> {
     let mut keys = KeySource(opts.seed.map(|s| SplitMix64::new(mix(s ^ 0x6B65_7973))));
     let key = crate::shard::build_key(opts, &mut keys)?;
@@ -516,10 +528,12 @@ pub(crate) fn bit(words: &[u64], i: usize) -> bool {
 /// are found by reading it again (the build kept no positions): the same id twice, or — odds
 /// about n²/2⁶⁵ — two ids whose keyed 64-bit fingerprints collide, which the edge could not tell
 /// apart either, so both are refused.
-pub(crate) fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&Path>) -> BuildError {
+pub(crate) fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&MemberSource>) -> BuildError {
     let err = |msg: String| BuildError::new(BuildErrorKind::Members, msg).with_field("id");
+    let stdin = file.is_some_and(MemberSource::is_stdin);
     let found: Vec<(Option<u64>, String)> = file
-        .and_then(|path| members::open(path).ok())
+        .filter(|_| !stdin)
+        .and_then(|source| source.open().ok())
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
@@ -536,7 +550,8 @@ pub(crate) fn duplicate_error(key: &FingerprintKey, fp: u64, file: Option<&Path>
         .with_line(*b),
         _ => err(format!(
             "duplicate id: two members have fingerprint {fp:016x} (the same id twice, or ids whose fingerprints \
-             collide); the build keeps fingerprints only, so it cannot name the records"
+             collide); the build keeps fingerprints only, so it cannot name the records{}",
+            if stdin { " (members from stdin cannot be read again)" } else { "" }
         )),
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! * [`definitions`] — the hand-written JSON that declares tiers, purposes and segments, checked
 //!   with errors that point at `file:line:column` or a field path like `segments[2].tier`;
-//! * [`members`] — streaming CSV/JSONL readers with line numbers;
+//! * [`members`] — streaming CSV/JSONL (plain, gzip, zstd, stdin) and Parquet (file or part-file
+//!   directory, hive partitions) readers with line or row numbers;
 //! * [`policy`] — the consent-signal and action sections (throttle, cache, route);
 //! * [`revoke`] — revocation deltas (opt-outs since the build) for the edge to apply at once;
 //! * [`compile`] — JSON Logic to the edge's IR, constant-folded, variables resolved to slots;
@@ -53,7 +54,8 @@ pub mod text;
 pub mod verify;
 
 pub use build::{
-    BuildOptions, Built, ExactForm, Progress, build, build_file_with_progress, build_files, build_with_progress,
+    BuildOptions, Built, ExactForm, Progress, build, build_file_with_progress, build_files, build_source_with_progress,
+    build_with_progress,
 };
 pub use definitions::Definitions;
 pub use error::{BuildError, BuildErrorKind};

@@ -3,12 +3,10 @@
 //! (`member_ids.case_collisions`), and an `--out` that already holds the same id and version with
 //! other bytes (a warning).
 
+use super::member_args::{MemberInputArgs, check_case_collisions};
 use anyhow::Context;
 use clap::Args;
-use edgeseg_snapshots::definitions::CaseCollisions;
-use edgeseg_snapshots::{
-    BuildOptions, Definitions, ExactForm, Progress, build_files, build_with_progress, inspect, members, sample,
-};
+use edgeseg_snapshots::{BuildOptions, Definitions, ExactForm, Progress, build_with_progress, inspect, sample};
 use std::fs::File;
 use std::io::IsTerminal;
 use std::io::{BufWriter, Write};
@@ -35,9 +33,13 @@ pub struct BuildArgs {
     /// Segment definitions (JSON; see snapshots/README.md).
     #[arg(long, value_name = "FILE")]
     pub definitions: PathBuf,
-    /// Member file: `.csv` or `.jsonl`.
-    #[arg(long, value_name = "FILE", required_unless_present = "synthetic_members")]
+    /// Members: a `.csv` or `.jsonl` file (either also `.gz` or `.zst`), a `.parquet` file or a
+    /// directory of Parquet part files, or `-` for stdin (with `--members-format`).
+    #[arg(long, value_name = "PATH", required_unless_present = "synthetic_members")]
     pub members: Option<PathBuf>,
+    /// How the members are read.
+    #[command(flatten)]
+    pub member_input: MemberInputArgs,
     /// Instead of a member file, generate N members as `edgeseg sample` would (seed 42), one at a
     /// time: for builds at scale without an N-line file.
     #[arg(long, value_name = "N", conflicts_with = "members")]
@@ -144,33 +146,31 @@ pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if args.shards.is_some() || args.shard_bytes.is_some() {
         return run_build_sharded(args, &opts, out);
     }
-    let mut built = match (&args.members, args.synthetic_members) {
-        (Some(members), None) if !draw => build_files(&args.definitions, members, &opts)?,
-        (members, synthetic) => {
-            let defs = Definitions::load(&args.definitions)?;
-            let bar = if draw { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
-            bar.set_draw_target(if draw {
-                indicatif::ProgressDrawTarget::stderr_with_hz(4)
-            } else {
-                indicatif::ProgressDrawTarget::hidden()
-            });
-            let mut report = |p: Progress| match p {
-                Progress::Members(n) => bar.set_message(format!("{n} members read")),
-                Progress::Encoding { index, of } => bar.set_message(format!("encoding segment {} of {of}", index + 1)),
-                Progress::Checking => bar.set_message("measuring false-positive rates, checking the snapshot"),
-            };
-            bar.enable_steady_tick(std::time::Duration::from_millis(250));
-            let built = match (members, synthetic) {
-                (Some(path), _) => edgeseg_snapshots::build_file_with_progress(&defs, path, &opts, &mut report),
-                (None, Some(n)) => build_with_progress(&defs, sample::members(n, 42), &opts, &mut report),
-                (None, None) => anyhow::bail!("give --members or --synthetic-members"),
-            };
-            bar.finish_and_clear();
-            built?
-        }
+    let members = args.members.as_deref().map(|p| args.member_input.source(p)).transpose()?;
+    let mut built = {
+        let defs = Definitions::load(&args.definitions)?;
+        let bar = if draw { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
+        bar.set_draw_target(if draw {
+            indicatif::ProgressDrawTarget::stderr_with_hz(4)
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        });
+        let mut report = |p: Progress| match p {
+            Progress::Members(n) => bar.set_message(format!("{n} members read")),
+            Progress::Encoding { index, of } => bar.set_message(format!("encoding segment {} of {of}", index + 1)),
+            Progress::Checking => bar.set_message("measuring false-positive rates, checking the snapshot"),
+        };
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        let built = match (&members, args.synthetic_members) {
+            (Some(source), _) => edgeseg_snapshots::build_source_with_progress(&defs, source, &opts, &mut report),
+            (None, Some(n)) => build_with_progress(&defs, sample::members(n, 42), &opts, &mut report),
+            (None, None) => anyhow::bail!("give --members or --synthetic-members"),
+        };
+        bar.finish_and_clear();
+        built?
     };
-    if let Some(path) = &args.members {
-        check_case_collisions(&args.definitions, path)?;
+    if let Some(source) = &members {
+        check_case_collisions(&args.definitions, source)?;
     }
     if let Some(path) = &args.signing_key {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -202,10 +202,15 @@ fn run_build_sharded(args: &BuildArgs, opts: &BuildOptions, out: &mut dyn Write)
     let sharding = ShardOptions { bits: args.shards, shard_bytes: args.shard_bytes.unwrap_or(DEFAULT_SHARD_BYTES) };
     let built = match (&args.members, args.synthetic_members) {
         (Some(path), _) => {
-            check_case_collisions(&args.definitions, path)?;
-            let members = edgeseg_snapshots::members::open(path)?;
-            build_sharded(&defs, members, opts, &sharding, &args.out, &mut |_| {})
-                .map_err(|e| if e.kind() == edgeseg_snapshots::BuildErrorKind::Members { e.in_file(path) } else { e })?
+            let source = args.member_input.source(path)?;
+            check_case_collisions(&args.definitions, &source)?;
+            build_sharded(&defs, source.open()?, opts, &sharding, &args.out, &mut |_| {}).map_err(|e| {
+                if e.kind() == edgeseg_snapshots::BuildErrorKind::Members {
+                    source.relocate(e.in_file(&source.name()))
+                } else {
+                    e
+                }
+            })?
         }
         (None, Some(n)) => build_sharded(&defs, sample::members(n, 42), opts, &sharding, &args.out, &mut |_| {})?,
         (None, None) => anyhow::bail!("give --members or --synthetic-members"),
@@ -234,40 +239,6 @@ fn run_build_sharded(args: &BuildArgs, opts: &BuildOptions, out: &mut dyn Write)
     } else {
         write!(out, "{}", built.summary)?;
         writeln!(out, "{manifest}")?;
-    }
-    Ok(())
-}
-
-/// Most colliding groups of ids named; the rest are counted.
-const COLLISIONS_SHOWN: usize = 10;
-
-/// The definitions' `member_ids.case_collisions` over the member file: ids that differ only by case
-/// or Unicode normalisation are named by line on stderr (`warn`, the default) or refuse the build
-/// (`error`). Never the ids themselves: the builder does not repeat ids.
-fn check_case_collisions(definitions: &Path, members: &Path) -> anyhow::Result<()> {
-    let policy = Definitions::load(definitions)?.member_ids.unwrap_or_default().case_collisions();
-    if policy == CaseCollisions::Off {
-        return Ok(());
-    }
-    let (found, total) = edgeseg_snapshots::text::case_collisions(|| members::open(members), COLLISIONS_SHOWN)?;
-    if total == 0 {
-        return Ok(());
-    }
-    let mut text = format!(
-        "{total} group(s) of member ids in {} differ only by case or Unicode normalisation; the edge treats each \
-         spelling as a different customer:",
-        members.display()
-    );
-    for c in &found {
-        let lines: Vec<String> = c.lines.iter().map(u64::to_string).collect();
-        text.push_str(&format!("\n  lines {}", lines.join(", ")));
-    }
-    if total > found.len() as u64 {
-        text.push_str(&format!("\n  … and {} more", total - found.len() as u64));
-    }
-    match policy {
-        CaseCollisions::Error => anyhow::bail!("{text}\n(member_ids.case_collisions is \"error\")"),
-        _ => eprintln!("warning: {text}\n(member_ids.case_collisions: \"error\" refuses, \"off\" skips this check)"),
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod guest;
 mod hardening;
 mod hostile;
 mod identity;
+mod member_input;
 mod replay;
 mod shards;
 mod support;

@@ -4,11 +4,13 @@
 mod build;
 mod compat;
 mod compile;
+mod compressed;
 mod definitions;
 mod flagd;
 mod inspect;
 mod limits;
 mod members;
+mod parquet;
 mod parts;
 mod sample;
 mod untrusted;
