@@ -40,21 +40,21 @@ fn to_json(value: &impl serde::Serialize) -> PyResult<String> {
     serde_json::to_string(value).map_err(err)
 }
 
-/// Column names: `id`, `consents`, `segments`, `tcf`, and the delimiter of string-typed lists.
-fn columns(
-    id: &str,
-    consents: &str,
-    segments: &str,
-    tcf: &str,
-    delimiter: &str,
-) -> MemberColumns {
-    MemberColumns {
+/// Column names: `id`, `consents`, `segments`, `tcf`, and the delimiter of string-typed lists;
+/// every other column is an attribute.
+fn columns(id: &str, consents: &str, segments: &str, tcf: &str, delimiter: &str) -> PyResult<MemberColumns> {
+    let mut chars = delimiter.chars();
+    let (Some(list_delimiter), None) = (chars.next(), chars.next()) else {
+        return Err(err(format!("delimiter {delimiter:?}: one character")));
+    };
+    Ok(MemberColumns {
         id: id.to_string(),
         consents: consents.to_string(),
         segments: segments.to_string(),
         tcf: tcf.to_string(),
-        list_delimiter: delimiter.to_string(),
-    }
+        list_delimiter,
+        attributes: None,
+    })
 }
 
 /// The members of some record batches, rows numbered from 1 across them.
@@ -78,9 +78,9 @@ fn ids(array: &arrow_array::ArrayRef) -> PyResult<&StringArray> {
 #[pyfunction]
 fn shard_of(
     key_text: &str,
-    id_array: PyArrowType<arrow_array::ArrayData>,
+    id_array: PyArrowType<arrow_data::ArrayData>,
     bits: u8,
-) -> PyResult<(PyArrowType<arrow_array::ArrayData>, PyArrowType<arrow_array::ArrayData>)> {
+) -> PyResult<(PyArrowType<arrow_data::ArrayData>, PyArrowType<arrow_data::ArrayData>)> {
     let key = key(key_text)?;
     if bits > edgeseg::shard::MAX_SHARD_BITS {
         return Err(err(format!("at most 2^{} shards", edgeseg::shard::MAX_SHARD_BITS)));
@@ -88,10 +88,7 @@ fn shard_of(
     let array = arrow_array::make_array(id_array.0);
     let ids = ids(&array)?;
     let (fps, shards): (Vec<u64>, Vec<u32>) = ids.iter().flatten().map(|id| parts::shard_of(&key, id, bits)).unzip();
-    Ok((
-        PyArrowType(UInt64Array::from(fps).into_data()),
-        PyArrowType(UInt32Array::from(shards).into_data()),
-    ))
+    Ok((PyArrowType(UInt64Array::from(fps).into_data()), PyArrowType(UInt32Array::from(shards).into_data())))
 }
 
 /// Validates and counts a partition's members; returns the counts as JSON.
@@ -111,7 +108,7 @@ fn count(
 ) -> PyResult<String> {
     let (defs, key) = (defs(definitions)?, key(key_text)?);
     let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.0).collect();
-    let members = members(&batches, &columns(id, consents, segments, tcf, delimiter), source)?;
+    let members = members(&batches, &columns(id, consents, segments, tcf, delimiter)?, source)?;
     to_json(&parts::count(&defs, &key, members.into_iter().map(Ok)).map_err(err)?)
 }
 
@@ -177,7 +174,7 @@ fn build_shard<'py>(
     let (defs, key) = (defs(definitions)?, key(key_text)?);
     let layout = json::<Layout>(layout, "layout")?;
     let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.0).collect();
-    let members = members(&batches, &columns(id, consents, segments, tcf, delimiter), source)?;
+    let members = members(&batches, &columns(id, consents, segments, tcf, delimiter)?, source)?;
     let (bytes, manifest) =
         py.detach(|| parts::build_shard(&defs, &key, &layout, index, members.into_iter().map(Ok))).map_err(err)?;
     Ok((PyBytes::new(py, &bytes), to_json(&manifest)?))
@@ -221,7 +218,8 @@ fn key_id(key_text: &str) -> PyResult<String> {
 }
 
 #[pymodule]
-fn edgeseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
+#[pyo3(name = "edgeseg")]
+fn edgeseg_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BuildError", m.py().get_type::<BuildError>())?;
     m.add_function(wrap_pyfunction!(shard_of, m)?)?;
     m.add_function(wrap_pyfunction!(count, m)?)?;

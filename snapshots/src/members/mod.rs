@@ -17,12 +17,14 @@
 //! build is traced back to its lines. Rows of a Parquet directory are numbered across its part
 //! files in path order; [`MemberSource::relocate`] turns such a row into (part file, row in it).
 
+mod arrow;
 mod csv;
 mod dataset;
 mod jsonl;
 mod parquet;
 mod values;
 
+pub use self::arrow::batch_members;
 pub use self::csv::CsvMembers;
 pub use self::jsonl::JsonlMembers;
 pub use self::parquet::ParquetMembers;

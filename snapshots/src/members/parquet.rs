@@ -12,8 +12,8 @@
 //! [`Member::line`] counts rows across a directory's part files in path order (for a single file,
 //! the row within it); [`super::locate`] maps it back.
 
+use super::arrow::{self, BatchColumns, Role};
 use super::dataset::{Part, parts};
-use super::values::{self, ATTRIBUTE_TYPES};
 use super::{Member, MemberColumns};
 use crate::error::{BuildError, BuildErrorKind};
 use arrow_array::RecordBatch;
@@ -49,11 +49,8 @@ struct FilePlan {
     row_groups: Vec<u64>,
     /// Root column indices read, ascending (the batches' column order).
     projection: Vec<usize>,
-    id: (usize, String),
-    consents: Option<usize>,
-    segments: Option<usize>,
-    tcf: Option<usize>,
-    attributes: Vec<(usize, String)>,
+    /// Where each role is in the projected batches.
+    columns: BatchColumns,
 }
 
 struct Reading {
@@ -101,82 +98,26 @@ impl FilePlan {
         let err = |column: &str, message: String| {
             BuildError::new(BuildErrorKind::Members, message).with_file(&path).with_field(column)
         };
-        let find = |name: &str| schema.fields().iter().position(|f| f.name() == name);
-        let Some(id) = find(&columns.id) else {
-            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            return Err(err(&columns.id, format!("no id column `{}` (columns: {})", columns.id, names.join(", "))));
-        };
-        let mut roles: Vec<(usize, Role)> = vec![(id, Role::Id)];
-        let id_type = schema.field(id).data_type();
-        if !values::is_id(id_type) {
-            return Err(err(
-                &columns.id,
-                format!("the id column has type {id_type}; it must be a string or an integer"),
-            ));
-        }
-        for (name, role) in [(&columns.consents, Role::Consents), (&columns.segments, Role::Segments)] {
-            if let Some(i) = find(name) {
-                let dt = schema.field(i).data_type();
-                if !values::is_list(dt) {
-                    return Err(err(name, format!("type {dt}: must be a list of strings or a delimited string")));
-                }
-                roles.push((i, role));
-            }
-        }
-        if let Some(i) = find(&columns.tcf) {
-            let dt = schema.field(i).data_type();
-            if !values::is_string(dt) {
-                return Err(err(&columns.tcf, format!("type {dt}: the TCF column must be a string")));
-            }
-            roles.push((i, Role::Tcf));
-        }
-        for (i, field) in schema.fields().iter().enumerate() {
-            let name = field.name();
-            if columns.is_role(name) || !columns.is_attribute(name) {
-                continue;
-            }
-            if !values::is_attribute(field.data_type()) {
-                return Err(err(
-                    name,
-                    format!(
-                        "type {} cannot be an attribute (supported: {ATTRIBUTE_TYPES}); leave the column out of the \
-                         export or name the attributes to read",
-                        field.data_type()
-                    ),
-                ));
-            }
-            if part.partitions.iter().any(|(k, _)| k == name) {
-                return Err(err(name, "is both a column and a partition directory".to_string()));
-            }
-            roles.push((i, Role::Attribute));
-        }
-        if let Some(missing) = columns.missing_attribute(schema.fields().iter().map(|f| f.name().as_str())) {
-            return Err(err(&missing, "no such column (listed as an attribute)".to_string()));
+        let mut roles = arrow::roles(schema, columns).map_err(|(column, message)| err(&column, message))?;
+        if let Some((i, _)) = roles.iter().find(|(i, r)| {
+            matches!(r, Role::Attribute) && part.partitions.iter().any(|(k, _)| k == schema.field(*i).name())
+        }) {
+            return Err(err(schema.field(*i).name(), "is both a column and a partition directory".to_string()));
         }
         if let Some((k, _)) = part.partitions.iter().find(|(k, _)| columns.is_role(k)) {
             return Err(err(k, "a partition directory names a member column (id, consents, segments or tcf)".into()));
         }
         roles.sort_by_key(|(i, _)| *i);
-        let mut plan = FilePlan {
+        let projection = roles.iter().map(|(i, _)| *i).collect();
+        // Positions in the projected batches: the roles in ascending column order.
+        let projected = roles.into_iter().enumerate().map(|(at, (i, role))| (at, i, role));
+        let plan = FilePlan {
             path: part.path,
             partitions: part.partitions.into_iter().filter(|(k, _)| columns.is_attribute(k)).collect(),
             row_groups,
-            projection: roles.iter().map(|(i, _)| *i).collect(),
-            id: (0, columns.id.clone()),
-            consents: None,
-            segments: None,
-            tcf: None,
-            attributes: Vec::new(),
+            projection,
+            columns: BatchColumns::new(schema, columns, projected),
         };
-        for (at, (i, role)) in roles.into_iter().enumerate() {
-            match role {
-                Role::Id => plan.id.0 = at,
-                Role::Consents => plan.consents = Some(at),
-                Role::Segments => plan.segments = Some(at),
-                Role::Tcf => plan.tcf = Some(at),
-                Role::Attribute => plan.attributes.push((at, schema.field(i).name().clone())),
-            }
-        }
         Ok(plan)
     }
 
@@ -208,15 +149,6 @@ impl FilePlan {
         let mask = ProjectionMask::roots(b.parquet_schema(), self.projection.iter().copied());
         b.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| unreadable(&self.path, e))
     }
-}
-
-#[derive(Clone, Copy)]
-enum Role {
-    Id,
-    Consents,
-    Segments,
-    Tcf,
-    Attribute,
 }
 
 impl ParquetMembers {
@@ -270,31 +202,13 @@ fn member(
     before: u64,
     delimiter: char,
 ) -> Result<Member, BuildError> {
-    let column = |i: usize| batch.column(i).as_ref();
-    let (id_at, id_name) = (&plan.id.0, plan.id.1.as_str());
-    let id = values::id_at(column(*id_at), row)
-        .map_err(|e| plan.err(in_file, Some(id_name), e))?
-        .ok_or_else(|| plan.err(in_file, Some(id_name), "null id"))?;
-    let list = |c: Option<usize>| c.map_or_else(Vec::new, |i| values::list_at(column(i), row, delimiter));
-    let tcf = plan
-        .tcf
-        .and_then(|i| values::string_at(column(i), row))
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty());
-    let mut attributes = Vec::with_capacity(plan.attributes.len() + plan.partitions.len());
-    for (i, name) in &plan.attributes {
-        let value = values::literal_at(column(*i), row).map_err(|e| plan.err(in_file, Some(name), e))?;
-        attributes.push((name.clone(), value));
-    }
-    attributes.extend(plan.partitions.iter().cloned());
-    Ok(Member {
-        id,
-        consents: list(plan.consents),
-        segments: list(plan.segments),
-        tcf,
-        attributes,
-        line: Some(before + in_file + 1),
-    })
+    let mut m = plan
+        .columns
+        .member(batch, row, delimiter)
+        .map_err(|(column, message)| plan.err(in_file, Some(&column), message))?;
+    m.attributes.extend(plan.partitions.iter().cloned());
+    m.line = Some(before + in_file + 1);
+    Ok(m)
 }
 
 impl Iterator for ParquetMembers {

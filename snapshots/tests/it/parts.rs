@@ -26,15 +26,15 @@ fn key() -> FingerprintKey {
 
 fn member(i: u64) -> Member {
     let mut segments = Vec::new();
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         segments.push("churn".to_string());
     }
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         segments.push("vip".to_string());
     }
     Member {
         id: format!("cust-{i:06}"),
-        consents: if i % 3 == 0 { vec![] } else { vec!["ads".into()] },
+        consents: if i.is_multiple_of(3) { vec![] } else { vec!["ads".into()] },
         segments,
         tcf: None,
         attributes: vec![("ltv".into(), Literal::Number((i * 37 % 1000) as f64))],
