@@ -42,7 +42,9 @@ fn wheel(python: &Path) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(&out);
     run(Command::new(python)
         .current_dir(root())
-        .args(["-m", "maturin", "build", "--release", "--locked", "--quiet", "-m"])
+        // The dev profile: it shares the member readers' compiled crates (opt-level 2, see the
+        // workspace Cargo.toml) with the CLI build, instead of a second, release build of them.
+        .args(["-m", "maturin", "build", "--profile", "dev", "--locked", "--quiet", "-m"])
         .arg(root().join("python").join("Cargo.toml"))
         .arg("-o")
         .arg(&out))?;
