@@ -9,9 +9,11 @@
 //!             keeps the estimated shard size under --shard-bytes)
 //!         ──► per run, the records sorted (duplicates found here, named by line), then cut into
 //!             its shards (or several runs merged into one shard): every set built, the shard
-//!             written, its length, CRC-32C and SHA-256 kept
+//!             staged in the scratch directory, its length, CRC-32C and SHA-256 kept
 //!         ──► the head: rules, tiers, actions, key, limits, empty placeholder sets, the shard
 //!             table; then every shard decoded once against it (the edge's own validation)
+//!         ──► only then the shards moved beside the head, and the head written: a build that
+//!             fails (a duplicate id found in the last run) leaves an earlier build untouched
 //! ```
 //!
 //! Memory: the run buffers (256 × 64 KiB), one run's records and one shard's sets — not the
@@ -237,6 +239,8 @@ fn build_in(
         keys: &mut keys,
         supplied_key: opts.fingerprint_key,
         head,
+        staging: runs_dir,
+        staged: Vec::with_capacity(shard_count as usize),
         entries: Vec::with_capacity(shard_count as usize),
         files: Vec::with_capacity(shard_count as usize),
         set_bytes: vec![0; plan.segments.len()],
@@ -274,7 +278,7 @@ fn build_in(
         writer.write(empty, &[])?;
     }
 
-    let ShardWriter { entries, files, set_bytes, purpose_bytes, .. } = writer;
+    let ShardWriter { entries, files, staged, set_bytes, purpose_bytes, .. } = writer;
     progress(Progress::Checking);
     let expires_ms = expires_ms(plan, created_ms)?;
     let payload = head_payload(
@@ -293,11 +297,19 @@ fn build_in(
     let snapshot = Snapshot::decode(&bytes).map_err(check)?;
     let mut engine = Engine::from_snapshot(snapshot);
     engine.set_shard_budget(0);
-    for f in &files {
-        let shard = std::fs::read(&f.path).map_err(|e| io_err(&f.path, e))?;
+    for path in &staged {
+        let shard = std::fs::read(path).map_err(|e| io_err(path, e))?;
         engine.load_shard(shard).map_err(check)?;
     }
-    std::fs::write(head, &bytes).map_err(|e| io_err(head, e))?;
+    // Everything checked: the shards move into place, then the head (written under a temporary
+    // name and renamed, so a reader never sees half of it). Until the head is renamed, an older
+    // head beside them refuses the new shards by their SHA-256 (fail-closed), never mixes them in.
+    for (from, f) in staged.iter().zip(&files) {
+        std::fs::rename(from, &f.path).map_err(|e| io_err(&f.path, e))?;
+    }
+    let tmp = head.with_extension("head-tmp");
+    std::fs::write(&tmp, &bytes).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, head).map_err(|e| io_err(head, e))?;
     let summary = summarise(plan, engine.snapshot(), &counts, &set_bytes, &purpose_bytes, &files, bytes.len());
     Ok(ShardedBuild { head: head.to_path_buf(), head_bytes: bytes.len() as u64, bits, shards: files, summary })
 }
@@ -521,6 +533,10 @@ struct ShardWriter<'a> {
     /// A supplied key: each shard's filter seeds derive from it and the index ([`shard_keys`]).
     supplied_key: Option<FingerprintKey>,
     head: &'a Path,
+    /// Where shards are written until the whole build has passed its self-check (the scratch
+    /// directory): a build that fails half-way never leaves a shard beside an older head.
+    staging: &'a Path,
+    staged: Vec<PathBuf>,
     entries: Vec<ShardEntry>,
     files: Vec<ShardFile>,
     /// Bytes per segment and per purpose, summed over the shards.
@@ -546,8 +562,10 @@ impl ShardWriter<'_> {
         for (sum, b) in self.purpose_bytes.iter_mut().zip(&shard.purpose_bytes) {
             *sum += b;
         }
+        let staged = self.staging.join(format!("shard-{index:04x}"));
+        std::fs::write(&staged, &shard.bytes).map_err(|e| io_err(&staged, e))?;
+        self.staged.push(staged);
         let path = shard_path(self.head, index);
-        std::fs::write(&path, &shard.bytes).map_err(|e| io_err(&path, e))?;
         self.files.push(ShardFile { index, path, bytes: shard.entry.len, members: shard.entry.members });
         self.entries.push(shard.entry);
         Ok(())

@@ -178,3 +178,31 @@ fn a_lost_or_doubled_partition_and_a_foreign_key_are_refused() {
     let e = parts::build_shard(&defs, &key, &layout, (s + 1) % 4, [Ok(m)]).unwrap_err();
     assert!(e.to_string().contains("was given to shard"), "{e}");
 }
+
+#[test]
+fn a_sharded_build_that_fails_leaves_the_previous_build_in_place() {
+    let defs = Definitions::from_json(DEFS).unwrap();
+    let dir = scratch("sharded-failure");
+    let head = dir.join("s.head");
+    let sharding = ShardOptions { bits: Some(3), ..ShardOptions::default() };
+    build_sharded(&defs, (0..N).map(member).map(Ok), &opts(), &sharding, &head, &mut |_| {}).unwrap();
+    let before: Vec<Vec<u8>> = std::iter::once(head.clone())
+        .chain((0..8).map(|i| shard_path(&head, i)))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // Another build into the same place, refused late: a duplicate id whose run comes last, after
+    // most shards have been built.
+    let (last, _) =
+        (0..N).map(|i| (i, parts::shard_of(&key(), &member(i).id, 8).1)).max_by_key(|&(_, run)| run).unwrap();
+    let members = (0..N).map(member).chain(std::iter::once(member(last))).map(Ok);
+    let other = BuildOptions { created_ms: Some(1), ..opts() };
+    let e = build_sharded(&defs, members, &other, &sharding, &head, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("duplicate id"), "{e}");
+    let after: Vec<Vec<u8>> = std::iter::once(head.clone())
+        .chain((0..8).map(|i| shard_path(&head, i)))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(before == after, "a failed build changed the files of the previous one");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 9, "scratch files left behind: {left:?}");
+}
