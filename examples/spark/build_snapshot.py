@@ -54,6 +54,7 @@ def parse_args(argv):
     p.add_argument("--segments-column", default="segments")
     p.add_argument("--tcf-column", default="tcf")
     p.add_argument("--list-delimiter", default=";")
+    p.add_argument("--overwrite", action="store_true", help="replace a build already in --out")
     p.add_argument("--master", help="Spark master when not run by spark-submit, e.g. local[2]")
     p.add_argument("--partitions", type=int, help="build tasks [min(shards, default parallelism x 2)]")
     return p.parse_args(argv)
@@ -66,6 +67,11 @@ def main(argv=None):
     from pyspark.sql.functions import arrow_udf
 
     started = time.monotonic()
+    # A build goes to its own directory: a job that fails half-way leaves shards but no head (no
+    # host loads it), and must not leave new shards beside an older head.
+    fs, base = pafs.FileSystem.from_uri(args.out if "://" in args.out else os.path.abspath(args.out))
+    if fs.get_file_info(f"{base}/{args.name}.head").type != pafs.FileType.NotFound and not args.overwrite:
+        raise SystemExit(f"{args.out}/{args.name}.head exists: write each build to a new directory, or --overwrite")
     with open(args.definitions, encoding="utf-8") as f:
         definitions = f.read()
     with open(args.fingerprint_key, encoding="utf-8") as f:
