@@ -67,7 +67,7 @@ def write_members(spark, out, n, null_id_at=None):
     df = (
         spark.range(1, n + 1)
         .withColumnRenamed("id", "n")
-        .withColumn("id", F.concat(F.lit("u"), F.lpad(F.col("n").cast("string"), 7, "0")))
+        .withColumn("id", F.format_string("u%07d", F.col("n")))  # as `edgeseg sample` names members
         .withColumn(
             "plan",
             F.when(h % 100 < 5, "premium").when(h % 100 < 30, "standard").otherwise("free"),
