@@ -98,6 +98,7 @@ fn options() -> BuildOptions {
         created_ms: Some(sample::TRAFFIC_EPOCH_MS),
         seed: Some(SEED),
         exact_form: ExactForm::default(),
+        fingerprint_key: None,
     }
 }
 
