@@ -185,16 +185,19 @@ struct Tally {
     fingerprints: Vec<Vec<u64>>,
 }
 
-/// What [`ingest`] counts, whatever it files the members into.
-pub(crate) struct Counts {
-    pub(crate) members_read: u64,
+/// What [`ingest`] counts, whatever it files the members into. Also the counts of one partition
+/// of a build in parts ([`crate::parts::PartCounts`]), merged on the driver.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// Members read.
+    pub members: u64,
     /// Members filed per consent purpose and per segment (after consent filtering).
-    pub(crate) consented: Vec<u64>,
-    pub(crate) segments: Vec<u64>,
+    pub consented: Vec<u64>,
+    pub segments: Vec<u64>,
     /// Members that matched a segment's selection but had not consented to its purpose.
-    pub(crate) excluded: Vec<u64>,
+    pub excluded: Vec<u64>,
     /// Of those, members who listed the purpose but whose TCF string does not consent to it.
-    pub(crate) excluded_tcf: Vec<u64>,
+    pub excluded_tcf: Vec<u64>,
 }
 
 /// One member as [`ingest`] files it: fingerprint, line, the consent purposes it is filed under
@@ -456,7 +459,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
     BuildSummary {
         snapshot_id: snapshot.id.clone(),
         version: snapshot.version,
-        members_read: tally.counts.members_read,
+        members_read: tally.counts.members,
         bytes,
         segments,
         purposes,
@@ -570,7 +573,7 @@ pub(crate) fn ingest(
         plan.purposes.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
     let declared = || plan.purposes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
     let mut tally = Counts {
-        members_read: 0,
+        members: 0,
         consented: vec![0; plan.purposes.len()],
         segments: vec![0; plan.segments.len()],
         excluded: vec![0; plan.segments.len()],
@@ -590,9 +593,9 @@ pub(crate) fn ingest(
     };
     for member in members {
         let m = member?;
-        tally.members_read += 1;
-        if tally.members_read.is_multiple_of(1 << 16) {
-            progress(Progress::Members(tally.members_read));
+        tally.members += 1;
+        if tally.members.is_multiple_of(1 << 16) {
+            progress(Progress::Members(tally.members));
         }
         let err = |msg: String, field: &str| {
             let e = BuildError::new(BuildErrorKind::Members, msg).with_field(field);
@@ -648,24 +651,18 @@ pub(crate) fn ingest(
         }
         segment_bits.fill(0);
         for name in &m.segments {
-            match precomputed.contains(name.as_str()) {
-                true => {}
-                false if plan.segments.iter().any(|s| &s.name == name) => {
-                    return Err(err(
-                        format!(
-                            "segment {name:?} is not precomputed: its members come from its definition (add \
-                             `\"precomputed\": true` to its `members` to take them from this list)"
-                        ),
-                        "segments",
-                    ));
-                }
-                false => {
-                    return Err(err(
-                        format!("unknown segment {name:?} (precomputed segments: {})", precomputed_names()),
-                        "segments",
-                    ));
-                }
+            if precomputed.contains(name.as_str()) {
+                continue;
             }
+            let message = if plan.segments.iter().any(|s| &s.name == name) {
+                format!(
+                    "segment {name:?} is not precomputed: its members come from its definition (add \
+                     `\"precomputed\": true` to its `members` to take them from this list)"
+                )
+            } else {
+                format!("unknown segment {name:?} (precomputed segments: {})", precomputed_names())
+            };
+            return Err(err(message, "segments"));
         }
         let env = MemberEnv { id: &m.id, attributes: &m.attributes };
         for (i, seg) in plan.segments.iter().enumerate() {
@@ -705,6 +702,6 @@ pub(crate) fn ingest(
         }
         file(Filed { fingerprint: fp, line: m.line, consented, segments: &segment_bits })?;
     }
-    progress(Progress::Members(tally.members_read));
+    progress(Progress::Members(tally.members));
     Ok(tally)
 }

@@ -15,7 +15,7 @@
 //! from the whole build's counts, filter seeds derived from the key and the shard index. So with
 //! the same key, version and creation time, a distributed build writes the same bytes as the CLI.
 
-use crate::build::{BuildOptions, Counts, ExactForm, Filed, expires_ms, ingest};
+use crate::build::{BuildOptions, ExactForm, Filed, expires_ms, ingest};
 use crate::error::{BuildError, BuildErrorKind};
 use crate::members::Member;
 use crate::plan::Plan;
@@ -28,42 +28,12 @@ use edgeseg::shard::{MAX_SHARD_BITS, ShardEntry, Sharding, shard_index};
 use edgeseg::{Engine, Snapshot};
 use serde::{Deserialize, Serialize};
 
-/// What a partition's members add up to: merged over all partitions, it decides the shard count
-/// and each segment's encoding, and it is what [`assemble_head`] checks the shards against.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartCounts {
-    pub members: u64,
-    /// Consenting members per purpose, in definition order.
-    pub consented: Vec<u64>,
-    /// Members per segment (after consent filtering), in snapshot order.
-    pub segments: Vec<u64>,
-    /// Members a segment selected but who had not consented to its purpose.
-    pub excluded: Vec<u64>,
-    /// Of those, members who listed the purpose but whose TCF string refused it.
-    pub excluded_tcf: Vec<u64>,
-}
+/// What a partition's members add up to ([`ingest`]'s counts): merged over all partitions, it
+/// decides the shard count and each segment's encoding, and it is what [`assemble_head`] checks the
+/// shards against.
+pub use crate::build::Counts as PartCounts;
 
 impl PartCounts {
-    fn of(c: Counts) -> PartCounts {
-        PartCounts {
-            members: c.members_read,
-            consented: c.consented,
-            segments: c.segments,
-            excluded: c.excluded,
-            excluded_tcf: c.excluded_tcf,
-        }
-    }
-
-    fn counts(&self) -> Counts {
-        Counts {
-            members_read: self.members,
-            consented: self.consented.clone(),
-            segments: self.segments.clone(),
-            excluded: self.excluded.clone(),
-            excluded_tcf: self.excluded_tcf.clone(),
-        }
-    }
-
     /// Adds another partition's counts (of the same definitions).
     pub fn merge(&mut self, other: &PartCounts) -> Result<(), BuildError> {
         if self.segments.is_empty() && self.consented.is_empty() && self.members == 0 {
@@ -159,8 +129,7 @@ pub fn count(
     members: impl IntoIterator<Item = Result<Member, BuildError>>,
 ) -> Result<PartCounts, BuildError> {
     let plan = Plan::new(defs)?;
-    let counts = ingest(&plan, key, members, &mut |_| {}, &mut |_: Filed<'_>| Ok(()))?;
-    Ok(PartCounts::of(counts))
+    ingest(&plan, key, members, &mut |_| {}, &mut |_: Filed<'_>| Ok(()))
 }
 
 /// The layout of a build from its merged counts: the shard count (`sharding.bits`, else the
@@ -183,7 +152,7 @@ pub fn layout(
             ));
         }
         Some(b) => b,
-        None => choose_bits(&plan, &counts.counts(), opts.exact_form, sharding.shard_bytes),
+        None => choose_bits(&plan, &counts, opts.exact_form, sharding.shard_bytes),
     };
     let created_ms = match opts.created_ms {
         Some(ms) => ms,

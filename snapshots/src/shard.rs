@@ -627,7 +627,7 @@ pub(crate) fn summarise(
     crate::BuildSummary {
         snapshot_id: snapshot.id.clone(),
         version: snapshot.version,
-        members_read: counts.members_read,
+        members_read: counts.members,
         bytes: head_bytes + files.iter().map(|f| f.bytes as usize).sum::<usize>(),
         segments,
         purposes,
