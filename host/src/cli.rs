@@ -6,6 +6,7 @@
 //! (`cli/snapshot_cmds.rs`), `replay` drives the wasm module,
 //! `jsonlogic` is the conformance command (`cli/jsonlogic.rs`).
 
+mod common_args;
 mod diff;
 pub mod jsonlogic;
 mod member_args;
@@ -18,6 +19,7 @@ use crate::guest::{Guest, GuestConfig};
 use crate::replay::{ReplayOptions, ScheduledDelta, replay};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use common_args::{DeltaSpec, ModuleArgs};
 pub use diff::DiffArgs;
 pub use revoke::RevokeArgs;
 pub use slo::SloArgs;
@@ -28,15 +30,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 pub use traffic_args::{Traffic, TrafficArgs, TrafficFormat};
 
-/// Where the module is looked for when neither `--module` nor `EDGESEG_WASM` says otherwise
-/// (`cargo xtask` copies the size-optimised build there).
-pub const DEFAULT_MODULE: &str = "target/wasm/edgeseg.wasm";
-/// Environment variable naming the module, below `--module` in precedence.
-pub const MODULE_ENV: &str = "EDGESEG_WASM";
+pub use common_args::{DEFAULT_MODULE, MODULE_ENV};
 
 /// edgeseg: segment CDN traffic at the edge with a WebAssembly engine and prebuilt snapshots.
 #[derive(Debug, Parser)]
-#[command(name = "edgeseg", version, about, propagate_version = true)]
+#[command(name = "edgeseg", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,7 +52,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Write a revocation delta (opt-outs since the build) for a snapshot.
     Revoke(RevokeArgs),
-    /// SLO tooling: Prometheus rules for the tiers' SLOs.
+    /// SLO tooling for the tiers' SLOs: Prometheus rules (`rules`) and a Grafana dashboard
+    /// (`dashboard`).
     Slo(SloArgs),
     /// Replay the same traffic on two snapshots: tier transitions, segment changes, gates.
     Diff(DiffArgs),
@@ -75,9 +74,8 @@ pub struct ReplayArgs {
     pub shards: ShardArgs,
     #[command(flatten)]
     pub traffic: TrafficArgs,
-    /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
-    #[arg(long, value_name = "FILE")]
-    pub module: Option<PathBuf>,
+    #[command(flatten)]
+    pub module: ModuleArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -92,7 +90,7 @@ pub struct ReplayArgs {
     /// Apply a revocation delta after N requests (`FILE@N`; `FILE` alone: before the first).
     /// Repeatable.
     #[arg(long, value_name = "FILE@N")]
-    pub delta: Vec<String>,
+    pub delta: Vec<DeltaSpec>,
     /// Also write the report as Prometheus text exposition to FILE.
     #[arg(long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
@@ -130,14 +128,10 @@ impl ShardArgs {
     }
 }
 
-/// Parses `FILE@N` (or `FILE`) and reads the delta.
-fn scheduled_delta(spec: &str) -> anyhow::Result<ScheduledDelta> {
-    let (file, after) = match spec.rsplit_once('@') {
-        Some((file, n)) => (file, n.parse::<u64>().with_context(|| format!("--delta {spec}: {n:?} is not a count"))?),
-        None => (spec, 0),
-    };
-    let bytes = std::fs::read(file).with_context(|| format!("reading delta {file}"))?;
-    Ok(ScheduledDelta { after, bytes })
+/// Reads a `--delta` file.
+fn scheduled_delta(spec: &DeltaSpec) -> anyhow::Result<ScheduledDelta> {
+    let bytes = std::fs::read(&spec.file).with_context(|| format!("reading delta {}", spec.file.display()))?;
+    Ok(ScheduledDelta { after: spec.after, bytes })
 }
 
 /// Parses `args` (program name first, as `std::env::args_os` gives them) and runs the command,
@@ -253,20 +247,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn module_path(flag: Option<&PathBuf>) -> PathBuf {
-    flag.cloned()
-        .or_else(|| std::env::var_os(MODULE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))
-}
-
 fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let module = module_path(args.module.as_ref());
+    let module = &args.module.path;
     let config = GuestConfig {
         fuel_per_call: (args.fuel > 0).then_some(args.fuel),
         deadline: (args.deadline_ms > 0).then(|| std::time::Duration::from_millis(args.deadline_ms)),
         ..GuestConfig::default()
     };
-    let mut guest = Guest::from_file(&module, config)?;
+    let mut guest = Guest::from_file(module, config)?;
     if let Some(path) = &args.public_key {
         guest.set_public_key(Some(snapshot_cmds::read_public_key(path)?));
     }
@@ -278,7 +266,7 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     guest.load_snapshot(&snapshot).with_context(|| format!("loading snapshot {}", args.snapshot.display()))?;
 
-    let mut deltas = args.delta.iter().map(|d| scheduled_delta(d)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut deltas = args.delta.iter().map(scheduled_delta).collect::<anyhow::Result<Vec<_>>>()?;
     deltas.sort_by_key(|d| d.after);
     let shards = args.shards.apply(&mut guest, &args.snapshot)?;
     let opts = ReplayOptions { skip_malformed: args.traffic.skip_malformed, deltas, shards };

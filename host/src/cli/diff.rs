@@ -29,9 +29,8 @@ pub struct DiffArgs {
     pub shard_budget: Option<u64>,
     #[command(flatten)]
     pub traffic: TrafficArgs,
-    /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
-    #[arg(long, value_name = "FILE")]
-    pub module: Option<PathBuf>,
+    #[command(flatten)]
+    pub module: super::common_args::ModuleArgs,
     /// Fail if any request leaves this tier for a lower one. Repeatable.
     #[arg(long, value_name = "TIER")]
     pub forbid_demotion: Vec<String>,
@@ -54,8 +53,8 @@ pub fn run_diff(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let module = super::module_path(args.module.as_ref());
-    let mut old = Guest::from_file(&module, GuestConfig::default())?;
+    let module = &args.module.path;
+    let mut old = Guest::from_file(module, GuestConfig::default())?;
     let mut new = old.sibling(GuestConfig::default())?;
     for (guest, path) in [(&mut old, &args.old), (&mut new, &args.new)] {
         let bytes = std::fs::read(path).with_context(|| format!("reading snapshot {}", path.display()))?;

@@ -12,7 +12,6 @@
 //! is one error line; a rule that runs out of the edge's evaluation budget is the error
 //! [`BUDGET_EXCEEDED`], never a `null` result.
 
-use super::module_path;
 use crate::guest::{Guest, GuestConfig, GuestError};
 use crate::traffic::lines::{Line, Lines};
 use clap::Args;
@@ -22,16 +21,15 @@ use edgeseg::rule::{BudgetExceeded, DEFAULT_EVAL_BUDGET, Literal};
 use edgeseg_snapshots::compile::{compile_data, literal_from_json, literal_to_json};
 use serde_json::json;
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct JsonLogicArgs {
     /// Evaluate with the native Rust core instead of the wasm module.
     #[arg(long)]
     pub native: bool,
-    /// The edgeseg wasm module [default: $EDGESEG_WASM, else target/wasm/edgeseg.wasm].
-    #[arg(long, value_name = "FILE", conflicts_with = "native")]
-    pub module: Option<PathBuf>,
+    /// Not read with `--native`.
+    #[command(flatten)]
+    pub module: super::common_args::ModuleArgs,
     /// Fuel (wasm operations) per evaluation; 0 turns metering off.
     #[arg(long, value_name = "N", default_value_t = crate::guest::DEFAULT_FUEL_PER_CALL)]
     pub fuel: u64,
@@ -50,7 +48,7 @@ pub fn run_jsonlogic(args: &JsonLogicArgs, input: &mut dyn BufRead, out: &mut dy
         None
     } else {
         let config = GuestConfig { fuel_per_call: (args.fuel > 0).then_some(args.fuel), ..GuestConfig::default() };
-        Some(Guest::from_file(&module_path(args.module.as_ref()), config)?)
+        Some(Guest::from_file(&args.module.path, config)?)
     };
     let mut lines = Lines::new(input, args.max_line_bytes);
     while let Some(line) = lines.next_line() {

@@ -3,12 +3,12 @@
 //! (`member_ids.case_collisions`), and an `--out` that already holds the same id and version with
 //! other bytes (a warning).
 
+use super::common_args::ProgressArgs;
 use super::member_args::{MemberInputArgs, check_case_collisions};
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use edgeseg_snapshots::{BuildOptions, Definitions, ExactForm, Progress, build_with_progress, inspect, sample};
 use std::fs::File;
-use std::io::IsTerminal;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -44,16 +44,11 @@ pub struct BuildArgs {
     /// time: for builds at scale without an N-line file.
     #[arg(long, value_name = "N", conflicts_with = "members")]
     pub synthetic_members: Option<u64>,
-    /// How `exact` sets are written: `compact` (default; about 64 − log2(n) + 5 bits a member) or
-    /// `plain` (64 bits a member, the format-1 form). Both decide identically.
-    #[arg(long, value_name = "FORM", default_value = "compact", value_parser = ["compact", "plain"])]
-    pub exact_form: String,
-    /// Draw a progress bar on stderr even when stderr is not a terminal.
-    #[arg(long, conflicts_with = "no_progress")]
-    pub progress: bool,
-    /// Never draw a progress bar (by default it is drawn when stderr is a terminal).
-    #[arg(long)]
-    pub no_progress: bool,
+    /// How `exact` sets are written. Both forms decide identically.
+    #[arg(long, value_enum, value_name = "FORM", default_value_t = ExactFormArg::Compact)]
+    pub exact_form: ExactFormArg,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     /// Sign the snapshot with this Ed25519 secret key (a file of 64 hex digits, from `edgeseg
     /// keygen`); hosts configured with the public key refuse anything unsigned or re-signed.
     #[arg(long, value_name = "FILE")]
@@ -134,27 +129,40 @@ fn write_with(
     f(&mut w).and_then(|()| w.flush()).with_context(|| format!("writing {}", path.display()))
 }
 
+/// `--exact-form`: how `exact` sets are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExactFormArg {
+    /// About 64 − log2(n) + 5 bits a member.
+    Compact,
+    /// 64 bits a member (the format-1 form).
+    Plain,
+}
+
+impl From<ExactFormArg> for ExactForm {
+    fn from(form: ExactFormArg) -> Self {
+        match form {
+            ExactFormArg::Compact => ExactForm::Compact,
+            ExactFormArg::Plain => ExactForm::Plain,
+        }
+    }
+}
+
 pub fn run_build(args: &BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let opts = BuildOptions {
         version: args.snapshot_version,
         created_ms: args.created_ms,
         seed: args.seed,
-        exact_form: if args.exact_form == "plain" { ExactForm::Plain } else { ExactForm::Compact },
+        exact_form: args.exact_form.into(),
         fingerprint_key: args.fingerprint_key.as_deref().map(edgeseg_snapshots::keys::load).transpose()?,
     };
-    let draw = args.progress || (!args.no_progress && std::io::stderr().is_terminal());
     if args.shards.is_some() || args.shard_bytes.is_some() {
         return run_build_sharded(args, &opts, out);
     }
     let members = args.members.as_deref().map(|p| args.member_input.source(p)).transpose()?;
     let mut built = {
         let defs = Definitions::load(&args.definitions)?;
-        let bar = if draw { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
-        bar.set_draw_target(if draw {
-            indicatif::ProgressDrawTarget::stderr_with_hz(4)
-        } else {
-            indicatif::ProgressDrawTarget::hidden()
-        });
+        let bar = args.progress.bar(4);
+        bar.set_style(indicatif::ProgressStyle::default_spinner());
         let mut report = |p: Progress| match p {
             Progress::Members(n) => bar.set_message(format!("{n} members read")),
             Progress::Encoding { index, of } => bar.set_message(format!("encoding segment {} of {of}", index + 1)),

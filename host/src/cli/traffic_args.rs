@@ -1,14 +1,15 @@
 //! The traffic options `replay` and `diff` share: which log, in which format, how strictly it is
 //! read, and whether a progress bar is drawn.
 
+use super::common_args::ProgressArgs;
 use crate::traffic::har::{DEFAULT_MAX_ENTRY_BYTES, HarReader};
 use crate::traffic::nginx::{COMBINED, LogFormat, NginxReader};
 use crate::traffic::{DEFAULT_MAX_LINE_BYTES, TrafficError, TrafficReader, TrafficRecord};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Write};
+use std::io::{self, BufReader};
 use std::path::PathBuf;
 
 /// The request log formats `--format` names.
@@ -42,12 +43,8 @@ pub struct TrafficArgs {
     /// Largest HAR entry accepted, in bytes; a larger one stops the replay.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_ENTRY_BYTES)]
     pub max_entry_bytes: usize,
-    /// Draw a progress bar on stderr even when stderr is not a terminal.
-    #[arg(long, conflicts_with = "no_progress")]
-    pub progress: bool,
-    /// Never draw a progress bar (by default it is drawn when stderr is a terminal).
-    #[arg(long)]
-    pub no_progress: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 type Records = Box<dyn Iterator<Item = Result<TrafficRecord, TrafficError>>>;
@@ -145,16 +142,10 @@ impl TrafficArgs {
     }
 
     fn progress_bar(&self) -> ProgressBar {
-        let target = if self.no_progress {
-            return ProgressBar::hidden();
-        } else if self.progress && !io::stderr().is_terminal() {
-            ProgressDrawTarget::term_like_with_hz(Box::new(PlainStderr), 1)
-        } else if self.progress || io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            return ProgressBar::hidden();
-        };
-        let bar = ProgressBar::with_draw_target(None, target);
+        let bar = self.progress.bar(20);
+        if bar.is_hidden() {
+            return bar;
+        }
         if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} requests  {rate}  {elapsed}") {
             let style = style.with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let _ = write!(w, "{:.0}/s", state.per_sec());
@@ -167,41 +158,6 @@ impl TrafficArgs {
 
 fn buffered(input: Box<dyn io::Read + Send>) -> BufReader<Box<dyn io::Read + Send>> {
     BufReader::with_capacity(256 << 10, input)
-}
-
-/// `--progress` into a file or pipe: one plain line per redraw (once a second), no cursor moves.
-#[derive(Debug)]
-struct PlainStderr;
-
-impl TermLike for PlainStderr {
-    fn width(&self) -> u16 {
-        80
-    }
-    fn move_cursor_up(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_down(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_right(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_left(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        self.write_str(s)
-    }
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        let s = s.trim_end();
-        if s.is_empty() { Ok(()) } else { writeln!(io::stderr(), "{s}") }
-    }
-    fn clear_line(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn flush(&self) -> io::Result<()> {
-        io::stderr().flush()
-    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,10 @@ fn usage_errors_are_clap_errors_and_help_goes_to_out() {
     let help = edgeseg(&["replay", "--help"]).unwrap();
     assert!(help.contains("--skip-malformed") && help.contains("EDGESEG_WASM"), "{help}");
     assert!(edgeseg(&["--version"]).unwrap().starts_with("edgeseg "));
+    let top = edgeseg(&["--help"]).unwrap();
+    assert!(top.starts_with("edgeseg: segment CDN traffic"), "the doc comment, not the crate description: {top}");
+    let slo = edgeseg(&["slo", "--help"]).unwrap();
+    assert!(slo.contains("dashboard") && slo.contains("rules"), "{slo}");
 }
 
 #[test]
