@@ -7,6 +7,7 @@ mod budget;
 mod demo;
 mod diff;
 mod differential;
+mod filters;
 mod har;
 mod hostile;
 mod jsonlogic;
