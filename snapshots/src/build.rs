@@ -278,9 +278,11 @@ fn run(
     let snapshot = Snapshot::decode_owned(bytes).map_err(|e| {
         BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
     })?;
+    let check = crate::check::MemberCheck::snapshot(&snapshot, &tally.consented, &tally.fingerprints)?;
     let probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
     let mut summary = summarise(plan, &snapshot, tally, probe, len);
     summary.conflicts = conflicts;
+    summary.member_check = Some(check);
     Ok(Built { bytes: snapshot.into_bytes(), summary })
 }
 
@@ -340,13 +342,13 @@ pub(crate) fn exact_with(
 fn purposes(plan: &Plan, tally: &mut Tally, form: ExactForm) -> Result<Vec<Purpose>, BuildError> {
     plan.purposes
         .iter()
-        .zip(std::mem::take(&mut tally.consented))
+        .zip(&tally.consented)
         .map(|(p, fps)| {
             Ok(Purpose {
                 name: p.name.clone(),
                 requires_consent: p.requires_consent,
                 consented: if p.requires_consent {
-                    Some(exact(fps, form, &format!("purpose {}", p.name))?)
+                    Some(exact(fps.clone(), form, &format!("purpose {}", p.name))?)
                 } else {
                     None
                 },
@@ -381,7 +383,7 @@ fn segments(
         let members = fps.len() as u64;
         let field = || format!("segment {}", seg.name);
         let membership = match resolve(seg, fps.len()) {
-            Some(EncodingDef::Exact | EncodingDef::Auto) => Some(exact(std::mem::take(fps), form, &field())?),
+            Some(EncodingDef::Exact | EncodingDef::Auto) => Some(exact(fps.clone(), form, &field())?),
             Some(EncodingDef::Bloom) => Some(
                 MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?)
                     .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field()))?,
@@ -392,8 +394,11 @@ fn segments(
                 // Fingerprints were sorted for the conflict check; ids are unique, so they are
                 // distinct already (dedup is for safety, it costs one pass).
                 fps.dedup();
-                let bytes = crate::fuse::build(fps, seg.fuse_bits, u64::from_le_bytes(seed))
+                #[allow(unused_mut, reason = "only the test-only tamper hook writes to it")]
+                let mut bytes = crate::fuse::build(fps, seg.fuse_bits, u64::from_le_bytes(seed))
                     .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field()))?;
+                #[cfg(test)]
+                crate::check::tamper::fuse(&mut bytes, fps);
                 Some(MembershipData::Fuse(bytes))
             }
             None => None,
@@ -464,6 +469,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         segments,
         purposes,
         conflicts: Vec::new(),
+        member_check: None,
     }
 }
 

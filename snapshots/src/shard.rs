@@ -632,5 +632,6 @@ pub(crate) fn summarise(
         segments,
         purposes,
         conflicts: Vec::new(),
+        member_check: None,
     }
 }

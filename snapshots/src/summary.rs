@@ -18,6 +18,8 @@ pub struct BuildSummary {
     pub purposes: Vec<PurposeSummary>,
     /// Segment pairs that can match one request with different actions; the winner's applies.
     pub conflicts: Vec<crate::conflicts::Conflict>,
+    /// Every member probed in every set before writing (`None`: a build path that does not).
+    pub member_check: Option<crate::check::MemberCheck>,
 }
 
 /// One segment of a build.
@@ -140,6 +142,10 @@ impl fmt::Display for BuildSummary {
                 if p.requires_consent { p.consented.to_string() } else { "-".into() },
                 if p.requires_consent { size(p.bytes) } else { "-".into() },
             )?;
+        }
+        if let Some(c) = &self.member_check {
+            writeln!(f)?;
+            writeln!(f, "member check: {} sets, {} probes, all found ({:.3} s)", c.sets, c.probes, c.seconds)?;
         }
         if !self.conflicts.is_empty() {
             writeln!(f)?;
