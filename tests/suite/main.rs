@@ -14,6 +14,7 @@ mod jsonlogic;
 mod membership;
 mod nginx;
 mod privacy;
+mod ratelimit_fields;
 mod shards;
 mod slo;
 mod spec;
