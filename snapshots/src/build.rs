@@ -433,7 +433,9 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
             };
             let measured = target.map(|_| {
                 fps.sort_unstable();
-                measure_fp_rate(&mut probe, &fps, |fp| view.membership.as_ref().is_some_and(|m| m.contains(fp)))
+                crate::check::measure_fp_rate(&mut probe, &fps, |fp| {
+                    view.membership.as_ref().is_some_and(|m| m.contains(fp))
+                })
             });
             SegmentSummary {
                 name: seg.name.clone(),
@@ -489,20 +491,6 @@ pub(crate) fn now_ms() -> Result<u64, BuildError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is before 1970; pass created_ms"))?;
     u64::try_from(since.as_millis()).map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is absurd"))
-}
-
-/// Probes random fingerprints that are not members (`members` sorted) and returns the hit rate.
-fn measure_fp_rate(prng: &mut SplitMix64, members: &[u64], contains: impl Fn(u64) -> bool) -> f64 {
-    let (mut probes, mut hits) = (0u64, 0u64);
-    while probes < FP_PROBES {
-        let fp = prng.next_u64();
-        if members.binary_search(&fp).is_ok() {
-            continue;
-        }
-        probes += 1;
-        hits += u64::from(contains(fp));
-    }
-    hits as f64 / probes as f64
 }
 
 /// Profile rules see one member's attributes and nothing else.

@@ -4,11 +4,12 @@
 //! ([`BuildErrorKind::MemberMissing`]). Filters have false positives by design, never false
 //! negatives; a construction or encoding bug that dropped a member would otherwise ship silently
 //! (the false-positive measurement cannot see it). The cost is one probe per set membership and
-//! is reported ([`MemberCheck`], the build report's last line).
+//! is reported ([`MemberCheck`], the build report's last line). Also here: the false-positive
+//! measurement of bloom and fuse sets ([`measure_fp_rate`]).
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::Snapshot;
-use edgeseg::membership::MembershipSet;
+use edgeseg::membership::{MembershipData, MembershipSet};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -43,6 +44,21 @@ impl MemberCheck {
         Err(BuildError::new(BuildErrorKind::MemberMissing, message).with_field(what.to_string()))
     }
 
+    /// Probes every member of `data`, a set not yet in a snapshot (a shard's), loaded as the edge
+    /// loads it. Costs a copy of the set's bytes: one shard's worth.
+    pub(crate) fn data(&mut self, data: &MembershipData, members: &[u64], what: &str) -> Result<(), BuildError> {
+        let set = MembershipSet::load(data.clone(), what)
+            .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what.to_string()))?;
+        self.set(&set, members, what)
+    }
+
+    /// Adds another part's check (a shard's) to this one.
+    pub(crate) fn add(&mut self, other: &MemberCheck) {
+        self.sets += other.sets;
+        self.probes += other.probes;
+        self.seconds += other.seconds;
+    }
+
     /// Probes every consent set and segment set of the decoded `snapshot`; `consented[i]` and
     /// `segments[i]` are the fingerprints filed into purpose `i` and segment `i`.
     pub(crate) fn snapshot(
@@ -63,6 +79,24 @@ impl MemberCheck {
         }
         Ok(check)
     }
+}
+
+/// Probes random fingerprints that are not members (`members` sorted) and returns the hit rate.
+pub(crate) fn measure_fp_rate(
+    prng: &mut crate::prng::SplitMix64,
+    members: &[u64],
+    contains: impl Fn(u64) -> bool,
+) -> f64 {
+    let (mut probes, mut hits) = (0u64, 0u64);
+    while probes < crate::build::FP_PROBES {
+        let fp = prng.next_u64();
+        if members.binary_search(&fp).is_ok() {
+            continue;
+        }
+        probes += 1;
+        hits += u64::from(contains(fp));
+    }
+    hits as f64 / probes as f64
 }
 
 /// Test-only: the next fuse filter this thread builds gets one fingerprint corrupted, in a slot
