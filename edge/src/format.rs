@@ -349,6 +349,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Each of the three code paths (byte-wise, slicing-by-8, the SSE4.2 instruction where
+        /// the CPU has it) and the dispatcher agree with the `crc` crate's CRC-32C on random
+        /// inputs of every length class, at random offsets (alignment).
+        #[test]
+        fn crc32c_is_the_crc_crates(data in proptest::collection::vec(proptest::num::u8::ANY, 0..20_000), start in 0usize..8) {
+            let d = data.get(start..).unwrap_or_default();
+            let reference = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(d);
+            proptest::prop_assert_eq!(!crc32c_bytewise(!0, d), reference);
+            proptest::prop_assert_eq!(!crc32c_slice8(!0, d, &slice8_tables()), reference);
+            #[cfg(target_arch = "x86_64")]
+            if sse42() {
+                // SAFETY: the CPU has SSE4.2 (checked just above).
+                proptest::prop_assert_eq!(!unsafe { crc32c_sse42(!0, d) }, reference);
+            }
+            proptest::prop_assert_eq!(crc32c(d), reference);
+        }
+    }
+
     #[test]
     fn wrap_reserved_writes_what_wrap_writes() {
         for payload in [&b""[..], b"hello", &[7u8; 70_000]] {

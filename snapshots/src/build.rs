@@ -278,9 +278,11 @@ fn run(
     let snapshot = Snapshot::decode_owned(bytes).map_err(|e| {
         BuildError::new(BuildErrorKind::Encode, format!("self-check: the edge would refuse this snapshot: {e}"))
     })?;
+    let check = crate::check::MemberCheck::snapshot(&snapshot, &tally.consented, &tally.fingerprints)?;
     let probe = SplitMix64::new(opts.seed.map_or_else(|| key.fingerprint("fp-probe"), |s| mix(s ^ 0x7072_6F62)));
     let mut summary = summarise(plan, &snapshot, tally, probe, len);
     summary.conflicts = conflicts;
+    summary.member_check = Some(check);
     Ok(Built { bytes: snapshot.into_bytes(), summary })
 }
 
@@ -340,13 +342,13 @@ pub(crate) fn exact_with(
 fn purposes(plan: &Plan, tally: &mut Tally, form: ExactForm) -> Result<Vec<Purpose>, BuildError> {
     plan.purposes
         .iter()
-        .zip(std::mem::take(&mut tally.consented))
+        .zip(&tally.consented)
         .map(|(p, fps)| {
             Ok(Purpose {
                 name: p.name.clone(),
                 requires_consent: p.requires_consent,
                 consented: if p.requires_consent {
-                    Some(exact(fps, form, &format!("purpose {}", p.name))?)
+                    Some(exact(fps.clone(), form, &format!("purpose {}", p.name))?)
                 } else {
                     None
                 },
@@ -381,7 +383,7 @@ fn segments(
         let members = fps.len() as u64;
         let field = || format!("segment {}", seg.name);
         let membership = match resolve(seg, fps.len()) {
-            Some(EncodingDef::Exact | EncodingDef::Auto) => Some(exact(std::mem::take(fps), form, &field())?),
+            Some(EncodingDef::Exact | EncodingDef::Auto) => Some(exact(fps.clone(), form, &field())?),
             Some(EncodingDef::Bloom) => Some(
                 MembershipData::bloom(fps, seg.fp_rate, &keys.bloom_seed()?)
                     .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field()))?,
@@ -392,8 +394,11 @@ fn segments(
                 // Fingerprints were sorted for the conflict check; ids are unique, so they are
                 // distinct already (dedup is for safety, it costs one pass).
                 fps.dedup();
-                let bytes = crate::fuse::build(fps, seg.fuse_bits, u64::from_le_bytes(seed))
+                #[allow(unused_mut, reason = "only the test-only tamper hook writes to it")]
+                let mut bytes = crate::fuse::build(fps, seg.fuse_bits, u64::from_le_bytes(seed))
                     .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field()))?;
+                #[cfg(test)]
+                crate::check::tamper::fuse(&mut bytes, fps);
                 Some(MembershipData::Fuse(bytes))
             }
             None => None,
@@ -428,7 +433,9 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
             };
             let measured = target.map(|_| {
                 fps.sort_unstable();
-                measure_fp_rate(&mut probe, &fps, |fp| view.membership.as_ref().is_some_and(|m| m.contains(fp)))
+                crate::check::measure_fp_rate(&mut probe, &fps, |fp| {
+                    view.membership.as_ref().is_some_and(|m| m.contains(fp))
+                })
             });
             SegmentSummary {
                 name: seg.name.clone(),
@@ -464,6 +471,7 @@ fn summarise(plan: &Plan, snapshot: &Snapshot, tally: Tally, mut probe: SplitMix
         segments,
         purposes,
         conflicts: Vec::new(),
+        member_check: None,
     }
 }
 
@@ -483,20 +491,6 @@ pub(crate) fn now_ms() -> Result<u64, BuildError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is before 1970; pass created_ms"))?;
     u64::try_from(since.as_millis()).map_err(|_| BuildError::new(BuildErrorKind::Encode, "the system clock is absurd"))
-}
-
-/// Probes random fingerprints that are not members (`members` sorted) and returns the hit rate.
-fn measure_fp_rate(prng: &mut SplitMix64, members: &[u64], contains: impl Fn(u64) -> bool) -> f64 {
-    let (mut probes, mut hits) = (0u64, 0u64);
-    while probes < FP_PROBES {
-        let fp = prng.next_u64();
-        if members.binary_search(&fp).is_ok() {
-            continue;
-        }
-        probes += 1;
-        hits += u64::from(contains(fp));
-    }
-    hits as f64 / probes as f64
 }
 
 /// Profile rules see one member's attributes and nothing else.

@@ -30,6 +30,9 @@ pub enum BuildErrorKind {
     Limit,
     /// The snapshot could not be encoded, or failed the builder's own decode self-check.
     Encode,
+    /// A member was not found in a set as written (the builder's member check, [`crate::check`]):
+    /// a construction bug, never bad input.
+    MemberMissing,
 }
 
 /// An error from loading definitions, reading members or building a snapshot.

@@ -49,51 +49,96 @@ fn geometry(n: usize) -> (u32, u32) {
 /// Builds a filter over distinct `keys` (keyed fingerprints) with 8- or 16-bit fingerprints.
 /// `seed` starts the sequence of seeds tried; the result is a deterministic function of both.
 pub fn build(keys: &[u64], bits: u8, seed: u64) -> Result<Vec<u8>, FuseError> {
-    let wide = bits == 16;
-    let (seglen, segcount) = geometry(keys.len());
-    let seg_count_len = segcount.checked_mul(seglen).ok_or(FuseError::TooLarge)?;
-    let array_len = (u64::from(segcount) + 2) * u64::from(seglen);
-    let array_len = usize::try_from(array_len).map_err(|_| FuseError::TooLarge)?;
-    if u32::try_from(array_len).is_err() || u32::try_from(keys.len()).is_err() {
-        return Err(FuseError::TooLarge);
-    }
-    let size = keys.len();
-    let mut reverse_order = vec![0u64; size + 1];
-    let mut reverse_h = vec![0u8; size];
-    let mut alone = vec![0u32; array_len];
-    let mut t2count = vec![0u8; array_len];
-    let mut t2hash = vec![0u64; array_len];
-    let mut block_bits = 1u32;
-    while (1u64 << block_bits) < u64::from(segcount) {
-        block_bits += 1;
-    }
-    let block = 1usize << block_bits;
-    let mut start_pos = vec![0usize; block];
+    let mut peeler = Peeler::new(keys.len())?;
     let mut seeds = seed;
-    let mut chosen = None;
-    'attempt: for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..MAX_ATTEMPTS {
         seeds = seeds.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let seed = hash(seeds, 0x5EED);
+        if peeler.peel(keys, seed) {
+            return Ok(peeler.assign(bits, seed));
+        }
+    }
+    Err(FuseError::Unpeelable)
+}
+
+/// One construction attempt with exactly this filter `seed` (the seed stored in the header, not
+/// the start of [`build`]'s sequence): `Ok(None)` when it does not peel. For differential tests
+/// against another implementation of the same construction (`xorf`), which must then write the
+/// same fingerprints.
+pub fn build_with_seed(keys: &[u64], bits: u8, seed: u64) -> Result<Option<Vec<u8>>, FuseError> {
+    let mut peeler = Peeler::new(keys.len())?;
+    Ok(peeler.peel(keys, seed).then(|| peeler.assign(bits, seed)))
+}
+
+/// The construction's scratch space, sized once for a key count and reused across seeds.
+struct Peeler {
+    size: usize,
+    seglen: u32,
+    segcount: u32,
+    seg_count_len: u32,
+    reverse_order: Vec<u64>,
+    reverse_h: Vec<u8>,
+    alone: Vec<u32>,
+    t2count: Vec<u8>,
+    t2hash: Vec<u64>,
+    block_bits: u32,
+    start_pos: Vec<usize>,
+}
+
+impl Peeler {
+    fn new(size: usize) -> Result<Peeler, FuseError> {
+        let (seglen, segcount) = geometry(size);
+        let seg_count_len = segcount.checked_mul(seglen).ok_or(FuseError::TooLarge)?;
+        let array_len = (u64::from(segcount) + 2) * u64::from(seglen);
+        let array_len = usize::try_from(array_len).map_err(|_| FuseError::TooLarge)?;
+        if u32::try_from(array_len).is_err() || u32::try_from(size).is_err() {
+            return Err(FuseError::TooLarge);
+        }
+        let mut block_bits = 1u32;
+        while (1u64 << block_bits) < u64::from(segcount) {
+            block_bits += 1;
+        }
+        Ok(Peeler {
+            size,
+            seglen,
+            segcount,
+            seg_count_len,
+            reverse_order: vec![0u64; size + 1],
+            reverse_h: vec![0u8; size],
+            alone: vec![0u32; array_len],
+            t2count: vec![0u8; array_len],
+            t2hash: vec![0u64; array_len],
+            block_bits,
+            start_pos: vec![0usize; 1 << block_bits],
+        })
+    }
+
+    /// Bucketing, counting and peeling under `seed`; true when every key peeled (then
+    /// `reverse_order`/`reverse_h` hold the peeling order).
+    fn peel(&mut self, keys: &[u64], seed: u64) -> bool {
+        let (size, seglen, seg_count_len, block_bits) = (self.size, self.seglen, self.seg_count_len, self.block_bits);
+        let (reverse_order, reverse_h) = (&mut self.reverse_order, &mut self.reverse_h);
+        let (alone, t2count, t2hash) = (&mut self.alone, &mut self.t2count, &mut self.t2hash);
         reverse_order.fill(0);
         reverse_order[size] = 1;
         t2count.fill(0);
         t2hash.fill(0);
-        for (i, p) in start_pos.iter_mut().enumerate() {
+        for (i, p) in self.start_pos.iter_mut().enumerate() {
             *p = ((i as u128 * size as u128) >> block_bits) as usize;
         }
-        let mask_block = block - 1;
+        let mask_block = self.start_pos.len() - 1;
         for &key in keys {
             let h = hash(key, seed);
             // A zero hash would read as an empty slot below; its key is re-hashed by the next seed.
             if h == 0 {
-                continue 'attempt;
+                return false;
             }
             let mut segment = (h >> (64 - block_bits)) as usize;
-            while reverse_order[start_pos[segment]] != 0 {
+            while reverse_order[self.start_pos[segment]] != 0 {
                 segment = (segment + 1) & mask_block;
             }
-            reverse_order[start_pos[segment]] = h;
-            start_pos[segment] += 1;
+            reverse_order[self.start_pos[segment]] = h;
+            self.start_pos[segment] += 1;
         }
         for &h in &reverse_order[..size] {
             let [h0, h1, h2] = slots(h, seglen, seg_count_len);
@@ -102,7 +147,7 @@ pub fn build(keys: &[u64], bits: u8, seed: u64) -> Result<Vec<u8>, FuseError> {
                 t2hash[slot] ^= h;
                 // Over 63 keys in one slot overflows the counter: try another seed.
                 if t2count[slot] < 4 {
-                    continue 'attempt;
+                    return false;
                 }
             }
         }
@@ -137,34 +182,39 @@ pub fn build(keys: &[u64], bits: u8, seed: u64) -> Result<Vec<u8>, FuseError> {
                 t2hash[other] ^= h;
             }
         }
-        if stack == size {
-            chosen = Some(seed);
-            break;
+        stack == size
+    }
+
+    /// Fingerprints in reverse peeling order, after a successful [`Peeler::peel`] under `seed`;
+    /// the filter's bytes.
+    fn assign(self, bits: u8, seed: u64) -> Vec<u8> {
+        let Peeler { size, seglen, segcount, seg_count_len, reverse_order, reverse_h, alone, t2count, t2hash, .. } =
+            self;
+        drop((alone, t2count, t2hash));
+        let wide = bits == 16;
+        let array_len = (segcount as usize + 2) * seglen as usize;
+        let mut fps = vec![0u16; array_len];
+        for i in (0..size).rev() {
+            let h = reverse_order[i];
+            let [h0, h1, h2] = slots(h, seglen, seg_count_len);
+            let h012 = [h0, h1, h2, h0, h1];
+            let found = usize::from(reverse_h[i]);
+            let f = if wide { fingerprint(h) as u16 } else { u16::from(fingerprint(h) as u8) };
+            fps[h012[found]] = f ^ fps[h012[found + 1]] ^ fps[h012[found + 2]];
         }
+        let width = if wide { 2 } else { 1 };
+        let mut out = Vec::with_capacity(HEADER_LEN + array_len * width);
+        out.extend_from_slice(&[bits, ARITY, 0, 0]);
+        out.extend_from_slice(&seglen.to_le_bytes());
+        out.extend_from_slice(&segcount.to_le_bytes());
+        out.extend_from_slice(&seed.to_le_bytes());
+        if wide {
+            out.extend(fps.iter().flat_map(|f| f.to_le_bytes()));
+        } else {
+            out.extend(fps.iter().map(|&f| f as u8));
+        }
+        out
     }
-    let seed = chosen.ok_or(FuseError::Unpeelable)?;
-    drop((alone, t2count, t2hash, start_pos));
-    let width = if wide { 2 } else { 1 };
-    let mut fps = vec![0u16; array_len];
-    for i in (0..size).rev() {
-        let h = reverse_order[i];
-        let [h0, h1, h2] = slots(h, seglen, seg_count_len);
-        let h012 = [h0, h1, h2, h0, h1];
-        let found = usize::from(reverse_h[i]);
-        let f = if wide { fingerprint(h) as u16 } else { u16::from(fingerprint(h) as u8) };
-        fps[h012[found]] = f ^ fps[h012[found + 1]] ^ fps[h012[found + 2]];
-    }
-    let mut out = Vec::with_capacity(HEADER_LEN + array_len * width);
-    out.extend_from_slice(&[bits, ARITY, 0, 0]);
-    out.extend_from_slice(&seglen.to_le_bytes());
-    out.extend_from_slice(&segcount.to_le_bytes());
-    out.extend_from_slice(&seed.to_le_bytes());
-    if wide {
-        out.extend(fps.iter().flat_map(|f| f.to_le_bytes()));
-    } else {
-        out.extend(fps.iter().map(|&f| f as u8));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@
 )]
 
 pub mod build;
+pub mod check;
 pub mod compile;
 pub mod conflicts;
 pub mod definitions;

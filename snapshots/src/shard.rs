@@ -25,6 +25,7 @@
 use crate::build::{
     BuildOptions, ExactForm, Filed, KeySource, Progress, bit, exact_with, expires_ms, ingest, now_ms, resolve,
 };
+use crate::check::MemberCheck;
 use crate::definitions::EncodingDef;
 use crate::error::{BuildError, BuildErrorKind};
 use crate::members::Member;
@@ -245,6 +246,7 @@ fn build_in(
         files: Vec::with_capacity(shard_count as usize),
         set_bytes: vec![0; plan.segments.len()],
         purpose_bytes: vec![0; plan.purposes.len()],
+        member_check: MemberCheck::default(),
     };
     let runs_per_shard = 1usize << RUN_BITS.saturating_sub(bits);
     let mut pending: Vec<Record> = Vec::new();
@@ -278,7 +280,7 @@ fn build_in(
         writer.write(empty, &[])?;
     }
 
-    let ShardWriter { entries, files, staged, set_bytes, purpose_bytes, .. } = writer;
+    let ShardWriter { entries, files, staged, set_bytes, purpose_bytes, member_check, .. } = writer;
     progress(Progress::Checking);
     let expires_ms = expires_ms(plan, created_ms)?;
     let payload = head_payload(
@@ -310,7 +312,16 @@ fn build_in(
     let tmp = head.with_extension("head-tmp");
     std::fs::write(&tmp, &bytes).map_err(|e| io_err(&tmp, e))?;
     std::fs::rename(&tmp, head).map_err(|e| io_err(head, e))?;
-    let summary = summarise(plan, engine.snapshot(), &counts, &set_bytes, &purpose_bytes, &files, bytes.len());
+    let summary = crate::summary::sharded(
+        plan,
+        engine.snapshot(),
+        &counts,
+        &set_bytes,
+        &purpose_bytes,
+        &files,
+        bytes.len(),
+        member_check,
+    );
     Ok(ShardedBuild { head: head.to_path_buf(), head_bytes: bytes.len() as u64, bits, shards: files, summary })
 }
 
@@ -449,6 +460,8 @@ pub(crate) struct EncodedShard {
     pub(crate) entry: ShardEntry,
     pub(crate) set_bytes: Vec<usize>,
     pub(crate) purpose_bytes: Vec<usize>,
+    /// Every member probed in every set of the shard (a set is its own bytes until encoded).
+    pub(crate) member_check: MemberCheck,
 }
 
 impl ShardShape<'_> {
@@ -464,6 +477,7 @@ impl ShardShape<'_> {
             move |e: edgeseg::Error| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(what)
         };
         let mut purpose_bytes = vec![0; plan.purposes.len()];
+        let mut member_check = MemberCheck::default();
         let mut purposes = Vec::with_capacity(plan.purposes.len());
         for (i, p) in plan.purposes.iter().enumerate() {
             purposes.push(if p.requires_consent {
@@ -472,7 +486,9 @@ impl ShardShape<'_> {
                     .filter(|m| m.consented & (1 << i) != 0)
                     .map(|m| probe_key(m.fingerprint, bits))
                     .collect();
-                let set = exact_with(fps, form, bits, &format!("purpose {}", p.name))?;
+                let what = format!("purpose {}", p.name);
+                let set = exact_with(fps.clone(), form, bits, &what)?;
+                member_check.data(&set, &fps, &what)?;
                 if let Some(b) = purpose_bytes.get_mut(i) {
                     *b = set.byte_len();
                 }
@@ -492,18 +508,20 @@ impl ShardShape<'_> {
                 members.iter().filter(|m| bit(&m.segments, i)).map(|m| probe_key(m.fingerprint, bits)).collect();
             let field = format!("segment {}", seg.name);
             let set = match encoding {
-                EncodingDef::Exact | EncodingDef::Auto => exact_with(fps, form, bits, &field)?,
+                EncodingDef::Exact | EncodingDef::Auto => exact_with(fps.clone(), form, bits, &field)?,
                 EncodingDef::Bloom => {
-                    MembershipData::bloom(&fps, seg.fp_rate, &keys.bloom_seed()?).map_err(encode_err(field))?
+                    MembershipData::bloom(&fps, seg.fp_rate, &keys.bloom_seed()?).map_err(encode_err(field.clone()))?
                 }
                 EncodingDef::Fuse => {
                     let mut seed = [0u8; 8];
                     keys.fill(&mut seed)?;
-                    let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed))
-                        .map_err(|e| BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field))?;
+                    let bytes = crate::fuse::build(&fps, seg.fuse_bits, u64::from_le_bytes(seed)).map_err(|e| {
+                        BuildError::new(BuildErrorKind::Encode, e.to_string()).with_field(field.clone())
+                    })?;
                     MembershipData::Fuse(bytes)
                 }
             };
+            member_check.data(&set, &fps, &field)?;
             if let Some(b) = set_bytes.get_mut(i) {
                 *b = set.byte_len();
             }
@@ -522,7 +540,7 @@ impl ShardShape<'_> {
         let crc32c = bytes.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_le_bytes);
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let entry = ShardEntry { len: bytes.len() as u64, crc32c, sha256, members: members.len() as u64 };
-        Ok(EncodedShard { bytes, entry, set_bytes, purpose_bytes })
+        Ok(EncodedShard { bytes, entry, set_bytes, purpose_bytes, member_check })
     }
 }
 
@@ -542,6 +560,7 @@ struct ShardWriter<'a> {
     /// Bytes per segment and per purpose, summed over the shards.
     set_bytes: Vec<usize>,
     purpose_bytes: Vec<usize>,
+    member_check: MemberCheck,
 }
 
 impl ShardWriter<'_> {
@@ -562,6 +581,7 @@ impl ShardWriter<'_> {
         for (sum, b) in self.purpose_bytes.iter_mut().zip(&shard.purpose_bytes) {
             *sum += b;
         }
+        self.member_check.add(&shard.member_check);
         let staged = self.staging.join(format!("shard-{index:04x}"));
         std::fs::write(&staged, &shard.bytes).map_err(|e| io_err(&staged, e))?;
         self.staged.push(staged);
@@ -569,68 +589,5 @@ impl ShardWriter<'_> {
         self.files.push(ShardFile { index, path, bytes: shard.entry.len, members: shard.entry.members });
         self.entries.push(shard.entry);
         Ok(())
-    }
-}
-
-pub(crate) fn summarise(
-    plan: &Plan,
-    snapshot: &Snapshot,
-    counts: &crate::build::Counts,
-    set_bytes: &[usize],
-    purpose_bytes: &[usize],
-    files: &[ShardFile],
-    head_bytes: usize,
-) -> crate::BuildSummary {
-    let segments = plan
-        .segments
-        .iter()
-        .enumerate()
-        .map(|(i, seg)| {
-            let n = counts.segments.get(i).copied().unwrap_or(0);
-            let encoding = resolve(seg, usize::try_from(n).unwrap_or(usize::MAX));
-            crate::SegmentSummary {
-                name: seg.name.clone(),
-                tier: seg.tier.and_then(|t| plan.tiers.get(usize::from(t))).cloned(),
-                purpose: plan.purposes.get(usize::from(seg.purpose)).map_or_else(String::new, |p| p.name.clone()),
-                precedence: seg.precedence,
-                encoding: encoding.map(|e| match e {
-                    EncodingDef::Exact | EncodingDef::Auto => "exact".to_string(),
-                    EncodingDef::Bloom => "bloom".to_string(),
-                    EncodingDef::Fuse => "fuse".to_string(),
-                }),
-                members: n,
-                excluded_no_consent: counts.excluded.get(i).copied().unwrap_or(0),
-                excluded_tcf: counts.excluded_tcf.get(i).copied().unwrap_or(0),
-                bytes: set_bytes.get(i).copied().unwrap_or(0),
-                rule_nodes: seg.rule.as_ref().map_or(0, |r| r.nodes.len()),
-                target_fp_rate: match encoding {
-                    Some(EncodingDef::Bloom) => Some(seg.fp_rate),
-                    Some(EncodingDef::Fuse) => Some((-f64::from(seg.fuse_bits)).exp2()),
-                    _ => None,
-                },
-                // Not measured per shard: each shard's filter has the target rate by construction.
-                measured_fp_rate: None,
-            }
-        })
-        .collect();
-    let purposes = plan
-        .purposes
-        .iter()
-        .enumerate()
-        .map(|(i, p)| crate::PurposeSummary {
-            name: p.name.clone(),
-            requires_consent: p.requires_consent,
-            consented: counts.consented.get(i).copied().unwrap_or(0),
-            bytes: purpose_bytes.get(i).copied().unwrap_or(0),
-        })
-        .collect();
-    crate::BuildSummary {
-        snapshot_id: snapshot.id.clone(),
-        version: snapshot.version,
-        members_read: counts.members,
-        bytes: head_bytes + files.iter().map(|f| f.bytes as usize).sum::<usize>(),
-        segments,
-        purposes,
-        conflicts: Vec::new(),
     }
 }

@@ -18,6 +18,8 @@ pub struct BuildSummary {
     pub purposes: Vec<PurposeSummary>,
     /// Segment pairs that can match one request with different actions; the winner's applies.
     pub conflicts: Vec<crate::conflicts::Conflict>,
+    /// Every member probed in every set before writing (`None`: a build path that does not).
+    pub member_check: Option<crate::check::MemberCheck>,
 }
 
 /// One segment of a build.
@@ -141,6 +143,10 @@ impl fmt::Display for BuildSummary {
                 if p.requires_consent { size(p.bytes) } else { "-".into() },
             )?;
         }
+        if let Some(c) = &self.member_check {
+            writeln!(f)?;
+            writeln!(f, "member check: {} sets, {} probes, all found ({:.3} s)", c.sets, c.probes, c.seconds)?;
+        }
         if !self.conflicts.is_empty() {
             writeln!(f)?;
             writeln!(f, "action conflicts: these segments can match one request; the first one's action applies")?;
@@ -149,5 +155,75 @@ impl fmt::Display for BuildSummary {
             }
         }
         Ok(())
+    }
+}
+
+/// The summary of a sharded build (`crate::shard`): counts from the build, sizes summed over the
+/// shards, the member check summed over them.
+#[allow(clippy::too_many_arguments, reason = "one call site; the parts of a sharded build's outcome")]
+pub(crate) fn sharded(
+    plan: &crate::plan::Plan,
+    snapshot: &edgeseg::Snapshot,
+    counts: &crate::build::Counts,
+    set_bytes: &[usize],
+    purpose_bytes: &[usize],
+    files: &[crate::shard::ShardFile],
+    head_bytes: usize,
+    member_check: crate::check::MemberCheck,
+) -> crate::BuildSummary {
+    let segments = plan
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            let n = counts.segments.get(i).copied().unwrap_or(0);
+            let encoding = crate::build::resolve(seg, usize::try_from(n).unwrap_or(usize::MAX));
+            crate::SegmentSummary {
+                name: seg.name.clone(),
+                tier: seg.tier.and_then(|t| plan.tiers.get(usize::from(t))).cloned(),
+                purpose: plan.purposes.get(usize::from(seg.purpose)).map_or_else(String::new, |p| p.name.clone()),
+                precedence: seg.precedence,
+                encoding: encoding.map(|e| match e {
+                    crate::definitions::EncodingDef::Exact | crate::definitions::EncodingDef::Auto => {
+                        "exact".to_string()
+                    }
+                    crate::definitions::EncodingDef::Bloom => "bloom".to_string(),
+                    crate::definitions::EncodingDef::Fuse => "fuse".to_string(),
+                }),
+                members: n,
+                excluded_no_consent: counts.excluded.get(i).copied().unwrap_or(0),
+                excluded_tcf: counts.excluded_tcf.get(i).copied().unwrap_or(0),
+                bytes: set_bytes.get(i).copied().unwrap_or(0),
+                rule_nodes: seg.rule.as_ref().map_or(0, |r| r.nodes.len()),
+                target_fp_rate: match encoding {
+                    Some(crate::definitions::EncodingDef::Bloom) => Some(seg.fp_rate),
+                    Some(crate::definitions::EncodingDef::Fuse) => Some((-f64::from(seg.fuse_bits)).exp2()),
+                    _ => None,
+                },
+                // Not measured per shard: each shard's filter has the target rate by construction.
+                measured_fp_rate: None,
+            }
+        })
+        .collect();
+    let purposes = plan
+        .purposes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| crate::PurposeSummary {
+            name: p.name.clone(),
+            requires_consent: p.requires_consent,
+            consented: counts.consented.get(i).copied().unwrap_or(0),
+            bytes: purpose_bytes.get(i).copied().unwrap_or(0),
+        })
+        .collect();
+    crate::BuildSummary {
+        snapshot_id: snapshot.id.clone(),
+        version: snapshot.version,
+        members_read: counts.members,
+        bytes: head_bytes + files.iter().map(|f| f.bytes as usize).sum::<usize>(),
+        segments,
+        purposes,
+        conflicts: Vec::new(),
+        member_check: Some(member_check),
     }
 }

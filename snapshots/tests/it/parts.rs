@@ -97,6 +97,11 @@ fn parts_write_the_same_bytes_as_build_shards() {
     for (i, s) in shards.iter().enumerate() {
         assert_eq!(&std::fs::read(shard_path(&out, i as u32)).unwrap(), s, "shard {i}");
     }
+    // Every shard's sets were probed member by member: as many probes as the whole build makes.
+    let whole = build(&defs, (0..N).map(member).map(Ok), &opts()).unwrap().summary.member_check.unwrap();
+    let sharded = built.summary.member_check.clone().unwrap();
+    assert!(whole.probes > 0 && sharded.sets > whole.sets, "{whole:?} {sharded:?}");
+    assert_eq!(sharded.probes, whole.probes);
     // And a second CLI-style build with the same key is the same again: reproducible.
     let again = dir.join("q.head");
     build_sharded(&defs, (0..N).map(member).map(Ok), &opts(), &sharding, &again, &mut |_| {}).unwrap();
