@@ -12,27 +12,45 @@
 //! Alerts follow the multi-window pattern: an alert fires at a request when every one of its
 //! windows ending there burns at or above its factor. The rules `edgeseg slo rules` generates for
 //! Prometheus ([`ALERTS`]) are the same ones, so a replay shows which alerts yesterday's traffic
-//! would have fired.
+//! would have fired. An alert's severity is the tier's for the fast burns (4× over 15 min, 14.4×
+//! over 1 h and 5 min) and always `ticket` for the slow ones: premium pages by default, other
+//! tiers get tickets ([`default_severity`]; a replay knows only the snapshot, which carries no
+//! severities, so it uses the defaults).
 
 use super::percentile;
+pub use edgeseg_snapshots::policy::{Severity, default_severity};
 use serde::Serialize;
 
 /// An alert: a name, a burn-rate factor and the windows (seconds) that must all burn above it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Alert {
     pub name: &'static str,
-    pub severity: &'static str,
+    /// A fast burn takes the tier's severity; a slow one is always a ticket.
+    pub fast: bool,
     pub factor: f64,
     pub windows_s: &'static [u64],
 }
 
-/// The alerts evaluated per tier: the seeds' page at 4× over 15 minutes and warning at 2× over 30
-/// minutes, and the classic multi-window pairs 14.4× over 1 h and 5 m, 6× over 6 h and 30 m.
+impl Alert {
+    /// This alert's severity in a tier whose fast burns have `tier` severity.
+    pub fn severity(&self, tier: Severity) -> Severity {
+        if self.fast { tier } else { Severity::Ticket }
+    }
+
+    /// The name without its `burn-` prefix (`4x-15m`): the `burn` label of the generated rules.
+    pub fn burn_label(&self) -> &'static str {
+        self.name.strip_prefix("burn-").unwrap_or(self.name)
+    }
+}
+
+/// The alerts evaluated per tier: the seeds' 4× over 15 minutes (fast) and 2× over 30 minutes
+/// (slow), and the classic multi-window pairs 14.4× over 1 h and 5 m (fast), 6× over 6 h and
+/// 30 m (slow).
 pub const ALERTS: [Alert; 4] = [
-    Alert { name: "burn-4x-15m", severity: "page", factor: 4.0, windows_s: &[900] },
-    Alert { name: "burn-2x-30m", severity: "warn", factor: 2.0, windows_s: &[1800] },
-    Alert { name: "burn-14.4x-1h-5m", severity: "page", factor: 14.4, windows_s: &[3600, 300] },
-    Alert { name: "burn-6x-6h-30m", severity: "ticket", factor: 6.0, windows_s: &[21_600, 1800] },
+    Alert { name: "burn-4x-15m", fast: true, factor: 4.0, windows_s: &[900] },
+    Alert { name: "burn-2x-30m", fast: false, factor: 2.0, windows_s: &[1800] },
+    Alert { name: "burn-14.4x-1h-5m", fast: true, factor: 14.4, windows_s: &[3600, 300] },
+    Alert { name: "burn-6x-6h-30m", fast: false, factor: 6.0, windows_s: &[21_600, 1800] },
 ];
 
 /// Every window length an alert uses, shortest first.
@@ -101,8 +119,13 @@ fn burns(outcomes: &[Outcome], window_ms: u64, budget: f64) -> Vec<Option<f64>> 
     out
 }
 
-/// The SLO report of one tier from its outcomes (any order).
-pub(crate) fn report(tier: &str, slo: edgeseg::snapshot::Slo, mut outcomes: Vec<Outcome>) -> SloReport {
+/// The SLO report of one tier from its outcomes (any order); `severity` is the tier's (fast burns).
+pub(crate) fn report(
+    tier: &str,
+    slo: edgeseg::snapshot::Slo,
+    severity: Severity,
+    mut outcomes: Vec<Outcome>,
+) -> SloReport {
     outcomes.sort_by_key(|o| o.now_ms);
     let target = slo.availability();
     let budget = 1.0 - target;
@@ -129,7 +152,7 @@ pub(crate) fn report(tier: &str, slo: edgeseg::snapshot::Slo, mut outcomes: Vec<
             });
             AlertOutcome {
                 alert: a.name.to_owned(),
-                severity: a.severity.to_owned(),
+                severity: a.severity(severity).as_str().to_owned(),
                 first_fired_ms: fired.and_then(|j| outcomes.get(j)).map(|o| o.now_ms),
             }
         })
@@ -169,7 +192,7 @@ mod tests {
     fn burn_rates_match_a_hand_computation() {
         // 99% target: budget 1%. 100 requests one per minute; errors at minutes 50..=54 (5).
         let outcomes: Vec<Outcome> = (0..100).map(|m| at(m, (50..55).contains(&m))).collect();
-        let r = report("free", Slo { availability_ppm: 990_000, latency_p99_ms: None }, outcomes);
+        let r = report("free", Slo { availability_ppm: 990_000, latency_p99_ms: None }, Severity::Ticket, outcomes);
         assert_eq!((r.requests, r.errors), (100, 5));
         assert_eq!(r.success_pct, Some(95.0));
         assert_eq!(r.met, Some(false));
@@ -207,11 +230,17 @@ mod tests {
         let slow: Vec<Outcome> = (0..100)
             .map(|i| Outcome { now_ms: i, bad: false, latency_ms: Some(if i < 98 { 50.0 } else { 900.0 }) })
             .collect();
-        let r = report("premium", Slo { availability_ppm: 999_500, latency_p99_ms: Some(200) }, slow);
+        let premium = Slo { availability_ppm: 999_500, latency_p99_ms: Some(200) };
+        let r = report("premium", premium, Severity::Page, slow);
         assert_eq!((r.p95_ms, r.p99_ms), (Some(50.0), Some(900.0)));
         assert_eq!(r.met, Some(false), "p99 over 200 ms");
-        let none = report("premium", Slo { availability_ppm: 999_500, latency_p99_ms: Some(200) }, vec![]);
+        let none = report("premium", premium, Severity::Page, vec![]);
         assert_eq!((none.met, none.success_pct, none.budget_consumed_pct), (None, None, None));
         assert!(none.alerts.iter().all(|a| a.first_fired_ms.is_none()));
+        // Premium's fast burns page; its slow ones, and every alert of a ticket tier, are tickets.
+        let severities = |r: &SloReport| r.alerts.iter().map(|a| a.severity.clone()).collect::<Vec<_>>();
+        assert_eq!(severities(&none), ["page", "ticket", "page", "ticket"]);
+        let free = report("free", premium, Severity::Ticket, vec![]);
+        assert_eq!(severities(&free), ["ticket"; 4]);
     }
 }
