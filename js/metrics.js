@@ -63,6 +63,7 @@ export function createMetrics(options, stats, version) {
   const buckets = [...(cfg.buckets ?? DEFAULT_BUCKETS)].sort((x, y) => x - y);
   if (!buckets.every((b) => Number.isFinite(b) && b > 0)) throw new TypeError("edgeseg: metrics.buckets must be positive, finite seconds");
   const push = cfg.push ?? null;
+  if (push != null && (push.url == null || push.url === "")) throw new TypeError("edgeseg: metrics.push needs a url");
   let isolate = null;
   let saidOff = false;
   const requests = new Map(); // `${tier}\n${code}` → count
