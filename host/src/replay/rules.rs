@@ -14,11 +14,8 @@
 //! routes them.
 
 use super::prometheus::{label, window_label};
-use super::slo::{ALERTS, Severity, WINDOWS_S};
+use super::slo::{ALERTS, LATENCY_BUDGET, Severity, WINDOWS_S};
 use std::fmt::Write;
-
-/// The share of requests a p99 latency target lets through slower than its bound.
-pub const LATENCY_BUDGET: f64 = 0.01;
 
 /// Where the production metrics live: the request counter and its tier and status labels.
 #[derive(Clone, Debug, PartialEq, Eq)]
