@@ -34,6 +34,34 @@ export interface WorkerOptions {
   origin?: (request: Request, env: any, ctx: any, decision: Decision | null) => Promise<Response> | Response;
   /** Maps a decision's `route` to an origin base URL; falsy keeps the request's URL. */
   routeTo?: (route: unknown, env: any) => string | URL | null | undefined;
+  /** Prometheus metrics of this isolate (per-tier requests by status, a latency histogram, refresh,
+   * shard and identity counters). Counted unless `false`; served only when the token is set. */
+  metrics?: false | MetricsOptions;
+}
+
+/** The metrics endpoint and push (js/metrics.js). */
+export interface MetricsOptions {
+  /** Path answered with the Prometheus text. Default `/_edgeseg/metrics`. */
+  path?: string;
+  /** Env variable holding the bearer token scrapers send. Default `EDGESEG_METRICS_TOKEN`. Unset or
+   * empty: the endpoint is off (the path goes to the origin like any other; logged once). */
+  tokenEnv?: string;
+  /** Latency histogram bucket bounds in seconds. Default 0.005 … 10, with 0.2 and 0.5. */
+  buckets?: number[];
+  /** Also push the text (after the response, in `ctx.waitUntil`; one push at a time). */
+  push?: MetricsPush;
+}
+
+export interface MetricsPush {
+  /** Where to send it; `{isolate}` is replaced by this isolate's id (e.g. a Pushgateway
+   * `https://pushgateway.example/metrics/job/edgeseg/instance/{isolate}`). */
+  url: string | ((env: any) => string);
+  /** At most one push per this many ms. Default 60000. */
+  intervalMs?: number;
+  /** HTTP method. Default `POST`. */
+  method?: string;
+  /** Env variable holding a bearer token for the push. Default `EDGESEG_METRICS_PUSH_TOKEN`; unset: no `Authorization`. */
+  tokenEnv?: string;
 }
 
 /** An ES-module Worker: `export default withEdgeseg({...})`. `ctx` is the runtime's execution
@@ -55,6 +83,8 @@ export interface WorkerStats {
   /** Of those, real wasm traps (`WebAssembly.RuntimeError`); each re-instantiated the module. */
   traps: number;
   reinstantiations: number;
+  /** Reads of the snapshot binding started, and those that put a new snapshot in service. */
+  refreshes: { started: number; loaded: number };
   /** Snapshots that did not replace the serving one, by error kind (`Expired`, `Rollback`, `Signature`, `ChecksumMismatch`, `TooLarge`…; `Trap`, `Error`). */
   refusedLoads: Record<string, number>;
   /** Revocation deltas refused, by error kind (`Invalid`, `Stale`, `TooLarge`…). */

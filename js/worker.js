@@ -27,7 +27,8 @@
 // A revocation delta (`edgeseg revoke`) is read beside the snapshot (`deltaKey` in the same KV
 // namespace or fetcher, or `options.delta`) and applied when it changes; a refused one (another
 // snapshot's, not newer, over the snapshot's `delta_bytes`) leaves the applied one in force.
-// `stats()` counts fallbacks, traps, re-instantiations and refused snapshots and deltas by kind.
+// `stats()` counts fallbacks, traps, re-instantiations, refreshes and refused snapshots and deltas
+// by kind; metrics.js serves them, per-tier counters and latency to Prometheus (`options.metrics`).
 //
 // A sharded snapshot (`edgeseg build --shards N`; `sharded: true`) is a head at `<key>/head` and
 // shards at `<key>/shard/<i>`: per request the adapter asks the engine which shard the identity
@@ -49,6 +50,7 @@
 import { initSync, Engine, stripBaggage, mergeResponseHeaders, __edgesegReset } from "./web/edgeseg.js";
 import wasmModule from "./web/edgeseg_bg.wasm";
 import { verifyIdentity, verifiesIdentity, withVerifiedId } from "./identity.js";
+import { createMetrics } from "./metrics.js";
 
 let initialised = false;
 
@@ -65,7 +67,7 @@ function init() {
  * last load error, and the refresh under way (`background`: the same, never rejecting).
  */
 const state = { engine: null, bytes: null, delta: null, deltaTried: null, checkedAt: -Infinity, lastError: null, loading: null, background: null };
-const counters = { fallbacks: 0, traps: 0, reinstantiations: 0, refusedLoads: {}, refusedDeltas: {}, identity: { verified: 0, refused: {} } };
+const counters = { fallbacks: 0, traps: 0, reinstantiations: 0, refreshes: { started: 0, loaded: 0 }, refusedLoads: {}, refusedDeltas: {}, identity: { verified: 0, refused: {} } };
 
 function countKind(map, err) {
   const kind = err instanceof WebAssembly.RuntimeError ? "Trap" : (err?.kind ?? "Error");
@@ -158,6 +160,7 @@ function isStore(binding) {
 
 async function refresh(env, options, now) {
   const binding = env[options.binding ?? "EDGESEG_SNAPSHOT"];
+  counters.refreshes.started++;
   try {
     const key = options.key ?? "edgeseg.snapshot";
     const bytes = options.snapshot ? await options.snapshot(env) : await readBinding(binding, options.sharded ? `${key}/head` : key);
@@ -179,6 +182,7 @@ async function refresh(env, options, now) {
       state.engine = withBudget(engine);
       state.bytes = raw;
       state.delta = state.deltaTried = null; // a delta belongs to one snapshot
+      counters.refreshes.loaded++;
       old?.free();
     }
     state.lastError = null;
@@ -442,8 +446,10 @@ export function withEdgeseg(options = {}) {
   const segmentsPath = options.segmentsPath ?? "/user/segments";
   const origin = options.origin ?? ((request) => fetch(request));
   if (options.shardBudgetBytes != null) shards.budget = options.shardBudgetBytes;
-  return {
-    async fetch(request, env, ctx) {
+  const metrics = createMetrics(options.metrics, stats, servingVersion);
+  // One request; `seen.tier` is set once a decision has one (metrics.js counts by it).
+  const handler = {
+    async fetch(request, env, ctx, seen = {}) {
       const refreshing = refreshIfDue(env, options, ctx);
       if (refreshing != null) await refreshing;
       let engine = state.engine;
@@ -481,6 +487,7 @@ export function withEdgeseg(options = {}) {
         untagged.headers.set("x-edgeseg-fallback", reason);
         return origin(untagged, env, ctx, null);
       }
+      seen.tier = decision.tier;
       if (decision.shard_missing) shardCounters.misses++;
       else if (decision.identified && shardCount(engine) !== 0) shardCounters.hits++;
       const url = new URL(request.url);
@@ -509,6 +516,32 @@ export function withEdgeseg(options = {}) {
       return response;
     },
   };
+  if (metrics == null) return handler;
+  return {
+    async fetch(request, env, ctx) {
+      const scrape = await metrics.serve(request, env);
+      if (scrape != null) return scrape;
+      const seen = { tier: "none" };
+      const started = metrics.clock();
+      let status = 500; // what the runtime answers when the handler throws
+      try {
+        const response = await handler.fetch(request, env, ctx, seen);
+        status = response.status;
+        return response;
+      } finally {
+        metrics.observe(seen.tier, status, (metrics.clock() - started) / 1000);
+        metrics.maybePush(env, ctx);
+      }
+    },
+  };
+}
+
+function servingVersion() {
+  try {
+    return state.engine?.version ?? null;
+  } catch {
+    return null; // a broken instance: the next decide re-instantiates it
+  }
 }
 
 /** The engine the adapter holds now (or null), for diagnostics and tests. */
@@ -536,6 +569,7 @@ export function stats() {
     fallbacks: counters.fallbacks,
     traps: counters.traps,
     reinstantiations: counters.reinstantiations,
+    refreshes: { ...counters.refreshes },
     refusedLoads: { ...counters.refusedLoads },
     refusedDeltas: { ...counters.refusedDeltas },
     identity: { verified: counters.identity.verified, refused: { ...counters.identity.refused } },

@@ -28,6 +28,7 @@ mod audit;
 pub mod grafana;
 pub mod prometheus;
 mod report;
+pub mod rules;
 pub mod slo;
 
 pub use report::{
@@ -398,7 +399,10 @@ pub fn replay(
         .iter()
         .zip(&auditor.snapshot().tiers)
         .zip(&mut tiers)
-        .filter_map(|((name, view), acc)| Some(slo::report(name, view.slo?, std::mem::take(&mut acc.outcomes))))
+        .filter_map(|((name, view), acc)| {
+            let outcomes = std::mem::take(&mut acc.outcomes);
+            Some(slo::report(name, view.slo?, slo::default_severity(name), outcomes))
+        })
         .collect();
     let mut all_ns = Vec::with_capacity(decided as usize);
     let tier_reports = snapshot

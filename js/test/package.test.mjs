@@ -73,6 +73,10 @@ engine.setShardBudget(1 << 20);
 const heldBytes: number = engine.stats().shards.held_bytes;
 const sharded: WorkerOptions = { sharded: true, shardBudgetBytes: 1 << 20, shard: (env, i: number) => (i > 0 ? null : new Uint8Array(0)) };
 const ws: WorkerStats = stats();
+// Metrics: the endpoint, its token, buckets and push; the refresh counters.
+const metered: WorkerOptions = { metrics: { path: "/m", tokenEnv: "T", buckets: [0.1, 0.2], push: { url: (env) => "https://push.example/{isolate}", intervalMs: 1 } } };
+const unmetered: WorkerOptions = { metrics: false };
+const refreshed: number[] = [ws.refreshes.started, ws.refreshes.loaded];
 const counted: number[] = [ws.shards.misses, ws.shards.reads, ws.shards.heldBytes, ws.shards.refused["Digest"] ?? 0, ws.engine?.shards.evictions ?? 0];
 // Verified identity: the engine's sources and claim, the verifier, the adapter's counters.
 const sources: IdentitySource[] = engine.identitySources;

@@ -7,6 +7,7 @@
 // xtask/src/js.rs fills).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { readFile, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -109,6 +110,7 @@ let kv;
 let big; // the head in Node, to find customers' shards
 let budget;
 let shardBytes;
+const METRICS_TOKEN = "shards-metrics-token";
 
 const entry = (budgetBytes) => `
 import { withEdgeseg, loadedEngine, stats } from "./pkg/worker.js";
@@ -175,6 +177,7 @@ before(async () => {
     ],
     kvNamespaces: ["SNAPSHOTS"],
     compatibilityDate: "2025-01-01",
+    bindings: { EDGESEG_METRICS_TOKEN: METRICS_TOKEN },
   });
   await mf.ready;
   kv = await mf.getKVNamespace("SNAPSHOTS");
@@ -235,6 +238,32 @@ test("workerd: 5,000 distinct customers of 10^6 in 64 KV shards, at most one KV 
   assert.ok(s.shards.held <= 16, JSON.stringify(s.shards));
   assert.equal(s.engine.shards.hits, 5000);
   assert.equal(s.fallbacks, 0);
+});
+
+test("workerd: the metrics endpoint shows the shard counters stats() keeps, and promtool accepts it", async () => {
+  const s = await workerStats();
+  const res = await mf.dispatchFetch("https://shop.example/_edgeseg/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+  assert.equal(check.status, 0, `promtool check metrics (apt-get install prometheus):\n${check.error ?? ""}${check.stdout}${check.stderr}`);
+  const samples = (name) => text.split("\n").filter((l) => l.startsWith(`${name}{`));
+  const value = (name, label = "") => {
+    const [line, ...more] = samples(name).filter((l) => l.includes(label));
+    assert.ok(line != null && more.length === 0, `${name} ${label}`);
+    return Number(line.split(" ").pop());
+  };
+  assert.equal(value("edgeseg_worker_shard_requests_total", 'result="hit"'), s.shards.hits);
+  assert.equal(value("edgeseg_worker_shard_requests_total", 'result="miss"'), s.shards.misses);
+  assert.equal(value("edgeseg_worker_shard_reads_total"), s.shards.reads);
+  assert.equal(value("edgeseg_worker_shard_evictions_total"), s.shards.evictions);
+  assert.equal(value("edgeseg_worker_shards_held"), s.shards.held);
+  assert.equal(value("edgeseg_worker_shard_held_bytes"), s.shards.heldBytes);
+  assert.equal(value("edgeseg_worker_shard_budget_bytes"), budget);
+  assert.ok(s.shards.evictions > 0 && s.shards.reads > 0);
+  // The 5,000 customers of the test before are the only traffic the adapter served so far.
+  const served = samples("edgeseg_worker_requests_total").reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+  assert.equal(served, 5000);
 });
 
 test("workerd: concurrent requests for a shard not held share one KV read", async () => {

@@ -296,14 +296,42 @@ impl CacheDef {
     }
 }
 
-/// `tier_slos.<tier>`: availability in percent (status below 500 counts as success) and an
-/// optional p99 latency bound.
+/// `tier_slos.<tier>`: availability in percent (status below 500 counts as success), an
+/// optional p99 latency bound, and the severity of the tier's fast-burn alerts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SloDef {
     pub availability: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p99_ms: Option<u32>,
+    /// Read by `edgeseg slo rules --definitions` only: the snapshot does not carry it (the edge
+    /// has no use for it). Absent: [`default_severity`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+/// How an SLO alert reaches people: `page` wakes someone, `ticket` waits for working hours. The
+/// `severity` label of the generated alerting rules, which an Alertmanager route matches on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ticket,
+    Page,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ticket => "ticket",
+            Severity::Page => "page",
+        }
+    }
+}
+
+/// The severity of a tier's fast-burn alerts when the definitions do not say: premium pages,
+/// every other tier (standard, free, any other name) gets a ticket.
+pub fn default_severity(tier: &str) -> Severity {
+    if tier == "premium" { Severity::Page } else { Severity::Ticket }
 }
 
 /// SLOs for tiers the definitions do not mention, by well-known tier name (premium 99.95% with

@@ -148,3 +148,127 @@ fn the_grafana_dashboard_has_a_row_per_tier_and_every_query_passes_promtool() {
     }
     check_rules(&dir.join("dashboard-queries.yml"), &yaml, 17 + exprs.len());
 }
+
+/// The labels of every alert in generated rules: (alertname, tier, severity, slo, burn).
+fn alert_labels(rules: &str) -> Vec<[String; 5]> {
+    rules
+        .split("      - alert: ")
+        .skip(1)
+        .map(|r| {
+            let get = |k: &str| {
+                let v = r.lines().find_map(|l| l.trim().strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in {r}"));
+                v.trim_matches('\'').to_owned()
+            };
+            let name = r.lines().next().unwrap().trim().to_owned();
+            [name, get("tier: "), get("severity: "), get("slo: "), get("burn: ")]
+        })
+        .collect()
+}
+
+/// `promtool test rules` (tests/promtool/slo-rules.test.yml) on the demo's generated rules: a
+/// premium page, a free-tier ticket and a latency alert each fire on one synthetic series and stay
+/// silent on another.
+#[test]
+fn promtool_unit_tests_fire_and_silence_each_tier_alert() {
+    let dir = scratch("slo-promtool-test");
+    let defs = root().join("snapshots/data/demo.json");
+    let rules = edgeseg(&[
+        "slo",
+        "rules",
+        "--definitions",
+        defs.to_str().unwrap(),
+        "--latency-histogram",
+        "http_request_duration_seconds",
+    ]);
+    // 5 error-ratio and 2 × 5 slow-ratio recording rules (premium and standard have p99 targets);
+    // 4 availability alerts for each of 3 tiers, 4 latency alerts for each of 2.
+    check_rules(&dir.join("rules.yml"), &rules, 5 + 10 + 12 + 8);
+    let labels = alert_labels(&rules);
+    let severities = |tier: &str, slo: &str| -> Vec<&str> {
+        labels.iter().filter(|l| l[1] == tier && l[3] == slo).map(|l| l[2].as_str()).collect()
+    };
+    assert_eq!(severities("premium", "availability"), ["page", "ticket", "page", "ticket"]);
+    assert_eq!(severities("premium", "latency"), ["page", "ticket", "page", "ticket"]);
+    assert_eq!(severities("standard", "availability"), ["ticket"; 4]);
+    assert_eq!(severities("free", "availability"), ["ticket"; 4]);
+    assert!(severities("free", "latency").is_empty(), "free has no p99 target");
+
+    let test = dir.join("slo-rules.test.yml");
+    std::fs::copy(root().join("tests/promtool/slo-rules.test.yml"), &test).unwrap();
+    let out = promtool(&["test", "rules", test.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "promtool test rules:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `tier_slos.<tier>.severity` in the definitions decides a tier's fast-burn severity; a value
+/// that is neither `page` nor `ticket` is refused, naming the values allowed.
+#[test]
+fn severity_per_tier_comes_from_the_definitions() {
+    let dir = scratch("slo-severity");
+    let demo = std::fs::read_to_string(root().join("snapshots/data/demo.json")).unwrap();
+    let mut defs: serde_json::Value = serde_json::from_str(&demo).unwrap();
+    defs["tier_slos"] = serde_json::json!({
+        "premium": {"availability": 99.95, "latency_p99_ms": 200, "severity": "ticket"},
+        "standard": {"availability": 99.9, "severity": "page"},
+    });
+    let path = dir.join("defs.json");
+    std::fs::write(&path, defs.to_string()).unwrap();
+    let rules = edgeseg(&["slo", "rules", "--definitions", path.to_str().unwrap()]);
+    let labels = alert_labels(&rules);
+    let by_tier = |tier: &str| -> Vec<&str> { labels.iter().filter(|l| l[1] == tier).map(|l| l[2].as_str()).collect() };
+    assert_eq!(by_tier("premium"), ["ticket"; 4]);
+    assert_eq!(by_tier("standard"), ["page", "ticket", "page", "ticket"]);
+    assert_eq!(by_tier("free"), ["ticket"; 4], "free is not listed: its default");
+
+    defs["tier_slos"]["standard"]["severity"] = "sev1".into();
+    std::fs::write(&path, defs.to_string()).unwrap();
+    let argv = ["edgeseg", "slo", "rules", "--definitions", path.to_str().unwrap()];
+    let err = cli::run(argv.iter().map(Into::into), &mut Vec::new()).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("unknown variant `sev1`, expected `ticket` or `page`"), "{msg}");
+}
+
+/// The example Alertmanager configuration loads (`amtool check-config`, Debian
+/// `prometheus-alertmanager`) and routes every alert the demo's rules generate by its severity.
+#[test]
+fn the_alertmanager_example_routes_every_generated_alert_by_severity() {
+    let config = root().join("examples/alertmanager/edgeseg.yml");
+    let amtool = |args: &[&str]| {
+        Command::new("amtool").args(args).output().unwrap_or_else(|e| {
+            panic!(
+                "amtool not runnable ({e}); `cargo xtask test` installs it (apt-get install prometheus-alertmanager)"
+            )
+        })
+    };
+    let checked = amtool(&["check-config", config.to_str().unwrap()]);
+    assert!(checked.status.success(), "amtool check-config:\n{}", String::from_utf8_lossy(&checked.stdout));
+    let defs = root().join("snapshots/data/demo.json");
+    let rules = edgeseg(&[
+        "slo",
+        "rules",
+        "--definitions",
+        defs.to_str().unwrap(),
+        "--latency-histogram",
+        "http_request_duration_seconds",
+    ]);
+    let mut seen = std::collections::BTreeSet::new();
+    for [name, tier, severity, slo, _] in alert_labels(&rules) {
+        if !seen.insert((name.clone(), tier.clone(), severity.clone(), slo.clone())) {
+            continue;
+        }
+        let file = format!("--config.file={}", config.display());
+        let labels =
+            [format!("alertname={name}"), format!("tier={tier}"), format!("severity={severity}"), format!("slo={slo}")];
+        let mut args = vec!["config", "routes", "test", file.as_str()];
+        args.extend(labels.iter().map(String::as_str));
+        let out = amtool(&args);
+        let receiver = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let want = if severity == "page" { "edgeseg-pager" } else { "edgeseg-tickets" };
+        assert_eq!(receiver, want, "{labels:?}");
+    }
+    assert!(seen.iter().any(|(_, _, s, _)| s == "page") && seen.iter().any(|(_, _, s, _)| s == "ticket"));
+}

@@ -226,8 +226,11 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     let cfg = config::load(&root())?;
     let tools = tools(&cfg.js, &cfg.raw)?;
 
-    step("JS: Debian chromium + chromedriver; npm ci of the test runtimes (workerd, playwright-core, tsc); Deno");
+    step(
+        "JS: Debian chromium + chromedriver, and promtool (`prometheus`) for the Worker's metrics; npm ci of the test runtimes (workerd, playwright-core, tsc); Deno",
+    );
     chromium()?;
+    crate::tasks::apt_install(&["prometheus"])?;
     let npm_dir = root().join("js").join("test");
     run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&npm_dir))?;
     let deno = deno(&cfg.js.deno)?;
@@ -335,6 +338,10 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     node_test("package.test.mjs")?;
     step("JS: the Worker adapter in workerd (miniflare), answering real fetches");
     node_test("worker.test.mjs")?;
+    step(
+        "JS: the Worker's Prometheus metrics in workerd: traffic, a scrape behind its token, a push; promtool check metrics",
+    );
+    node_test("metrics.test.mjs")?;
     step("JS: sharded snapshots through the Node build and the Worker adapter in workerd");
     node_test("shards.test.mjs")?;
     step("JS: verified identity (edgeseg/identity in Node, the Worker in workerd: JWTs and HMAC cookies)");

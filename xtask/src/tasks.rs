@@ -252,8 +252,10 @@ pub fn test(args: &[String]) -> Result<(), String> {
     rustup_targets(&[&cfg.target, "thumbv7em-none-eabihf"])?;
     run(Command::new("rustup").current_dir(root()).args(["component", "add", "clippy", "rustfmt"]))?;
 
-    step("Debian packages the tests drive (promtool from `prometheus`; nginx and chromium for the traffic readers)");
-    apt_install(&["prometheus", "nginx", "chromium"])?;
+    step(
+        "Debian packages the tests drive (promtool from `prometheus`, amtool from `prometheus-alertmanager`; nginx and chromium for the traffic readers)",
+    );
+    apt_install(&["prometheus", "prometheus-alertmanager", "nginx", "chromium"])?;
 
     step("raw-ABI module");
     let module = build(&[])?;

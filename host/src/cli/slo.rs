@@ -2,7 +2,8 @@
 //! `edgeseg slo dashboard`: the Grafana dashboard over the same metrics.
 
 use crate::replay::grafana::{DashboardSource, dashboard};
-use crate::replay::prometheus::{RuleSource, slo_rules};
+use crate::replay::rules::{RuleSource, TierSlo, slo_rules};
+use crate::replay::slo::default_severity;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -16,11 +17,23 @@ pub struct SloArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SloCommand {
-    /// Print Prometheus rules (YAML) watching each tier's SLO with multi-window burn-rate alerts.
-    Rules(RulesArgs),
+    /// Print Prometheus rules (YAML) watching each tier's SLO with multi-window burn-rate alerts,
+    /// labelled `tier`, `severity` (page/ticket), `slo` (availability/latency) and `burn`.
+    Rules(RulesCmd),
     /// Print a Grafana dashboard (JSON model): a row per tier with request rate, error ratio
     /// against the SLO, burn rates per alert window and, with a latency histogram, p99.
     Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCmd {
+    #[command(flatten)]
+    pub source: RulesArgs,
+    /// A Prometheus latency histogram labelled by tier (base name, e.g.
+    /// `http_request_duration_seconds`), with a bucket at each tier's p99 bound: adds latency
+    /// burn-rate alerts for the tiers with a p99 target.
+    #[arg(long, value_name = "NAME")]
+    pub latency_histogram: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -35,10 +48,12 @@ pub struct DashboardArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesArgs {
-    /// A snapshot (its tiers' SLOs are used).
+    /// A snapshot (its tiers' SLOs are used; it carries no severities: premium pages, other
+    /// tiers get tickets).
     #[arg(long, value_name = "FILE", conflicts_with = "definitions", required_unless_present = "definitions")]
     pub snapshot: Option<PathBuf>,
-    /// Or a definitions file (built in memory; no member file needed for SLOs).
+    /// Or a definitions file (built in memory; no member file needed for SLOs): its tiers' SLOs
+    /// and `tier_slos.<tier>.severity`.
     #[arg(long, value_name = "FILE")]
     pub definitions: Option<PathBuf>,
     /// The production request counter.
@@ -55,14 +70,18 @@ pub struct RulesArgs {
 pub fn run_slo(args: &SloArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     match &args.command {
         SloCommand::Rules(r) => {
-            let (_, tiers, src) = load(r)?;
-            write!(out, "{}", slo_rules(&tiers, &src))?;
+            let (_, tiers, src) = load(&r.source)?;
+            if let Some(h) = &r.latency_histogram {
+                prometheus_name("--latency-histogram", h, true)?;
+            }
+            write!(out, "{}", slo_rules(&tiers, &src, r.latency_histogram.as_deref()))?;
         }
         SloCommand::Dashboard(d) => {
             let (id, tiers, rules) = load(&d.source)?;
             if let Some(h) = &d.latency_histogram {
                 prometheus_name("--latency-histogram", h, true)?;
             }
+            let tiers: Vec<(String, edgeseg::snapshot::Slo)> = tiers.into_iter().map(|t| (t.tier, t.slo)).collect();
             let src = DashboardSource { rules, latency_histogram: d.latency_histogram.clone() };
             serde_json::to_writer_pretty(&mut *out, &dashboard(&id, &tiers, &src))?;
             writeln!(out)?;
@@ -78,22 +97,33 @@ fn prometheus_name(what: &str, v: &str, colons: bool) -> anyhow::Result<()> {
 }
 
 /// The snapshot's id, its tiers that have an SLO, and the checked metric source.
-type Loaded = (String, Vec<(String, edgeseg::snapshot::Slo)>, RuleSource);
+type Loaded = (String, Vec<TierSlo>, RuleSource);
 
 fn load(r: &RulesArgs) -> anyhow::Result<Loaded> {
-    let bytes = match (&r.snapshot, &r.definitions) {
-        (Some(path), _) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    let (bytes, defs) = match (&r.snapshot, &r.definitions) {
+        (Some(path), _) => (std::fs::read(path).with_context(|| format!("reading {}", path.display()))?, None),
         (None, Some(path)) => {
             // SLOs live in the definitions; members do not matter, so build with none.
             let defs = edgeseg_snapshots::Definitions::load(path)?;
             let opts = edgeseg_snapshots::BuildOptions { seed: Some(0), created_ms: Some(0), ..Default::default() };
-            edgeseg_snapshots::build(&defs, std::iter::empty(), &opts)?.bytes
+            (edgeseg_snapshots::build(&defs, std::iter::empty(), &opts)?.bytes, Some(defs))
         }
         (None, None) => anyhow::bail!("pass --snapshot or --definitions"),
     };
     let snap = edgeseg::Snapshot::decode(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tiers: Vec<(String, edgeseg::snapshot::Slo)> =
-        snap.tiers.iter().filter_map(|t| Some((t.name.clone(), t.slo?))).collect();
+    // Severity is the definitions' business only (the edge never needs it): from a snapshot, the
+    // defaults by tier name.
+    let severity = |tier: &str| {
+        defs.as_ref()
+            .and_then(|d| d.tier_slos.get(tier))
+            .and_then(|s| s.as_ref()?.severity)
+            .unwrap_or_else(|| default_severity(tier))
+    };
+    let tiers: Vec<TierSlo> = snap
+        .tiers
+        .iter()
+        .filter_map(|t| Some(TierSlo { tier: t.name.clone(), slo: t.slo?, severity: severity(&t.name) }))
+        .collect();
     if tiers.is_empty() {
         anyhow::bail!("no tier of snapshot {} has an SLO", snap.id);
     }

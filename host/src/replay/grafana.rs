@@ -6,7 +6,8 @@
 //! latency against the tier's p99 target. Queries use `edgeseg:error_ratio:rate<w>` from the
 //! recording rules, so the dashboard and the alerts can never disagree on what an error is.
 
-use super::prometheus::{RuleSource, window_label};
+use super::prometheus::window_label;
+use super::rules::RuleSource;
 use super::slo::{ALERTS, WINDOWS_S};
 use serde_json::{Value, json};
 

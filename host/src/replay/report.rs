@@ -447,15 +447,12 @@ impl Report {
             .slos
             .iter()
             .flat_map(|s| {
-                s.alerts.iter().filter_map(move |a| {
+                let availability = s.alerts.iter().map(|a| ("", a));
+                let latency = s.latency_alerts.iter().map(|a| ("latency ", a));
+                availability.chain(latency).filter_map(move |(slo, a)| {
                     a.first_fired_ms.map(|t| {
-                        format!(
-                            "{} {} ({}) from {}",
-                            s.tier,
-                            a.alert,
-                            a.severity,
-                            edgeseg_snapshots::inspect::iso8601(t)
-                        )
+                        let at = edgeseg_snapshots::inspect::iso8601(t);
+                        format!("{} {slo}{} ({}) from {at}", s.tier, a.alert, a.severity)
                     })
                 })
             })
