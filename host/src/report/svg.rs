@@ -221,7 +221,7 @@ pub fn bars(label_text: &str, categories: &[String], series: &[Series], mode: Ba
     scale.axis(&mut out);
     let base = if mode == Bars::GroupedLog { scale.lo } else { 0.0 };
     let groups = if mode == Bars::Stacked { 1 } else { series.len().max(1) };
-    let bar_w = (slot * 0.8 / groups as f64).max(0.5);
+    let bar_w = (slot * 0.8 / groups as f64).clamp(0.5, 48.0);
     let mut stacked = vec![0.0f64; cats];
     for (k, s) in series.iter().enumerate() {
         let mut d = String::new();
@@ -248,10 +248,11 @@ pub fn bars(label_text: &str, categories: &[String], series: &[Series], mode: Ba
             escape(s.name)
         );
     }
-    for (name, v) in refs {
+    for (i, (name, v)) in refs.iter().enumerate() {
         let y = scale.y(*v);
         let _ = write!(out, "<path class=\"ref\" d=\"M{} {}H{}\"/>", n(LEFT), n(y), n(W - RIGHT));
-        text(&mut out, W - RIGHT - 2.0, y - 3.0, "end", "ref-label", name);
+        // Staggered, so labels of close lines do not overprint.
+        text(&mut out, W - RIGHT - 2.0 - 64.0 * i as f64, y - 3.0, "end", "ref-label", name);
     }
     // At most about a dozen category labels, evenly spaced.
     let every = categories.len().div_ceil(12).max(1);
