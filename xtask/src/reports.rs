@@ -75,6 +75,7 @@ pub fn render(edgeseg: &Path, module: &Path) -> Result<PathBuf, String> {
         return Err("edgeseg replay of the demo failed".into());
     }
     // The premium gate must trip: the command fails, and still leaves its reports.
+    eprintln!("(the diff below must fail its premium gate: its `error: gate failed` is expected)");
     let diffed = run_to(
         cli()
             .arg("diff")
