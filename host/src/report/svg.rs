@@ -315,7 +315,10 @@ pub fn heatmap(label_text: &str, rows: &[String], cols: &[String], values: &[Vec
                 escape(name),
                 escape(cols.get(c).map_or("", String::as_str)),
             );
-            text(&mut out, x + cw / 2.0, y + ch / 2.0 + 4.0, "middle", "count", &v.to_string());
+            // Counts only where they fit; the cell's title always has it.
+            if cw >= 28.0 && ch >= 14.0 {
+                text(&mut out, x + cw / 2.0, y + ch / 2.0 + 4.0, "middle", "count", &v.to_string());
+            }
         }
     }
     out.push_str("</svg>");
