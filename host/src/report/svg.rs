@@ -222,6 +222,8 @@ pub fn bars(label_text: &str, categories: &[String], series: &[Series], mode: Ba
     let base = if mode == Bars::GroupedLog { scale.lo } else { 0.0 };
     let groups = if mode == Bars::Stacked { 1 } else { series.len().max(1) };
     let bar_w = (slot * 0.8 / groups as f64).clamp(0.5, 48.0);
+    // A category's bars are centred in its slot.
+    let pad = (slot - bar_w * groups as f64) / 2.0;
     let mut stacked = vec![0.0f64; cats];
     for (k, s) in series.iter().enumerate() {
         let mut d = String::new();
@@ -233,9 +235,9 @@ pub fn bars(label_text: &str, categories: &[String], series: &[Series], mode: Ba
                     if let Some(st) = stacked.get_mut(c) {
                         *st += v.max(0.0);
                     }
-                    (from, from + v.max(0.0), LEFT + slot * c as f64 + slot * 0.1)
+                    (from, from + v.max(0.0), LEFT + slot * c as f64 + pad)
                 }
-                _ => (base, v, LEFT + slot * c as f64 + slot * 0.1 + bar_w * k as f64),
+                _ => (base, v, LEFT + slot * c as f64 + pad + bar_w * k as f64),
             };
             let (y0, y1) = (scale.y(from), scale.y(to));
             let _ = write!(d, "M{} {}H{}V{}H{}Z", n(x), n(y0), n(x + bar_w), n(y1), n(x));
