@@ -10,6 +10,7 @@ mod common_args;
 mod diff;
 pub mod jsonlogic;
 mod member_args;
+mod report_args;
 mod revoke;
 mod slo;
 mod snapshot_cmds;
@@ -21,6 +22,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use common_args::{DeltaSpec, ModuleArgs};
 pub use diff::DiffArgs;
+pub use report_args::ReportArgs;
 pub use revoke::RevokeArgs;
 pub use slo::SloArgs;
 pub use snapshot_cmds::{BuildArgs, ImportFlagdArgs, InspectArgs, SampleArgs};
@@ -97,6 +99,8 @@ pub struct ReplayArgs {
     /// Require the snapshot to be signed by the key whose public half is in FILE (64 hex digits).
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 /// Where a sharded snapshot's shards are and how many bytes of them the guest holds (`replay`).
@@ -288,6 +292,7 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(path) = &args.prometheus {
         std::fs::write(path, report.to_prometheus()).with_context(|| format!("writing {}", path.display()))?;
     }
+    args.reports.write(|| crate::report::replay_html(&report), || crate::report::replay_markdown(&report))?;
     // The privacy gate: a replay that found a consent violation fails, whatever else it shows.
     if report.consent.violations > 0 {
         anyhow::bail!(

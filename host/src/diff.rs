@@ -57,6 +57,25 @@ pub struct GateResult {
     pub gate: String,
     pub passed: bool,
     pub explanation: String,
+    /// The tier-granting segments whose stopping to match tripped it (forbid-demotion only).
+    pub tripped_by: Vec<String>,
+}
+
+/// Requests kept in [`DiffReport::moved_sample`].
+pub const MOVED_SAMPLE: usize = 20;
+
+/// One request that changed tier, as the reports show it: never its id, only the old snapshot's
+/// keyed fingerprint of it (what `edgeseg` tools can look up with the snapshot's key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MovedRequest {
+    /// The request's position among the log's well-formed records, from 1.
+    pub request: u64,
+    /// The customer's fingerprint under the old snapshot's key (16 hex digits); `None`: anonymous.
+    pub fingerprint: Option<String>,
+    pub old_tier: String,
+    pub new_tier: String,
+    pub lost: Vec<String>,
+    pub gained: Vec<String>,
 }
 
 /// What changed.
@@ -75,6 +94,8 @@ pub struct DiffReport {
     pub moved_requests: u64,
     pub moved_pct: f64,
     pub moved_users: u64,
+    /// The first [`MOVED_SAMPLE`] requests that changed tier, in log order.
+    pub moved_sample: Vec<MovedRequest>,
     pub segments: Vec<SegmentChange>,
     /// `old→new` throttle results (`allowed`, `rejected`, `deprioritized`, `none`) that differ.
     pub throttle_changes: BTreeMap<String, u64>,
@@ -253,6 +274,7 @@ pub fn diff_sharded(
     let mut cache_changes = BTreeMap::new();
     let (mut requests, mut undecided, mut malformed) = (0u64, 0u64, 0u64);
     let (mut moved, mut moved_users) = (0u64, HashSet::new());
+    let mut moved_sample = Vec::new();
     // Per forbidden tier: demoted requests, users, and which granting segments stopped matching.
     let mut demoted: BTreeMap<&str, Demotions> =
         gates.forbid_demotion.iter().map(|t| (t.as_str(), Demotions::default())).collect();
@@ -302,6 +324,18 @@ pub fn diff_sharded(
         if a.tier != b.tier {
             moved += 1;
             moved_users.extend(user);
+            if moved_sample.len() < MOVED_SAMPLE {
+                moved_sample.push(MovedRequest {
+                    request: requests,
+                    fingerprint: old_native
+                        .identity(&record.request())
+                        .map(|id| format!("{:016x}", os.fingerprint(id))),
+                    lost: a.segments.iter().filter(|s| !b.segments.contains(s)).cloned().collect(),
+                    gained: b.segments.iter().filter(|s| !a.segments.contains(s)).cloned().collect(),
+                    old_tier: a.tier.clone(),
+                    new_tier: b.tier.clone(),
+                });
+            }
         }
         if rb > ra
             && let Some(Demotions { requests: reqs, users, causes }) = demoted.get_mut(a.tier.as_str())
@@ -346,6 +380,7 @@ pub fn diff_sharded(
                 gate: format!("forbid-demotion {tier}"),
                 passed: true,
                 explanation: format!("no request left {tier} for a lower tier"),
+                tripped_by: Vec::new(),
             });
             continue;
         }
@@ -358,6 +393,7 @@ pub fn diff_sharded(
                 users.len(),
                 if why.is_empty() { "no tier-granting segment stopped matching".to_owned() } else { why.join("; ") }
             ),
+            tripped_by: causes.keys().cloned().collect(),
         });
     }
     if let Some(max) = gates.max_moved_pct {
@@ -365,6 +401,7 @@ pub fn diff_sharded(
             gate: format!("max-moved {max}%"),
             passed: moved_pct <= max,
             explanation: format!("{moved_pct:.2}% of requests ({moved}) changed tier"),
+            tripped_by: Vec::new(),
         });
     }
     Ok(DiffReport {
@@ -381,6 +418,7 @@ pub fn diff_sharded(
         moved_requests: moved,
         moved_pct,
         moved_users: moved_users.len() as u64,
+        moved_sample,
         segments: seg_changes
             .into_iter()
             .map(|(segment, (gained, lost))| SegmentChange { segment, gained, lost })

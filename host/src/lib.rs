@@ -11,6 +11,7 @@
 //! * [`traffic`] — the streaming reader of edgeseg's JSONL request log.
 //! * [`replay`] — feeds traffic through a guest and aggregates the per-tier [`replay::Report`].
 //! * [`diff`] — the same traffic through two snapshots: tier transitions and deploy gates.
+//! * [`report`] — `--html` and `--markdown`: a self-contained page and a PR summary of either.
 //! * [`shards`] — a sharded snapshot's shard files, loaded into the guest as requests need them.
 //! * [`cli`] — the `edgeseg` command line.
 
@@ -19,5 +20,6 @@ pub mod diff;
 pub mod guest;
 pub mod identity;
 pub mod replay;
+pub mod report;
 pub mod shards;
 pub mod traffic;

@@ -30,6 +30,7 @@ pub mod prometheus;
 mod report;
 pub mod rules;
 pub mod slo;
+pub mod timeline;
 
 pub use report::{
     ConsentReport, Fallback, IdentityReport, Latency, ModuleInfo, PurposeNarrowing, Report, SegmentReport, ShardReport,
@@ -198,6 +199,7 @@ pub fn replay(
     let mut stale = 0u64;
     let (mut violations, mut tcf_invalid, mut cookie_invalid, mut deltas_applied) = (0u64, 0u64, 0u64, 0u64);
     let mut deltas = opts.deltas.iter().peekable();
+    let mut timeline = timeline::TimelineAcc::new(snapshot.tiers.len());
     // The `pool/lane` of the last routed decision, reused from request to request.
     let mut route_key = String::new();
 
@@ -329,6 +331,7 @@ pub fn replay(
                 *buckets_per_ip.entry(ip).or_insert(0u64) += 1;
             }
         }
+        timeline.add(record.now_ms, seen.tier_index, seen.throttle == Some(ThrottleResult::Rejected));
         match seen.throttle {
             Some(ThrottleResult::Rejected) => tier.rejected += 1,
             Some(ThrottleResult::Deprioritized) => tier.deprioritized += 1,
@@ -454,6 +457,7 @@ pub fn replay(
             .collect(),
     };
     let secs = wall.as_secs_f64();
+    let latency = Latency::from_samples(&mut all_ns); // sorts all_ns
     Ok(Report {
         snapshot_id: snapshot.snapshot_id,
         snapshot_version: snapshot.version,
@@ -473,8 +477,10 @@ pub fn replay(
         timings: Some(Timings {
             wall_ms: secs * 1000.0,
             decisions_per_sec: if secs > 0.0 { decided as f64 / secs } else { 0.0 },
-            latency: Latency::from_samples(&mut all_ns),
+            latency,
+            histogram: timeline::latency_histogram(&all_ns),
         }),
+        timeline: timeline.finish(&snapshot.tiers),
         tiers: tier_reports,
         segments,
         consent,

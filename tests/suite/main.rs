@@ -15,6 +15,7 @@ mod membership;
 mod nginx;
 mod privacy;
 mod ratelimit_fields;
+mod reports;
 mod shards;
 mod slo;
 mod spec;

@@ -332,7 +332,8 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
             .env("EDGESEG_JS_SHARDS", &shards)
             .env("EDGESEG_CHROMIUM", CHROMIUM)
             .env("EDGESEG_DENO", &deno)
-            .env("EDGESEG_CLI", edgeseg))
+            .env("EDGESEG_CLI", edgeseg)
+            .env("EDGESEG_REPORTS", target_dir().join("reports")))
     };
     step("JS: the package by name (Node, web, bundler builds; Deno) and its TypeScript types (tsc --strict)");
     node_test("package.test.mjs")?;
@@ -348,6 +349,9 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     node_test("identity.test.mjs")?;
     step("JS: the browser demo page in headless Chromium (playwright-core)");
     node_test("demo.test.mjs")?;
+    step("JS: edgeseg replay/diff --html (the demo's 50k requests, a demoting diff) in headless Chromium");
+    crate::reports::render(edgeseg, &crate::tasks::build(&[])?)?;
+    node_test("reports.test.mjs")?;
 
     let [node, chromium, workerd, deno] = versions.map(|v| v.lines().next().unwrap_or("").trim().to_string());
     eprintln!("JS runtimes exercised: Node {node}, {chromium}, {workerd}, {deno}");

@@ -16,6 +16,7 @@ mod bench;
 mod config;
 mod fuzz;
 mod js;
+mod reports;
 mod size;
 mod spark;
 mod tasks;

@@ -40,6 +40,8 @@ pub struct DiffArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub reports: super::ReportArgs,
 }
 
 pub fn run_diff(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -81,6 +83,7 @@ pub fn run_diff(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     } else {
         write!(out, "{}", report.to_text())?;
     }
+    args.reports.write(|| crate::report::diff_html(&report), || crate::report::diff_markdown(&report))?;
     let failed: Vec<String> =
         report.gates.iter().filter(|g| !g.passed).map(|g| format!("{}: {}", g.gate, g.explanation)).collect();
     if !failed.is_empty() {

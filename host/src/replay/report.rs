@@ -44,6 +44,8 @@ pub struct Report {
     /// Per tier with an SLO: success rate, latency percentiles, budget and burn rates from the
     /// log's statuses and latencies.
     pub slos: Vec<super::slo::SloReport>,
+    /// Decisions and throttle rejections per tier over log time (bounded buckets).
+    pub timeline: super::timeline::Timeline,
     /// Decisions where two matched segments carried different actions of one kind (`throttle`,
     /// `cache`, `route`) and precedence chose (the builder lists such pairs as conflicts).
     pub shadowed_actions: BTreeMap<String, u64>,
@@ -169,6 +171,8 @@ pub struct Timings {
     /// `decided / wall time`.
     pub decisions_per_sec: f64,
     pub latency: Option<Latency>,
+    /// Every call's latency, binned (log-spaced) for the HTML report's distribution.
+    pub histogram: Vec<super::timeline::LatencyBin>,
 }
 
 /// Decision latency: the `edgeseg_decide` wasm call alone, exact nearest-rank percentiles over
