@@ -248,32 +248,8 @@ fn merge_keeps_nulls() {
     pinned(json!({"merge": [[1], null]}), json!(null), json!([1, null]));
 }
 
-// json-logic-js `*` and `+` use `parseFloat`: parseFloat(null) is NaN (JSON.stringify: null).
-#[test]
-fn times_null_is_nan() {
-    pinned(json!({"*": [{"var": "x"}, 2]}), json!({"x": null}), json!(null));
-}
-
-// JavaScript division: 1 / 0 is Infinity, whose string form `cat` shows.
-#[test]
-fn division_by_zero_is_infinity() {
-    pinned(json!({"cat": [{"/": [1, 0]}]}), json!(null), json!("Infinity"));
-}
-
 // json-logic-js `substr`: `String(source).substr(…)`, so null is "null".
 #[test]
 fn substr_stringifies_its_source() {
     pinned(json!({"substr": [{"var": "x"}, 0]}), json!({"x": null}), json!("null"));
-}
-
-// JavaScript `1 == [1]`: the array's primitive is "1", which equals 1.
-#[test]
-fn loose_equality_converts_arrays() {
-    pinned(json!({"==": [1, [1]]}), json!(null), json!(true));
-}
-
-// json-logic-js `min`: `Math.min(...args)`, and Number(false) is 0.
-#[test]
-fn min_converts_booleans() {
-    pinned(json!({"min": [false, 1]}), json!(null), json!(0));
 }

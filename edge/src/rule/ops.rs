@@ -1,6 +1,9 @@
-//! JSON Logic's arithmetic and string operators, as json-logic-js computes them.
+//! JSON Logic's arithmetic (the community's semantics, as datalogic-rs computes them) and string
+//! operators (as json-logic-js computes them).
 
-use super::value::{Value, elements, parse_float, to_integer, to_number, write_js_string};
+use super::community::number;
+use super::error::EvalError;
+use super::value::{Value, elements, to_integer, to_number, write_js_string};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
@@ -9,65 +12,105 @@ use serde::{Deserialize, Serialize};
 /// Numeric operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ArithOp {
-    /// `+`: the sum of `parseFloat` of every operand, from 0 (so unary `+` casts).
+    /// `+`: the sum, from 0 (so unary `+` casts).
     Add,
-    /// `-`: `a - b`, or `-a` with one operand (`Number` coercion).
+    /// `-`: the first operand minus the others, or `-a` with one.
     Sub,
-    /// `*`: the product of `parseFloat` of every operand; one operand is returned as it is.
+    /// `*`: the product, from 1.
     Mul,
-    /// `/`
+    /// `/`: the first operand divided by the others, or `1 / a` with one.
     Div,
-    /// `%`: JS remainder (sign of the dividend).
+    /// `%`: the remainder of the first operand by the others (sign of the dividend).
     Mod,
-    /// `max`: `Math.max` (empty is -Infinity, any NaN is NaN).
+    /// `max`: the largest of numbers.
     Max,
-    /// `min`: `Math.min` (empty is Infinity, any NaN is NaN).
+    /// `min`: the smallest of numbers.
     Min,
 }
 
 /// Applies an arithmetic operator to evaluated operands (values, or references to them: the
-/// evaluator passes references to operands it evaluated in place).
-pub fn arith<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V]) -> Value<'a> {
-    let num = |i: usize| vals.get(i).map_or(f64::NAN, |v| to_number(v.borrow()));
-    let n = match op {
-        ArithOp::Add => vals.iter().fold(0.0, |acc, v| acc + parse_float(v.borrow())),
-        ArithOp::Mul => {
-            if let [only] = vals {
-                // `[x].reduce(f)` never calls f: json-logic-js returns the operand untouched.
-                return only.borrow().clone();
-            }
-            match vals.split_first() {
-                Some((first, rest)) => {
-                    rest.iter().fold(parse_float(first.borrow()), |acc, v| acc * parse_float(v.borrow()))
-                }
-                None => f64::NAN,
-            }
-        }
-        ArithOp::Sub if vals.len() == 1 => -num(0),
-        ArithOp::Sub => num(0) - num(1),
-        ArithOp::Div => num(0) / num(1),
-        ArithOp::Mod => num(0) % num(1),
-        ArithOp::Max => extreme(vals, true),
-        ArithOp::Min => extreme(vals, false),
-    };
-    Value::Number(n)
+/// evaluator passes references to operands it evaluated in place), with the community's
+/// coercions ([`number`]): an operand that is no number is [`EvalError::NaN`], an operator short
+/// of operands [`EvalError::InvalidArguments`]. A single operand that is an array stands for its
+/// elements (`{"-": [{"var": "xs"}]}` folds `xs`).
+pub fn arith<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V]) -> Result<Value<'a>, EvalError> {
+    match vals {
+        [one] if one.borrow().is_array() => arith_over(op, &elements(one.borrow()), true),
+        _ => arith_over(op, vals, false),
+    }
 }
 
-fn extreme<'a, V: Borrow<Value<'a>>>(vals: &[V], max: bool) -> f64 {
-    let mut best = if max { f64::NEG_INFINITY } else { f64::INFINITY };
-    for v in vals {
-        let x = to_number(v.borrow());
-        if x.is_nan() {
-            return f64::NAN;
+fn arith_over<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V], spread: bool) -> Result<Value<'a>, EvalError> {
+    let num = |v: &V| number(v.borrow()).ok_or(EvalError::NaN);
+    let (first, rest) = match (op, vals.split_first()) {
+        (ArithOp::Add | ArithOp::Mul, _) => {
+            let (unit, times) = (if op == ArithOp::Add { 0.0 } else { 1.0 }, op == ArithOp::Mul);
+            let mut acc = unit;
+            for v in vals {
+                let x = num(v)?;
+                acc = if times { acc * x } else { acc + x };
+            }
+            return Ok(Value::Number(acc));
         }
-        let better = if max { x > best } else { x < best };
-        // Math.max(-0, 0) is 0 and Math.min(0, -0) is -0.
-        let zero_tie = x == 0.0 && best == 0.0 && (x.is_sign_negative() != max);
-        if better || zero_tie {
-            best = x;
+        (ArithOp::Max | ArithOp::Min, _) => return extreme(vals, op == ArithOp::Max),
+        (_, None) => return Err(EvalError::InvalidArguments),
+        (_, Some(split)) => split,
+    };
+    let a = num(first)?;
+    match (op, rest.is_empty()) {
+        (ArithOp::Sub, true) if !spread => return Ok(Value::Number(-a)),
+        (ArithOp::Div, true) if !spread => {
+            return if a == 0.0 { Err(EvalError::NaN) } else { Ok(Value::Number(1.0 / a)) };
+        }
+        (ArithOp::Mod, true) => return Err(EvalError::InvalidArguments),
+        _ => {}
+    }
+    let mut acc = a;
+    for (i, v) in rest.iter().enumerate() {
+        let x = num(v)?;
+        acc = match op {
+            ArithOp::Sub => acc - x,
+            _ if x == 0.0 => {
+                // datalogic-rs: integers divided by zero are NaN; anything else saturates.
+                let dividend_int = if i == 0 { integer(first.borrow()) } else { whole(acc) };
+                if dividend_int && integer(v.borrow()) {
+                    return Err(EvalError::NaN);
+                }
+                return Ok(Value::Number(if acc > 0.0 {
+                    f64::MAX
+                } else if acc < 0.0 {
+                    f64::MIN
+                } else {
+                    0.0
+                }));
+            }
+            ArithOp::Div => acc / x,
+            _ => acc % x,
+        };
+    }
+    Ok(Value::Number(acc))
+}
+
+/// A number written or computed as an integer (not a string or a bool that would coerce to one).
+fn integer(v: &Value<'_>) -> bool {
+    matches!(v, Value::Number(n) if whole(*n))
+}
+
+/// A whole number in `i64`'s range (no `f64::fract` without std).
+fn whole(x: f64) -> bool {
+    x as i64 as f64 == x
+}
+
+/// `max`/`min`: numbers only (no coercion), at least one; the first of equals wins.
+fn extreme<'a, V: Borrow<Value<'a>>>(vals: &[V], max: bool) -> Result<Value<'a>, EvalError> {
+    let mut best: Option<f64> = None;
+    for v in vals {
+        let Value::Number(x) = v.borrow() else { return Err(EvalError::InvalidArguments) };
+        if best.is_none_or(|b| if max { *x > b } else { *x < b }) {
+            best = Some(*x);
         }
     }
-    best
+    best.map(Value::Number).ok_or(EvalError::InvalidArguments)
 }
 
 /// `cat`: `Array.prototype.join.call(args, "")` — null becomes "", arrays join with commas.
@@ -150,39 +193,53 @@ mod tests {
         }
     }
 
-    #[test]
-    fn plus_and_times_use_parse_float() {
-        assert_eq!(num(arith::<Value<'_>>(ArithOp::Add, &[])), 0.0);
-        assert_eq!(num(arith(ArithOp::Add, &[s("2.5")])), 2.5);
-        assert_eq!(num(arith(ArithOp::Add, &[n(1.0), s("2px"), n(3.0)])), 6.0);
-        assert!(num(arith(ArithOp::Add, &[n(1.0), Value::Null])).is_nan());
-        assert!(num(arith(ArithOp::Add, &[Value::Bool(true)])).is_nan());
-        assert_eq!(num(arith(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
-        assert_eq!(arith(ArithOp::Mul, &[s("x")]), s("x"));
+    fn ok(v: Result<Value<'_>, EvalError>) -> f64 {
+        num(v.unwrap_or_else(|e| panic!("failed: {e:?}")))
     }
 
     #[test]
-    fn minus_divide_modulo_use_number() {
-        assert_eq!(num(arith(ArithOp::Sub, &[s("2")])), -2.0);
-        assert!(num(arith(ArithOp::Sub, &[Value::Null])).is_sign_negative());
-        assert_eq!(num(arith(ArithOp::Sub, &[n(4.0), Value::Bool(true)])), 3.0);
-        assert_eq!(num(arith(ArithOp::Div, &[n(1.0), n(0.0)])), f64::INFINITY);
-        assert_eq!(num(arith(ArithOp::Div, &[n(-1.0), n(0.0)])), f64::NEG_INFINITY);
-        assert!(num(arith(ArithOp::Div, &[n(0.0), n(0.0)])).is_nan());
-        assert_eq!(num(arith(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
-        assert_eq!(num(arith(ArithOp::Mod, &[n(7.5), n(-2.0)])), 1.5);
-        assert!(num(arith(ArithOp::Mod, &[n(1.0), n(0.0)])).is_nan());
+    fn plus_and_times_coerce_strictly() {
+        assert_eq!(ok(arith::<Value<'_>>(ArithOp::Add, &[])), 0.0);
+        assert_eq!(ok(arith::<Value<'_>>(ArithOp::Mul, &[])), 1.0);
+        assert_eq!(ok(arith(ArithOp::Add, &[s("2.5")])), 2.5);
+        assert_eq!(ok(arith(ArithOp::Add, &[n(1.0), Value::Null, Value::Bool(true)])), 2.0);
+        assert_eq!(ok(arith(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
+        assert_eq!(arith(ArithOp::Add, &[n(1.0), s("2px")]), Err(EvalError::NaN));
+        assert_eq!(arith(ArithOp::Mul, &[s("x")]), Err(EvalError::NaN));
+        let arr = [Literal::Number(1.0)];
+        assert_eq!(arith(ArithOp::Add, &[n(1.0), Value::Literals(&arr)]), Err(EvalError::NaN));
+        // One array operand stands for its elements.
+        let xs = [Literal::Number(10.0), Literal::Number(2.0), Literal::Number(3.0)];
+        assert_eq!(ok(arith(ArithOp::Add, &[Value::Literals(&xs)])), 15.0);
+        assert_eq!(ok(arith(ArithOp::Sub, &[Value::Literals(&xs)])), 5.0);
     }
 
     #[test]
-    fn max_and_min_follow_math() {
-        assert_eq!(num(arith(ArithOp::Max, &[n(1.0), s("3"), n(2.0)])), 3.0);
-        assert_eq!(num(arith(ArithOp::Min, &[n(1.0), Value::Null, n(2.0)])), 0.0);
-        assert_eq!(num(arith::<Value<'_>>(ArithOp::Max, &[])), f64::NEG_INFINITY);
-        assert_eq!(num(arith::<Value<'_>>(ArithOp::Min, &[])), f64::INFINITY);
-        assert!(num(arith(ArithOp::Max, &[n(1.0), s("x")])).is_nan());
-        assert!(!num(arith(ArithOp::Max, &[n(-0.0), n(0.0)])).is_sign_negative());
-        assert!(num(arith(ArithOp::Min, &[n(0.0), n(-0.0)])).is_sign_negative());
+    fn minus_divide_modulo_fold() {
+        assert_eq!(ok(arith(ArithOp::Sub, &[s("2")])), -2.0);
+        assert_eq!(ok(arith(ArithOp::Sub, &[n(10.0), n(2.0), n(3.0)])), 5.0);
+        assert_eq!(arith::<Value<'_>>(ArithOp::Sub, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ok(arith(ArithOp::Div, &[n(12.0), n(2.0), n(3.0)])), 2.0);
+        assert_eq!(ok(arith(ArithOp::Div, &[n(4.0)])), 0.25);
+        assert_eq!(arith::<Value<'_>>(ArithOp::Div, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(arith(ArithOp::Div, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
+        assert_eq!(arith(ArithOp::Div, &[n(0.0)]), Err(EvalError::NaN));
+        // Division by a zero that is no written integer saturates (datalogic-rs).
+        assert_eq!(ok(arith(ArithOp::Div, &[n(2.0), Value::Null])), f64::MAX);
+        assert_eq!(ok(arith(ArithOp::Div, &[n(-1.5), n(0.0)])), f64::MIN);
+        assert_eq!(ok(arith(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
+        assert_eq!(ok(arith(ArithOp::Mod, &[n(7.0), n(3.0), n(2.0)])), 1.0);
+        assert_eq!(arith(ArithOp::Mod, &[n(7.0)]), Err(EvalError::InvalidArguments));
+        assert_eq!(arith(ArithOp::Mod, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
+    }
+
+    #[test]
+    fn max_and_min_take_numbers_only() {
+        assert_eq!(ok(arith(ArithOp::Max, &[n(1.0), n(3.0), n(2.0)])), 3.0);
+        assert_eq!(ok(arith(ArithOp::Min, &[n(1.0), n(-2.0)])), -2.0);
+        assert_eq!(arith::<Value<'_>>(ArithOp::Max, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(arith(ArithOp::Max, &[n(1.0), s("3")]), Err(EvalError::InvalidArguments));
+        assert_eq!(arith(ArithOp::Min, &[Value::Null, n(1.0)]), Err(EvalError::InvalidArguments));
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub use refs::{Evaluators, expand_refs};
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::{
-    ArithOp, CompareOp, DEFAULT_EVAL_BUDGET, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot,
+    ArithOp, CompareOp, DEFAULT_EVAL_BUDGET, Halt, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot,
 };
 use std::collections::HashMap;
 
@@ -240,7 +240,8 @@ impl Compiler<'_> {
                 let mut entries = map.iter();
                 match (entries.next(), entries.next()) {
                     (Some((op, args)), None) => self.operator(op, args, at, depth),
-                    (None, _) => Err(rule_error(at, "empty object: expected an operator like {\"==\": [a, b]}")),
+                    // The community reads `{}` as an empty object, a (falsy) value.
+                    (None, _) => Ok(Operand::Const(Literal::Object(Vec::new()))),
                     (Some(_), Some(_)) => {
                         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
                         Err(rule_error(
@@ -317,20 +318,16 @@ impl Compiler<'_> {
                 initial: a.get(2).copied(),
             });
         }
-        if let Some(c) = cmp {
-            let between = matches!(c, CompareOp::Lt | CompareOp::Le);
-            arity(n == 2 || (between && n == 3), if between { "2 or 3 arguments" } else { "2 arguments" })?;
-        } else if let Some(a) = arith {
-            match a {
-                ArithOp::Add | ArithOp::Max | ArithOp::Min => {}
-                ArithOp::Mul => arity(n >= 1, "at least 1 argument")?,
-                ArithOp::Sub => arity(n == 1 || n == 2, "1 or 2 arguments")?,
-                ArithOp::Div | ArithOp::Mod => arity(n == 2, "2 arguments")?,
-            }
+        if cmp.is_some() {
+            // Comparisons chain (`{"<": [1, 2, 3]}`); `!=` `!==` read their first two operands.
+            arity(n >= 2, "at least 2 arguments")?;
+        } else if arith.is_some() {
+            // Every count compiles: the ones an operator has no answer for (`{"-": []}`, `max` of
+            // nothing) fail when evaluated, as the community's engines do.
         } else {
             match op {
                 "in" | "starts_with" | "ends_with" => arity(n == 2, "2 arguments")?,
-                "and" | "or" | "if" => arity(n >= 1, "at least 1 argument")?,
+                "and" | "or" | "if" | "?:" => {}
                 "!" | "!!" | "log" => arity(n == 1, "1 argument")?,
                 "cat" | "merge" => {}
                 "substr" => arity(n == 2 || n == 3, "2 or 3 arguments")?,
@@ -366,7 +363,7 @@ impl Compiler<'_> {
             "in" => self.combine(ops, at, |a| Node::In { needle: a[0], haystack: a[1] }),
             "and" => self.combine(ops, at, Node::And),
             "or" => self.combine(ops, at, Node::Or),
-            "if" => self.combine(ops, at, Node::If),
+            "if" | "?:" => self.combine(ops, at, Node::If),
             "!" => self.combine(ops, at, |a| Node::Not(a[0])),
             "!!" => self.combine(ops, at, |a| Node::Truthy(a[0])),
             // `log` is the identity (there is no console at the edge).
@@ -400,12 +397,7 @@ impl Compiler<'_> {
 
     /// Emits `make(children)`, or — when every child is constant — evaluates it now and returns
     /// the value. Arrays of constants become `Literal::Array` without evaluation.
-    fn combine(
-        &mut self,
-        ops: Vec<Operand>,
-        at: &str,
-        make: impl FnOnce(Vec<u32>) -> Node,
-    ) -> Result<Operand, BuildError> {
+    fn combine(&mut self, ops: Vec<Operand>, at: &str, make: impl Fn(Vec<u32>) -> Node) -> Result<Operand, BuildError> {
         if ops.iter().all(|o| matches!(o, Operand::Const(_))) {
             let lits: Vec<Literal> = ops
                 .into_iter()
@@ -421,7 +413,20 @@ impl Compiler<'_> {
             }
             let mut nodes: Vec<Node> = lits.into_iter().map(Node::Literal).collect();
             nodes.push(node);
-            return Ok(Operand::Const(fold(&Rule { nodes }, at)?));
+            let folded = Rule { nodes };
+            return match fold(&folded, at)? {
+                Some(value) => Ok(Operand::Const(value)),
+                // A constant that fails stays an expression and fails where it is evaluated.
+                None => {
+                    let mut children = Vec::with_capacity(folded.nodes.len());
+                    for n in folded.nodes {
+                        if let Node::Literal(l) = n {
+                            children.push(self.node(Operand::Const(l), at)?);
+                        }
+                    }
+                    self.push(make(children), at).map(Operand::Node)
+                }
+            };
         }
         let mut children = Vec::with_capacity(ops.len());
         for o in ops {
@@ -435,11 +440,13 @@ impl Compiler<'_> {
 /// default evaluation budget: a constant expression that would run out of it at the edge (a
 /// `reduce` doubling a string, nested `map`s over large arrays) is refused here, by path, rather
 /// than hanging the build or shipping a rule that never matches.
-fn fold(rule: &Rule, at: &str) -> Result<Literal, BuildError> {
+/// `None` when the expression fails (an evaluation error: it is kept, to fail at run time).
+fn fold(rule: &Rule, at: &str) -> Result<Option<Literal>, BuildError> {
     // Folded nodes read nothing, so the edge's input-less environment is all they need.
     match rule.evaluate_within(&NoRequest, DEFAULT_EVAL_BUDGET) {
-        Ok(v) => Ok(v.to_literal()),
-        Err(_) => Err(BuildError::new(
+        Ok(v) => Ok(Some(v.to_literal())),
+        Err(Halt::Error(_)) => Ok(None),
+        Err(Halt::Budget) => Err(BuildError::new(
             BuildErrorKind::Limit,
             format!("constant expression takes more than {DEFAULT_EVAL_BUDGET} work units to evaluate"),
         )

@@ -15,7 +15,7 @@ impl Compiler<'_> {
         arg_at: &dyn Fn(usize) -> String,
         at: &str,
         depth: usize,
-        make: impl FnOnce(Vec<u32>) -> Node,
+        make: impl Fn(Vec<u32>) -> Node,
     ) -> Result<Operand, BuildError> {
         let mut ops = Vec::with_capacity(list.len());
         let mut body_from = self.nodes.len();
@@ -58,10 +58,12 @@ impl Compiler<'_> {
                 });
             }
             nodes.push(make(children));
-            let value = fold(&Rule { nodes }, at)?;
-            self.nodes.truncate(body_from);
-            self.literals.retain(|_, i| (*i as usize) < body_from);
-            return Ok(Operand::Const(value));
+            // A body that fails stays as it is, to fail where it is evaluated.
+            if let Some(value) = fold(&Rule { nodes }, at)? {
+                self.nodes.truncate(body_from);
+                self.literals.retain(|_, i| (*i as usize) < body_from);
+                return Ok(Operand::Const(value));
+            }
         }
         self.combine(ops, at, make)
     }
