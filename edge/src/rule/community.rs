@@ -24,11 +24,11 @@ pub fn number(v: &Value<'_>) -> Option<f64> {
     }
 }
 
-/// `===`: same type and value; arrays element by element; objects never (nothing here has an
-/// identity).
+/// `===`: same type and value; arrays element by element, objects entry by entry.
 pub fn strict_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::Object(x), Value::Object(y)) => x == y,
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         _ if a.is_array() && b.is_array() => same_elements(a, b),

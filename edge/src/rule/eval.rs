@@ -319,9 +319,11 @@ impl Rule {
         scope: Scope<'_, 'a>,
     ) -> Vec<Value<'a>> {
         keys.iter()
-            .filter(|k| {
-                let v = self.eval(k.var as usize, cx, scope);
-                matches!(v, Value::Null) || v.as_str() == Some("")
+            // Missing means absent: a data key that is not there (a `null` one is present), a
+            // request slot that is null (a header or attribute not sent).
+            .filter(|k| match self.nodes.get(k.var as usize) {
+                Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => scope_var(scope, path).is_none(),
+                _ => matches!(self.eval(k.var as usize, cx, scope), Value::Null),
             })
             .map(|k| Value::Str(&k.name))
             .collect()

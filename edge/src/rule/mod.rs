@@ -188,7 +188,7 @@ pub enum Node {
     Substr(Vec<u32>),
     /// `merge`
     Merge(Vec<u32>),
-    /// `missing`: the names of the keys whose value is null or "".
+    /// `missing`: the names of the keys that are absent (a data key not there, a request slot null).
     Missing(Vec<MissingKey>),
     /// `missing_some`: `[]` when at least `need` keys are present, else the missing ones.
     MissingSome {

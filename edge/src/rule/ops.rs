@@ -42,6 +42,9 @@ pub fn arith<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V]) -> Result<Value<
 
 fn arith_over<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V], spread: bool) -> Result<Value<'a>, EvalError> {
     let num = |v: &V| number(v.borrow()).ok_or(EvalError::NaN);
+    if op == ArithOp::Mod && vals.len() < 2 {
+        return Err(EvalError::InvalidArguments);
+    }
     let (first, rest) = match (op, vals.split_first()) {
         (ArithOp::Add | ArithOp::Mul, _) => {
             let (unit, times) = (if op == ArithOp::Add { 0.0 } else { 1.0 }, op == ArithOp::Mul);
