@@ -13,6 +13,7 @@ mod jsonlogic;
 mod membership;
 mod nginx;
 mod privacy;
+mod rule_errors;
 mod shards;
 mod slo;
 mod spec;
