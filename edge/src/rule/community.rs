@@ -28,7 +28,10 @@ pub fn number(v: &Value<'_>) -> Option<f64> {
 pub fn strict_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::Object(x), Value::Object(y)) => x == y,
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().zip(y.iter()).all(|((k, v), (l, w))| k == l && strict_equal(&v.into(), &w.into()))
+        }
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         _ if a.is_array() && b.is_array() => same_elements(a, b),
@@ -45,35 +48,31 @@ fn same_elements(a: &Value<'_>, b: &Value<'_>) -> bool {
 /// an equal array. A string that is no number against a number, or an array against anything
 /// else (or an unequal array), is [`EvalError::InvalidArguments`].
 pub fn loose_equal(a: &Value<'_>, b: &Value<'_>) -> Result<bool, EvalError> {
-    let flag = |b: bool| f64::from(u8::from(b));
-    Ok(match (a, b) {
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::Number(n), s) | (s, Value::Number(n)) if s.as_str().is_some() => {
-            match s.as_str().and_then(decimal::parse) {
-                Some(x) => x == *n,
-                None => return Err(EvalError::InvalidArguments),
-            }
-        }
-        (Value::Number(n), Value::Bool(x)) | (Value::Bool(x), Value::Number(n)) => *n == flag(*x),
-        (Value::Bool(x), s) | (s, Value::Bool(x)) if s.as_str().is_some() => {
-            s.as_str() == Some(if *x { "true" } else { "false" })
-        }
-        (Value::Null, Value::Number(n)) | (Value::Number(n), Value::Null) => *n == 0.0,
-        (Value::Null, Value::Bool(x)) | (Value::Bool(x), Value::Null) => !x,
-        (Value::Null, s) | (s, Value::Null) if s.as_str().is_some() => s.as_str() == Some(""),
-        _ if a.is_array() && b.is_array() => {
-            if same_elements(a, b) {
-                true
-            } else {
-                return Err(EvalError::InvalidArguments);
-            }
-        }
-        (Value::Object(_), Value::Object(_)) => false,
-        _ if a.is_object_like() || b.is_object_like() => return Err(EvalError::InvalidArguments),
-        _ => matches!((a.as_str(), b.as_str()), (Some(x), Some(y)) if x == y),
-    })
+    if a.is_array() && b.is_array() {
+        return if same_elements(a, b) { Ok(true) } else { Err(EvalError::InvalidArguments) };
+    }
+    if a.is_object_like() || b.is_object_like() {
+        return match (a, b) {
+            (Value::Object(_), Value::Object(_)) => Ok(false),
+            _ => Err(EvalError::InvalidArguments),
+        };
+    }
+    // Scalars: a string against a non-string by its kind, else both as numbers (null 0, booleans
+    // 0 and 1).
+    let (text, other) = match (a.as_str(), b.as_str()) {
+        (Some(x), Some(y)) => return Ok(x == y),
+        (Some(x), None) => (x, b),
+        (None, Some(y)) => (y, a),
+        (None, None) => return Ok(number(a) == number(b)),
+    };
+    match other {
+        Value::Null => Ok(text.is_empty()),
+        Value::Bool(x) => Ok(text == if *x { "true" } else { "false" }),
+        _ => match decimal::parse(text) {
+            Some(x) => Ok(matches!(other, Value::Number(n) if *n == x)),
+            None => Err(EvalError::InvalidArguments),
+        },
+    }
 }
 
 /// `<` `<=` `>` `>=` on one pair: numbers as numbers, strings by code point; an array or object

@@ -1,9 +1,9 @@
 //! Evaluation: the walk over a [`Rule`]'s nodes, its work budget, and the scopes of iteration
 //! bodies.
 
-use super::community::{loose_equal, ordered, strict_equal};
+use super::community::{loose_equal, number, ordered, strict_equal};
 use super::error::{EvalError, Halt};
-use super::value::{Value, contains, elements, less, truthy};
+use super::value::{Value, contains, elements, truthy};
 use super::{CompareOp, DEFAULT_EVAL_BUDGET, Env, IterOp, Literal, MissingKey, NoRequest, Node, Rule};
 use super::{flagd, ops};
 use alloc::string::String;
@@ -189,8 +189,9 @@ impl Rule {
             Node::Missing(keys) => Value::Array(self.missing(keys, cx, scope)),
             Node::MissingSome { need, keys } => {
                 let missing = self.missing(keys, cx, scope);
-                let found = Value::Number((keys.len() - missing.len()) as f64);
-                if less(&ev(need), &found, true) { Value::Array(Vec::new()) } else { Value::Array(missing) }
+                let found = (keys.len() - missing.len()) as f64;
+                let enough = number(&ev(need)).is_some_and(|need| need <= found);
+                if enough { Value::Array(Vec::new()) } else { Value::Array(missing) }
             }
             Node::Iterate { op, array, body } => {
                 let list = ev(array);

@@ -28,27 +28,31 @@ pub enum ArithOp {
     Min,
 }
 
-/// Applies an arithmetic operator to evaluated operands (values, or references to them: the
-/// evaluator passes references to operands it evaluated in place), with the community's
-/// coercions ([`number`]): an operand that is no number is [`EvalError::NaN`], an operator short
-/// of operands [`EvalError::InvalidArguments`]. A single operand that is an array stands for its
-/// elements (`{"-": [{"var": "xs"}]}` folds `xs`).
-pub fn arith<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V]) -> Result<Value<'a>, EvalError> {
-    match vals {
-        [one] if one.borrow().is_array() => arith_over(op, &elements(one.borrow()), true),
-        _ => arith_over(op, vals, false),
+/// Applies an arithmetic operator to evaluated operands, with the community's coercions
+/// ([`number`]): an operand that is no number is [`EvalError::NaN`], an operator short of
+/// operands [`EvalError::InvalidArguments`]. A single operand that is an array stands for its
+/// elements (`{"-": [{"var": "xs"}]}` folds `xs`). One non-generic body (the size-gated modules
+/// carry it once).
+pub fn arith<'a>(op: ArithOp, vals: &[&Value<'a>]) -> Result<Value<'a>, EvalError> {
+    if let [one] = vals
+        && one.is_array()
+    {
+        let items = elements(one);
+        let refs: Vec<&Value<'a>> = items.iter().collect();
+        return arith_over(op, &refs, true);
     }
+    arith_over(op, vals, false)
 }
 
-fn arith_over<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V], spread: bool) -> Result<Value<'a>, EvalError> {
-    let num = |v: &V| number(v.borrow()).ok_or(EvalError::NaN);
+fn arith_over<'a>(op: ArithOp, vals: &[&Value<'a>], spread: bool) -> Result<Value<'a>, EvalError> {
+    let num = |v: &Value<'_>| number(v).ok_or(EvalError::NaN);
     if op == ArithOp::Mod && vals.len() < 2 {
         return Err(EvalError::InvalidArguments);
     }
     let (first, rest) = match (op, vals.split_first()) {
         (ArithOp::Add | ArithOp::Mul, _) => {
-            let (unit, times) = (if op == ArithOp::Add { 0.0 } else { 1.0 }, op == ArithOp::Mul);
-            let mut acc = unit;
+            let times = op == ArithOp::Mul;
+            let mut acc = if times { 1.0 } else { 0.0 };
             for v in vals {
                 let x = num(v)?;
                 acc = if times { acc * x } else { acc + x };
@@ -60,13 +64,13 @@ fn arith_over<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V], spread: bool) -
         (_, Some(split)) => split,
     };
     let a = num(first)?;
-    match (op, rest.is_empty()) {
-        (ArithOp::Sub, true) if !spread => return Ok(Value::Number(-a)),
-        (ArithOp::Div, true) if !spread => {
-            return if a == 0.0 { Err(EvalError::NaN) } else { Ok(Value::Number(1.0 / a)) };
-        }
-        (ArithOp::Mod, true) => return Err(EvalError::InvalidArguments),
-        _ => {}
+    if rest.is_empty() && !spread {
+        // Unary `-` negates, unary `/` inverts (`%` of one was refused above).
+        return match op {
+            ArithOp::Sub => Ok(Value::Number(-a)),
+            _ if a == 0.0 => Err(EvalError::NaN),
+            _ => Ok(Value::Number(1.0 / a)),
+        };
     }
     let mut acc = a;
     for (i, v) in rest.iter().enumerate() {
@@ -75,8 +79,8 @@ fn arith_over<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V], spread: bool) -
             ArithOp::Sub => acc - x,
             _ if x == 0.0 => {
                 // datalogic-rs: integers divided by zero are NaN; anything else saturates.
-                let dividend_int = if i == 0 { integer(first.borrow()) } else { whole(acc) };
-                if dividend_int && integer(v.borrow()) {
+                let dividend_int = if i == 0 { integer(first) } else { whole(acc) };
+                if dividend_int && integer(v) {
                     return Err(EvalError::NaN);
                 }
                 return Ok(Value::Number(if acc > 0.0 {
@@ -105,10 +109,10 @@ fn whole(x: f64) -> bool {
 }
 
 /// `max`/`min`: numbers only (no coercion), at least one; the first of equals wins.
-fn extreme<'a, V: Borrow<Value<'a>>>(vals: &[V], max: bool) -> Result<Value<'a>, EvalError> {
+fn extreme<'a>(vals: &[&Value<'a>], max: bool) -> Result<Value<'a>, EvalError> {
     let mut best: Option<f64> = None;
     for v in vals {
-        let Value::Number(x) = v.borrow() else { return Err(EvalError::InvalidArguments) };
+        let Value::Number(x) = v else { return Err(EvalError::InvalidArguments) };
         if best.is_none_or(|b| if max { *x > b } else { *x < b }) {
             best = Some(*x);
         }
@@ -196,53 +200,58 @@ mod tests {
         }
     }
 
+    fn ar<'a>(op: ArithOp, vals: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+        let refs: Vec<&Value<'a>> = vals.iter().collect();
+        arith(op, &refs)
+    }
+
     fn ok(v: Result<Value<'_>, EvalError>) -> f64 {
         num(v.unwrap_or_else(|e| panic!("failed: {e:?}")))
     }
 
     #[test]
     fn plus_and_times_coerce_strictly() {
-        assert_eq!(ok(arith::<Value<'_>>(ArithOp::Add, &[])), 0.0);
-        assert_eq!(ok(arith::<Value<'_>>(ArithOp::Mul, &[])), 1.0);
-        assert_eq!(ok(arith(ArithOp::Add, &[s("2.5")])), 2.5);
-        assert_eq!(ok(arith(ArithOp::Add, &[n(1.0), Value::Null, Value::Bool(true)])), 2.0);
-        assert_eq!(ok(arith(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
-        assert_eq!(arith(ArithOp::Add, &[n(1.0), s("2px")]), Err(EvalError::NaN));
-        assert_eq!(arith(ArithOp::Mul, &[s("x")]), Err(EvalError::NaN));
+        assert_eq!(ok(ar(ArithOp::Add, &[])), 0.0);
+        assert_eq!(ok(ar(ArithOp::Mul, &[])), 1.0);
+        assert_eq!(ok(ar(ArithOp::Add, &[s("2.5")])), 2.5);
+        assert_eq!(ok(ar(ArithOp::Add, &[n(1.0), Value::Null, Value::Bool(true)])), 2.0);
+        assert_eq!(ok(ar(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
+        assert_eq!(ar(ArithOp::Add, &[n(1.0), s("2px")]), Err(EvalError::NaN));
+        assert_eq!(ar(ArithOp::Mul, &[s("x")]), Err(EvalError::NaN));
         let arr = [Literal::Number(1.0)];
-        assert_eq!(arith(ArithOp::Add, &[n(1.0), Value::Literals(&arr)]), Err(EvalError::NaN));
+        assert_eq!(ar(ArithOp::Add, &[n(1.0), Value::Literals(&arr)]), Err(EvalError::NaN));
         // One array operand stands for its elements.
         let xs = [Literal::Number(10.0), Literal::Number(2.0), Literal::Number(3.0)];
-        assert_eq!(ok(arith(ArithOp::Add, &[Value::Literals(&xs)])), 15.0);
-        assert_eq!(ok(arith(ArithOp::Sub, &[Value::Literals(&xs)])), 5.0);
+        assert_eq!(ok(ar(ArithOp::Add, &[Value::Literals(&xs)])), 15.0);
+        assert_eq!(ok(ar(ArithOp::Sub, &[Value::Literals(&xs)])), 5.0);
     }
 
     #[test]
     fn minus_divide_modulo_fold() {
-        assert_eq!(ok(arith(ArithOp::Sub, &[s("2")])), -2.0);
-        assert_eq!(ok(arith(ArithOp::Sub, &[n(10.0), n(2.0), n(3.0)])), 5.0);
-        assert_eq!(arith::<Value<'_>>(ArithOp::Sub, &[]), Err(EvalError::InvalidArguments));
-        assert_eq!(ok(arith(ArithOp::Div, &[n(12.0), n(2.0), n(3.0)])), 2.0);
-        assert_eq!(ok(arith(ArithOp::Div, &[n(4.0)])), 0.25);
-        assert_eq!(arith::<Value<'_>>(ArithOp::Div, &[]), Err(EvalError::InvalidArguments));
-        assert_eq!(arith(ArithOp::Div, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
-        assert_eq!(arith(ArithOp::Div, &[n(0.0)]), Err(EvalError::NaN));
+        assert_eq!(ok(ar(ArithOp::Sub, &[s("2")])), -2.0);
+        assert_eq!(ok(ar(ArithOp::Sub, &[n(10.0), n(2.0), n(3.0)])), 5.0);
+        assert_eq!(ar(ArithOp::Sub, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ok(ar(ArithOp::Div, &[n(12.0), n(2.0), n(3.0)])), 2.0);
+        assert_eq!(ok(ar(ArithOp::Div, &[n(4.0)])), 0.25);
+        assert_eq!(ar(ArithOp::Div, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Div, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
+        assert_eq!(ar(ArithOp::Div, &[n(0.0)]), Err(EvalError::NaN));
         // Division by a zero that is no written integer saturates (datalogic-rs).
-        assert_eq!(ok(arith(ArithOp::Div, &[n(2.0), Value::Null])), f64::MAX);
-        assert_eq!(ok(arith(ArithOp::Div, &[n(-1.5), n(0.0)])), f64::MIN);
-        assert_eq!(ok(arith(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
-        assert_eq!(ok(arith(ArithOp::Mod, &[n(7.0), n(3.0), n(2.0)])), 1.0);
-        assert_eq!(arith(ArithOp::Mod, &[n(7.0)]), Err(EvalError::InvalidArguments));
-        assert_eq!(arith(ArithOp::Mod, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
+        assert_eq!(ok(ar(ArithOp::Div, &[n(2.0), Value::Null])), f64::MAX);
+        assert_eq!(ok(ar(ArithOp::Div, &[n(-1.5), n(0.0)])), f64::MIN);
+        assert_eq!(ok(ar(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
+        assert_eq!(ok(ar(ArithOp::Mod, &[n(7.0), n(3.0), n(2.0)])), 1.0);
+        assert_eq!(ar(ArithOp::Mod, &[n(7.0)]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Mod, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
     }
 
     #[test]
     fn max_and_min_take_numbers_only() {
-        assert_eq!(ok(arith(ArithOp::Max, &[n(1.0), n(3.0), n(2.0)])), 3.0);
-        assert_eq!(ok(arith(ArithOp::Min, &[n(1.0), n(-2.0)])), -2.0);
-        assert_eq!(arith::<Value<'_>>(ArithOp::Max, &[]), Err(EvalError::InvalidArguments));
-        assert_eq!(arith(ArithOp::Max, &[n(1.0), s("3")]), Err(EvalError::InvalidArguments));
-        assert_eq!(arith(ArithOp::Min, &[Value::Null, n(1.0)]), Err(EvalError::InvalidArguments));
+        assert_eq!(ok(ar(ArithOp::Max, &[n(1.0), n(3.0), n(2.0)])), 3.0);
+        assert_eq!(ok(ar(ArithOp::Min, &[n(1.0), n(-2.0)])), -2.0);
+        assert_eq!(ar(ArithOp::Max, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Max, &[n(1.0), s("3")]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Min, &[Value::Null, n(1.0)]), Err(EvalError::InvalidArguments));
     }
 
     #[test]
