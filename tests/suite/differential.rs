@@ -201,11 +201,21 @@ fn sel(names: &[&'static str]) -> impl Strategy<Value = &'static str> + Clone + 
 /// Any expression; `elem`: inside an iteration body, where `var ""` is the element.
 fn expr(depth: u32, elem: bool) -> BoxedStrategy<Value> {
     let var = if elem {
-        prop_oneof![Just(json!({"var": ""})), Just(json!({"var": ["", 0]}))].boxed()
+        prop_oneof![Just(json!({"var": ""})), Just(json!({"var": ["", 0]})), Just(json!({"val": []}))].boxed()
     } else {
+        let vals = vec![
+            json!("n"),
+            json!(["o", "k"]),
+            json!(["xs", 1]),
+            json!([]),
+            json!("o.k"),
+            json!(["ss", 0]),
+            json!("z"),
+        ];
         prop_oneof![
             sel(&["n", "m", "s", "t", "b", "z", "xs", "ss", "o.k", "e", "nope"]).prop_map(|p| json!({"var": p})),
             (sel(&["nope", "z", "n"]), scalar()).prop_map(|(p, d)| json!({"var": [p, d]})),
+            prop::sample::select(vals).prop_map(|p| json!({"val": p})),
         ]
         .boxed()
     };

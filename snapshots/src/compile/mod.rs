@@ -301,6 +301,7 @@ impl Compiler<'_> {
         };
         match op {
             "var" => return self.var(&list, at, &arg_at, depth),
+            "val" => return self.val(args, at),
             "in_segment" => return self.in_segment(&list, at),
             "consent" => return self.consent(&list, at),
             "missing" | "missing_some" => return self.missing(op, &list, at, &arg_at, depth),

@@ -208,6 +208,16 @@ fn unknown_operator_names_it_and_where_it_stands() {
 }
 
 #[test]
+fn val_takes_its_path_by_segments() {
+    // At the edge the segments name a request slot.
+    assert_eq!(req(json!({"val": ["headers", "X-Lang"]})).nodes, vec![var(Slot::Header("x-lang".into()))]);
+    assert_eq!(req(json!({"val": ["country"]})).nodes, vec![var(Slot::Country)]);
+    let e = err(json!({"val": [{"cat": ["coun", "try"]}]}), Mode::Request);
+    assert!(e.message().contains("constant string or index"), "{e}");
+    assert_eq!(e.field(), Some("segments[3].rule.val[0]"));
+}
+
+#[test]
 fn malformed_rules_are_refused() {
     let e = err(json!({"==": [1, 2], "!=": [1, 2]}), Mode::Request);
     assert!(e.message().contains("exactly one key"), "{e}");
