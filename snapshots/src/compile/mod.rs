@@ -16,17 +16,19 @@
 //! * **Limits hold.** Depth and size are bounded by [`MAX_DEPTH`] and [`MAX_NODES`], the same caps
 //!   the edge validates, so a rule that compiles also loads.
 //!
-//! The operator set is JSON Logic's (jsonlogic.com's operations page, with json-logic-js's
-//! semantics), flagd's `starts_with` `ends_with` `sem_ver` `fractional`, and edgeseg's
-//! `in_segment` and `consent`; anything else is refused by name. Where edgeseg is narrower:
+//! The operator set is JSON Logic's with the community's semantics (datalogic-rs 5.4 the
+//! reference: chained comparisons, variadic arithmetic, `?:`, `{}`, `val`; evaluation errors), flagd's
+//! `starts_with` `ends_with` `sem_ver` `fractional`, and edgeseg's `in_segment` and `consent`;
+//! anything else is refused by name. A constant that fails is left unfolded, to fail where it is
+//! evaluated. Where edgeseg is narrower:
 //!
 //! * `var` outside an iteration body takes a constant string path naming a request slot; inside a
 //!   body (`map` `filter` `reduce` `all` `some` `none`) it reads the current element, as in
 //!   json-logic-js, and compiles to `ScopeVar`.
 //! * `missing`/`missing_some` keys are constant strings (resolved like `var`), and are refused
-//!   inside iteration bodies. A key is missing when its value is null or "".
-//! * Arity is checked at build time where json-logic-js would silently ignore extra operands
-//!   (`-` takes 1–2, `/` `%` 2, `substr` 2–3, `log` 1, `*` at least 1).
+//!   inside iteration bodies. A key is missing when absent (a request slot that is null).
+//! * Arity is checked at build time where other engines would silently ignore extra operands
+//!   (`!` 1, `substr` 2–3, `log` 1, `in` 2); comparisons and arithmetic take any count.
 //! * `fractional` without a bucketing key uses flagd's default, the flag key followed by the
 //!   targeting key — here the segment's name followed by the request's customer id — and is null
 //!   for anonymous requests (no id, no bucket) rather than putting them all in one bucket. A rule
