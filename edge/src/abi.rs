@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineStats};
 use crate::error::{Error, ErrorKind};
 use crate::identity::Claim;
 use crate::request::Request;
-use crate::rule::{BudgetExceeded, DEFAULT_EVAL_BUDGET, Literal, Rule};
+use crate::rule::{DEFAULT_EVAL_BUDGET, Halt, Literal, Rule};
 use crate::snapshot::Verify;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -111,8 +111,10 @@ pub struct DeltaInfo {
 pub const MAX_THROTTLE_IMPORT: usize = 4096;
 /// What `edgeseg_eval` reads: a compiled rule (the builder's `Mode::Data`) and the data document.
 pub type EvalInput = (Rule, Literal);
-/// The answer to `edgeseg_eval`: the rule's value.
-pub type EvalResult = Result<Literal, AbiError>;
+/// The answer to `edgeseg_eval`: the rule's value (`Ok(Ok(value))`), its evaluation error as the
+/// community's error value (`Ok(Err({"type": "NaN"}))`, see [`crate::rule::EvalError`]), or a
+/// refusal of the message itself.
+pub type EvalResult = Result<Result<Literal, Literal>, AbiError>;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     encode_into(value, Vec::new())
@@ -252,13 +254,15 @@ pub const EVAL_BUDGET_EXCEEDED: &str = "evaluation budget exceeded";
 /// and encodes its value over the data as an [`EvalResult`]. Conformance checking, not a hot path:
 /// the JSON Logic `apply(rule, data)` of the module, used by `edgeseg jsonlogic`. A rule that runs
 /// out of [`DEFAULT_EVAL_BUDGET`] is a `TooLarge` error ([`EVAL_BUDGET_EXCEEDED`]), not `null`:
-/// a conformance run must tell "the answer is null" from "there is no answer".
+/// a conformance run must tell "the answer is null" from "there is no answer". A rule that fails
+/// answers its error value.
 pub fn eval_message(input: &[u8]) -> Vec<u8> {
     let answer: EvalResult = match postcard::from_bytes::<EvalInput>(input) {
         Ok((rule, data)) => match rule.validate(0) {
             Ok(()) => match rule.evaluate_data_within(&data, DEFAULT_EVAL_BUDGET) {
-                Ok(value) => Ok(value.to_literal()),
-                Err(BudgetExceeded) => {
+                Ok(value) => Ok(Ok(value.to_literal())),
+                Err(Halt::Error(e)) => Ok(Err(e.to_literal())),
+                Err(Halt::Budget) => {
                     Err(AbiError { code: ErrorKind::TooLarge.code(), message: EVAL_BUDGET_EXCEEDED.to_string() })
                 }
             },

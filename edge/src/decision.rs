@@ -64,6 +64,10 @@ pub struct Decision<'e> {
     /// and without recorded consent (default tier, nothing consent-gated), counted in
     /// [`crate::shard::ShardStats::misses`] and sent to the origin as `x-edgeseg-shard-missing: 1`.
     pub shard_missing: bool,
+    /// Segments not matched because their rule failed (an `edgeseg::rule::EvalError`, such as
+    /// arithmetic on a word), in precedence order; counted in `EngineStats::rule_errors`.
+    #[serde(borrow)]
+    pub rule_errors: Vec<&'e str>,
 }
 
 impl Decision<'_> {

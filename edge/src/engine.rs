@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind};
 use crate::identity::{Identity, identity};
 use crate::membership::MembershipSet;
 use crate::request::Request;
-use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Slot, Value};
+use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Halt, Slot, Value};
 use crate::shard::{Shard, ShardCache, ShardStats, probe_key};
 use crate::snapshot::{PurposeView, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, ip_key_prefix, rate_limit_headers};
@@ -39,6 +39,8 @@ pub struct Engine {
     eval_budget: u64,
     /// Segments skipped because their rule ran out of budget, since load.
     rule_budget_skips: u64,
+    /// Segments not matched because their rule failed, since load.
+    rule_errors: u64,
     /// Requests whose verified identity source carried a token without a verified id.
     identity_refused: u64,
     /// The shards held, for a sharded snapshot's head (empty otherwise).
@@ -60,6 +62,8 @@ pub struct Classification<'e> {
     pub headers_skipped: u32,
     /// Segments whose rule ran out of its evaluation budget: not matched (fail-closed).
     pub budget_skipped: Vec<&'e SegmentView>,
+    /// Segments whose rule failed (an [`crate::rule::EvalError`]): not matched.
+    pub rule_errors: Vec<&'e SegmentView>,
     /// Sharded snapshot, identified request, shard not held: classified without membership and
     /// without recorded consent.
     pub shard_missing: bool,
@@ -96,6 +100,9 @@ pub struct EngineStats {
     /// Shard loads, refusals, hits, misses, evictions and what is held (all zero when the
     /// snapshot is not sharded).
     pub shards: ShardStats,
+    /// Segments not matched since load because their rule failed (`1 * "a"`: an
+    /// [`crate::rule::EvalError`]); each is also named in its [`Decision::rule_errors`].
+    pub rule_errors: u64,
 }
 
 impl Engine {
@@ -122,6 +129,7 @@ impl Engine {
             version_header,
             eval_budget: DEFAULT_EVAL_BUDGET,
             rule_budget_skips: 0,
+            rule_errors: 0,
             identity_refused: 0,
             stale_decisions: 0,
             headers_skipped: 0,
@@ -245,6 +253,7 @@ impl Engine {
             rule_budget_skips: self.rule_budget_skips,
             identity_refused: self.identity_refused,
             shards: self.shards.stats,
+            rule_errors: self.rule_errors,
         }
     }
 
@@ -277,12 +286,14 @@ impl Engine {
             narrowing,
             headers_skipped,
             budget_skipped,
+            rule_errors,
             shard_missing,
             member,
             verified,
             identity_refused,
         } = classify(&self.snapshot, &self.shards, self.revocations.as_ref(), self.gated, self.eval_budget, req);
         self.rule_budget_skips += budget_skipped.len() as u64;
+        self.rule_errors += rule_errors.len() as u64;
         self.identity_refused += u64::from(identity_refused);
         if self.snapshot.sharding.is_some() && fingerprint.is_some() {
             if shard_missing {
@@ -406,6 +417,7 @@ impl Engine {
             stale,
             budget_skipped: budget_skipped.iter().map(|s| s.name.as_str()).collect(),
             shard_missing,
+            rule_errors: rule_errors.iter().map(|s| s.name.as_str()).collect(),
         }
     }
 }
@@ -530,6 +542,7 @@ fn classify_capped<'e>(
     let mut matched: Vec<&SegmentView> = Vec::with_capacity(snap.segments.len());
     let mut best_tier: Option<u16> = None;
     let mut budget_skipped = Vec::new();
+    let mut rule_errors = Vec::new();
     for (i, seg) in snap.segments.iter().enumerate() {
         if !env.purpose_granted(seg.purpose) {
             continue;
@@ -543,8 +556,12 @@ fn classify_capped<'e>(
         match seg.rule.as_ref().map(|r| r.matches_within(&env, eval_budget)) {
             None | Some(Ok(true)) => {}
             Some(Ok(false)) => continue,
-            Some(Err(_)) => {
+            Some(Err(Halt::Budget)) => {
                 budget_skipped.push(seg);
+                continue;
+            }
+            Some(Err(Halt::Error(_))) => {
+                rule_errors.push(seg);
                 continue;
             }
         }
@@ -561,6 +578,7 @@ fn classify_capped<'e>(
         narrowing,
         headers_skipped,
         budget_skipped,
+        rule_errors,
         shard_missing,
         member,
         verified,

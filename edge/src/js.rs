@@ -99,6 +99,8 @@ export interface Decision {
   /** Sharded snapshot, identified request, its shard not held: decided fail-closed (no membership,
    * no recorded consent); `x-edgeseg-shard-missing: 1` is among `headers`. */
   shard_missing: boolean;
+  /** Segments not matched because their rule failed (an evaluation error, e.g. `{"*": ["a", 1]}`). */
+  rule_errors: string[];
   [field: string]: unknown;
 }
 
@@ -128,6 +130,8 @@ export interface EngineStats {
   rule_budget_skips: number;
   identity_refused: number;
   shards: ShardStats;
+  /** Segments not matched since load because their rule failed (an evaluation error). */
+  rule_errors: number;
   [field: string]: unknown;
 }
 

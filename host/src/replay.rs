@@ -193,6 +193,8 @@ pub fn replay(
     let mut tiers: Vec<TierAcc> = snapshot.tiers.iter().map(|_| TierAcc::default()).collect();
     let mut purposes: Vec<PurposeAcc> = snapshot.purposes.iter().map(|_| PurposeAcc::default()).collect();
     let mut segment_hits = vec![0u64; snapshot.segments.len()];
+    // Per segment, decisions in which its rule failed (an evaluation error: not matched).
+    let mut segment_errors = vec![0u64; snapshot.segments.len()];
     let (mut requests, mut decided, mut identified) = (0u64, 0u64, 0u64);
     let (mut malformed, mut traps, mut errors) = (0u64, 0u64, 0u64);
     let mut fallback_tier: Option<String> = None;
@@ -265,6 +267,11 @@ pub fn replay(
                     if let Some(&p) = segment_purpose.get(i) {
                         matched_purposes |= 1u64.checked_shl(u32::from(p)).unwrap_or(0);
                     }
+                }
+            }
+            for name in &d.rule_errors {
+                if let Some(n) = segment_index.get(name).and_then(|&i| segment_errors.get_mut(i)) {
+                    *n += 1;
                 }
             }
             for (count, hit) in shadowed.iter_mut().zip(shadows) {
@@ -432,8 +439,13 @@ pub fn replay(
     let segments = snapshot
         .segments
         .iter()
-        .zip(&segment_hits)
-        .map(|(name, &hits)| SegmentReport { segment: name.clone(), requests: hits, share_pct: share(hits) })
+        .zip(segment_hits.iter().zip(&segment_errors))
+        .map(|(name, (&hits, &rule_errors))| SegmentReport {
+            segment: name.clone(),
+            requests: hits,
+            share_pct: share(hits),
+            rule_errors,
+        })
         .collect();
     let consent = ConsentReport {
         violations,

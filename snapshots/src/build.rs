@@ -27,7 +27,7 @@ pub use crate::summary::{BuildSummary, PurposeSummary, SegmentSummary};
 use edgeseg::Snapshot;
 use edgeseg::fingerprint::FingerprintKey;
 use edgeseg::membership::MembershipData;
-use edgeseg::rule::{DEFAULT_EVAL_BUDGET, Env, Literal, Slot, Value};
+use edgeseg::rule::{DEFAULT_EVAL_BUDGET, Env, Halt, Literal, Slot, Value};
 use edgeseg::snapshot::{Purpose, Segment, SnapshotPayload, Tier};
 use std::collections::HashMap;
 use std::path::Path;
@@ -665,8 +665,13 @@ pub(crate) fn ingest(
                 Selection::All => true,
                 Selection::Precomputed => m.segments.iter().any(|n| n == &seg.name),
                 // Out of budget is not "no": the edge skips such a rule per request, but here it
-                // would silently empty the segment for everyone.
-                Selection::Where(rule) => rule.matches_within(&env, DEFAULT_EVAL_BUDGET).map_err(|_| {
+                // would silently empty the segment for everyone. A rule that fails on a member
+                // (arithmetic on a word in its attribute) does not select it, as at the edge.
+                Selection::Where(rule) => match rule.matches_within(&env, DEFAULT_EVAL_BUDGET) {
+                    Err(Halt::Error(_)) => Ok(false),
+                    other => other,
+                }
+                .map_err(|_| {
                     let at = m.line.map_or_else(String::new, |l| format!(" at line {l}"));
                     BuildError::new(
                         BuildErrorKind::Limit,

@@ -40,6 +40,10 @@ pub struct Expect {
     pub tier: String,
     /// Matched segments in decision order (precedence descending, then name).
     pub segments: Vec<String>,
+    /// Segments whose rule failed (an evaluation error: not matched), in decision order.
+    /// Absent = none may fail.
+    #[serde(default)]
+    pub rule_errors: Vec<String>,
     #[serde(default)]
     pub identified: Option<bool>,
     /// Purposes granted on this request, in snapshot order.
@@ -114,6 +118,9 @@ pub fn check(expect: &Expect, d: &OwnedDecision, purposes: &[String]) -> Result<
     }
     if d.segments != expect.segments {
         problems.push(format!("segments: expected {:?}, got {:?}", expect.segments, d.segments));
+    }
+    if d.rule_errors != expect.rule_errors {
+        problems.push(format!("rule errors: expected {:?}, got {:?}", expect.rule_errors, d.rule_errors));
     }
     if let Some(identified) = expect.identified
         && identified != d.identified

@@ -16,6 +16,7 @@ mod nginx;
 mod privacy;
 mod ratelimit_fields;
 mod reports;
+mod rule_errors;
 mod shards;
 mod slo;
 mod spec;

@@ -1,12 +1,14 @@
 //! Evaluation: the walk over a [`Rule`]'s nodes, its work budget, and the scopes of iteration
 //! bodies.
 
-use super::value::{Value, contains, elements, less, loose_eq, strict_eq, truthy};
-use super::{BudgetExceeded, CompareOp, DEFAULT_EVAL_BUDGET, Env, IterOp, Literal, MissingKey, NoRequest, Node, Rule};
+use super::community::{loose_equal, number, ordered, strict_equal};
+use super::error::{EvalError, Halt};
+use super::value::{Value, contains, elements, truthy};
+use super::{CompareOp, DEFAULT_EVAL_BUDGET, Env, IterOp, Literal, MissingKey, NoRequest, Node, Rule};
 use super::{flagd, ops};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 /// What `var` sees inside an iteration body.
 #[derive(Clone, Copy)]
@@ -23,47 +25,48 @@ enum Scope<'s, 'a> {
 
 impl Rule {
     /// Evaluates the rule and applies JSON Logic truthiness to the result, within
-    /// [`DEFAULT_EVAL_BUDGET`]; a rule that runs out of budget does not match (fail-closed).
+    /// [`DEFAULT_EVAL_BUDGET`]; a rule that runs out of budget or fails does not match
+    /// (fail-closed).
     pub fn matches<'a>(&'a self, env: &impl Env<'a>) -> bool {
         self.matches_within(env, DEFAULT_EVAL_BUDGET).unwrap_or(false)
     }
 
-    /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them.
-    pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, BudgetExceeded> {
-        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+    /// [`Rule::matches`] within `budget` work units; `Err` when the rule ran out of them or failed.
+    pub fn matches_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<bool, Halt> {
+        let cx = Ctx::new(env, budget);
         let hit = self.root(&cx, Scope::Top).truthy();
-        if cx.over.get() { Err(BudgetExceeded) } else { Ok(hit) }
+        cx.finish(hit)
     }
 
     /// Evaluates a rule compiled over an arbitrary data document (the builder's `Mode::Data`, as
     /// json-logic-js's `apply(rule, data)`): `var` reads `data`, no request slot is reachable
     /// and `in_segment` is false. The rule should have passed [`Rule::validate`]. Null when the
-    /// rule runs out of [`DEFAULT_EVAL_BUDGET`] (see [`Rule::evaluate_data_within`]).
+    /// rule runs out of [`DEFAULT_EVAL_BUDGET`] or fails (see [`Rule::evaluate_data_within`]).
     pub fn evaluate_data<'a>(&'a self, data: &'a Literal) -> Value<'a> {
-        let cx = Ctx { env: &NoRequest, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
+        let cx = Ctx::new(&NoRequest, DEFAULT_EVAL_BUDGET);
         self.root_or_null(&cx, Scope::Lit(data))
     }
 
-    /// [`Rule::evaluate_data`] within `budget` work units.
-    pub fn evaluate_data_within<'a>(&'a self, data: &'a Literal, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+    /// [`Rule::evaluate_data`] within `budget` work units, telling a failure from a value.
+    pub fn evaluate_data_within<'a>(&'a self, data: &'a Literal, budget: u64) -> Result<Value<'a>, Halt> {
         self.run(&NoRequest, Scope::Lit(data), budget)
     }
 
-    /// Evaluates the rule to a value; null when it runs out of [`DEFAULT_EVAL_BUDGET`].
+    /// Evaluates the rule to a value; null when it runs out of [`DEFAULT_EVAL_BUDGET`] or fails.
     pub fn evaluate<'a>(&'a self, env: &impl Env<'a>) -> Value<'a> {
-        let cx = Ctx { env, left: Cell::new(DEFAULT_EVAL_BUDGET), over: Cell::new(false) };
+        let cx = Ctx::new(env, DEFAULT_EVAL_BUDGET);
         self.root_or_null(&cx, Scope::Top)
     }
 
     /// Evaluates the rule to a value within `budget` work units (see [`DEFAULT_EVAL_BUDGET`]).
-    pub fn evaluate_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
+    pub fn evaluate_within<'a>(&'a self, env: &impl Env<'a>, budget: u64) -> Result<Value<'a>, Halt> {
         self.run(env, Scope::Top, budget)
     }
 
-    fn run<'a, E: Env<'a>>(&'a self, env: &E, scope: Scope<'_, 'a>, budget: u64) -> Result<Value<'a>, BudgetExceeded> {
-        let cx = Ctx { env, left: Cell::new(budget), over: Cell::new(false) };
+    fn run<'a, E: Env<'a>>(&'a self, env: &E, scope: Scope<'_, 'a>, budget: u64) -> Result<Value<'a>, Halt> {
+        let cx = Ctx::new(env, budget);
         let value = self.root(&cx, scope);
-        if cx.over.get() { Err(BudgetExceeded) } else { Ok(value) }
+        cx.finish(value)
     }
 
     /// The root node's value (null for a rule without nodes). Callers check `cx.over` after it
@@ -76,10 +79,10 @@ impl Rule {
         }
     }
 
-    /// [`Rule::root`], null when the evaluation ran out of budget.
+    /// [`Rule::root`], null when the evaluation ran out of budget or failed.
     fn root_or_null<'a, E: Env<'a>>(&'a self, cx: &Ctx<'_, E>, scope: Scope<'_, 'a>) -> Value<'a> {
         let value = self.root(cx, scope);
-        if cx.over.get() {
+        if cx.over.get() || cx.error.borrow().is_some() {
             value.discard();
             return Value::Null;
         }
@@ -107,17 +110,17 @@ impl Rule {
                 Some(v) => cx.charge(v),
                 None => ev(d),
             },
-            Node::Compare { op, args } => Value::Bool(match args.as_slice() {
+            Node::Compare { op, args } => match args.as_slice() {
                 [a, b] => {
                     let x = self.operand(*a, cx, scope);
                     let y = self.operand(*b, cx, scope);
                     let answer = compare2(*op, &x, &y);
                     x.discard();
                     y.discard();
-                    answer
+                    cx.answer(answer.map(Value::Bool))
                 }
-                _ => with_args(args, ev, |vals| compare(*op, vals)),
-            }),
+                _ => self.chain(*op, args, cx, scope),
+            },
             Node::In { needle, haystack } => {
                 let h = self.operand(*haystack, cx, scope);
                 let n = self.operand(*needle, cx, scope);
@@ -157,7 +160,7 @@ impl Rule {
             }
             Node::InSegment(s) => Value::Bool(env.in_segment(*s)),
             Node::Consent(p) => Value::Bool(env.consent(*p)),
-            Node::Arith { op, args } => with_args(args, ev, |vals| ops::arith(*op, vals)),
+            Node::Arith { op, args } => cx.answer(with_args(args, ev, |vals| ops::arith(*op, vals))),
             Node::Affix { suffix, text, affix } => {
                 let t = self.operand(*text, cx, scope);
                 let a = self.operand(*affix, cx, scope);
@@ -186,15 +189,16 @@ impl Rule {
             Node::Missing(keys) => Value::Array(self.missing(keys, cx, scope)),
             Node::MissingSome { need, keys } => {
                 let missing = self.missing(keys, cx, scope);
-                let found = Value::Number((keys.len() - missing.len()) as f64);
-                if less(&ev(need), &found, true) { Value::Array(Vec::new()) } else { Value::Array(missing) }
+                let found = (keys.len() - missing.len()) as f64;
+                let enough = number(&ev(need)).is_some_and(|need| need <= found);
+                if enough { Value::Array(Vec::new()) } else { Value::Array(missing) }
             }
             Node::Iterate { op, array, body } => {
                 let list = ev(array);
                 // Every element run is work, and a body over an exhausted budget stops the walk.
                 let run = |item: Scope<'_, 'a>| {
                     let v = self.eval(*body as usize, cx, item);
-                    (v, cx.over.get())
+                    (v, cx.stopped())
                 };
                 // The quantifiers walk the array in place; only map and filter build one.
                 match op {
@@ -250,7 +254,7 @@ impl Rule {
                 for current in items {
                     pair[0] = current;
                     pair[1] = self.eval(*body as usize, cx, Scope::Reduce(&pair));
-                    if cx.over.get() {
+                    if cx.stopped() {
                         return Value::Null;
                     }
                 }
@@ -276,6 +280,39 @@ impl Rule {
         }
     }
 
+    /// A comparison of other than two operands: `==` and `===` hold when every operand equals
+    /// the first, `!=` and `!==` compare the first two only, the orderings hold pairwise along
+    /// the chain; operands are evaluated only until the answer is known. Fewer than two operands
+    /// are [`EvalError::InvalidArguments`].
+    fn chain<'a, E: Env<'a>>(
+        &'a self,
+        op: CompareOp,
+        args: &[u32],
+        cx: &Ctx<'_, E>,
+        scope: Scope<'_, 'a>,
+    ) -> Value<'a> {
+        let Some((first, rest)) = args.split_first() else { return cx.fail(EvalError::InvalidArguments) };
+        if rest.is_empty() {
+            return cx.fail(EvalError::InvalidArguments);
+        }
+        let rest = if matches!(op, CompareOp::Ne | CompareOp::StrictNe) { rest.get(..1).unwrap_or(rest) } else { rest };
+        let mut prev = self.operand(*first, cx, scope);
+        for c in rest {
+            let next = self.operand(*c, cx, scope);
+            let pair = match compare2(op, &prev, &next) {
+                Ok(holds) => holds,
+                Err(e) => return cx.fail(e),
+            };
+            if !pair {
+                return Value::Bool(false);
+            }
+            if !matches!(op, CompareOp::Eq | CompareOp::StrictEq) {
+                prev = next;
+            }
+        }
+        Value::Bool(true)
+    }
+
     fn missing<'a, E: Env<'a>>(
         &'a self,
         keys: &'a [MissingKey],
@@ -283,24 +320,33 @@ impl Rule {
         scope: Scope<'_, 'a>,
     ) -> Vec<Value<'a>> {
         keys.iter()
-            .filter(|k| {
-                let v = self.eval(k.var as usize, cx, scope);
-                matches!(v, Value::Null) || v.as_str() == Some("")
+            // Missing means absent: a data key that is not there (a `null` one is present), a
+            // request slot that is null (a header or attribute not sent).
+            .filter(|k| match self.nodes.get(k.var as usize) {
+                Some(Node::ScopeVar { path, default: None }) if cx.spend(1) => scope_var(scope, path).is_none(),
+                _ => matches!(self.eval(k.var as usize, cx, scope), Value::Null),
             })
             .map(|k| Value::Str(&k.name))
             .collect()
     }
 }
 
-/// One evaluation's environment and what is left of its budget.
+/// One evaluation's environment, what is left of its budget, and its error if it failed.
 struct Ctx<'c, E> {
     env: &'c E,
     left: Cell<u64>,
     /// Set once a charge did not fit; from then on every node evaluates to null at once.
     over: Cell<bool>,
+    /// Set when the evaluation failed. The budget is emptied with it, so from then on every node
+    /// evaluates to null at once, as when it runs out — without `over`: the cause is the error.
+    error: RefCell<Option<EvalError>>,
 }
 
-impl<E> Ctx<'_, E> {
+impl<'c, E> Ctx<'c, E> {
+    fn new(env: &'c E, budget: u64) -> Self {
+        Ctx { env, left: Cell::new(budget), over: Cell::new(false), error: RefCell::new(None) }
+    }
+
     /// Takes `units` from the budget; false (and the budget is gone) when they do not fit.
     #[inline]
     fn spend(&self, units: u64) -> bool {
@@ -311,9 +357,47 @@ impl<E> Ctx<'_, E> {
             }
             None => {
                 self.left.set(0);
-                self.over.set(true);
+                if self.error.borrow().is_none() {
+                    self.over.set(true);
+                }
                 false
             }
+        }
+    }
+
+    /// Whether the evaluation has stopped (out of budget, or failed).
+    fn stopped(&self) -> bool {
+        self.over.get() || self.error.borrow().is_some()
+    }
+
+    /// Fails the evaluation with `e` (the first error stands) and stops it: null from here on.
+    #[cold]
+    fn fail<'a>(&self, e: EvalError) -> Value<'a> {
+        let mut error = self.error.borrow_mut();
+        if error.is_none() && !self.over.get() {
+            *error = Some(e);
+            self.left.set(0);
+        }
+        Value::Null
+    }
+
+    /// An operator's answer: its value, or the failure of the evaluation.
+    #[inline]
+    fn answer<'a>(&self, r: Result<Value<'a>, EvalError>) -> Value<'a> {
+        match r {
+            Ok(v) => v,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The outcome of an evaluation that produced `value`.
+    fn finish<T>(&self, value: T) -> Result<T, Halt> {
+        if self.over.get() {
+            return Err(Halt::Budget);
+        }
+        match self.error.borrow_mut().take() {
+            Some(e) => Err(Halt::Error(e)),
+            None => Ok(value),
         }
     }
 
@@ -380,11 +464,11 @@ fn any_element<'a>(list: &Value<'a>, mut f: impl FnMut(Scope<'_, 'a>) -> bool) -
 }
 
 /// Two numbers, or two strings for (in)equality, compared in place: most comparisons in rules (a
-/// variable against a constant); everything else through JS's coercions in [`compare_coerced`].
+/// variable against a constant); everything else by the community's rules ([`compare_coerced`]).
 /// Inlined natively (speed); not in the size-gated wasm modules, where it only grew them.
 #[cfg_attr(not(target_arch = "wasm32"), inline)]
-fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
-    match (op, a, b) {
+fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> Result<bool, EvalError> {
+    Ok(match (op, a, b) {
         (_, Value::Number(x), Value::Number(y)) => match op {
             CompareOp::Eq | CompareOp::StrictEq => x == y,
             CompareOp::Ne | CompareOp::StrictNe => x != y,
@@ -395,29 +479,17 @@ fn compare2(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
         },
         (CompareOp::Eq | CompareOp::StrictEq, Value::Str(x), Value::Str(y)) => x == y,
         (CompareOp::Ne | CompareOp::StrictNe, Value::Str(x), Value::Str(y)) => x != y,
-        _ => compare_coerced(op, a, b),
-    }
+        _ => return compare_coerced(op, a, b),
+    })
 }
 
-fn compare_coerced(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> bool {
+fn compare_coerced(op: CompareOp, a: &Value<'_>, b: &Value<'_>) -> Result<bool, EvalError> {
     match op {
-        CompareOp::Eq => loose_eq(a, b),
-        CompareOp::Ne => !loose_eq(a, b),
-        CompareOp::StrictEq => strict_eq(a, b),
-        CompareOp::StrictNe => !strict_eq(a, b),
-        CompareOp::Lt => less(a, b, false),
-        CompareOp::Le => less(a, b, true),
-        CompareOp::Gt => less(b, a, false),
-        CompareOp::Ge => less(b, a, true),
-    }
-}
-
-/// The "between" forms (three operands, `<` and `<=` only); two operands go to [`compare2`].
-fn compare(op: CompareOp, vals: &[&Value<'_>]) -> bool {
-    match (op, vals) {
-        (_, [a, b]) => compare2(op, a, b),
-        (CompareOp::Lt | CompareOp::Le, [a, b, c]) => compare2(op, a, b) && compare2(op, b, c),
-        _ => false,
+        CompareOp::Eq => loose_equal(a, b),
+        CompareOp::Ne => loose_equal(a, b).map(|eq| !eq),
+        CompareOp::StrictEq => Ok(strict_equal(a, b)),
+        CompareOp::StrictNe => Ok(!strict_equal(a, b)),
+        _ => ordered(op, a, b),
     }
 }
 

@@ -5,11 +5,13 @@
 //! is the last node, constants are folded, and every `var` path is resolved once to a [`Slot`]. The
 //! edge never parses JSON; it walks this list.
 //!
-//! Semantics follow json-logic-js, which follows JavaScript: `==` is loose equality with JS's
-//! coercions, `===` strict; `<` and friends compare strings by UTF-16 code units and everything
-//! else as numbers; an empty array is falsy (JSON Logic's one departure from JS); `and`/`or`
-//! return the deciding operand, not a bool. Anything odd (a missing header, a string where a number
-//! was expected) evaluates to `null`/`false` rather than failing: a rule never errors at the edge.
+//! Semantics are the JSON Logic community's (datalogic-rs 5.4 is the reference): arithmetic
+//! coerces numeric strings, `null` and booleans and fails with NaN on anything else; `==` coerces
+//! as [`loose_equal`] says, `===` compares arrays element by element; comparisons chain (`{"<":
+//! [1, 2, 3]}`); strings order by code point. Where json-logic-js differs, `snapshots/README.md`
+//! lists it. An evaluation can fail ([`EvalError`]): at the edge a failed segment rule does not
+//! match, and is counted. Truthiness is JavaScript's, except that an empty array or object is
+//! falsy; `and`/`or` return the deciding operand, not a bool.
 //!
 //! Validation ([`Rule::validate`]) guarantees that evaluation only follows existing indices and
 //! that recursion depth is bounded, so a hostile snapshot cannot overflow the guest's stack.
@@ -21,16 +23,21 @@
 //!
 //! Module map: this file holds the IR's types and the environments a rule reads; `validate` the
 //! structural checks a snapshot's rules pass before they run, `eval` the evaluator and its work
-//! budget; [`value`] runtime values and JS coercions, `ops` the arithmetic and string operators,
+//! budget; [`value`] runtime values and JS coercions, `community` the community's coercions and
+//! comparisons, `error` evaluation errors, `ops` the arithmetic and string operators,
 //! `flagd` flagd's `sem_ver`, `fractional` and its MurmurHash3, `decimal` JS's number parsing.
 
+mod community;
 mod decimal;
+mod error;
 mod eval;
 mod flagd;
 mod ops;
 mod validate;
 pub mod value;
 
+pub use community::{loose_equal, number, ordered, strict_equal};
+pub use error::{EvalError, Halt};
 pub use flagd::murmur3_32;
 pub use ops::ArithOp;
 pub use value::{Value, loose_eq, strict_eq, string_to_number, to_js_string, truthy};
@@ -51,10 +58,6 @@ use serde::{Deserialize, Serialize};
 /// millisecond of native work at worst, far above real rules (tens of units) and far below a hang;
 /// the builder folds constants under the same limit.
 pub const DEFAULT_EVAL_BUDGET: u64 = 1 << 16;
-
-/// An evaluation ran out of its work budget (see [`DEFAULT_EVAL_BUDGET`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BudgetExceeded;
 
 /// Deepest rule the edge evaluates (the builder refuses deeper ones).
 pub const MAX_DEPTH: usize = 64;
@@ -185,7 +188,7 @@ pub enum Node {
     Substr(Vec<u32>),
     /// `merge`
     Merge(Vec<u32>),
-    /// `missing`: the names of the keys whose value is null or "".
+    /// `missing`: the names of the keys that are absent (a data key not there, a request slot null).
     Missing(Vec<MissingKey>),
     /// `missing_some`: `[]` when at least `need` keys are present, else the missing ones.
     MissingSome {

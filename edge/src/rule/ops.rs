@@ -1,6 +1,9 @@
-//! JSON Logic's arithmetic and string operators, as json-logic-js computes them.
+//! JSON Logic's arithmetic (the community's semantics, as datalogic-rs computes them) and string
+//! operators (as json-logic-js computes them).
 
-use super::value::{Value, elements, parse_float, to_integer, to_number, write_js_string};
+use super::community::number;
+use super::error::EvalError;
+use super::value::{Value, elements, to_integer, to_number, write_js_string};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
@@ -9,65 +12,112 @@ use serde::{Deserialize, Serialize};
 /// Numeric operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ArithOp {
-    /// `+`: the sum of `parseFloat` of every operand, from 0 (so unary `+` casts).
+    /// `+`: the sum, from 0 (so unary `+` casts).
     Add,
-    /// `-`: `a - b`, or `-a` with one operand (`Number` coercion).
+    /// `-`: the first operand minus the others, or `-a` with one.
     Sub,
-    /// `*`: the product of `parseFloat` of every operand; one operand is returned as it is.
+    /// `*`: the product, from 1.
     Mul,
-    /// `/`
+    /// `/`: the first operand divided by the others, or `1 / a` with one.
     Div,
-    /// `%`: JS remainder (sign of the dividend).
+    /// `%`: the remainder of the first operand by the others (sign of the dividend).
     Mod,
-    /// `max`: `Math.max` (empty is -Infinity, any NaN is NaN).
+    /// `max`: the largest of numbers.
     Max,
-    /// `min`: `Math.min` (empty is Infinity, any NaN is NaN).
+    /// `min`: the smallest of numbers.
     Min,
 }
 
-/// Applies an arithmetic operator to evaluated operands (values, or references to them: the
-/// evaluator passes references to operands it evaluated in place).
-pub fn arith<'a, V: Borrow<Value<'a>>>(op: ArithOp, vals: &[V]) -> Value<'a> {
-    let num = |i: usize| vals.get(i).map_or(f64::NAN, |v| to_number(v.borrow()));
-    let n = match op {
-        ArithOp::Add => vals.iter().fold(0.0, |acc, v| acc + parse_float(v.borrow())),
-        ArithOp::Mul => {
-            if let [only] = vals {
-                // `[x].reduce(f)` never calls f: json-logic-js returns the operand untouched.
-                return only.borrow().clone();
-            }
-            match vals.split_first() {
-                Some((first, rest)) => {
-                    rest.iter().fold(parse_float(first.borrow()), |acc, v| acc * parse_float(v.borrow()))
-                }
-                None => f64::NAN,
-            }
-        }
-        ArithOp::Sub if vals.len() == 1 => -num(0),
-        ArithOp::Sub => num(0) - num(1),
-        ArithOp::Div => num(0) / num(1),
-        ArithOp::Mod => num(0) % num(1),
-        ArithOp::Max => extreme(vals, true),
-        ArithOp::Min => extreme(vals, false),
-    };
-    Value::Number(n)
+/// Applies an arithmetic operator to evaluated operands, with the community's coercions
+/// ([`number`]): an operand that is no number is [`EvalError::NaN`], an operator short of
+/// operands [`EvalError::InvalidArguments`]. A single operand that is an array stands for its
+/// elements (`{"-": [{"var": "xs"}]}` folds `xs`). One non-generic body (the size-gated modules
+/// carry it once).
+pub fn arith<'a>(op: ArithOp, vals: &[&Value<'a>]) -> Result<Value<'a>, EvalError> {
+    if let [one] = vals
+        && one.is_array()
+    {
+        let items = elements(one);
+        let refs: Vec<&Value<'a>> = items.iter().collect();
+        return arith_over(op, &refs, true);
+    }
+    arith_over(op, vals, false)
 }
 
-fn extreme<'a, V: Borrow<Value<'a>>>(vals: &[V], max: bool) -> f64 {
-    let mut best = if max { f64::NEG_INFINITY } else { f64::INFINITY };
-    for v in vals {
-        let x = to_number(v.borrow());
-        if x.is_nan() {
-            return f64::NAN;
+fn arith_over<'a>(op: ArithOp, vals: &[&Value<'a>], spread: bool) -> Result<Value<'a>, EvalError> {
+    let num = |v: &Value<'_>| number(v).ok_or(EvalError::NaN);
+    if op == ArithOp::Mod && vals.len() < 2 {
+        return Err(EvalError::InvalidArguments);
+    }
+    let (first, rest) = match (op, vals.split_first()) {
+        (ArithOp::Add | ArithOp::Mul, _) => {
+            let times = op == ArithOp::Mul;
+            let mut acc = if times { 1.0 } else { 0.0 };
+            for v in vals {
+                let x = num(v)?;
+                acc = if times { acc * x } else { acc + x };
+            }
+            return Ok(Value::Number(acc));
         }
-        let better = if max { x > best } else { x < best };
-        // Math.max(-0, 0) is 0 and Math.min(0, -0) is -0.
-        let zero_tie = x == 0.0 && best == 0.0 && (x.is_sign_negative() != max);
-        if better || zero_tie {
-            best = x;
+        (ArithOp::Max | ArithOp::Min, _) => return extreme(vals, op == ArithOp::Max),
+        (_, None) => return Err(EvalError::InvalidArguments),
+        (_, Some(split)) => split,
+    };
+    let a = num(first)?;
+    if rest.is_empty() && !spread {
+        // Unary `-` negates, unary `/` inverts (`%` of one was refused above).
+        return match op {
+            ArithOp::Sub => Ok(Value::Number(-a)),
+            _ if a == 0.0 => Err(EvalError::NaN),
+            _ => Ok(Value::Number(1.0 / a)),
+        };
+    }
+    let mut acc = a;
+    for (i, v) in rest.iter().enumerate() {
+        let x = num(v)?;
+        acc = match op {
+            ArithOp::Sub => acc - x,
+            _ if x == 0.0 => {
+                // datalogic-rs: integers divided by zero are NaN; anything else saturates.
+                let dividend_int = if i == 0 { integer(first) } else { whole(acc) };
+                if dividend_int && integer(v) {
+                    return Err(EvalError::NaN);
+                }
+                return Ok(Value::Number(if acc > 0.0 {
+                    f64::MAX
+                } else if acc < 0.0 {
+                    f64::MIN
+                } else {
+                    0.0
+                }));
+            }
+            ArithOp::Div => acc / x,
+            _ => acc % x,
+        };
+    }
+    Ok(Value::Number(acc))
+}
+
+/// A number written or computed as an integer (not a string or a bool that would coerce to one).
+fn integer(v: &Value<'_>) -> bool {
+    matches!(v, Value::Number(n) if whole(*n))
+}
+
+/// A whole number in `i64`'s range (no `f64::fract` without std).
+fn whole(x: f64) -> bool {
+    x as i64 as f64 == x
+}
+
+/// `max`/`min`: numbers only (no coercion), at least one; the first of equals wins.
+fn extreme<'a>(vals: &[&Value<'a>], max: bool) -> Result<Value<'a>, EvalError> {
+    let mut best: Option<f64> = None;
+    for v in vals {
+        let Value::Number(x) = v else { return Err(EvalError::InvalidArguments) };
+        if best.is_none_or(|b| if max { *x > b } else { *x < b }) {
+            best = Some(*x);
         }
     }
-    best
+    best.map(Value::Number).ok_or(EvalError::InvalidArguments)
 }
 
 /// `cat`: `Array.prototype.join.call(args, "")` — null becomes "", arrays join with commas.
@@ -150,39 +200,58 @@ mod tests {
         }
     }
 
-    #[test]
-    fn plus_and_times_use_parse_float() {
-        assert_eq!(num(arith::<Value<'_>>(ArithOp::Add, &[])), 0.0);
-        assert_eq!(num(arith(ArithOp::Add, &[s("2.5")])), 2.5);
-        assert_eq!(num(arith(ArithOp::Add, &[n(1.0), s("2px"), n(3.0)])), 6.0);
-        assert!(num(arith(ArithOp::Add, &[n(1.0), Value::Null])).is_nan());
-        assert!(num(arith(ArithOp::Add, &[Value::Bool(true)])).is_nan());
-        assert_eq!(num(arith(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
-        assert_eq!(arith(ArithOp::Mul, &[s("x")]), s("x"));
+    fn ar<'a>(op: ArithOp, vals: &[Value<'a>]) -> Result<Value<'a>, EvalError> {
+        let refs: Vec<&Value<'a>> = vals.iter().collect();
+        arith(op, &refs)
+    }
+
+    fn ok(v: Result<Value<'_>, EvalError>) -> f64 {
+        num(v.unwrap_or_else(|e| panic!("failed: {e:?}")))
     }
 
     #[test]
-    fn minus_divide_modulo_use_number() {
-        assert_eq!(num(arith(ArithOp::Sub, &[s("2")])), -2.0);
-        assert!(num(arith(ArithOp::Sub, &[Value::Null])).is_sign_negative());
-        assert_eq!(num(arith(ArithOp::Sub, &[n(4.0), Value::Bool(true)])), 3.0);
-        assert_eq!(num(arith(ArithOp::Div, &[n(1.0), n(0.0)])), f64::INFINITY);
-        assert_eq!(num(arith(ArithOp::Div, &[n(-1.0), n(0.0)])), f64::NEG_INFINITY);
-        assert!(num(arith(ArithOp::Div, &[n(0.0), n(0.0)])).is_nan());
-        assert_eq!(num(arith(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
-        assert_eq!(num(arith(ArithOp::Mod, &[n(7.5), n(-2.0)])), 1.5);
-        assert!(num(arith(ArithOp::Mod, &[n(1.0), n(0.0)])).is_nan());
+    fn plus_and_times_coerce_strictly() {
+        assert_eq!(ok(ar(ArithOp::Add, &[])), 0.0);
+        assert_eq!(ok(ar(ArithOp::Mul, &[])), 1.0);
+        assert_eq!(ok(ar(ArithOp::Add, &[s("2.5")])), 2.5);
+        assert_eq!(ok(ar(ArithOp::Add, &[n(1.0), Value::Null, Value::Bool(true)])), 2.0);
+        assert_eq!(ok(ar(ArithOp::Mul, &[n(2.0), s("3"), n(4.0)])), 24.0);
+        assert_eq!(ar(ArithOp::Add, &[n(1.0), s("2px")]), Err(EvalError::NaN));
+        assert_eq!(ar(ArithOp::Mul, &[s("x")]), Err(EvalError::NaN));
+        let arr = [Literal::Number(1.0)];
+        assert_eq!(ar(ArithOp::Add, &[n(1.0), Value::Literals(&arr)]), Err(EvalError::NaN));
+        // One array operand stands for its elements.
+        let xs = [Literal::Number(10.0), Literal::Number(2.0), Literal::Number(3.0)];
+        assert_eq!(ok(ar(ArithOp::Add, &[Value::Literals(&xs)])), 15.0);
+        assert_eq!(ok(ar(ArithOp::Sub, &[Value::Literals(&xs)])), 5.0);
     }
 
     #[test]
-    fn max_and_min_follow_math() {
-        assert_eq!(num(arith(ArithOp::Max, &[n(1.0), s("3"), n(2.0)])), 3.0);
-        assert_eq!(num(arith(ArithOp::Min, &[n(1.0), Value::Null, n(2.0)])), 0.0);
-        assert_eq!(num(arith::<Value<'_>>(ArithOp::Max, &[])), f64::NEG_INFINITY);
-        assert_eq!(num(arith::<Value<'_>>(ArithOp::Min, &[])), f64::INFINITY);
-        assert!(num(arith(ArithOp::Max, &[n(1.0), s("x")])).is_nan());
-        assert!(!num(arith(ArithOp::Max, &[n(-0.0), n(0.0)])).is_sign_negative());
-        assert!(num(arith(ArithOp::Min, &[n(0.0), n(-0.0)])).is_sign_negative());
+    fn minus_divide_modulo_fold() {
+        assert_eq!(ok(ar(ArithOp::Sub, &[s("2")])), -2.0);
+        assert_eq!(ok(ar(ArithOp::Sub, &[n(10.0), n(2.0), n(3.0)])), 5.0);
+        assert_eq!(ar(ArithOp::Sub, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ok(ar(ArithOp::Div, &[n(12.0), n(2.0), n(3.0)])), 2.0);
+        assert_eq!(ok(ar(ArithOp::Div, &[n(4.0)])), 0.25);
+        assert_eq!(ar(ArithOp::Div, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Div, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
+        assert_eq!(ar(ArithOp::Div, &[n(0.0)]), Err(EvalError::NaN));
+        // Division by a zero that is no written integer saturates (datalogic-rs).
+        assert_eq!(ok(ar(ArithOp::Div, &[n(2.0), Value::Null])), f64::MAX);
+        assert_eq!(ok(ar(ArithOp::Div, &[n(-1.5), n(0.0)])), f64::MIN);
+        assert_eq!(ok(ar(ArithOp::Mod, &[n(-7.0), n(3.0)])), -1.0);
+        assert_eq!(ok(ar(ArithOp::Mod, &[n(7.0), n(3.0), n(2.0)])), 1.0);
+        assert_eq!(ar(ArithOp::Mod, &[n(7.0)]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Mod, &[n(1.0), n(0.0)]), Err(EvalError::NaN));
+    }
+
+    #[test]
+    fn max_and_min_take_numbers_only() {
+        assert_eq!(ok(ar(ArithOp::Max, &[n(1.0), n(3.0), n(2.0)])), 3.0);
+        assert_eq!(ok(ar(ArithOp::Min, &[n(1.0), n(-2.0)])), -2.0);
+        assert_eq!(ar(ArithOp::Max, &[]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Max, &[n(1.0), s("3")]), Err(EvalError::InvalidArguments));
+        assert_eq!(ar(ArithOp::Min, &[Value::Null, n(1.0)]), Err(EvalError::InvalidArguments));
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl<'a> Value<'a> {
     }
 }
 
-/// JSON Logic truthiness: JS truthiness, except that an empty array is falsy.
+/// JSON Logic truthiness: JS truthiness, except that an empty array or object is falsy.
 pub fn truthy(v: &Value<'_>) -> bool {
     match v {
         Value::Null => false,
@@ -139,7 +139,7 @@ pub fn truthy(v: &Value<'_>) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Literals(items) => !items.is_empty(),
         Value::Array(items) => !items.is_empty(),
-        Value::Object(_) => true,
+        Value::Object(entries) => !entries.is_empty(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! `edgeseg jsonlogic [--native]`: the conformance command.
 //!
 //! Reads JSON Lines `{"rule": <JSON Logic>, "data": <JSON>}` and writes one line per input line,
-//! in order: `{"result": <JSON>}` or `{"error": "<message>"}`. Each rule is compiled by the builder
+//! in order: `{"result": <JSON>}`, `{"error": {"type": "NaN"}}` (the rule failed: the community's
+//! error value, e.g. `{"type": "Invalid Arguments"}`) or `{"error": "<message>"}` (no answer: bad
+//! input, a refused rule, an exhausted budget). Each rule is compiled by the builder
 //! (natively, in `Mode::Data`: `var` reads `data`) and evaluated inside the wasm module through
 //! wasmtime (`edgeseg_eval`), or with `--native` by the Rust core directly — the same IR and the
 //! same evaluator, so the two must agree line for line. A bad line is an error line, never the end
@@ -17,7 +19,7 @@ use crate::traffic::lines::{Line, Lines};
 use clap::Args;
 use edgeseg::ErrorKind;
 use edgeseg::abi::EVAL_BUDGET_EXCEEDED;
-use edgeseg::rule::{BudgetExceeded, DEFAULT_EVAL_BUDGET, Literal};
+use edgeseg::rule::{DEFAULT_EVAL_BUDGET, Halt, Literal};
 use edgeseg_snapshots::compile::{compile_data, literal_from_json, literal_to_json};
 use serde_json::json;
 use std::io::{BufRead, Write};
@@ -61,7 +63,8 @@ pub fn run_jsonlogic(args: &JsonLogicArgs, input: &mut dyn BufRead, out: &mut dy
             }
         };
         let answer = match answer {
-            Ok(result) => json!({ "result": literal_to_json(&result) }),
+            Ok(Ok(result)) => json!({ "result": literal_to_json(&result) }),
+            Ok(Err(error)) => json!({ "error": literal_to_json(&error) }),
             Err(message) => json!({ "error": message }),
         };
         serde_json::to_writer(&mut *out, &answer)?;
@@ -70,8 +73,8 @@ pub fn run_jsonlogic(args: &JsonLogicArgs, input: &mut dyn BufRead, out: &mut dy
     Ok(())
 }
 
-/// One input line to its result, or the message of the error line.
-fn evaluate(line: &[u8], guest: Option<&mut Guest>) -> Result<Literal, String> {
+/// One input line to its result or its evaluation error's value, or the message of the error line.
+fn evaluate(line: &[u8], guest: Option<&mut Guest>) -> Result<Result<Literal, Literal>, String> {
     let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let serde_json::Value::Object(mut fields) = value else {
         return Err("expected an object {\"rule\": …, \"data\": …}".into());
@@ -91,8 +94,9 @@ fn evaluate(line: &[u8], guest: Option<&mut Guest>) -> Result<Literal, String> {
             _ => e.to_string(),
         }),
         None => match rule.evaluate_data_within(&data, DEFAULT_EVAL_BUDGET) {
-            Ok(value) => Ok(value.to_literal()),
-            Err(BudgetExceeded) => Err(BUDGET_EXCEEDED.to_string()),
+            Ok(value) => Ok(Ok(value.to_literal())),
+            Err(Halt::Error(e)) => Ok(Err(e.to_literal())),
+            Err(Halt::Budget) => Err(BUDGET_EXCEEDED.to_string()),
         },
     }
 }

@@ -10,7 +10,7 @@ use edgeseg::rule::{Literal, Rule};
 
 impl Guest {
     /// Evaluates `rule` (compiled in the builder's data mode) over `data` in the guest.
-    pub fn eval(&mut self, rule: &Rule, data: &Literal) -> Result<Literal, GuestError> {
+    pub fn eval(&mut self, rule: &Rule, data: &Literal) -> Result<Result<Literal, Literal>, GuestError> {
         // The ABI message is the tuple; cloning keeps the signature borrow-friendly for callers.
         let input: EvalInput = (rule.clone(), data.clone());
         let bytes = postcard::to_allocvec(&input).map_err(|e| GuestError::Host(format!("encoding the rule: {e}")))?;

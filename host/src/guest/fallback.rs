@@ -100,6 +100,7 @@ impl Guest {
             stale: false,
             budget_skipped: Vec::new(),
             shard_missing: false,
+            rule_errors: Vec::new(),
         })
     }
 

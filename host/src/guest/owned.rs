@@ -68,6 +68,8 @@ pub struct OwnedDecision {
     pub budget_skipped: Vec<String>,
     /// Decided without its shard (see [`edgeseg::Decision::shard_missing`]).
     pub shard_missing: bool,
+    /// Segments not matched because their rule failed (see [`edgeseg::Decision::rule_errors`]).
+    pub rule_errors: Vec<String>,
 }
 
 /// An owned [`edgeseg::ThrottleOutcome`]; `source` is `segment:<name>` or `tier:<name>`.
@@ -134,6 +136,7 @@ impl From<&Decision<'_>> for OwnedDecision {
             stale: d.stale,
             budget_skipped: d.budget_skipped.iter().map(|s| (*s).to_owned()).collect(),
             shard_missing: d.shard_missing,
+            rule_errors: d.rule_errors.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }

@@ -227,6 +227,9 @@ pub struct SegmentReport {
     pub requests: u64,
     /// Percentage of decided requests.
     pub share_pct: f64,
+    /// Decided requests in which the segment's rule failed (an evaluation error such as
+    /// arithmetic on a word): not matched, counted here.
+    pub rule_errors: u64,
 }
 
 impl Report {
@@ -388,6 +391,10 @@ impl Report {
         writeln!(out, "{:<width$}  {:>9}  {:>7}", "segment", "requests", "share")?;
         for s in &self.segments {
             writeln!(out, "{:<width$}  {:>9}  {:>6.2}%", s.segment, s.requests, s.share_pct)?;
+        }
+        // Only when a rule failed: a clean replay's report keeps its shape.
+        for s in self.segments.iter().filter(|s| s.rule_errors > 0) {
+            writeln!(out, "rule errors: {} in {} decisions (not matched)", s.segment, s.rule_errors)?;
         }
 
         let c = &self.consent;

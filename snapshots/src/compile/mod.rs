@@ -16,17 +16,19 @@
 //! * **Limits hold.** Depth and size are bounded by [`MAX_DEPTH`] and [`MAX_NODES`], the same caps
 //!   the edge validates, so a rule that compiles also loads.
 //!
-//! The operator set is JSON Logic's (jsonlogic.com's operations page, with json-logic-js's
-//! semantics), flagd's `starts_with` `ends_with` `sem_ver` `fractional`, and edgeseg's
-//! `in_segment` and `consent`; anything else is refused by name. Where edgeseg is narrower:
+//! The operator set is JSON Logic's with the community's semantics (datalogic-rs 5.4 the
+//! reference: chained comparisons, variadic arithmetic, `?:`, `{}`, `val`; evaluation errors), flagd's
+//! `starts_with` `ends_with` `sem_ver` `fractional`, and edgeseg's `in_segment` and `consent`;
+//! anything else is refused by name. A constant that fails is left unfolded, to fail where it is
+//! evaluated. Where edgeseg is narrower:
 //!
 //! * `var` outside an iteration body takes a constant string path naming a request slot; inside a
 //!   body (`map` `filter` `reduce` `all` `some` `none`) it reads the current element, as in
 //!   json-logic-js, and compiles to `ScopeVar`.
 //! * `missing`/`missing_some` keys are constant strings (resolved like `var`), and are refused
-//!   inside iteration bodies. A key is missing when its value is null or "".
-//! * Arity is checked at build time where json-logic-js would silently ignore extra operands
-//!   (`-` takes 1–2, `/` `%` 2, `substr` 2–3, `log` 1, `*` at least 1).
+//!   inside iteration bodies. A key is missing when absent (a request slot that is null).
+//! * Arity is checked at build time where other engines would silently ignore extra operands
+//!   (`!` 1, `substr` 2–3, `log` 1, `in` 2); comparisons and arithmetic take any count.
 //! * `fractional` without a bucketing key uses flagd's default, the flag key followed by the
 //!   targeting key — here the segment's name followed by the request's customer id — and is null
 //!   for anonymous requests (no id, no bucket) rather than putting them all in one bucket. A rule
@@ -41,7 +43,7 @@ pub use refs::{Evaluators, expand_refs};
 
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::{
-    ArithOp, CompareOp, DEFAULT_EVAL_BUDGET, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot,
+    ArithOp, CompareOp, DEFAULT_EVAL_BUDGET, Halt, IterOp, Literal, MAX_DEPTH, MAX_NODES, NoRequest, Node, Rule, Slot,
 };
 use std::collections::HashMap;
 
@@ -240,7 +242,8 @@ impl Compiler<'_> {
                 let mut entries = map.iter();
                 match (entries.next(), entries.next()) {
                     (Some((op, args)), None) => self.operator(op, args, at, depth),
-                    (None, _) => Err(rule_error(at, "empty object: expected an operator like {\"==\": [a, b]}")),
+                    // The community reads `{}` as an empty object, a (falsy) value.
+                    (None, _) => Ok(Operand::Const(Literal::Object(Vec::new()))),
                     (Some(_), Some(_)) => {
                         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
                         Err(rule_error(
@@ -300,6 +303,7 @@ impl Compiler<'_> {
         };
         match op {
             "var" => return self.var(&list, at, &arg_at, depth),
+            "val" => return self.val(args, at),
             "in_segment" => return self.in_segment(&list, at),
             "consent" => return self.consent(&list, at),
             "missing" | "missing_some" => return self.missing(op, &list, at, &arg_at, depth),
@@ -317,20 +321,16 @@ impl Compiler<'_> {
                 initial: a.get(2).copied(),
             });
         }
-        if let Some(c) = cmp {
-            let between = matches!(c, CompareOp::Lt | CompareOp::Le);
-            arity(n == 2 || (between && n == 3), if between { "2 or 3 arguments" } else { "2 arguments" })?;
-        } else if let Some(a) = arith {
-            match a {
-                ArithOp::Add | ArithOp::Max | ArithOp::Min => {}
-                ArithOp::Mul => arity(n >= 1, "at least 1 argument")?,
-                ArithOp::Sub => arity(n == 1 || n == 2, "1 or 2 arguments")?,
-                ArithOp::Div | ArithOp::Mod => arity(n == 2, "2 arguments")?,
-            }
+        if cmp.is_some() {
+            // Comparisons chain (`{"<": [1, 2, 3]}`); `!=` `!==` read their first two operands.
+            arity(n >= 2, "at least 2 arguments")?;
+        } else if arith.is_some() {
+            // Every count compiles: the ones an operator has no answer for (`{"-": []}`, `max` of
+            // nothing) fail when evaluated, as the community's engines do.
         } else {
             match op {
                 "in" | "starts_with" | "ends_with" => arity(n == 2, "2 arguments")?,
-                "and" | "or" | "if" => arity(n >= 1, "at least 1 argument")?,
+                "and" | "or" | "if" | "?:" => {}
                 "!" | "!!" | "log" => arity(n == 1, "1 argument")?,
                 "cat" | "merge" => {}
                 "substr" => arity(n == 2 || n == 3, "2 or 3 arguments")?,
@@ -366,7 +366,7 @@ impl Compiler<'_> {
             "in" => self.combine(ops, at, |a| Node::In { needle: a[0], haystack: a[1] }),
             "and" => self.combine(ops, at, Node::And),
             "or" => self.combine(ops, at, Node::Or),
-            "if" => self.combine(ops, at, Node::If),
+            "if" | "?:" => self.combine(ops, at, Node::If),
             "!" => self.combine(ops, at, |a| Node::Not(a[0])),
             "!!" => self.combine(ops, at, |a| Node::Truthy(a[0])),
             // `log` is the identity (there is no console at the edge).
@@ -400,12 +400,7 @@ impl Compiler<'_> {
 
     /// Emits `make(children)`, or — when every child is constant — evaluates it now and returns
     /// the value. Arrays of constants become `Literal::Array` without evaluation.
-    fn combine(
-        &mut self,
-        ops: Vec<Operand>,
-        at: &str,
-        make: impl FnOnce(Vec<u32>) -> Node,
-    ) -> Result<Operand, BuildError> {
+    fn combine(&mut self, ops: Vec<Operand>, at: &str, make: impl Fn(Vec<u32>) -> Node) -> Result<Operand, BuildError> {
         if ops.iter().all(|o| matches!(o, Operand::Const(_))) {
             let lits: Vec<Literal> = ops
                 .into_iter()
@@ -421,7 +416,20 @@ impl Compiler<'_> {
             }
             let mut nodes: Vec<Node> = lits.into_iter().map(Node::Literal).collect();
             nodes.push(node);
-            return Ok(Operand::Const(fold(&Rule { nodes }, at)?));
+            let folded = Rule { nodes };
+            return match fold(&folded, at)? {
+                Some(value) => Ok(Operand::Const(value)),
+                // A constant that fails stays an expression and fails where it is evaluated.
+                None => {
+                    let mut children = Vec::with_capacity(folded.nodes.len());
+                    for n in folded.nodes {
+                        if let Node::Literal(l) = n {
+                            children.push(self.node(Operand::Const(l), at)?);
+                        }
+                    }
+                    self.push(make(children), at).map(Operand::Node)
+                }
+            };
         }
         let mut children = Vec::with_capacity(ops.len());
         for o in ops {
@@ -435,11 +443,13 @@ impl Compiler<'_> {
 /// default evaluation budget: a constant expression that would run out of it at the edge (a
 /// `reduce` doubling a string, nested `map`s over large arrays) is refused here, by path, rather
 /// than hanging the build or shipping a rule that never matches.
-fn fold(rule: &Rule, at: &str) -> Result<Literal, BuildError> {
+/// `None` when the expression fails (an evaluation error: it is kept, to fail at run time).
+fn fold(rule: &Rule, at: &str) -> Result<Option<Literal>, BuildError> {
     // Folded nodes read nothing, so the edge's input-less environment is all they need.
     match rule.evaluate_within(&NoRequest, DEFAULT_EVAL_BUDGET) {
-        Ok(v) => Ok(v.to_literal()),
-        Err(_) => Err(BuildError::new(
+        Ok(v) => Ok(Some(v.to_literal())),
+        Err(Halt::Error(_)) => Ok(None),
+        Err(Halt::Budget) => Err(BuildError::new(
             BuildErrorKind::Limit,
             format!("constant expression takes more than {DEFAULT_EVAL_BUDGET} work units to evaluate"),
         )

@@ -15,7 +15,7 @@ impl Compiler<'_> {
         arg_at: &dyn Fn(usize) -> String,
         at: &str,
         depth: usize,
-        make: impl FnOnce(Vec<u32>) -> Node,
+        make: impl Fn(Vec<u32>) -> Node,
     ) -> Result<Operand, BuildError> {
         let mut ops = Vec::with_capacity(list.len());
         let mut body_from = self.nodes.len();
@@ -58,10 +58,12 @@ impl Compiler<'_> {
                 });
             }
             nodes.push(make(children));
-            let value = fold(&Rule { nodes }, at)?;
-            self.nodes.truncate(body_from);
-            self.literals.retain(|_, i| (*i as usize) < body_from);
-            return Ok(Operand::Const(value));
+            // A body that fails stays as it is, to fail where it is evaluated.
+            if let Some(value) = fold(&Rule { nodes }, at)? {
+                self.nodes.truncate(body_from);
+                self.literals.retain(|_, i| (*i as usize) < body_from);
+                return Ok(Operand::Const(value));
+            }
         }
         self.combine(ops, at, make)
     }
@@ -175,6 +177,46 @@ impl Compiler<'_> {
             None => None,
         };
         self.push(Node::Var { slot, default }, at).map(Operand::Node)
+    }
+
+    /// `val` (the community's): a path given as its segments, each taken whole (`{"val": ["a",
+    /// "b.c"]}` reads key `b.c` of `a`; `{"val": "a.b"}` reads key `a.b`); none, `""` or `null`:
+    /// the whole document or element. No default (a path that leads nowhere is null). Segments
+    /// are constant strings or integers; at the edge they name a request slot (`["headers",
+    /// "x-lang"]`).
+    pub(super) fn val(&mut self, args: &serde_json::Value, at: &str) -> Result<Operand, BuildError> {
+        use serde_json::Value as J;
+        let segments: Vec<&J> = match args {
+            J::Array(items) => items.iter().collect(),
+            J::Null => Vec::new(),
+            other => vec![other],
+        };
+        let mut path = Vec::with_capacity(segments.len());
+        for (i, seg) in segments.iter().enumerate() {
+            path.push(match seg {
+                J::String(s) => s.clone(),
+                J::Number(n) => match n.as_u64() {
+                    Some(i) => i.to_string(),
+                    None => return Err(rule_error(&format!("{at}.val[{i}]"), "a `val` index is a whole number")),
+                },
+                _ => {
+                    return Err(rule_error(
+                        &format!("{at}.val[{i}]"),
+                        "a `val` segment is a constant string or index (computed paths and scope levels are not supported)",
+                    ));
+                }
+            });
+        }
+        if let [only] = path.as_slice()
+            && only.is_empty()
+        {
+            path.clear();
+        }
+        if self.scopes > 0 || self.mode == Mode::Data {
+            return self.push(Node::ScopeVar { path, default: None }, at).map(Operand::Node);
+        }
+        let slot = self.slot(&path.join("."), &format!("{at}.val"))?;
+        self.push(Node::Var { slot, default: None }, at).map(Operand::Node)
     }
 
     /// `var` inside an iteration body: a path into the current element (json-logic-js's `data`).
