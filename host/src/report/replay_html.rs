@@ -89,7 +89,7 @@ pub fn replay_html(report: &Report) -> String {
         })
         .collect();
     let slo_tiers: Vec<&str> = report.slos.iter().map(|s| s.tier.as_str()).collect();
-    let refs: Vec<(String, f64)> = ALERTS.iter().map(|a| (format!("{}× {}", a.factor, a.severity), a.factor)).collect();
+    let refs: Vec<(String, f64)> = ALERTS.iter().map(|a| (a.burn_label().to_string(), a.factor)).collect();
     let fired: Vec<String> = report
         .slos
         .iter()
