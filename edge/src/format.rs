@@ -349,6 +349,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// Each of the three code paths (byte-wise, slicing-by-8, the SSE4.2 instruction where
         /// the CPU has it) and the dispatcher agree with the `crc` crate's CRC-32C on random
