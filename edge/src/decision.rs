@@ -131,29 +131,81 @@ pub(crate) const MAX_BAGGAGE: usize = 8192;
 /// Baggage members under this prefix are edgeseg's: a client's own are never passed on.
 pub const BAGGAGE_PREFIX: &str = "edgeseg.";
 
-/// Merges `edgeseg.tier=<tier>` into the request's `baggage` headers per the W3C Baggage format:
-/// every `baggage` header is read (in order, as one list: W3C Baggage allows several), other list
-/// members are kept in order, and every `edgeseg.*` member the client sent is dropped, the prefix
-/// matched in any case (only the engine speaks for that namespace, and a downstream reader may
-/// not care about case). When the result would exceed the W3C size limit, only the engine's
-/// member is sent: a client cannot smuggle a spoofed member past the merge by making its header
-/// too long.
-pub(crate) fn merge_baggage<'a>(existing: impl Iterator<Item = &'a str> + Clone, tier: &str) -> String {
-    const TIER_KEY: &str = "edgeseg.tier=";
+/// W3C Baggage's limits: what every platform must pass on is at least 64 list members and 8192
+/// bytes; past either, a hop may drop members, ours among them.
+pub(crate) const MAX_BAGGAGE_MEMBERS: usize = 64;
+
+/// The engine's baggage members: `edgeseg.tier`, `edgeseg.segments` (the consented segments,
+/// comma-separated and percent-encoded as `%2C`: names are `[a-z0-9_.-]`, so nothing else needs
+/// encoding) and `edgeseg.snapshot` (the snapshot version). The segments member is left out when
+/// there are none, and when the three alone would pass the size limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OurBaggage<'a> {
+    pub tier: &'a str,
+    pub segments: &'a [&'a str],
+    pub snapshot: &'a str,
+}
+
+impl OurBaggage<'_> {
+    const FIXED: usize = "edgeseg.tier=,edgeseg.segments=,edgeseg.snapshot=".len();
+
+    /// The segments that fit (all, or none).
+    fn segments(&self) -> &[&str] {
+        let listed: usize = self.segments.iter().map(|s| s.len() + 3).sum();
+        if Self::FIXED + self.tier.len() + listed + self.snapshot.len() > MAX_BAGGAGE { &[] } else { self.segments }
+    }
+
+    /// Bytes and list members written by [`Self::push_into`].
+    fn size(&self) -> (usize, usize) {
+        let segments = self.segments();
+        let listed: usize = segments.iter().map(|s| s.len() + 3).sum();
+        (Self::FIXED + self.tier.len() + listed + self.snapshot.len(), 2 + usize::from(!segments.is_empty()))
+    }
+
+    fn push_into(&self, out: &mut String) {
+        out.push_str("edgeseg.tier=");
+        out.push_str(self.tier);
+        for (i, s) in self.segments().iter().enumerate() {
+            out.push_str(if i == 0 { ",edgeseg.segments=" } else { "%2C" });
+            out.push_str(s);
+        }
+        out.push_str(",edgeseg.snapshot=");
+        out.push_str(self.snapshot);
+    }
+}
+
+/// The engine's members alone (what [`merge_baggage`] sends with no client baggage).
+#[cfg(test)]
+pub(crate) fn engine_baggage(tier: &str, segments: &[&str], snapshot: &str) -> String {
+    let mut out = String::new();
+    OurBaggage { tier, segments, snapshot }.push_into(&mut out);
+    out
+}
+
+/// Merges the engine's members ([`OurBaggage`]) into the request's `baggage` headers per the
+/// W3C Baggage format: every `baggage` header is read (in order, as one list: W3C Baggage allows
+/// several), other list members are kept in order, and every `edgeseg.*` member the client sent
+/// is dropped, the prefix matched in any case (only the engine speaks for that namespace, and a
+/// downstream reader may not care about case). When the result would pass the W3C limits (bytes
+/// or members), only the engine's members are sent: a client cannot smuggle a spoofed member past
+/// the merge, nor push ours out, by making its header too long.
+pub(crate) fn merge_baggage<'a>(existing: impl Iterator<Item = &'a str> + Clone, ours: OurBaggage<'_>) -> String {
     let client: usize = existing.clone().map(|v| v.len() + 1).sum();
-    // One allocation: what is kept of the client's values, a comma and the engine's member.
-    let mut out = String::with_capacity(client + 1 + TIER_KEY.len() + tier.len());
+    let (our_len, our_members) = ours.size();
+    // One allocation: what is kept of the client's values, a comma and the engine's members.
+    let mut out = String::with_capacity(client + 1 + our_len);
     for value in existing {
         strip_baggage_into(value, &mut out);
     }
-    if out.len() + 1 + TIER_KEY.len() + tier.len() > MAX_BAGGAGE {
+    let over_members =
+        !out.is_empty() && out.bytes().filter(|&b| b == b',').count() + 1 + our_members > MAX_BAGGAGE_MEMBERS;
+    if out.len() + 1 + our_len > MAX_BAGGAGE || over_members {
         out.clear();
     }
     if !out.is_empty() {
         out.push(',');
     }
-    out.push_str(TIER_KEY);
-    out.push_str(tier);
+    ours.push_into(&mut out);
     out
 }
 
@@ -207,23 +259,43 @@ mod tests {
     #[test]
     fn baggage_merge() {
         let one = |v: &'static str| core::iter::once(v);
-        assert_eq!(merge_baggage(core::iter::empty(), "premium"), "edgeseg.tier=premium");
+        let t = |tier: &str| engine_baggage(tier, &[], "7");
+        let o = |tier| OurBaggage { tier, segments: &[], snapshot: "7" };
+        assert_eq!(merge_baggage(core::iter::empty(), o("premium")), "edgeseg.tier=premium,edgeseg.snapshot=7");
         assert_eq!(
-            merge_baggage(one("a=1, edgeseg.tier=free;p=1 ,b=2;prop, edgeseg.segments=vip"), "premium"),
-            "a=1,b=2;prop,edgeseg.tier=premium"
+            merge_baggage(one("a=1, edgeseg.tier=free;p=1 ,b=2;prop, edgeseg.segments=vip"), o("premium")),
+            "a=1,b=2;prop,edgeseg.tier=premium,edgeseg.snapshot=7"
         );
-        assert_eq!(merge_baggage(one(" , "), "free"), "edgeseg.tier=free");
+        assert_eq!(merge_baggage(one(" , "), o("free")), t("free"));
         // Too long to merge: the client's members (a spoofed tier among them) are all dropped.
         let huge = alloc::format!("edgeseg.tier=premium,k={}", "v".repeat(MAX_BAGGAGE));
-        assert_eq!(merge_baggage(core::iter::once(huge.as_str()), "free"), "edgeseg.tier=free");
+        assert_eq!(merge_baggage(core::iter::once(huge.as_str()), o("free")), t("free"));
         // Also when the length comes from several headers together.
         let half = alloc::format!("k={}", "v".repeat(MAX_BAGGAGE / 2));
-        assert_eq!(
-            merge_baggage([half.as_str(), "EDGESEG.tier=premium", &half].into_iter(), "free"),
-            "edgeseg.tier=free"
-        );
+        assert_eq!(merge_baggage([half.as_str(), "EDGESEG.tier=premium", &half].into_iter(), o("free")), t("free"));
         assert_eq!(strip_baggage("edgeseg.tier=premium, a=1;p , edgeseg.x=2,b=3"), "a=1;p,b=3");
         assert_eq!(strip_baggage("edgeseg.tier=premium"), "");
+    }
+
+    /// Issue 25: the segments and the snapshot travel in baggage, within W3C Baggage's limits:
+    /// a client cannot push the engine's members past the 64 members every hop must keep.
+    #[test]
+    fn baggage_carries_segments_and_snapshot_within_the_limits() {
+        let o = OurBaggage { tier: "premium", segments: &["vip", "churn-risk"], snapshot: "42" };
+        let ours = engine_baggage("premium", &["vip", "churn-risk"], "42");
+        assert_eq!(ours, "edgeseg.tier=premium,edgeseg.segments=vip%2Cchurn-risk,edgeseg.snapshot=42");
+        let many: alloc::vec::Vec<String> = (0..62).map(|i| alloc::format!("k{i}=v")).collect();
+        let many = many.join(",");
+        // 62 of the client's and 3 of ours: 65 members, so the client's go.
+        assert_eq!(merge_baggage(core::iter::once(many.as_str()), o), ours);
+        // 61 and 3 fit.
+        let fewer = many.rsplit_once(',').map(|(a, _)| a).unwrap_or_default();
+        assert_eq!(merge_baggage(core::iter::once(fewer), o), alloc::format!("{fewer},{ours}"));
+        // Segment names that alone pass the byte limit are left out; tier and snapshot stay.
+        let long = "s".repeat(64);
+        let names: alloc::vec::Vec<&str> = (0..200).map(|_| long.as_str()).collect();
+        assert_eq!(engine_baggage("free", &names, "42"), "edgeseg.tier=free,edgeseg.snapshot=42");
+        assert!(engine_baggage("free", &names[..100], "42").len() <= MAX_BAGGAGE);
     }
 
     /// Issue 19: `EDGESEG.tier=premium` passed the strip, and only the first `baggage` header was
@@ -233,8 +305,11 @@ mod tests {
         assert_eq!(strip_baggage("EDGESEG.tier=premium, Edgeseg.Segments=vip,a=1, eDgEsEg.x;p"), "a=1");
         assert_eq!(strip_baggage("edgesegx=1,edgeseg=2"), "edgesegx=1,edgeseg=2");
         assert_eq!(
-            merge_baggage(["a=1", "EDGESEG.tier=premium, b=2", "", "Edgeseg.tier=gold"].into_iter(), "free"),
-            "a=1,b=2,edgeseg.tier=free"
+            merge_baggage(
+                ["a=1", "EDGESEG.tier=premium, b=2", "", "Edgeseg.tier=gold"].into_iter(),
+                OurBaggage { tier: "free", segments: &[], snapshot: "1" }
+            ),
+            "a=1,b=2,edgeseg.tier=free,edgeseg.snapshot=1"
         );
     }
 

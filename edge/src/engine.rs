@@ -2,7 +2,9 @@
 
 use crate::actions::{Actions, Source};
 use crate::consent;
-use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, merge_baggage};
+use crate::decision::{
+    CacheOutcome, Decision, Header, OurBaggage, RouteOutcome, ThrottleOutcome, ThrottleResult, merge_baggage,
+};
 use crate::delta::RevocationDelta;
 use crate::error::{Error, ErrorKind};
 use crate::identity::{Identity, identity};
@@ -12,6 +14,7 @@ use crate::rule::{DEFAULT_EVAL_BUDGET, Env, Halt, Slot, Value};
 use crate::shard::{Shard, ShardCache, ShardStats, probe_key};
 use crate::snapshot::{PurposeView, SegmentView, Snapshot};
 use crate::throttle::{Limiter, ThrottleAction, ThrottleKey, ThrottlePolicy, ip_key_prefix, rate_limit_headers};
+use crate::trace;
 use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
@@ -45,6 +48,8 @@ pub struct Engine {
     identity_refused: u64,
     /// The shards held, for a sharded snapshot's head (empty otherwise).
     shards: ShardCache,
+    /// Decisions that sent a `traceparent`: part of each new span id ([`crate::trace`]).
+    trace_seq: u64,
 }
 
 /// Where a request lands, before actions (see [`Engine::classify`]).
@@ -130,6 +135,7 @@ impl Engine {
             eval_budget: DEFAULT_EVAL_BUDGET,
             rule_budget_skips: 0,
             rule_errors: 0,
+            trace_seq: 0,
             identity_refused: 0,
             stale_decisions: 0,
             headers_skipped: 0,
@@ -331,7 +337,19 @@ impl Engine {
         if !segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(segments.join(",")) });
         }
-        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), tier)) });
+        let ours = OurBaggage { tier, segments: &segments, snapshot: &self.version_header };
+        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), ours)) });
+        self.trace_seq = self.trace_seq.wrapping_add(1);
+        let key = &snap.fingerprint_key;
+        let salt = trace::Salt {
+            now_ms: req.now_ms,
+            seq: self.trace_seq,
+            client: req.client_ip.unwrap_or(""),
+            path: req.path,
+        };
+        if let Some(tp) = trace::outgoing(req.header_values("traceparent"), snap.tracing, key, &salt) {
+            headers.push(Header { name: "traceparent", value: Cow::Owned(tp) });
+        }
         headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.version_header.as_str()) });
         if stale {
             headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });

@@ -70,6 +70,7 @@ pub mod snapshot;
 pub mod swap;
 pub mod tcf;
 pub mod throttle;
+pub mod trace;
 
 pub use decision::{CacheOutcome, Decision, Header, RouteOutcome, ThrottleOutcome, ThrottleResult, strip_baggage};
 pub use engine::{Classification, Engine, EngineStats, MAX_ID_LEN};

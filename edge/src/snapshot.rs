@@ -19,6 +19,7 @@ use crate::membership::{Encoding, MembershipData, MembershipSet, SetBytes};
 use crate::rule::{MAX_DEPTH, MAX_NODES, Rule};
 use crate::shard::{MAX_SHARD_BITS, Sharding};
 use crate::throttle::ClientIpConfig;
+use crate::trace::TraceConfig;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -217,6 +218,10 @@ pub struct PayloadExt {
     /// when not the default (older snapshots, and most, have none).
     #[serde(skip)]
     pub client_ip: ClientIpConfig,
+    /// Whether decisions start traces ([`crate::trace`]): a record after the client-address one,
+    /// written only when not the default (the client-address record is then written too).
+    #[serde(skip)]
+    pub tracing: TraceConfig,
 }
 
 /// Configured maxima the builder enforced and the edge holds the snapshot and its traffic to.
@@ -307,11 +312,17 @@ impl SnapshotPayload {
             None => out,
             Some(sharding) => postcard::to_extend(sharding, out).map_err(encode_err)?,
         };
-        let out = if self.ext.client_ip == ClientIpConfig::default() {
+        let tracing = self.ext.tracing != TraceConfig::default();
+        let out = if self.ext.client_ip == ClientIpConfig::default() && !tracing {
             out
         } else {
             postcard::to_extend(&self.ext.client_ip, out).map_err(encode_err)?
         };
+        let mut out = out;
+        if tracing {
+            // One byte, as postcard writes a `bool`.
+            out.push(u8::from(self.ext.tracing.start));
+        }
         match &self.ext.sharding {
             None => format::wrap_reserved(out),
             Some(_) => format::wrap_reserved_as(out, &format::MAGIC, format::HEAD_FORMAT_VERSION),
@@ -410,6 +421,8 @@ pub struct Snapshot {
     pub sharding: Option<Sharding>,
     /// Where a per-IP throttle's client address comes from, and how IPv6 is keyed.
     pub client_ip: ClientIpConfig,
+    /// Whether decisions start traces when the request carries none.
+    pub tracing: TraceConfig,
     /// Total size of the snapshot bytes, header included.
     pub byte_len: usize,
     /// The snapshot bytes, shared with the membership sets that are ranges of them.
@@ -475,6 +488,13 @@ impl Snapshot {
         if header.version >= 2 && !rest.is_empty() {
             let (client_ip, r) = postcard::take_from_bytes::<ClientIpConfig>(rest).map_err(payload_err)?;
             p.ext.client_ip = client_ip;
+            rest = r;
+        }
+        if let (true, Some((&start, r))) = (header.version >= 2, rest.split_first()) {
+            if start > 1 {
+                return Err(Error::new(ErrorKind::Payload, String::from("the tracing record is not a boolean")));
+            }
+            p.ext.tracing = TraceConfig { start: start == 1 };
             rest = r;
         }
         if !rest.is_empty() {
@@ -658,6 +678,7 @@ impl Snapshot {
             format_version,
             sharding: ext.sharding,
             client_ip: ext.client_ip,
+            tracing: ext.tracing,
             byte_len,
             bytes: SetBytes::whole(buf),
         })

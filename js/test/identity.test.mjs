@@ -433,7 +433,9 @@ test("Worker: forged ids and bad tokens are anonymous, at the origin and at /use
     assert.equal(r.body.headers["x-edgeseg-tier"], "free", at);
     assert.ok(!r.body.segments.includes("premium") && !r.body.segments.includes("high-value"), at);
     assert.equal(r.body.headers["x-edgeseg-route"], "shared-pool", at);
-    assert.equal(r.body.headers["baggage"], "edgeseg.tier=free", at);
+    const segs = r.body.headers["x-edgeseg-segments"];
+    const ours = ["edgeseg.tier=free", segs && `edgeseg.segments=${segs.replaceAll(",", "%2C")}`, "edgeseg.snapshot=1"];
+    assert.equal(r.body.headers["baggage"], ours.filter(Boolean).join(","), at);
     assert.deepEqual((await get("/user/segments", headers)).body, anonymous, at);
   }
   const { stats } = await get("/user/segments");

@@ -112,7 +112,10 @@ test("premium member: tagged as premium to the origin", async () => {
   assert.equal(h["x-edgeseg-tier"], "premium");
   assert.equal(h["x-edgeseg-segments"], "premium,high-value,high-value-checkout,checkout-visitors,private-pages");
   assert.equal(h["x-edgeseg-snapshot"], "1");
-  assert.equal(h["baggage"], "edgeseg.tier=premium");
+  assert.equal(
+    h["baggage"],
+    "edgeseg.tier=premium,edgeseg.segments=premium%2Chigh-value%2Chigh-value-checkout%2Ccheckout-visitors%2Cprivate-pages,edgeseg.snapshot=1",
+  );
   // The premium tier's dedicated route and lane; checkout pages are never stored.
   assert.equal(h["x-edgeseg-route"], "premium-pool");
   assert.equal(h["x-edgeseg-lane"], "fast");
@@ -184,10 +187,31 @@ test("client-sent x-edgeseg-* headers never reach the origin", async () => {
   assert.equal(h["x-edgeseg-route"], "shared-pool");
 });
 
+test("the origin sees the client's W3C trace continued by a span of the edge's own", async () => {
+  const client = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const h = await originSaw(await get("/", { cookie: "edgeseg_uid=bob", traceparent: client }));
+  const [version, trace, parent, flags] = h["traceparent"].split("-");
+  assert.deepEqual([version, trace, flags], ["00", "4bf92f3577b34da6a3ce929d0e0e4736", "01"]);
+  assert.match(parent, /^[0-9a-f]{16}$/);
+  assert.notEqual(parent, "00f067aa0ba902b7");
+  // The demo's definitions don't start traces: none is made up for a request without one.
+  assert.equal((await originSaw(await get("/", { cookie: "edgeseg_uid=bob" })))["traceparent"], undefined);
+});
+
+// The baggage members the engine adds, from the tags the origin saw (segments percent-encoded).
+const ours = (h) =>
+  [
+    `edgeseg.tier=${h["x-edgeseg-tier"]}`,
+    h["x-edgeseg-segments"] && `edgeseg.segments=${h["x-edgeseg-segments"].replaceAll(",", "%2C")}`,
+    `edgeseg.snapshot=${h["x-edgeseg-snapshot"]}`,
+  ]
+    .filter(Boolean)
+    .join(",");
+
 test("client-sent edgeseg.* baggage members never reach the origin; other members do", async () => {
   const h = await originSaw(await get("/checkout", { cookie: "edgeseg_uid=bob", baggage: "edgeseg.tier=premium, a=1, edgeseg.segments=vip" }));
   assert.equal(h["x-edgeseg-tier"], "free");
-  assert.equal(h["baggage"], "a=1,edgeseg.tier=free");
+  assert.equal(h["baggage"], `a=1,${ours(h)}`);
 });
 
 test("issue 19: an origin's private, no-store, Set-Cookie answer is never made public; Vary is appended to", async () => {
@@ -249,7 +273,7 @@ test("issue 19: client edgeseg.* baggage in any case and in a second baggage hea
   const h = await originSaw(
     await get("/", [["cookie", "edgeseg_uid=bob"], ["baggage", "a=1, EDGESEG.tier=premium"], ["baggage", "Edgeseg.Segments=vip, b=2"]]),
   );
-  assert.equal(h["baggage"], "a=1,b=2,edgeseg.tier=free");
+  assert.equal(h["baggage"], `a=1,b=2,${ours(h)}`);
 });
 
 test("a real wasm trap: fail-safe answer, then a fresh instance with the last good snapshot and its delta re-applied", async () => {

@@ -71,6 +71,9 @@ pub struct Definitions {
     /// Where per-IP throttles find the client address, and how IPv6 is keyed; see [`ClientIpDef`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<ClientIpDef>,
+    /// W3C Trace Context at the edge; see [`TracingDef`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingDef>,
     pub segments: Vec<SegmentDef>,
     /// flagd-style reusable rule fragments, referenced from rules as `{"$ref": "name"}` and
     /// expanded at compile time (`compile::expand_refs`).
@@ -251,6 +254,22 @@ impl ClientIpDef {
             }
         }
         Ok(edgeseg::throttle::ClientIpConfig { ipv6_prefix_bits: bits, trusted_header: self.trusted_header.clone() })
+    }
+}
+
+/// `"tracing": {"start": true}`: a decision always continues a request's valid `traceparent`;
+/// with `start`, one without gets a new sampled trace, so every edge decision is in a trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingDef {
+    #[serde(default)]
+    pub start: bool,
+}
+
+impl TracingDef {
+    /// As the snapshot's record.
+    pub fn compile(&self) -> edgeseg::trace::TraceConfig {
+        edgeseg::trace::TraceConfig { start: self.start }
     }
 }
 

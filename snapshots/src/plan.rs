@@ -5,7 +5,7 @@
 //! read: a ten-million-row member file should not be streamed only to fail on a typo in a rule.
 
 use crate::compile::{Mode, compile_segment_rule, expand_refs};
-use crate::definitions::{CONTRACT, ClientIpDef, Definitions, EncodingDef};
+use crate::definitions::{CONTRACT, ClientIpDef, Definitions, EncodingDef, TracingDef};
 use crate::error::{BuildError, BuildErrorKind};
 use edgeseg::rule::Rule;
 use edgeseg::snapshot::{IdentitySource, PayloadExt};
@@ -175,6 +175,7 @@ impl Plan {
             throttle_keys: defs.throttle_keys.or(limits_def.throttle_keys).unwrap_or(0),
             limits: limits_def.compile()?,
             client_ip: defs.client_ip.as_ref().map(ClientIpDef::compile).transpose()?.unwrap_or_default(),
+            tracing: defs.tracing.as_ref().map(TracingDef::compile).unwrap_or_default(),
             tier_slos: defs
                 .tiers
                 .iter()

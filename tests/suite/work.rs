@@ -12,8 +12,10 @@ use edgeseg_tests::{root, wasm_module};
 /// wasm-opt, as `cargo xtask test` runs it) and 43,322 without wasm-opt (plain `cargo test`); the
 /// module of the day before spent about 66,000. The headroom (6% over the plain build, 10% over the
 /// shipped one) is smaller than the last single fixes (reading TCF bit fields six bits at a time
-/// saved 9%). Raise it only with a reason in the commit message.
-const FUEL_PER_DECIDE_BUDGET: u64 = 46_000;
+/// saved 9%). Raise it only with a reason in the commit message. Raised to 47,000 on 6 Dec for
+/// issue 25's baggage (`edgeseg.segments`, `edgeseg.snapshot`) and `traceparent` check: 45,685 →
+/// 46,432 on the plain build (+1.6%; the `traceparent` scan is about 150 of it).
+const FUEL_PER_DECIDE_BUDGET: u64 = 47_000;
 
 #[test]
 fn guest_work_per_decision_stays_within_its_budget() {

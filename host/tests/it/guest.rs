@@ -130,7 +130,11 @@ fn a_decision_has_the_fixture_semantics() {
         [
             ("x-edgeseg-tier".to_owned(), "premium".to_owned()),
             ("x-edgeseg-segments".to_owned(), "vip,mobile-de,audience,checkout".to_owned()),
-            ("baggage".to_owned(), "a=1,edgeseg.tier=premium".to_owned()),
+            (
+                "baggage".to_owned(),
+                "a=1,edgeseg.tier=premium,edgeseg.segments=vip%2Cmobile-de%2Caudience%2Ccheckout,edgeseg.snapshot=9"
+                    .to_owned()
+            ),
             ("x-edgeseg-snapshot".to_owned(), "9".to_owned()),
         ]
     );

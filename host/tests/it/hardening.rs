@@ -137,7 +137,7 @@ fn client_edgeseg_baggage_never_passes_the_decision_or_the_fallback() {
     assert_eq!(normal.fallback, None);
     let baggage =
         |d: &edgeseg_host::guest::OwnedDecision| d.headers.iter().find(|(n, _)| n == "baggage").map(|(_, v)| v.clone());
-    assert_eq!(baggage(&normal.decision).as_deref(), Some("a=1,edgeseg.tier=free"));
+    assert_eq!(baggage(&normal.decision).as_deref(), Some("a=1,edgeseg.tier=free,edgeseg.snapshot=4"));
 
     guest.set_fuel_per_call(Some(500)).unwrap();
     let fallback = guest.decide_or_fallback(&spoof.request()).unwrap();
@@ -164,7 +164,7 @@ fn client_edgeseg_baggage_never_passes_the_decision_or_the_fallback() {
     };
     let normal = guest.decide_or_fallback(&sneaky.request()).unwrap();
     assert_eq!(normal.fallback, None);
-    assert_eq!(baggage(&normal.decision).as_deref(), Some("a=1,b=2,edgeseg.tier=free"));
+    assert_eq!(baggage(&normal.decision).as_deref(), Some("a=1,b=2,edgeseg.tier=free,edgeseg.snapshot=4"));
     guest.set_fuel_per_call(Some(500)).unwrap();
     let fallback = guest.decide_or_fallback(&sneaky.request()).unwrap();
     assert!(fallback.fallback.is_some());
