@@ -96,6 +96,10 @@ pub struct ReplayArgs {
     /// Also write the report as Prometheus text exposition to FILE.
     #[arg(long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
+    /// Also write one OpenTelemetry span per decision to FILE, as OTLP/JSON (an
+    /// `ExportTraceServiceRequest`: what `POST /v1/traces` takes), for a trace viewer.
+    #[arg(long, value_name = "FILE")]
+    pub otlp: Option<PathBuf>,
     /// Require the snapshot to be signed by the key whose public half is in FILE (64 hex digits).
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
@@ -273,7 +277,8 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut deltas = args.delta.iter().map(scheduled_delta).collect::<anyhow::Result<Vec<_>>>()?;
     deltas.sort_by_key(|d| d.after);
     let shards = args.shards.apply(&mut guest, &args.snapshot)?;
-    let opts = ReplayOptions { skip_malformed: args.traffic.skip_malformed, deltas, shards };
+    let opts =
+        ReplayOptions { skip_malformed: args.traffic.skip_malformed, deltas, shards, spans: args.otlp.is_some() };
     let traffic_name = args.traffic.traffic.display().to_string();
     let mut traffic = args.traffic.open()?;
     for note in &traffic.notes {
@@ -291,6 +296,10 @@ fn run_replay(args: &ReplayArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.prometheus {
         std::fs::write(path, report.to_prometheus()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.otlp {
+        let spans = crate::replay::otlp::export_request(&report.spans, &report.snapshot_id, report.snapshot_version);
+        std::fs::write(path, serde_json::to_vec(&spans)?).with_context(|| format!("writing {}", path.display()))?;
     }
     args.reports.write(|| crate::report::replay_html(&report), || crate::report::replay_markdown(&report))?;
     // The privacy gate: a replay that found a consent violation fails, whatever else it shows.

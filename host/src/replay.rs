@@ -26,6 +26,7 @@
 
 mod audit;
 pub mod grafana;
+pub mod otlp;
 pub mod prometheus;
 mod report;
 pub mod rules;
@@ -59,6 +60,8 @@ pub struct ReplayOptions {
     /// Where a sharded snapshot's shards are (required when the guest serves a sharded head;
     /// ignored otherwise).
     pub shards: Option<ShardFiles>,
+    /// Keep one span per decision in [`Report::spans`] (`replay --otlp`).
+    pub spans: bool,
 }
 
 /// A revocation delta applied after `after` requests have been replayed (0: before the first).
@@ -142,6 +145,8 @@ struct Seen {
     shard_missing: bool,
     /// The throttle bucket the decision counted against.
     throttle_key: Option<u64>,
+    /// With [`ReplayOptions::spans`]: the `traceparent` sent to the origin and the segments.
+    span: Option<(Option<String>, Vec<String>)>,
 }
 
 #[derive(Default)]
@@ -160,6 +165,43 @@ fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
         None => {
             counts.insert(key.to_owned(), 1);
         }
+    }
+}
+
+/// The span of one decision (`replay --otlp`).
+#[allow(clippy::too_many_arguments)]
+fn span_of(
+    record: &TrafficRecord,
+    request: &Request<'_>,
+    tiers: &[String],
+    seen: &Seen,
+    traceparent: Option<String>,
+    segments: Vec<String>,
+    duration_ns: u64,
+    position: u64,
+) -> otlp::DecisionSpan {
+    // The client's parent, when the decision continued its trace (one valid `traceparent`).
+    let mut incoming = request.header_values("traceparent");
+    let client_parent = match (incoming.next(), incoming.next(), &traceparent) {
+        (Some(v), None, Some(_)) => edgeseg::trace::parse_traceparent(v).map(|p| p.parent_id.to_owned()),
+        _ => None,
+    };
+    otlp::DecisionSpan {
+        now_ms: record.now_ms,
+        duration_ns,
+        method: record.method.clone(),
+        path: record.path.clone(),
+        tier: tiers.get(seen.tier_index).cloned().unwrap_or_default(),
+        segments,
+        traceparent,
+        client_parent,
+        throttle: seen.throttle.map(|t| match t {
+            ThrottleResult::Allowed => "allowed",
+            ThrottleResult::Rejected => "rejected",
+            ThrottleResult::Deprioritized => "deprioritized",
+        }),
+        cache: seen.cache.map(str::to_owned),
+        position,
     }
 }
 
@@ -204,6 +246,7 @@ pub fn replay(
     let mut timeline = timeline::TimelineAcc::new(snapshot.tiers.len());
     // The `pool/lane` of the last routed decision, reused from request to request.
     let mut route_key = String::new();
+    let mut spans: Vec<otlp::DecisionSpan> = Vec::new();
 
     let started = Instant::now();
     for record in records {
@@ -296,6 +339,10 @@ pub fn replay(
                 stale: d.stale,
                 shard_missing: d.shard_missing,
                 throttle_key: d.throttle.as_ref().map(|t| t.state_key),
+                span: opts.spans.then(|| {
+                    let tp = d.headers.iter().find(|h| h.name == "traceparent").map(|h| h.value.to_string());
+                    (tp, d.segments.iter().map(|s| (*s).to_owned()).collect())
+                }),
             }
         });
         let seen = match outcome {
@@ -326,7 +373,20 @@ pub fn replay(
         missing_shard += u64::from(seen.shard_missing);
         tier.requests += 1;
         tier.segments += seen.segments;
-        tier.latencies_ns.push(guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX));
+        let duration_ns = guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX);
+        tier.latencies_ns.push(duration_ns);
+        if let Some((traceparent, segments)) = seen.span.clone() {
+            spans.push(span_of(
+                &record,
+                &request,
+                &snapshot.tiers,
+                &seen,
+                traceparent,
+                segments,
+                duration_ns,
+                requests,
+            ));
+        }
         // Evasion: how many distinct buckets one client address reaches (canonical address, as
         // the engine keys it). Many per address is a client minting identities, or a NAT.
         if let (Some(ip), Some(key)) = (record.client_ip.as_deref(), seen.throttle_key) {
@@ -493,6 +553,7 @@ pub fn replay(
             histogram: timeline::latency_histogram(&all_ns),
         }),
         timeline: timeline.finish(&snapshot.tiers),
+        spans,
         tiers: tier_reports,
         segments,
         consent,

@@ -46,6 +46,10 @@ pub struct Report {
     pub slos: Vec<super::slo::SloReport>,
     /// Decisions and throttle rejections per tier over log time (bounded buckets).
     pub timeline: super::timeline::Timeline,
+    /// One span per decision, with [`super::ReplayOptions::spans`] (written by `--otlp`, never
+    /// part of the report itself).
+    #[serde(skip)]
+    pub spans: Vec<super::otlp::DecisionSpan>,
     /// Decisions where two matched segments carried different actions of one kind (`throttle`,
     /// `cache`, `route`) and precedence chose (the builder lists such pairs as conflicts).
     pub shadowed_actions: BTreeMap<String, u64>,
