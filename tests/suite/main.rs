@@ -21,4 +21,5 @@ mod shards;
 mod slo;
 mod spec;
 mod throttle;
+mod tidy;
 mod work;
