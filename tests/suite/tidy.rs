@@ -35,8 +35,9 @@ const DOCS: &[&str] = &["README.md", "ARCHITECTURE.md", "js/README.md", "snapsho
 /// command writes, or a path inside the built npm package. Everything under `target/` is skipped
 /// too (build output).
 const NOT_REPO_PATHS: &[&str] = &[
-    // wasm-bindgen's JS glue, written into the npm package's build (`target/js/pkg/*/`).
+    // wasm-bindgen's JS glue and its types, written into the npm package's build (`target/js/pkg/*/`).
     "edgeseg.js",
+    "edgeseg.d.ts",
     // criterion's per-bench output (`target/bench/criterion/`).
     "estimates.json",
 ];
