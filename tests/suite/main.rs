@@ -21,5 +21,6 @@ mod shards;
 mod slo;
 mod spec;
 mod throttle;
+mod tidy;
 mod tracing;
 mod work;

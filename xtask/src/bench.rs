@@ -11,6 +11,9 @@
 //! Both run optimised against the module `cargo xtask build` makes (wasm-opt included), so the
 //! wasm figures are the shipped module's. `--quick` shrinks sizes and run times (a minute or two
 //! instead of several); goals are printed, never asserted: the machine is shared.
+//!
+//! The report is then rendered as BENCHMARKS.md at the repository root (`benchmarks_md.rs`);
+//! `--render` only re-renders it from the last `target/bench/report.json`, measuring nothing.
 
 use crate::tasks::{build, cargo, run, step, target_dir};
 use serde_json::Value;
@@ -18,15 +21,21 @@ use serde_json::Value;
 pub fn bench(args: &[String]) -> Result<(), String> {
     let mut runs = None;
     let mut quick = false;
+    let mut render_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--runs" => runs = Some(it.next().ok_or("--runs needs a number")?.clone()),
             "--quick" => quick = true,
+            "--render" => render_only = true,
             other => return Err(format!("bench: unknown argument {other}")),
         }
     }
     let dir = target_dir().join("bench");
+    let report = dir.join("report.json");
+    if render_only {
+        return render(&report);
+    }
     let module = stable_copy(&build(&[])?, &dir.join("edgeseg.wasm"))?;
 
     step("rule evaluation: edgeseg against datalogic-rs (tests/examples/rules_bench.rs)");
@@ -48,7 +57,6 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     run(&mut cmd)?;
 
     step("decisions, membership probes, snapshot loads, replay (criterion: tests/benches/edgeseg)");
-    let report = dir.join("report.json");
     let mut cmd = cargo();
     cmd.args(["bench", "--locked", "-p", "edgeseg-tests", "--bench", "edgeseg", "--"])
         .env("EDGESEG_WASM", &module)
@@ -61,7 +69,30 @@ pub fn bench(args: &[String]) -> Result<(), String> {
 
     merge(&report, &rules)?;
     println!("\nJSON report (every section, rules included): {}", report.display());
+    render(&report)
+}
+
+/// Writes BENCHMARKS.md at the repository root from the report at `report`.
+fn render(report: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(report)
+        .map_err(|e| format!("{}: {e} (run `cargo xtask bench` first: --render only re-renders)", report.display()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", report.display()))?;
+    let out = crate::tasks::root().join("BENCHMARKS.md");
+    std::fs::write(&out, crate::benchmarks_md::render(&value)).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("rendered {} from {}", out.display(), report.display());
     Ok(())
+}
+
+/// The CPU's model name (Linux's /proc/cpuinfo), for BENCHMARKS.md's machine line.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim().to_owned())
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// Copies the module to `to` unless `to` already holds the same bytes. The tests crate's build
@@ -108,6 +139,7 @@ fn merge(report: &std::path::Path, rules: &std::path::Path) -> Result<(), String
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     combined["run"] = serde_json::json!({
         "git_commit": commit, "git_dirty": dirty, "measured_at_unix_s": measured_at_unix_s, "cores": cores,
+        "cpu": cpu_model(), "os": format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
     });
     let text = serde_json::to_string_pretty(&combined).map_err(|e| e.to_string())? + "\n";
     std::fs::write(report, text).map_err(|e| format!("{}: {e}", report.display()))

@@ -13,6 +13,7 @@
 //! Plain `std::process::Command`: xtask should build in seconds on a fresh machine.
 
 mod bench;
+mod benchmarks_md;
 mod config;
 mod fuzz;
 mod js;
@@ -69,6 +70,7 @@ const USAGE: &str = "\
   bench   edgeseg against its peers, ratios side by side (release, medians): rule evaluation and the full
           decision (native, wasmtime) vs datalogic-rs; membership probes vs bare bloomfilter and xorf;
           snapshot load at 10^5..10^7 members; replay decisions/s in wasmtime. JSON in
-          target/bench/report.json (--quick: small sizes, short runs; --runs N for the rules bench)
+          target/bench/report.json, rendered as BENCHMARKS.md (--quick: small sizes, short runs;
+          --runs N for the rules bench; --render: only re-render BENCHMARKS.md from the last report)
   fuzz    build the cargo-fuzz targets of fuzz/ (nightly) and run each for --seconds N (default 60;
           --target NAME for one); table of execs, execs/s, corpus; fails naming any crash artifact";
