@@ -182,6 +182,41 @@ pub(crate) fn engine_baggage(tier: &str, segments: &[&str], snapshot: &str) -> S
     out
 }
 
+/// What a decision tags the request to the origin with.
+pub(crate) struct Tags<'e, 's> {
+    pub tier: &'e str,
+    pub segments: &'s [&'e str],
+    /// The snapshot version, as `x-edgeseg-snapshot` sends it.
+    pub snapshot: &'e str,
+    pub stale: bool,
+    pub shard_missing: bool,
+}
+
+impl<'e> Tags<'e, '_> {
+    /// `x-edgeseg-tier`, `x-edgeseg-segments` (when any), `baggage` (merged with the client's),
+    /// `traceparent` (when given), `x-edgeseg-snapshot`, and the stale and shard-missing flags.
+    pub(crate) fn headers(&self, req: &crate::request::Request<'_>, traceparent: Option<String>) -> Vec<Header<'e>> {
+        let mut headers = Vec::with_capacity(8);
+        headers.push(Header { name: "x-edgeseg-tier", value: Cow::Borrowed(self.tier) });
+        if !self.segments.is_empty() {
+            headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(self.segments.join(",")) });
+        }
+        let ours = OurBaggage { tier: self.tier, segments: self.segments, snapshot: self.snapshot };
+        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), ours)) });
+        if let Some(tp) = traceparent {
+            headers.push(Header { name: "traceparent", value: Cow::Owned(tp) });
+        }
+        headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.snapshot) });
+        if self.stale {
+            headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });
+        }
+        if self.shard_missing {
+            headers.push(Header { name: "x-edgeseg-shard-missing", value: Cow::Borrowed("1") });
+        }
+        headers
+    }
+}
+
 /// Merges the engine's members ([`OurBaggage`]) into the request's `baggage` headers per the
 /// W3C Baggage format: every `baggage` header is read (in order, as one list: W3C Baggage allows
 /// several), other list members are kept in order, and every `edgeseg.*` member the client sent

@@ -2,9 +2,7 @@
 
 use crate::actions::{Actions, Source};
 use crate::consent;
-use crate::decision::{
-    CacheOutcome, Decision, Header, OurBaggage, RouteOutcome, ThrottleOutcome, ThrottleResult, merge_baggage,
-};
+use crate::decision::{CacheOutcome, Decision, Header, RouteOutcome, Tags, ThrottleOutcome, ThrottleResult};
 use crate::delta::RevocationDelta;
 use crate::error::{Error, ErrorKind};
 use crate::identity::{Identity, identity};
@@ -331,32 +329,13 @@ impl Engine {
         let cache_pick = pick(&|a| a.cache.is_some());
         let route_pick = pick(&|a| a.route.is_some());
 
-        let mut headers = Vec::with_capacity(8);
         let mut response_headers = Vec::with_capacity(8);
-        headers.push(Header { name: "x-edgeseg-tier", value: Cow::Borrowed(tier) });
-        if !segments.is_empty() {
-            headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(segments.join(",")) });
-        }
-        let ours = OurBaggage { tier, segments: &segments, snapshot: &self.version_header };
-        headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), ours)) });
         self.trace_seq = self.trace_seq.wrapping_add(1);
-        let key = &snap.fingerprint_key;
-        let salt = trace::Salt {
-            now_ms: req.now_ms,
-            seq: self.trace_seq,
-            client: req.client_ip.unwrap_or(""),
-            path: req.path,
-        };
-        if let Some(tp) = trace::outgoing(req.header_values("traceparent"), snap.tracing, key, &salt) {
-            headers.push(Header { name: "traceparent", value: Cow::Owned(tp) });
-        }
-        headers.push(Header { name: "x-edgeseg-snapshot", value: Cow::Borrowed(self.version_header.as_str()) });
-        if stale {
-            headers.push(Header { name: "x-edgeseg-stale", value: Cow::Borrowed("1") });
-        }
-        if shard_missing {
-            headers.push(Header { name: "x-edgeseg-shard-missing", value: Cow::Borrowed("1") });
-        }
+        let client = req.client_ip.unwrap_or("");
+        let salt = trace::Salt { now_ms: req.now_ms, seq: self.trace_seq, client, path: req.path };
+        let traceparent = trace::outgoing(req.header_values("traceparent"), snap.tracing, &snap.fingerprint_key, &salt);
+        let tags = Tags { tier, segments: &segments, snapshot: self.version_header.as_str(), stale, shard_missing };
+        let mut headers = tags.headers(req, traceparent);
 
         let throttle = throttle_pick.and_then(|(source, actions)| {
             let policy = actions.throttle.as_ref()?;

@@ -168,43 +168,6 @@ fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
-/// The span of one decision (`replay --otlp`).
-#[allow(clippy::too_many_arguments)]
-fn span_of(
-    record: &TrafficRecord,
-    request: &Request<'_>,
-    tiers: &[String],
-    seen: &Seen,
-    traceparent: Option<String>,
-    segments: Vec<String>,
-    duration_ns: u64,
-    position: u64,
-) -> otlp::DecisionSpan {
-    // The client's parent, when the decision continued its trace (one valid `traceparent`).
-    let mut incoming = request.header_values("traceparent");
-    let client_parent = match (incoming.next(), incoming.next(), &traceparent) {
-        (Some(v), None, Some(_)) => edgeseg::trace::parse_traceparent(v).map(|p| p.parent_id.to_owned()),
-        _ => None,
-    };
-    otlp::DecisionSpan {
-        now_ms: record.now_ms,
-        duration_ns,
-        method: record.method.clone(),
-        path: record.path.clone(),
-        tier: tiers.get(seen.tier_index).cloned().unwrap_or_default(),
-        segments,
-        traceparent,
-        client_parent,
-        throttle: seen.throttle.map(|t| match t {
-            ThrottleResult::Allowed => "allowed",
-            ThrottleResult::Rejected => "rejected",
-            ThrottleResult::Deprioritized => "deprioritized",
-        }),
-        cache: seen.cache.map(str::to_owned),
-        position,
-    }
-}
-
 /// Replays `records` through `guest` (which must have a snapshot loaded) and reports per tier.
 pub fn replay(
     guest: &mut Guest,
@@ -375,18 +338,7 @@ pub fn replay(
         tier.segments += seen.segments;
         let duration_ns = guest.last_call_duration().as_nanos().try_into().unwrap_or(u64::MAX);
         tier.latencies_ns.push(duration_ns);
-        if let Some((traceparent, segments)) = seen.span.clone() {
-            spans.push(span_of(
-                &record,
-                &request,
-                &snapshot.tiers,
-                &seen,
-                traceparent,
-                segments,
-                duration_ns,
-                requests,
-            ));
-        }
+        spans.extend(otlp::span_of(&record, &request, &snapshot.tiers, &seen, duration_ns, requests));
         // Evasion: how many distinct buckets one client address reaches (canonical address, as
         // the engine keys it). Many per address is a client minting identities, or a NAT.
         if let (Some(ip), Some(key)) = (record.client_ip.as_deref(), seen.throttle_key) {

@@ -20,12 +20,12 @@ const MAX_LINES: usize = 600;
 /// (or since, lowered as they shrank). Each may only shrink; lower the number when one does, and
 /// delete the entry once the file is at or under the limit.
 const OVER_LIMIT: &[(&str, usize)] = &[
-    ("edge/src/engine.rs", 675),
+    ("edge/src/engine.rs", 672),
     ("edge/src/js.rs", 715),
     ("edge/src/rule/value.rs", 633),
-    ("edge/src/snapshot.rs", 689),
+    ("edge/src/snapshot.rs", 625),
     ("snapshots/src/build.rs", 706),
-    ("snapshots/src/definitions.rs", 651),
+    ("snapshots/src/definitions.rs", 621),
 ];
 
 /// The docs whose backticked paths must exist.

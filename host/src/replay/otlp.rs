@@ -7,6 +7,9 @@
 //! ids hashed from the replay's position, stable from run to run. Timestamps are the log's;
 //! the duration is the guest call's.
 
+use super::Seen;
+use crate::traffic::TrafficRecord;
+use edgeseg::{Request, ThrottleResult};
 use serde_json::{Value, json};
 use std::hash::{DefaultHasher, Hasher};
 
@@ -88,6 +91,41 @@ impl DecisionSpan {
         }
         span
     }
+}
+
+/// The span of one decision (`replay --otlp`).
+pub(super) fn span_of(
+    record: &TrafficRecord,
+    request: &Request<'_>,
+    tiers: &[String],
+    seen: &Seen,
+    duration_ns: u64,
+    position: u64,
+) -> Option<DecisionSpan> {
+    let (traceparent, segments) = seen.span.clone()?;
+    // The client's parent, when the decision continued its trace (one valid `traceparent`).
+    let mut incoming = request.header_values("traceparent");
+    let client_parent = match (incoming.next(), incoming.next(), &traceparent) {
+        (Some(v), None, Some(_)) => edgeseg::trace::parse_traceparent(v).map(|p| p.parent_id.to_owned()),
+        _ => None,
+    };
+    Some(DecisionSpan {
+        now_ms: record.now_ms,
+        duration_ns,
+        method: record.method.clone(),
+        path: record.path.clone(),
+        tier: tiers.get(seen.tier_index).cloned().unwrap_or_default(),
+        segments,
+        traceparent,
+        client_parent,
+        throttle: seen.throttle.map(|t| match t {
+            ThrottleResult::Allowed => "allowed",
+            ThrottleResult::Rejected => "rejected",
+            ThrottleResult::Deprioritized => "deprioritized",
+        }),
+        cache: seen.cache.map(str::to_owned),
+        position,
+    })
 }
 
 /// The spans as one OTLP/JSON `ExportTraceServiceRequest`.
