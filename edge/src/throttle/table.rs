@@ -70,15 +70,7 @@ impl Table {
         let ways = max_keys.min(WAYS);
         let groups = max_keys.checked_div(ways).unwrap_or(0);
         let capacity = groups.saturating_mul(ways);
-        Table {
-            slots: Box::default(),
-            capacity,
-            ways,
-            groups,
-            len: 0,
-            high_water: 0,
-            evictions: 0,
-        }
+        Table { slots: Box::default(), capacity, ways, groups, len: 0, high_water: 0, evictions: 0 }
     }
 
     fn group_range(&self, key: u64) -> core::ops::Range<usize> {
