@@ -180,12 +180,29 @@ function eachHeader(value, take) {
  * snapshot's header limit.
  */
 export function makeReader(headers, attributes, code, headerBytes) {
-  return {
-    headers: typeof headers === "string" ? new Set(headers.split("\n")) : null,
-    attributes: typeof attributes === "string" ? new Set(attributes.split("\n")) : null,
-    code,
-    headerBytes,
-  };
+  // `seen`: header names as requests spell them → their bytes, or null when not read: one lookup
+  // per header, no lower-casing, after the first request. Cleared when it grows past 1024 names
+  // (a client chooses header names).
+  return { headers: names(headers), seen: new Map(), attributes: names(attributes), code, headerBytes };
+}
+
+/** Each name → its postcard bytes (written with one copy per request instead of re-encoded). */
+function names(list) {
+  if (typeof list !== "string") return null;
+  const out = new Map();
+  for (const name of list.split("\n")) {
+    pos = 0;
+    str(name);
+    out.set(name, buf.slice(0, pos));
+  }
+  return out;
+}
+
+/** Copies pre-encoded bytes. */
+function put(bytes) {
+  room(bytes.length);
+  buf.set(bytes, pos);
+  pos += bytes.length;
 }
 
 function kinded(reader, message) {
@@ -209,6 +226,7 @@ export function encodeRequest(reader, request) {
 
 // The header pass's state (module-level: one closure for every call, no allocation).
 let wanted = null;
+let seen = null;
 let limit = 0;
 let kept = 0;
 let skipped = 0;
@@ -218,8 +236,21 @@ function takeHeader(name, value) {
   if (connectingIp === undefined && name.length === 16 && name.toLowerCase() === "cf-connecting-ip") {
     connectingIp = value;
   }
-  if (wanted === null || wanted.has(name) || wanted.has(name.toLowerCase())) {
+  if (wanted === null) {
     str(name);
+    str(value);
+    kept++;
+    return;
+  }
+  // Kept under its lower-case name: every reader matches header names case-insensitively.
+  let encoded = seen.get(name);
+  if (encoded === undefined) {
+    encoded = wanted.get(name) ?? wanted.get(name.toLowerCase()) ?? null;
+    if (seen.size >= 1024) seen.clear();
+    seen.set(name, encoded);
+  }
+  if (encoded !== null) {
+    put(encoded);
     str(value);
     kept++;
   } else if (value.length > limit / 3 && utf8Len(value) > limit) {
@@ -243,6 +274,7 @@ function encode(reader, r) {
   room(1);
   pos++;
   wanted = reader.headers;
+  seen = reader.seen;
   limit = reader.headerBytes;
   kept = 0;
   skipped = 0;
@@ -301,9 +333,11 @@ function encode(reader, r) {
   varint(attrCount);
   for (let i = 0; i < attrNames.length; i++) {
     const name = attrNames[i];
-    if (wantedAttrs !== null && !wantedAttrs.has(name)) continue;
+    const encoded = wantedAttrs === null ? undefined : wantedAttrs.get(name);
+    if (wantedAttrs !== null && encoded === undefined) continue;
     const v = attrValues[i];
-    str(name);
+    if (encoded === undefined) str(name);
+    else put(encoded);
     room(9);
     if (v === null || v === undefined) {
       buf[pos++] = 0;
