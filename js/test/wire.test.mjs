@@ -59,6 +59,18 @@ test("strings of every length and alphabet cross intact", () => {
   assert.equal(e.decide({ headers: { cookie: "edgeseg_uid=alice" }, nowMs: NOW }).tier, "premium");
 });
 
+test("128 headers or more that the snapshot reads (a longer count varint)", () => {
+  const pairs = [];
+  for (let i = 0; i < 200; i++) pairs.push(["cookie", `c${i}=${i}`]);
+  pairs.push(["cookie", "edgeseg_uid=alice"]);
+  const d = Engine.load(bytes).decide({ path: "/", headers: pairs, nowMs: NOW });
+  assert.equal(d.tier, "premium");
+  const { mergeResponseHeaders } = require(join(process.env.EDGESEG_JS_PKG, "nodejs", "edgeseg.js"));
+  const decided = [];
+  for (let i = 0; i < 300; i++) decided.push([`x-${i}`, "v"]);
+  assert.equal(mergeResponseHeaders(decided, [["vary", "a"]]).length, 300);
+});
+
 test("attributes of every type are accepted, in any number", () => {
   const e = Engine.load(bytes);
   const attributes = { device: "mobile", score: 3.5, bot: false, x: null, y: undefined };
