@@ -378,6 +378,20 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     node_test("package.test.mjs")?;
     step("JS: the fast path (requests encoded in JS, only what the snapshot reads; decisions read back from bytes)");
     node_test("wire.test.mjs")?;
+    step(
+        "JS: a smoke run of the JS-path bench (tests/peers/js-bench.mjs, 20 calls: answers checked, times meaningless)",
+    );
+    let raw = crate::tasks::build(&[])?;
+    let peer = crate::bench::peer_module()?;
+    run(Command::new("node")
+        .arg(root().join("tests/peers/js-bench.mjs"))
+        .env("EDGESEG_JS_PKG", &pkg)
+        .env("EDGESEG_WASM", &raw)
+        .env("EDGESEG_PEER_WASM", &peer)
+        .env("EDGESEG_CLI", edgeseg)
+        .env("EDGESEG_BENCH_DIR", dir.join("bench"))
+        .env("EDGESEG_BENCH_ITERS", "20")
+        .env("EDGESEG_BENCH_RUNS", "1"))?;
     step("JS: the Worker adapter in workerd (miniflare), answering real fetches");
     node_test("worker.test.mjs")?;
     step(
