@@ -280,6 +280,13 @@ impl Engine {
         classify(&self.snapshot, &self.shards, self.revocations.as_ref(), self.gated, self.eval_budget, req)
     }
 
+    /// Counts headers a host dropped before [`Engine::decide`] because nothing in the snapshot
+    /// reads them (`Snapshot::read_names`) but whose value was over the header limit: the count
+    /// `EngineStats::headers_skipped` would have had from the whole request.
+    pub fn count_headers_skipped(&mut self, headers: u32) {
+        self.headers_skipped += u64::from(headers);
+    }
+
     /// Puts one request into its tier and segments and applies their actions.
     pub fn decide<'e>(&'e mut self, req: &Request<'_>) -> Decision<'e> {
         let Classification {

@@ -1,10 +1,15 @@
 //! The JavaScript skin (feature `js`): the engine for Workers, browsers, Node and Deno.
 //!
-//! Deliberately thin. It turns a JS request — a plain object or anything shaped like a Fetch
-//! `Request` — into the core's borrowed [`Request`], calls the core, and hands the whole
-//! [`Decision`](crate::Decision) back through serde-wasm-bindgen, so fields the core gains later
-//! reach JavaScript without a change here. Errors become JS `Error`s carrying the core's
-//! [`ErrorKind`] as `kind` (and its stable ABI number as `code`).
+//! Deliberately thin, and one crossing each way per call. Its JavaScript half (`js/wire.js`,
+//! shipped beside the glue as a wasm-bindgen snippet) reads a JS request — a plain object or
+//! anything shaped like a Fetch `Request` — into the postcard [`Request`] bytes the raw ABI also
+//! takes, copying only the headers and attributes the loaded snapshot reads
+//! ([`Snapshot::read_names`](crate::snapshot::Snapshot::read_names)); the core decides; the
+//! [`Decision`](crate::Decision) goes back as postcard bytes that `wire.js` reads into a plain
+//! object. Reading a request property by property from Rust, and building the decision through
+//! serde-wasm-bindgen, cost a boundary crossing per field: about 3× the engine's own time.
+//! Errors become JS `Error`s carrying the core's [`ErrorKind`] as `kind` (and its stable ABI
+//! number as `code`).
 //!
 //! What the skin adds on top of the core, and only here:
 //! * **Request shapes.** `host`/`path` or a `url` to split; `headers` as a plain object, an array
@@ -16,12 +21,29 @@
 
 use crate::engine::Engine as Core;
 use crate::error::{Error, ErrorKind};
-use crate::request::{AttrValue, Request};
+use crate::request::Request;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/src/js/wire.js")]
+extern "C" {
+    /// What the JS half needs of a snapshot: header and attribute names (`\n`-separated; `None`:
+    /// copy everything), the `Request` error code, the header limit.
+    #[wasm_bindgen(js_name = makeReader)]
+    fn make_reader(headers: Option<String>, attributes: Option<String>, code: u16, header_bytes: u32) -> JsValue;
+    /// The request as postcard `Request` bytes and a varint: unread headers over the limit.
+    #[wasm_bindgen(catch, js_name = encodeRequest)]
+    fn encode_request(reader: &JsValue, request: &JsValue) -> Result<Vec<u8>, JsValue>;
+    /// Headers in any accepted shape as postcard `Vec<(&str, &str)>`.
+    #[wasm_bindgen(catch, js_name = encodeHeaders)]
+    fn encode_headers(code: u16, headers: &JsValue) -> Result<Vec<u8>, JsValue>;
+    /// A postcard `Decision` as the plain object `decide` returns.
+    #[wasm_bindgen(js_name = decodeDecision)]
+    fn decode_decision(bytes: &[u8]) -> JsValue;
+}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -152,6 +174,8 @@ export interface EdgesegError extends Error {
 #[derive(Debug)]
 pub struct Engine {
     core: Core,
+    /// `wire.js`'s reader for this snapshot (see [`make_reader`]).
+    reader: JsValue,
 }
 
 #[wasm_bindgen]
@@ -160,7 +184,27 @@ impl Engine {
     /// wasm-bindgen makes into the module's memory is the one the engine keeps (sets are probed in
     /// place in it).
     pub fn load(bytes: Vec<u8>) -> Result<Engine, JsValue> {
-        Core::load_owned(bytes).map(|core| Engine { core }).map_err(|e| js_error(&e))
+        let core = Core::load_owned(bytes).map_err(|e| js_error(&e))?;
+        let snap = core.snapshot();
+        let names = snap.read_names();
+        // Names travel `\n`-separated; a name holding one (no real header can) means copy all.
+        let join = |list: &[String]| (!list.iter().any(|n| n.contains('\n'))).then(|| list.join("\n"));
+        let reader = make_reader(
+            join(&names.headers),
+            join(&names.attributes),
+            ErrorKind::Request.code(),
+            snap.limits.header_bytes,
+        );
+        Ok(Engine { core, reader })
+    }
+
+    /// Encodes `request` with `wire.js` and decodes it as the core's [`Request`] (borrowing the
+    /// bytes), with the count of unread headers over the limit.
+    fn with_request<T>(&self, request: &JsValue, f: impl FnOnce(&Request<'_>, u32) -> T) -> Result<T, JsValue> {
+        let bytes = encode_request(&self.reader, request)?;
+        let (req, rest) = postcard::take_from_bytes::<Request<'_>>(&bytes).map_err(|e| undecodable(&e))?;
+        let (skipped, _) = postcard::take_from_bytes::<u32>(rest).map_err(|e| undecodable(&e))?;
+        Ok(f(&req, skipped))
     }
 
     /// Puts one request into its tier and segments and applies their actions (throttles count it).
@@ -169,9 +213,14 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "RequestLike")] request: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let owned = OwnedRequest::from_js(&request)?;
-        let decision = self.core.decide(&owned.borrow());
-        decision_to_js(&decision)
+        let bytes = encode_request(&self.reader, &request)?;
+        let (req, rest) = postcard::take_from_bytes::<Request<'_>>(&bytes).map_err(|e| undecodable(&e))?;
+        let (skipped, _) = postcard::take_from_bytes::<u32>(rest).map_err(|e| undecodable(&e))?;
+        self.core.count_headers_skipped(skipped);
+        let decision = self.core.decide(&req);
+        // A decision is a few hundred bytes: one allocation, not one per doubling.
+        let answer = postcard::to_extend(&decision, Vec::with_capacity(512)).map_err(|e| undecodable(&e))?;
+        Ok(decode_decision(&answer))
     }
 
     /// The segments one request context matches: `decide(context).segments`. Without an identity
@@ -182,9 +231,10 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "RequestLike")] context: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let owned = OwnedRequest::from_js(&context)?;
-        let classified = self.core.classify(&owned.borrow());
-        Ok(classified.matched.iter().map(|s| JsValue::from_str(&s.name)).collect::<Array>().into())
+        self.with_request(&context, |req, _| {
+            let classified = self.core.classify(req);
+            classified.matched.iter().map(|s| JsValue::from_str(&s.name)).collect::<Array>().into()
+        })
     }
 
     /// Applies a revocation delta (bytes from `edgeseg revoke`): effective from the next decision.
@@ -274,8 +324,7 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "RequestLike")] request: JsValue,
     ) -> Result<Option<u32>, JsValue> {
-        let owned = OwnedRequest::from_js(&request)?;
-        Ok(self.core.shard_for(&owned.borrow()))
+        self.with_request(&request, |req, _| self.core.shard_for(req))
     }
 
     /// Validates a shard file against the head and holds it (the copy into the module is the one
@@ -332,11 +381,10 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "RequestLike")] request: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let owned = OwnedRequest::from_js(&request)?;
-        match self.core.identity_claim(&owned.borrow()) {
+        self.with_request(&request, |req, _| match self.core.identity_claim(req) {
             crate::identity::Claim::Token { source, token, .. } => to_js(&ClaimJs { source, token }),
             _ => Ok(JsValue::UNDEFINED),
-        }
+        })?
     }
 
     /// The snapshot's identity sources in order, with how a host verifies each one's token.
@@ -411,20 +459,6 @@ struct DeltaSummary {
     entries: u64,
 }
 
-/// A decision as a plain object: Numbers throughout (see [`to_js`]), and the throttle's opaque
-/// `state_key`/`state` as BigInts always, so the type of every field is the same on every decision.
-fn decision_to_js(decision: &crate::Decision<'_>) -> Result<JsValue, JsValue> {
-    let mut plain = decision.clone();
-    let opaque = plain.throttle.as_mut().map(|t| (core::mem::take(&mut t.state_key), core::mem::take(&mut t.state)));
-    let value = to_js(&plain)?;
-    if let Some((key, state)) = opaque {
-        let throttle = Reflect::get(&value, &JsValue::from_str("throttle"))?;
-        Reflect::set(&throttle, &JsValue::from_str("state_key"), &js_sys::BigInt::from(key).into())?;
-        Reflect::set(&throttle, &JsValue::from_str("state"), &js_sys::BigInt::from(state).into())?;
-    }
-    Ok(value)
-}
-
 /// Serialises `value` with plain Numbers for `u64`s, falling back to BigInts only when one of them
 /// does not fit a Number exactly (see the `Decision` type above).
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
@@ -451,234 +485,10 @@ fn kinded(kind: ErrorKind, message: &str) -> JsValue {
     err.into()
 }
 
-fn bad_request(message: &str) -> JsValue {
-    kinded(ErrorKind::Request, &alloc::format!("request undecodable: {message}"))
-}
-
-enum OwnedAttr {
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-}
-
-/// The request with owned strings, read once from JS; [`OwnedRequest::borrow`] gives the core's view.
-struct OwnedRequest {
-    method: String,
-    host: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    country: Option<String>,
-    client_ip: Option<String>,
-    now_ms: u64,
-    attributes: Vec<(String, OwnedAttr)>,
-    verified_id: Option<String>,
-}
-
-impl OwnedRequest {
-    /// Reads a request; whatever JS throws while being read (a getter, a broken iterator) becomes a
-    /// `Request` error too, so callers always get an error with a `kind`.
-    fn from_js(value: &JsValue) -> Result<OwnedRequest, JsValue> {
-        OwnedRequest::read(value).map_err(|e| {
-            if Reflect::has(&e, &"kind".into()).unwrap_or(false) {
-                return e;
-            }
-            let message = e.dyn_ref::<js_sys::Error>().map_or_else(|| alloc::format!("{e:?}"), |e| e.message().into());
-            bad_request(&message)
-        })
-    }
-
-    fn read(value: &JsValue) -> Result<OwnedRequest, JsValue> {
-        if !value.is_object() {
-            return Err(bad_request("expected an object or a Request"));
-        }
-        let method = string_field(value, "method")?.unwrap_or_else(|| "GET".to_string());
-        let (mut host, mut path) = match string_field(value, "url")? {
-            Some(url) => split_url(&url),
-            None => (String::new(), String::from("/")),
-        };
-        if let Some(h) = string_field(value, "host")? {
-            host = h;
-        }
-        if let Some(p) = string_field(value, "path")? {
-            path = p;
-        }
-        let headers = headers(&get(value, "headers")?)?;
-        // `cf` is the platform's (Cloudflare attaches it to every request it proxies); a client
-        // controls headers, never this object.
-        let cf = get(value, "cf")?;
-        let on_cloudflare = cf.is_object();
-        let country = match string_field(value, "country")? {
-            Some(c) => Some(c),
-            None if on_cloudflare => string_field(&cf, "country")?,
-            None => None,
-        };
-        let now = match get(value, "nowMs")? {
-            v if v.is_undefined() => get(value, "now_ms")?,
-            v => v,
-        };
-        let now_ms = if now.is_undefined() || now.is_null() {
-            js_sys::Date::now()
-        } else {
-            now.as_f64().ok_or_else(|| bad_request("nowMs must be a number"))?
-        };
-        if !(now_ms.is_finite() && now_ms >= 0.0) {
-            return Err(bad_request("nowMs must be a non-negative finite number"));
-        }
-        let attributes = attributes(&get(value, "attributes")?)?;
-        // The client IP keys per-IP throttles, so it comes from the host: `clientIp`, or on
-        // Cloudflare (a request carrying `cf`) the `cf-connecting-ip` header, which Cloudflare
-        // sets itself, overwriting what a client sent. Anywhere else that header is the client's
-        // own claim, and rotating it would buy a fresh bucket per request: it is not read.
-        let client_ip = match string_field(value, "clientIp")? {
-            Some(ip) => Some(ip),
-            None if on_cloudflare => {
-                headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip")).map(|(_, v)| v.clone())
-            }
-            None => None,
-        };
-        // Set by the host after it verified the identity token (`identityClaim`): never a header.
-        let verified_id = string_field(value, "verifiedId")?;
-        Ok(OwnedRequest {
-            method,
-            host,
-            path,
-            headers,
-            country,
-            client_ip,
-            now_ms: now_ms as u64,
-            attributes,
-            verified_id,
-        })
-    }
-
-    fn borrow(&self) -> Request<'_> {
-        Request {
-            method: &self.method,
-            host: &self.host,
-            path: &self.path,
-            headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
-            country: self.country.as_deref(),
-            client_ip: self.client_ip.as_deref(),
-            now_ms: self.now_ms,
-            attributes: self
-                .attributes
-                .iter()
-                .map(|(n, v)| {
-                    let v = match v {
-                        OwnedAttr::Null => AttrValue::Null,
-                        OwnedAttr::Bool(b) => AttrValue::Bool(*b),
-                        OwnedAttr::Number(x) => AttrValue::Number(*x),
-                        OwnedAttr::String(s) => AttrValue::String(s),
-                    };
-                    (n.as_str(), v)
-                })
-                .collect(),
-            verified_id: self.verified_id.as_deref(),
-        }
-    }
-}
-
-fn get(obj: &JsValue, key: &str) -> Result<JsValue, JsValue> {
-    Reflect::get(obj, &JsValue::from_str(key))
-}
-
-fn string_field(obj: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
-    let v = get(obj, key)?;
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_string().map(Some).ok_or_else(|| bad_request(&alloc::format!("{key} must be a string")))
-}
-
-/// `scheme://authority/path?query#fragment` → (authority without userinfo, `/path?query`).
-fn split_url(url: &str) -> (String, String) {
-    // Byte scans and checked slicing: `split_once("://")` and `split_at` would link core's
-    // substring searcher and its panic formatting (about 3 KB of the module).
-    let scheme_end = url.as_bytes().windows(3).position(|w| w == b"://");
-    let rest = scheme_end.and_then(|i| url.get(i + 3..)).unwrap_or(url);
-    let rest = rest.split('#').next().unwrap_or("");
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (rest.get(..i).unwrap_or(rest), rest.get(i..).unwrap_or("")),
-        None => (rest, ""),
-    };
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let path = if path.is_empty() {
-        String::from("/")
-    } else if path.starts_with('?') {
-        alloc::format!("/{path}")
-    } else {
-        String::from(path)
-    };
-    (String::from(host), path)
-}
-
-/// Headers from a plain object, an array of pairs, or any iterable of pairs (`Headers`, `Map`).
-fn headers(value: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    if !value.is_object() {
-        return Err(bad_request("headers must be an object, pairs or Headers"));
-    }
-    let mut out = Vec::new();
-    if let Some(iter) = js_sys::try_iter(value)? {
-        for pair in iter {
-            let pair = pair?;
-            let name = Reflect::get_u32(&pair, 0)?.as_string();
-            let val = Reflect::get_u32(&pair, 1)?.as_string();
-            match (name, val) {
-                (Some(n), Some(v)) => out.push((n, v)),
-                _ => return Err(bad_request("headers must be [name, value] string pairs")),
-            }
-        }
-    } else {
-        for entry in Object::entries(value.unchecked_ref::<Object>()) {
-            let name = Reflect::get_u32(&entry, 0)?.as_string().unwrap_or_default();
-            let val = Reflect::get_u32(&entry, 1)?;
-            if let Some(v) = val.as_string() {
-                out.push((name, v));
-            } else if Array::is_array(&val) {
-                // `{ cookie: ["a=1", "b=2"] }`: one header line per value, as on the wire.
-                for v in val.unchecked_ref::<Array>().iter() {
-                    out.push((
-                        name.clone(),
-                        v.as_string().ok_or_else(|| bad_request("header values must be strings"))?,
-                    ));
-                }
-            } else if !(val.is_undefined() || val.is_null()) {
-                return Err(bad_request(&alloc::format!("header {name} must be a string")));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn attributes(value: &JsValue) -> Result<Vec<(String, OwnedAttr)>, JsValue> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    if !value.is_object() {
-        return Err(bad_request("attributes must be an object"));
-    }
-    let mut out = Vec::new();
-    for entry in Object::entries(value.unchecked_ref::<Object>()) {
-        let name = Reflect::get_u32(&entry, 0)?.as_string().unwrap_or_default();
-        let v = Reflect::get_u32(&entry, 1)?;
-        let attr = if v.is_null() || v.is_undefined() {
-            OwnedAttr::Null
-        } else if let Some(b) = v.as_bool() {
-            OwnedAttr::Bool(b)
-        } else if let Some(x) = v.as_f64() {
-            OwnedAttr::Number(x)
-        } else if let Some(s) = v.as_string() {
-            OwnedAttr::String(s)
-        } else {
-            return Err(bad_request(&alloc::format!("attribute {name} must be null, a boolean, a number or a string")));
-        };
-        out.push((name, attr));
-    }
-    Ok(out)
+/// A request (or headers) `wire.js` encoded that the core's decoder refused: a bug in one of
+/// the two halves, reported as a `Request` error rather than a trap.
+fn undecodable(e: &postcard::Error) -> JsValue {
+    kinded(ErrorKind::Request, &alloc::format!("request undecodable: {e}"))
 }
 
 /// A `baggage` value without its `edgeseg.*` members, the prefix in any case: what the Worker
@@ -704,12 +514,12 @@ pub fn merge_response_headers(
     )]
     origin: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let decided = headers(&decided)?;
-    let origin = headers(&origin)?;
-    let decided: Vec<crate::Header<'_>> = decided
-        .iter()
-        .map(|(n, v)| crate::Header { name: n, value: alloc::borrow::Cow::Borrowed(v.as_str()) })
-        .collect();
-    let origin: Vec<(&str, &str)> = origin.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let code = ErrorKind::Request.code();
+    let decided = encode_headers(code, &decided)?;
+    let origin = encode_headers(code, &origin)?;
+    let decided: Vec<(&str, &str)> = postcard::from_bytes(&decided).map_err(|e| undecodable(&e))?;
+    let origin: Vec<(&str, &str)> = postcard::from_bytes(&origin).map_err(|e| undecodable(&e))?;
+    let decided: Vec<crate::Header<'_>> =
+        decided.into_iter().map(|(name, v)| crate::Header { name, value: alloc::borrow::Cow::Borrowed(v) }).collect();
     to_js(&crate::response::merge_origin(&decided, &origin))
 }

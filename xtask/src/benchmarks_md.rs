@@ -34,6 +34,7 @@ pub fn render(report: &Value) -> String {
     membership(&mut out, &report["membership"]);
     load(&mut out, &report["load"]);
     replay(&mut out, &report["replay"]);
+    js(&mut out, &report["js"]);
     out
 }
 
@@ -118,6 +119,44 @@ fn rules(out: &mut String, r: &Value) {
         ratio(&r["median_ratio_data"]),
         ratio(&r["median_ratio_request"]),
         ratio(&r["median_ceiling_ratio"])
+    );
+}
+
+fn js(out: &mut String, j: &Value) {
+    let title = "The JS path in Node: the npm package against flagd-evaluator's engine in wasm";
+    if j.is_null() {
+        return skipped(out, title);
+    }
+    let _ = write!(
+        out,
+        "\n## {title}\n\n`tests/peers/js-bench.mjs`: the package's `decide` and `segmentsFor`, the raw \
+         module fed pre-encoded requests, and datalogic-rs in wasm behind a JSON-string ABI as \
+         flagd-evaluator embeds it (`tests/peers/flagd-wasm`). ns per call, wall-clock median.\n\n"
+    );
+    out.push_str(
+        "| scenario | decide | segmentsFor | raw | peer | decide / raw | peer / decide |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, row) in j["scenarios"].as_object().into_iter().flatten() {
+        let ns = &row["wall_ns"];
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            fig(&ns["decide"]),
+            fig(&ns["segmentsFor"]),
+            fig(&ns["raw"]),
+            fig(&ns["peer"]),
+            ratio(&row["decide_over_raw"]),
+            ratio(&row["peer_over_decide"])
+        );
+    }
+    let c = &j["cold_start_us"];
+    let _ = write!(
+        out,
+        "\nCold start (compile, instantiate, load, first answer), µs: package {}, raw {}, peer {}.\n",
+        fig(&c["package"]),
+        fig(&c["raw"]),
+        fig(&c["peer"])
     );
 }
 
@@ -288,6 +327,8 @@ mod tests {
             "| edgeseg compact exact | 50.0 | 28.0 | 33.0 | 1.80x, 0.850x | 0.180x, 0.150x |",
             "| decide, native | 1100 | 0.145x |",
             "Median ratio 0.900x",
+            "| one == | 4000 | 1500 | 2000 | 6000 | 2.00x | 1.50x |",
+            "Cold start (compile, instantiate, load, first answer), µs: package 630, raw 280, peer 5300.",
         ] {
             assert!(page.contains(needle), "missing {needle:?} in:\n{page}");
         }

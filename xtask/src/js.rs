@@ -83,6 +83,9 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
         if target == "web" {
             add_reset(&dir)?;
         }
+        if target == "nodejs" {
+            commonjs_snippets(&dir.join("snippets"))?;
+        }
         // wasm-pack leaves a `*` .gitignore that would hide the folder from `npm pack`.
         let _ = std::fs::remove_file(dir.join(".gitignore"));
     }
@@ -119,6 +122,42 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
         eprintln!("warning: the JS module is over its gzip budget");
     }
     Ok(out)
+}
+
+/// The nodejs target's glue is CommonJS and `require`s the skin's JS half (`edge/src/js/wire.js`,
+/// a wasm-bindgen snippet) as written, an ES module, which only Node ≥ 20.19 loads that way. The
+/// package promises Node ≥ 18: each snippet's `export function f` becomes `function f` and a
+/// `module.exports` lists them (the snippets export functions only; anything else is an error).
+fn commonjs_snippets(dir: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            commonjs_snippets(&path)?;
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "js") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut names = Vec::new();
+        let mut out = String::with_capacity(text.len() + 64);
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("export function ") {
+                names.push(rest.split(['(', ' ']).next().unwrap_or_default().to_string());
+                out.push_str("function ");
+                out.push_str(rest);
+            } else if line.starts_with("export ") || line.starts_with("import ") {
+                return Err(format!("{}: only `export function` can be made CommonJS: {line}", path.display()));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!("module.exports = {{ {} }};\n", names.join(", ")));
+        write(&path, &out)?;
+    }
+    Ok(())
 }
 
 /// The instance variable of wasm-bindgen's web glue, which [`add_reset`] clears.
@@ -337,6 +376,22 @@ pub fn test(edgeseg: &Path) -> Result<(), String> {
     };
     step("JS: the package by name (Node, web, bundler builds; Deno) and its TypeScript types (tsc --strict)");
     node_test("package.test.mjs")?;
+    step("JS: the fast path (requests encoded in JS, only what the snapshot reads; decisions read back from bytes)");
+    node_test("wire.test.mjs")?;
+    step(
+        "JS: a smoke run of the JS-path bench (tests/peers/js-bench.mjs, 20 calls: answers checked, times meaningless)",
+    );
+    let raw = crate::tasks::build(&[])?;
+    let peer = crate::bench::peer_module()?;
+    run(Command::new("node")
+        .arg(root().join("tests/peers/js-bench.mjs"))
+        .env("EDGESEG_JS_PKG", &pkg)
+        .env("EDGESEG_WASM", &raw)
+        .env("EDGESEG_PEER_WASM", &peer)
+        .env("EDGESEG_CLI", edgeseg)
+        .env("EDGESEG_BENCH_DIR", dir.join("bench"))
+        .env("EDGESEG_BENCH_ITERS", "20")
+        .env("EDGESEG_BENCH_RUNS", "1"))?;
     step("JS: the Worker adapter in workerd (miniflare), answering real fetches");
     node_test("worker.test.mjs")?;
     step(

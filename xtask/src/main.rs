@@ -69,8 +69,10 @@ const USAGE: &str = "\
           --reuse: measure target/wasm and target/js/pkg as they are instead of building them)
   bench   edgeseg against its peers, ratios side by side (release, medians): rule evaluation and the full
           decision (native, wasmtime) vs datalogic-rs; membership probes vs bare bloomfilter and xorf;
-          snapshot load at 10^5..10^7 members; replay decisions/s in wasmtime. JSON in
+          snapshot load at 10^5..10^7 members; replay decisions/s in wasmtime; the JS path in Node
+          (the npm package's decide vs the raw module vs datalogic-rs in wasm, cold start). JSON in
           target/bench/report.json, rendered as BENCHMARKS.md (--quick: small sizes, short runs;
-          --runs N for the rules bench; --render: only re-render BENCHMARKS.md from the last report)
+          --runs N for the rules bench; --only rules|decisions|js: one part, nothing rendered;
+          --render: only re-render BENCHMARKS.md from the last report)
   fuzz    build the cargo-fuzz targets of fuzz/ (nightly) and run each for --seconds N (default 60;
           --target NAME for one); table of execs, execs/s, corpus; fails naming any crash artifact";

@@ -31,8 +31,9 @@
 //!
 //! ## Bounded state and what a flood can do
 //!
-//! [`Limiter::new`]`(max_keys)` allocates its whole table up front (`capacity() ≤ max_keys` slots of
-//! 24 bytes: key, `TAT`, `T`; never reallocated). Slots form groups of 8; a key lives only in the
+//! [`Limiter::new`]`(max_keys)` sizes its whole table up front (`capacity() ≤ max_keys` slots of
+//! 24 bytes: key, `TAT`, `T`; never reallocated), allocated at the first key stored, so a snapshot
+//! without throttles costs nothing here. Slots form groups of 8; a key lives only in the
 //! group its mixed fingerprint selects, so a lookup or insert reads 8 slots (192 contiguous bytes).
 //! An insert into a full group picks its victim **losslessly first**:
 //!
@@ -308,7 +309,7 @@ impl Limiter {
         self.table.capacity()
     }
 
-    /// Bytes of the slot table: `capacity() × 24`.
+    /// Bytes of the slot table once allocated (at the first key stored): `capacity() × 24`.
     pub fn table_bytes(&self) -> usize {
         self.table.bytes()
     }

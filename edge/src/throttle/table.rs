@@ -47,7 +47,10 @@ impl Entry {
 
 #[derive(Debug)]
 pub(super) struct Table {
+    /// Empty until the first key is stored: a snapshot without throttles (or an instance that
+    /// never throttles) does not pay for the table (1.5 MiB at the default key count).
     slots: Box<[Entry]>,
+    capacity: usize,
     ways: usize,
     groups: usize,
     len: usize,
@@ -67,14 +70,7 @@ impl Table {
         let ways = max_keys.min(WAYS);
         let groups = max_keys.checked_div(ways).unwrap_or(0);
         let capacity = groups.saturating_mul(ways);
-        Table {
-            slots: vec![Entry::EMPTY; capacity].into_boxed_slice(),
-            ways,
-            groups,
-            len: 0,
-            high_water: 0,
-            evictions: 0,
-        }
+        Table { slots: Box::default(), capacity, ways, groups, len: 0, high_water: 0, evictions: 0 }
     }
 
     fn group_range(&self, key: u64) -> core::ops::Range<usize> {
@@ -103,6 +99,9 @@ impl Table {
     }
 
     fn store(&mut self, new: Entry, now: u64, combine: impl Fn(Entry, Entry) -> Entry) {
+        if self.slots.is_empty() {
+            self.slots = vec![Entry::EMPTY; self.capacity].into_boxed_slice();
+        }
         let range = self.group_range(new.key);
         let Some(group) = self.slots.get_mut(range) else { return };
         if let Some(e) = group.iter_mut().find(|e| e.tat != 0 && e.key == new.key) {
@@ -129,11 +128,11 @@ impl Table {
     }
 
     pub(super) fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
     }
 
     pub(super) fn bytes(&self) -> usize {
-        self.slots.len().saturating_mul(size_of::<Entry>())
+        self.capacity.saturating_mul(size_of::<Entry>())
     }
 
     pub(super) fn evictions(&self) -> u64 {
