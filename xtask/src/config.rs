@@ -38,6 +38,7 @@ pub struct Js {
     pub wasm_bindgen: String,
     pub wasm_pack: String,
     pub deno: String,
+    pub esbuild: String,
     pub budget_gzip_bytes: u64,
 }
 

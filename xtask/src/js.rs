@@ -65,6 +65,7 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     let (raw, js) = (cfg.raw, cfg.js);
     crate::tasks::rustup_targets(&[&raw.target])?;
     let tools = tools(&js, &raw)?;
+    let esbuild = esbuild(&js.esbuild)?;
     let out = root().join(&js.out);
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -83,9 +84,9 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
         if target == "web" {
             add_reset(&dir)?;
         }
-        if target == "nodejs" {
-            commonjs_snippets(&dir.join("snippets"))?;
-        }
+        // The skin's JS half ships minified; the nodejs glue is CommonJS and so must it be.
+        let format = if target == "nodejs" { "cjs" } else { "esm" };
+        minify_snippets(&esbuild, &dir.join("snippets"), format)?;
         // wasm-pack leaves a `*` .gitignore that would hide the folder from `npm pack`.
         let _ = std::fs::remove_file(dir.join(".gitignore"));
     }
@@ -124,40 +125,42 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// The nodejs target's glue is CommonJS and `require`s the skin's JS half (`edge/src/js/wire.js`,
-/// a wasm-bindgen snippet) as written, an ES module, which only Node ≥ 20.19 loads that way. The
-/// package promises Node ≥ 18: each snippet's `export function f` becomes `function f` and a
-/// `module.exports` lists them (the snippets export functions only; anything else is an error).
-fn commonjs_snippets(dir: &Path) -> Result<(), String> {
+/// Minifies every snippet under `dir` in place with esbuild, as an ES module or (`cjs`) CommonJS:
+/// the nodejs target's glue `require`s its snippets, and Node before 20.19 cannot `require` an ES
+/// module (the package promises Node ≥ 18).
+fn minify_snippets(esbuild: &Path, dir: &Path, format: &str) -> Result<(), String> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.is_dir() {
-            commonjs_snippets(&path)?;
-            continue;
+            minify_snippets(esbuild, &path, format)?;
+        } else if path.extension().is_some_and(|e| e == "js") {
+            run(Command::new(esbuild)
+                .arg(&path)
+                .args(["--minify", "--log-level=warning", "--allow-overwrite", "--target=es2020"])
+                .arg(format!("--format={format}"))
+                .arg(format!("--outfile={}", path.display())))?;
         }
-        if path.extension().is_none_or(|e| e != "js") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut names = Vec::new();
-        let mut out = String::with_capacity(text.len() + 64);
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("export function ") {
-                names.push(rest.split(['(', ' ']).next().unwrap_or_default().to_string());
-                out.push_str("function ");
-                out.push_str(rest);
-            } else if line.starts_with("export ") || line.starts_with("import ") {
-                return Err(format!("{}: only `export function` can be made CommonJS: {line}", path.display()));
-            } else {
-                out.push_str(line);
-            }
-            out.push('\n');
-        }
-        out.push_str(&format!("module.exports = {{ {} }};\n", names.join(", ")));
-        write(&path, &out)?;
     }
     Ok(())
+}
+
+/// esbuild from npm `esbuild` at exactly `version`, under `target/tools` (like binaryen).
+fn esbuild(version: &str) -> Result<PathBuf, String> {
+    let tools = target_dir().join("tools").join(format!("esbuild-{version}"));
+    let bin = tools.join("node_modules").join(".bin").join("esbuild");
+    if !bin.is_file() {
+        std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+            .arg(&tools)
+            .arg(format!("esbuild@{version}")))?;
+    }
+    let reported = output(Command::new(&bin).arg("--version"))?;
+    if reported.trim() != version {
+        return Err(format!("{} reports {reported:?}, wasm-pack.toml pins esbuild {version}", bin.display()));
+    }
+    Ok(bin)
 }
 
 /// The instance variable of wasm-bindgen's web glue, which [`add_reset`] clears.

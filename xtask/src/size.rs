@@ -3,7 +3,8 @@
 //! Sizes are bytes on disk and gzip at flate2's best compression (level 9), the way a CDN or npm
 //! serves them. Budgets come from `wasm-pack.toml` in bytes; KB here is 1024 bytes (the raw-ABI
 //! module's 64 KB budget is 65,536 bytes, the JS module's 80 KB is 81,920). The JS module's budget
-//! covers what a Worker ships: the web build's `_bg.wasm` after wasm-opt plus its JS glue.
+//! covers what a Worker ships: the web build's `_bg.wasm` after wasm-opt, its JS glue and its
+//! snippets (the skin's JS half, minified by esbuild).
 //!
 //! The peers' sizes are their own published gzip figures, not measured here.
 //!
@@ -126,6 +127,22 @@ fn named_module(raw: &config::Raw) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// Every `.js` file under `dir` (wasm-bindgen's snippets: the skin's JS half), each gzipped on its
+/// own as a CDN serves them.
+fn snippets(dir: &Path) -> Result<Vec<Artefact>, String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            out.extend(snippets(&path)?);
+        } else if path.extension().is_some_and(|e| e == "js") {
+            out.push(artefact("snippet", &path, None)?);
+        }
+    }
+    Ok(out)
+}
+
 fn report(a: &Args) -> Result<Report, String> {
     let cfg = config::load(&root())?;
     let raw_module = if a.reuse { root().join(&cfg.raw.out) } else { crate::tasks::build(&[])? };
@@ -134,11 +151,20 @@ fn report(a: &Args) -> Result<Report, String> {
     let raw = artefact("raw-ABI module", &raw_module, Some(cfg.raw.budget_gzip_bytes))?;
     let js_wasm = artefact("JS module wasm (web)", &web.join("edgeseg_bg.wasm"), None)?;
     let js_glue = artefact("JS module glue (web)", &web.join("edgeseg.js"), None)?;
-    let js_gzip = js_wasm.gzip_bytes + js_glue.gzip_bytes;
+    let snippets = snippets(&web.join("snippets"))?;
+    let js_snippets = Artefact {
+        name: "JS module snippets (web)",
+        path: format!("{}/web/snippets", cfg.js.out),
+        raw_bytes: snippets.iter().map(|a| a.raw_bytes).sum(),
+        gzip_bytes: snippets.iter().map(|a| a.gzip_bytes).sum(),
+        budget_gzip_bytes: None,
+        pass: None,
+    };
+    let js_gzip = js_wasm.gzip_bytes + js_glue.gzip_bytes + js_snippets.gzip_bytes;
     let js_total = Artefact {
-        name: "JS module, wasm + glue",
+        name: "JS module, wasm + glue + snippets",
         path: format!("{}/web", cfg.js.out),
-        raw_bytes: js_wasm.raw_bytes + js_glue.raw_bytes,
+        raw_bytes: js_wasm.raw_bytes + js_glue.raw_bytes + js_snippets.raw_bytes,
         gzip_bytes: js_gzip,
         budget_gzip_bytes: Some(cfg.js.budget_gzip_bytes),
         pass: Some(js_gzip <= cfg.js.budget_gzip_bytes),
@@ -173,7 +199,7 @@ fn report(a: &Args) -> Result<Report, String> {
     let pass = raw.pass != Some(false) && js_total.pass != Some(false);
     Ok(Report {
         kb: KB,
-        artefacts: vec![raw, js_wasm, js_glue, js_total],
+        artefacts: vec![raw, js_wasm, js_glue, js_snippets, js_total],
         peers,
         code_bytes,
         data_bytes,
@@ -185,7 +211,7 @@ fn report(a: &Args) -> Result<Report, String> {
 
 fn print_table(r: &Report) {
     println!("\nsizes (gzip = flate2 level 9; KB = {} bytes)", r.kb);
-    println!("{:<24} {:>9} {:>9} {:>14} {:>6}  path", "artefact", "raw", "gzip", "budget (gzip)", "result");
+    println!("{:<34} {:>9} {:>9} {:>14} {:>6}  path", "artefact", "raw", "gzip", "budget (gzip)", "result");
     for a in &r.artefacts {
         let budget = a.budget_gzip_bytes.map_or("-".to_string(), |b| format!("{b} ({} KB)", b / r.kb));
         let result = match a.pass {
@@ -193,7 +219,7 @@ fn print_table(r: &Report) {
             Some(false) => "FAIL",
             None => "",
         };
-        println!("{:<24} {:>9} {:>9} {:>14} {:>6}  {}", a.name, a.raw_bytes, a.gzip_bytes, budget, result, a.path);
+        println!("{:<34} {:>9} {:>9} {:>14} {:>6}  {}", a.name, a.raw_bytes, a.gzip_bytes, budget, result, a.path);
     }
     println!("\npeers (published gzip sizes, not measured here): how many times edgeseg's gzip size");
     println!("{:<28} {:>10} {:>10} {:>10}", "peer", "published", "raw-ABI", "JS");
