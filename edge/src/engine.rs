@@ -125,7 +125,7 @@ impl Engine {
 
     pub fn from_snapshot(snapshot: Snapshot) -> Engine {
         let gated = consent::mask(&snapshot.purposes, |p| p.requires_consent);
-        let limiter = Limiter::new(snapshot.throttle_keys as usize);
+        let limiter = throttle_key::limiter(&snapshot);
         let version_header = format!("{}", snapshot.version);
         Engine {
             snapshot,

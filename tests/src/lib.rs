@@ -21,6 +21,14 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// A fresh scratch directory for each call (`target/test-scratch/<name>-<n>`), for helpers that
+/// several tests call at once: with one shared directory, one test's [`scratch`] emptied it while
+/// another was building in it.
+pub fn scratch_per_call(name: &str) -> PathBuf {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    scratch(&format!("{name}-{}", CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+}
+
 /// A fresh, empty scratch directory under `target/test-scratch/<name>`.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = root().join("target").join("test-scratch").join(name);

@@ -3,11 +3,11 @@
 
 use edgeseg::ErrorKind;
 use edgeseg_host::guest::{Guest, GuestConfig, GuestError};
-use edgeseg_tests::{scratch, spec, wasm_module};
+use edgeseg_tests::{scratch_per_call, spec, wasm_module};
 
 fn tiers_snapshot() -> Vec<u8> {
     let spec = spec::load(&edgeseg_tests::root().join("tests/spec/tiers.json"));
-    spec::build_snapshot(&spec, &scratch("abi-tiers"))
+    spec::build_snapshot(&spec, &scratch_per_call("abi-tiers"))
 }
 
 const ALICE: &str = r#"{"now_ms": 1763700000000, "method": "GET", "path": "/", "headers": {"cookie": "uid=alice"}}"#;

@@ -5,7 +5,7 @@
 
 use edgeseg::{Engine, Request};
 use edgeseg_host::guest::{Guest, GuestConfig};
-use edgeseg_tests::{scratch, spec, wasm_module};
+use edgeseg_tests::{scratch_per_call, spec, wasm_module};
 use serde_json::json;
 
 fn snapshot() -> Vec<u8> {
@@ -29,7 +29,7 @@ fn snapshot() -> Vec<u8> {
         members: vec![json!({"id": "alice", "consents": []})],
         cases: vec![],
     };
-    spec::build_snapshot(&spec, &scratch("budget"))
+    spec::build_snapshot(&spec, &scratch_per_call("budget"))
 }
 
 fn request() -> Request<'static> {

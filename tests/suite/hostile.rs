@@ -4,7 +4,7 @@
 use edgeseg::ThrottleResult;
 use edgeseg_host::guest::{Guest, GuestConfig};
 use edgeseg_host::traffic::TrafficRecord;
-use edgeseg_tests::{scratch, spec, wasm_module};
+use edgeseg_tests::{scratch_per_call, spec, wasm_module};
 
 /// One tier, throttled per client address; a consent-gated member segment; TCF and cookie signals.
 const DEFS: &str = r#"{"id": "hostile", "identity": [{"cookie": "uid", "trust": "unverified"}],
@@ -23,7 +23,7 @@ fn guest() -> Guest {
         members: vec![serde_json::json!({"id": "alice", "consents": ["personalisation"]})],
         cases: vec![],
     };
-    let bytes = spec::build_snapshot(&spec, &scratch("hostile"));
+    let bytes = spec::build_snapshot(&spec, &scratch_per_call("hostile"));
     let mut guest = Guest::from_file(wasm_module(), GuestConfig::default()).unwrap();
     guest.load_snapshot(&bytes).unwrap();
     guest

@@ -6,7 +6,7 @@ use edgeseg::{Engine, Request};
 use edgeseg_host::guest::{Guest, GuestConfig};
 use edgeseg_host::replay::{ReplayOptions, replay};
 use edgeseg_host::traffic::TrafficReader;
-use edgeseg_tests::{scratch, spec, wasm_module};
+use edgeseg_tests::{scratch_per_call, spec, wasm_module};
 use serde_json::json;
 
 fn snapshot() -> Vec<u8> {
@@ -25,7 +25,7 @@ fn snapshot() -> Vec<u8> {
         members: vec![json!({"id": "alice", "consents": []})],
         cases: vec![],
     };
-    spec::build_snapshot(&spec, &scratch("rule-errors"))
+    spec::build_snapshot(&spec, &scratch_per_call("rule-errors"))
 }
 
 fn request() -> Request<'static> {

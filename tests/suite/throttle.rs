@@ -5,7 +5,7 @@
 use edgeseg::ThrottleResult;
 use edgeseg_host::guest::{Guest, GuestConfig, OwnedDecision};
 use edgeseg_host::traffic::TrafficReader;
-use edgeseg_tests::{scratch, spec, wasm_module};
+use edgeseg_tests::{scratch_per_call, spec, wasm_module};
 
 const DEFS: &str = r#"{"id": "fresh", "purposes": ["contract"], "tiers": ["all"],
   "tier_actions": {"all": {"throttle": {"rate": 2, "period_s": 1, "burst": 4, "key": "ip"}}},
@@ -18,7 +18,7 @@ fn snapshot() -> Vec<u8> {
         members: vec![],
         cases: vec![],
     };
-    spec::build_snapshot(&spec, &scratch("throttle-fresh"))
+    spec::build_snapshot(&spec, &scratch_per_call("throttle-fresh"))
 }
 
 fn request(now_ms: u64, ip: &str) -> edgeseg_host::traffic::TrafficRecord {

@@ -3,7 +3,7 @@
 use crate::actions::Source;
 use crate::request::Request;
 use crate::snapshot::Snapshot;
-use crate::throttle::{ThrottleKey, ThrottlePolicy, ip_key_prefix};
+use crate::throttle::{Limiter, ThrottleKey, ThrottlePolicy, ip_key_prefix};
 
 /// The RateLimit policy name: the segment's or tier's name.
 pub(super) fn source_name(source: Source<'_>) -> &str {
@@ -50,4 +50,15 @@ pub(super) fn throttle_key(
         (ThrottleKey::User | ThrottleKey::Ip, _, None) => return None,
     };
     Some(snap.fingerprint_key.hash_parts(&[kind, name.as_bytes(), which, value]))
+}
+
+/// The snapshot's throttle state: its table is allocated now when the snapshot has throttles, so
+/// no decision pays for it (1.5 MiB at the default key count), and never when it has none.
+pub(super) fn limiter(snap: &Snapshot) -> Limiter {
+    let mut limiter = Limiter::new(snap.throttle_keys as usize);
+    let actions = snap.tiers.iter().map(|t| &t.actions).chain(snap.segments.iter().map(|s| &s.actions));
+    if actions.into_iter().any(|a| a.throttle.is_some()) {
+        limiter.allocate();
+    }
+    limiter
 }

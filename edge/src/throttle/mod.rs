@@ -32,9 +32,11 @@
 //! ## Bounded state and what a flood can do
 //!
 //! [`Limiter::new`]`(max_keys)` sizes its whole table up front (`capacity() ≤ max_keys` slots of
-//! 24 bytes: key, `TAT`, `T`; never reallocated), allocated at the first key stored, so a snapshot
-//! without throttles costs nothing here. Slots form groups of 8; a key lives only in the
-//! group its mixed fingerprint selects, so a lookup or insert reads 8 slots (192 contiguous bytes).
+//! 24 bytes: key, `TAT`, `T`; never reallocated). The engine allocates it at load when the snapshot
+//! has throttles ([`Limiter::allocate`]); otherwise the first key stored would, and a snapshot
+//! without throttles stores none, so it costs nothing here. Slots form groups of 8; a key lives
+//! only in the group its mixed fingerprint selects, so a lookup or insert reads 8 slots (192
+//! contiguous bytes).
 //! An insert into a full group picks its victim **losslessly first**:
 //!
 //! 1. an empty slot, else
@@ -302,6 +304,12 @@ impl Limiter {
     /// The most slots ever held at once.
     pub fn high_water(&self) -> usize {
         self.table.high_water()
+    }
+
+    /// Allocates the table now rather than at the first key stored (the engine does so at load
+    /// for a snapshot that has throttles, so no decision pays for it).
+    pub fn allocate(&mut self) {
+        self.table.allocate();
     }
 
     /// Slots in the table (≤ `max_keys`).

@@ -98,10 +98,14 @@ impl Table {
         self.store(Entry { key, tat, interval: 0 }, now, |old, new| Entry { tat: old.tat.max(new.tat), ..old });
     }
 
-    fn store(&mut self, new: Entry, now: u64, combine: impl Fn(Entry, Entry) -> Entry) {
+    pub(super) fn allocate(&mut self) {
         if self.slots.is_empty() {
             self.slots = vec![Entry::EMPTY; self.capacity].into_boxed_slice();
         }
+    }
+
+    fn store(&mut self, new: Entry, now: u64, combine: impl Fn(Entry, Entry) -> Entry) {
+        self.allocate();
         let range = self.group_range(new.key);
         let Some(group) = self.slots.get_mut(range) else { return };
         if let Some(e) = group.iter_mut().find(|e| e.tat != 0 && e.key == new.key) {
