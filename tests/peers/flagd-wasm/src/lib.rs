@@ -13,32 +13,9 @@ use datalogic_rs::operator::EvalContext;
 use datalogic_rs::{ArenaExt, CustomOperator, DataValue, Engine, Logic};
 use std::cell::RefCell;
 
-/// MurmurHash3 x86_32, as flagd and edgeseg's `fractional` hash the bucketing key.
-fn murmur3_32(data: &[u8], seed: u32) -> u32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-    let mut h = seed;
-    let mut blocks = data.chunks_exact(4);
-    for block in blocks.by_ref() {
-        let mut k = block.iter().rev().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h ^= k;
-        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
-    }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let mut k = tail.iter().rev().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-        h ^= k;
-    }
-    h ^= data.len() as u32;
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^= h >> 16;
-    h
-}
+// flagd's `fractional` buckets by MurmurHash3 x86_32 of the key: edgeseg's own (a peer of the
+// evaluator, not of the hash; the bench checks both give the same answers).
+use edgeseg::rule::murmur3_32;
 
 /// flagd's `fractional` with an explicit bucketing key: `[key, [variant, weight]...]`; the first
 /// variant whose cumulative weight exceeds `murmur3(key) * total >> 32`. Null otherwise.
