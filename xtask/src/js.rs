@@ -145,17 +145,9 @@ fn minify_snippets(esbuild: &Path, dir: &Path, format: &str) -> Result<(), Strin
     Ok(())
 }
 
-/// esbuild from npm `esbuild` at exactly `version`, under `target/tools` (like binaryen).
+/// esbuild from npm `esbuild` at exactly `version`, under `target/tools`.
 fn esbuild(version: &str) -> Result<PathBuf, String> {
-    let tools = target_dir().join("tools").join(format!("esbuild-{version}"));
-    let bin = tools.join("node_modules").join(".bin").join("esbuild");
-    if !bin.is_file() {
-        std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
-        run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
-            .arg(&tools)
-            .arg(format!("esbuild@{version}")))?;
-    }
+    let bin = crate::tasks::npm_tool("esbuild", version, "esbuild")?;
     let reported = output(Command::new(&bin).arg("--version"))?;
     if reported.trim() != version {
         return Err(format!("{} reports {reported:?}, wasm-pack.toml pins esbuild {version}", bin.display()));
@@ -192,17 +184,9 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Deno from npm `deno` at exactly `version`, under `target/tools` (like binaryen).
+/// Deno from npm `deno` at exactly `version`, under `target/tools`.
 fn deno(version: &str) -> Result<PathBuf, String> {
-    let tools = target_dir().join("tools").join(format!("deno-{version}"));
-    let bin = tools.join("node_modules").join(".bin").join("deno");
-    if !bin.is_file() {
-        std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
-        run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
-            .arg(&tools)
-            .arg(format!("deno@{version}")))?;
-    }
+    let bin = crate::tasks::npm_tool("deno", version, "deno")?;
     let reported = output(Command::new(&bin).arg("--version"))?;
     if !reported.starts_with(&format!("deno {version} ")) {
         return Err(format!("{} reports {reported:?}, wasm-pack.toml pins deno {version}", bin.display()));

@@ -83,18 +83,25 @@ pub fn build(_args: &[String]) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// The pinned `wasm-opt` from npm `binaryen`, installed into `target/tools` on first use (npm is a
-/// package registry, the one network source allowed). Refuses any other version.
-pub(crate) fn wasm_opt(version: &str) -> Result<PathBuf, String> {
-    let tools = target_dir().join("tools").join(format!("binaryen-{version}"));
-    let bin = tools.join("node_modules").join(".bin").join("wasm-opt");
-    if !bin.is_file() {
+/// The binary `bin` of npm package `package` at exactly `version`, installed into
+/// `target/tools/<package>-<version>` on first use (npm is a package registry, the one network
+/// source allowed). Each caller checks the version the binary reports.
+pub(crate) fn npm_tool(package: &str, version: &str, bin: &str) -> Result<PathBuf, String> {
+    let tools = target_dir().join("tools").join(format!("{package}-{version}"));
+    let path = tools.join("node_modules").join(".bin").join(bin);
+    if !path.is_file() {
         std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
         run(Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
             .arg(&tools)
-            .arg(format!("binaryen@{version}")))?;
+            .arg(format!("{package}@{version}")))?;
     }
+    Ok(path)
+}
+
+/// The pinned `wasm-opt` from npm `binaryen`. Refuses any other version.
+pub(crate) fn wasm_opt(version: &str) -> Result<PathBuf, String> {
+    let bin = npm_tool("binaryen", version, "wasm-opt")?;
     let reported = output(Command::new(&bin).arg("--version"))?;
     let major = version.split('.').next().unwrap_or(version);
     if !reported.contains(&format!("version {major}")) {
