@@ -146,26 +146,26 @@ pub(crate) struct OurBaggage<'a> {
     pub snapshot: &'a str,
 }
 
-impl OurBaggage<'_> {
+impl<'a> OurBaggage<'a> {
     const FIXED: usize = "edgeseg.tier=,edgeseg.segments=,edgeseg.snapshot=".len();
 
-    /// The segments that fit (all, or none).
-    fn segments(&self) -> &[&str] {
-        let listed: usize = self.segments.iter().map(|s| s.len() + 3).sum();
-        if Self::FIXED + self.tier.len() + listed + self.snapshot.len() > MAX_BAGGAGE { &[] } else { self.segments }
+    /// The members for a decision, with the segments left out if they alone would pass the limit.
+    pub(crate) fn new(tier: &'a str, segments: &'a [&'a str], snapshot: &'a str) -> Self {
+        let listed: usize = segments.iter().map(|s| s.len() + 3).sum();
+        let fits = Self::FIXED + tier.len() + listed + snapshot.len() <= MAX_BAGGAGE;
+        OurBaggage { tier, segments: if fits { segments } else { &[] }, snapshot }
     }
 
     /// Bytes and list members written by [`Self::push_into`].
     fn size(&self) -> (usize, usize) {
-        let segments = self.segments();
-        let listed: usize = segments.iter().map(|s| s.len() + 3).sum();
-        (Self::FIXED + self.tier.len() + listed + self.snapshot.len(), 2 + usize::from(!segments.is_empty()))
+        let listed: usize = self.segments.iter().map(|s| s.len() + 3).sum();
+        (Self::FIXED + self.tier.len() + listed + self.snapshot.len(), 2 + usize::from(!self.segments.is_empty()))
     }
 
     fn push_into(&self, out: &mut String) {
         out.push_str("edgeseg.tier=");
         out.push_str(self.tier);
-        for (i, s) in self.segments().iter().enumerate() {
+        for (i, s) in self.segments.iter().enumerate() {
             out.push_str(if i == 0 { ",edgeseg.segments=" } else { "%2C" });
             out.push_str(s);
         }
@@ -178,7 +178,7 @@ impl OurBaggage<'_> {
 #[cfg(test)]
 pub(crate) fn engine_baggage(tier: &str, segments: &[&str], snapshot: &str) -> String {
     let mut out = String::new();
-    OurBaggage { tier, segments, snapshot }.push_into(&mut out);
+    OurBaggage::new(tier, segments, snapshot).push_into(&mut out);
     out
 }
 
@@ -201,7 +201,7 @@ impl<'e> Tags<'e, '_> {
         if !self.segments.is_empty() {
             headers.push(Header { name: "x-edgeseg-segments", value: Cow::Owned(self.segments.join(",")) });
         }
-        let ours = OurBaggage { tier: self.tier, segments: self.segments, snapshot: self.snapshot };
+        let ours = OurBaggage::new(self.tier, self.segments, self.snapshot);
         headers.push(Header { name: "baggage", value: Cow::Owned(merge_baggage(req.header_values("baggage"), ours)) });
         if let Some(tp) = traceparent {
             headers.push(Header { name: "traceparent", value: Cow::Owned(tp) });
